@@ -1,0 +1,197 @@
+package gavel
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/prebid/openrtb/v20/openrtb3"
+)
+
+// An Auction runs OpenRTB 2.6 auctions among a fixed set of bidders. Create
+// one with New; the zero value is not usable. An Auction is safe for
+// concurrent use by many goroutines, and meant to be shared by all of them.
+type Auction struct {
+	cfg     config
+	bidders []*bidderSlot
+	byName  map[string]*bidderSlot
+	hooks   hookSet
+	logger  *slog.Logger
+	rounds  sync.Pool // *round, see fanout.go
+}
+
+// bidderSlot is a bidder with what the Auction keeps about it.
+type bidderSlot struct {
+	b       Bidder
+	name    string
+	index   int
+	hash    uint64        // xxhash of the name, for throttling and ties
+	timeout time.Duration // 0: until the fan-out deadline
+	health  *health
+}
+
+// New returns an Auction configured by opts. It returns an error wrapping
+// ErrInvalidOption when an option is out of range or options contradict each
+// other; all such problems are reported at once.
+func New(opts ...Option) (*Auction, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	a := &Auction{cfg: cfg, byName: make(map[string]*bidderSlot, len(cfg.bidders))}
+	for _, h := range cfg.hooks {
+		if err := a.hooks.add(h); err != nil {
+			return nil, err
+		}
+	}
+	a.logger = cfg.logger
+	if a.logger == nil {
+		a.logger = slog.New(slog.DiscardHandler)
+	}
+	for i, b := range cfg.bidders {
+		s := &bidderSlot{
+			b: b, name: b.Name(), index: i,
+			hash:    xxhash.Sum64String(b.Name()),
+			timeout: cfg.allTimeout,
+			health:  newHealth(cfg.healthWindow, cfg.throttle),
+		}
+		if d, ok := cfg.bidderTimeout[s.name]; ok {
+			s.timeout = d
+		}
+		a.bidders = append(a.bidders, s)
+		a.byName[s.name] = s
+	}
+	a.rounds.New = func() any { return newRound(a) }
+	return a, nil
+}
+
+// Health returns the health of every bidder over the health window, in the
+// order of WithBidders.
+func (a *Auction) Health() []BidderHealth {
+	now := a.cfg.clock.Now()
+	out := make([]BidderHealth, len(a.bidders))
+	for i, s := range a.bidders {
+		out[i] = s.health.snapshot(s.name, now)
+	}
+	return out
+}
+
+// BidderHealth returns the health of the named bidder, and false when the
+// Auction has no such bidder.
+func (a *Auction) BidderHealth(name string) (BidderHealth, bool) {
+	s, ok := a.byName[name]
+	if !ok {
+		return BidderHealth{}, false
+	}
+	return s.health.snapshot(name, a.cfg.clock.Now()), true
+}
+
+// Run runs one auction for req and returns its Result.
+//
+// Run validates req; a request it refuses gets a *RequestError (wrapping
+// ErrInvalidRequest, no-bid reason 2) and a nil Result. It never modifies
+// req: the bidders see a copy whose tmax is the time each really has.
+//
+// Run returns by its deadline: the earliest of ctx's deadline and the start
+// plus the request's tmax (see WithDefaultTMax, WithMaxTMax), less the
+// reserve (WithReserve) that the work after the fan-out may use. Bidders that
+// have not answered by then are reported with StatusTimeout and whatever
+// they send later is dropped. A bidder that panics is reported with
+// StatusError and a *PanicError. If ctx is canceled before the auction ends
+// (canceled, not past its deadline), Run returns ctx.Err() and a nil Result.
+//
+// A request that nothing wins still gets a Result, with Result.NBR saying
+// why; Result.BidResponse builds the response either way.
+func (a *Auction) Run(ctx context.Context, req *openrtb2.BidRequest) (*Result, error) {
+	start := time.Now()
+	r := a.rounds.Get().(*round)
+	res, err := r.run(ctx, req, start)
+	r.release()
+	for _, h := range a.hooks.end {
+		h.OnAuctionEnd(ctx, req, res, err)
+	}
+	return res, err
+}
+
+// noBidReason says why nothing won, from what the bidders did.
+func noBidReason(res *Result) openrtb3.NoBidReason {
+	var called, failed, skipped, bids int
+	for i := range res.Bidders {
+		br := &res.Bidders[i]
+		switch {
+		case br.Status == StatusSkippedNoTime:
+			skipped++
+		case br.Status.Called():
+			called++
+			if br.Status == StatusTimeout || br.Status == StatusError || br.Status == StatusInvalidResponse {
+				failed++
+			}
+		}
+		bids += br.Bids
+	}
+	switch {
+	case called == 0 && skipped > 0:
+		return openrtb3.NoBidInsufficientTime
+	case called == 0:
+		return NoBidNoBidders
+	case bids > 0:
+		return NoBidNoEligibleBids
+	case failed == called:
+		return openrtb3.NoBidTechnicalError
+	default:
+		return NoBidNoDemand
+	}
+}
+
+// canceled reports whether ctx was canceled, as opposed to running out of time.
+func canceled(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
+}
+
+// run is Run's body on a round from the pool. It holds one reference to the
+// round, which Run releases.
+func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Time) (*Result, error) {
+	r.refs.Store(1)
+	a := r.a
+	cur, err := r.prepare(req)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range a.hooks.start {
+		h.OnAuctionStart(ctx, req)
+	}
+	fanout := a.fanoutDeadline(ctx, req, start)
+	res := &Result{
+		AuctionID: req.ID, Currency: cur, Start: start, Deadline: fanout,
+		Bidders: make([]BidderResult, len(a.bidders)),
+		req:     req,
+	}
+	actx, cancel := context.WithDeadline(ctx, fanout)
+	defer cancel()
+	r.ctx.Context = actx
+	r.wait(r.launch(req, fanout, res))
+	if canceled(ctx) {
+		return nil, ctx.Err()
+	}
+	r.collect(ctx, req, res)
+	r.clear(req, res)
+	if !res.HasWinner() {
+		res.NBR = noBidReason(res)
+	}
+	if len(a.hooks.outcome) > 0 {
+		for i := range res.Bids {
+			for _, h := range a.hooks.outcome {
+				h.OnBidOutcome(ctx, req.ID, &res.Bids[i])
+			}
+		}
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}

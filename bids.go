@@ -1,0 +1,360 @@
+package gavel
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/prebid/openrtb/v20/adcom1"
+	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/prebid/openrtb/v20/openrtb3"
+)
+
+// lossPending marks a valid bid that clearing has not ranked yet.
+const lossPending openrtb3.LossReason = -1
+
+// collect turns the calls into bidder results and the bids into outcomes,
+// each valid bid with lossPending and each invalid one with its loss reason.
+func (r *round) collect(ctx context.Context, req *openrtb2.BidRequest, res *Result) {
+	a := r.a
+	now := a.cfg.clock.Now()
+	total := 0
+	for i := range r.calls {
+		if c := &r.calls[i]; c.received && c.err == nil && c.resp != nil {
+			for j := range c.resp.SeatBid {
+				total += len(c.resp.SeatBid[j].Bid)
+			}
+		}
+	}
+	if total > 0 {
+		res.Bids = make([]BidOutcome, 0, total)
+	}
+	for i := range r.calls {
+		c, br := &r.calls[i], &res.Bidders[i]
+		if br.Status != 0 { // not called
+			for _, h := range a.hooks.bidder {
+				h.OnBidderResponse(ctx, req.ID, br)
+			}
+			continue
+		}
+		switch {
+		case !c.received:
+			br.Status, br.Err, br.Latency = StatusTimeout, ErrBidderTimeout, res.Deadline.Sub(c.start)
+		case c.end.After(c.deadline):
+			br.Status, br.Err, br.Latency = StatusTimeout, ErrBidderTimeout, c.end.Sub(c.start)
+		case c.err != nil:
+			br.Status, br.Err, br.Latency = StatusError, c.err, c.end.Sub(c.start)
+			if errors.Is(c.err, context.DeadlineExceeded) {
+				br.Status = StatusTimeout
+			}
+			var pe *PanicError
+			if errors.As(c.err, &pe) {
+				a.logger.Error("gavel: bidder panicked", "bidder", pe.Bidder, "panic", pe.Value, "stack", string(pe.Stack))
+			}
+		default:
+			br.Latency = c.end.Sub(c.start)
+			r.addBids(req, res, c.slot, c.resp, br)
+		}
+		c.slot.health.record(now, br.Status, br.Latency)
+		for _, h := range a.hooks.bidder {
+			h.OnBidderResponse(ctx, req.ID, br)
+		}
+	}
+}
+
+// addBids validates one bidder's response and appends its bids to res.Bids.
+func (r *round) addBids(req *openrtb2.BidRequest, res *Result, s *bidderSlot, resp *openrtb2.BidResponse, br *BidderResult) {
+	first := len(res.Bids)
+	br.Status = StatusNoBid
+	if resp == nil {
+		return
+	}
+	respLoss := lossPending
+	if resp.ID != req.ID {
+		br.Status, br.Err = StatusInvalidResponse, errInvalidResponseID
+		respLoss = openrtb3.LossInvalidAuctionID
+	}
+	cur := resp.Cur
+	if cur == "" {
+		cur = "USD"
+	}
+	for j := range resp.SeatBid {
+		sb := &resp.SeatBid[j]
+		seat := sb.Seat
+		if seat == "" {
+			seat = s.name
+		}
+		for k := range sb.Bid {
+			res.Bids = append(res.Bids, BidOutcome{
+				Bidder: s.name, Seat: seat, Bid: &sb.Bid[k], Imp: -1,
+				ResponseBidID: resp.BidID, MinToWinMicros: -1, Loss: respLoss,
+			})
+			b := &res.Bids[len(res.Bids)-1]
+			if respLoss == lossPending {
+				b.Loss = r.checkBid(req, res, b, cur, first)
+			}
+		}
+	}
+	br.Bids = len(res.Bids) - first
+	if br.Bids > 0 && br.Status == StatusNoBid {
+		br.Status = StatusBid
+	}
+}
+
+var errInvalidResponseID = errors.New("gavel: invalid bid response: id does not match the request")
+
+// checkBid validates one bid against the request and returns lossPending
+// when it may take part in clearing, or the reason it loses. It fills in
+// the bid's imp, deal and price. The checks run in this order and the first
+// failure decides the reason: bid id (3), duplicate bid id (503), imp id (3),
+// price (9), currency (501), maximum price (502), markup (7), wseat/bseat
+// (104), deal id (4), deal wseat (104), deal wadomain (213), private auction
+// (500), badv (205), bapp (206), bcat/acat (209), battr (210), banner size
+// (203), secure (207), floor (100) or deal floor (101).
+func (r *round) checkBid(req *openrtb2.BidRequest, res *Result, b *BidOutcome, cur string, first int) openrtb3.LossReason {
+	bid := b.Bid
+	if bid.ID == "" {
+		return openrtb3.LossInvalidResponse
+	}
+	for i := first; i < len(res.Bids)-1; i++ {
+		if res.Bids[i].Bid.ID == bid.ID && res.Bids[i].Seat == b.Seat {
+			return LossDuplicateBid
+		}
+	}
+	b.Imp = impIndex(req, bid.ImpID)
+	if b.Imp < 0 {
+		return openrtb3.LossInvalidResponse
+	}
+	if !(bid.Price > 0) || bid.Price > 1e12 {
+		return openrtb3.LossMissingBidPrice
+	}
+	price := toMicros(bid.Price)
+	if cur != res.Currency {
+		if !currencyAllowed(req.Cur, cur) {
+			return LossCurrency
+		}
+		var err error
+		if price, err = convertMicros(r.a.cfg.converter, price, cur, res.Currency); err != nil {
+			return LossCurrency
+		}
+	}
+	b.PriceMicros = price
+	if price > r.a.cfg.maxPrice {
+		return LossPriceAboveMax
+	}
+	if bid.AdM == "" && bid.NURL == "" {
+		return openrtb3.LossMissingMarkup
+	}
+	if seatExcluded(req.WSeat, req.BSeat, b.Seat) {
+		return openrtb3.LossSeatBlocked
+	}
+	imp := &req.Imp[b.Imp]
+	if loss := r.checkDealBid(imp, b); loss != lossPending {
+		return loss
+	}
+	if loss := checkCreative(req, imp, bid); loss != lossPending {
+		return loss
+	}
+	if b.Deal != nil {
+		if price < r.dealFloors[r.imps[b.Imp].dealStart+dealIndex(imp, b.Deal)] {
+			return openrtb3.LossBelowDealFloor
+		}
+	} else if price < r.imps[b.Imp].floor {
+		return openrtb3.LossBelowAuctionFloor
+	}
+	return lossPending
+}
+
+// checkDealBid applies the imp's private marketplace to a bid and sets its Deal.
+func (r *round) checkDealBid(imp *openrtb2.Imp, b *BidOutcome) openrtb3.LossReason {
+	bid := b.Bid
+	if bid.DealID == "" {
+		if imp.PMP != nil && imp.PMP.PrivateAuction == 1 {
+			return LossOpenBidInPrivateAuction
+		}
+		return lossPending
+	}
+	if imp.PMP == nil {
+		return openrtb3.LossInvalidDealID
+	}
+	for k := range imp.PMP.Deals {
+		if imp.PMP.Deals[k].ID == bid.DealID {
+			b.Deal = &imp.PMP.Deals[k]
+			break
+		}
+	}
+	switch d := b.Deal; {
+	case d == nil:
+		return openrtb3.LossInvalidDealID
+	case len(d.WSeat) > 0 && !contains(d.WSeat, b.Seat):
+		return openrtb3.LossSeatBlocked
+	case len(d.WADomain) > 0 && !anyDomainIn(bid.ADomain, d.WADomain):
+		return openrtb3.LossNotAllowedInDeal
+	}
+	return lossPending
+}
+
+// checkCreative applies the request's and the imp's creative filters.
+func checkCreative(req *openrtb2.BidRequest, imp *openrtb2.Imp, bid *openrtb2.Bid) openrtb3.LossReason {
+	switch {
+	case len(req.BAdv) > 0 && anyDomainIn(bid.ADomain, req.BAdv):
+		return openrtb3.LossAdvertiserExclusions
+	case bid.Bundle != "" && contains(req.BApp, bid.Bundle):
+		return openrtb3.LossAppStoreIDExclusions
+	case categoryFiltered(req, bid.Cat):
+		return openrtb3.LossCategoryExclusions
+	case attrBlocked(imp, bid):
+		return openrtb3.LossAttributeExclusions
+	case !sizeAllowed(imp, bid):
+		return openrtb3.LossSizeNotAllowed
+	case imp.Secure != nil && *imp.Secure == 1 && (insecureURL(bid.AdM) || insecureURL(bid.NURL) || insecureURL(bid.IURL)):
+		return openrtb3.LossNotSecure
+	}
+	return lossPending
+}
+
+func impIndex(req *openrtb2.BidRequest, id string) int {
+	for i := range req.Imp {
+		if req.Imp[i].ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func dealIndex(imp *openrtb2.Imp, d *openrtb2.Deal) int {
+	for k := range imp.PMP.Deals {
+		if &imp.PMP.Deals[k] == d {
+			return k
+		}
+	}
+	return -1
+}
+
+func currencyAllowed(allowed []string, cur string) bool {
+	if len(allowed) == 0 {
+		return cur == "USD"
+	}
+	return contains(allowed, cur)
+}
+
+// anyDomainIn reports whether any of domains is one of list or a subdomain
+// of one, ignoring case: "ads.brand.example" is in ["brand.example"].
+func anyDomainIn(domains, list []string) bool {
+	for _, d := range domains {
+		for _, l := range list {
+			if l == "" {
+				continue
+			}
+			if strings.EqualFold(d, l) ||
+				len(d) > len(l) && d[len(d)-len(l)-1] == '.' && strings.EqualFold(d[len(d)-len(l):], l) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// categoryFiltered applies bcat and acat. A category also matches its
+// subcategories in the IAB 1.0 style: "IAB25" matches "IAB25-3".
+func categoryFiltered(req *openrtb2.BidRequest, cats []string) bool {
+	for _, c := range cats {
+		for _, b := range req.BCat {
+			if categoryMatch(c, b) {
+				return true
+			}
+		}
+		if len(req.ACat) > 0 {
+			allowed := false
+			for _, a := range req.ACat {
+				allowed = allowed || categoryMatch(c, a)
+			}
+			if !allowed {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func categoryMatch(cat, pattern string) bool {
+	return cat == pattern || len(cat) > len(pattern) && cat[len(pattern)] == '-' && cat[:len(pattern)] == pattern
+}
+
+// attrBlocked applies the battr of the imp's media object that the bid is
+// for; a bid without mtype is held to all of them.
+func attrBlocked(imp *openrtb2.Imp, bid *openrtb2.Bid) bool {
+	if len(bid.Attr) == 0 {
+		return false
+	}
+	var lists [3][]adcom1.CreativeAttribute
+	if imp.Banner != nil && (bid.MType == 0 || bid.MType == openrtb2.MarkupBanner) {
+		lists[0] = imp.Banner.BAttr
+	}
+	if imp.Video != nil && (bid.MType == 0 || bid.MType == openrtb2.MarkupVideo) {
+		lists[1] = imp.Video.BAttr
+	}
+	if imp.Audio != nil && (bid.MType == 0 || bid.MType == openrtb2.MarkupAudio) {
+		lists[2] = imp.Audio.BAttr
+	}
+	for _, l := range lists {
+		for _, blocked := range l {
+			for _, a := range bid.Attr {
+				if a == blocked {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// sizeAllowed checks a banner bid's w and h against the imp's formats, its
+// w and h, and its flexible-size ranges. A bid without a size, or not for
+// the banner, passes.
+func sizeAllowed(imp *openrtb2.Imp, bid *openrtb2.Bid) bool {
+	bn := imp.Banner
+	if bn == nil || bid.W <= 0 || bid.H <= 0 {
+		return true
+	}
+	if bid.MType != openrtb2.MarkupBanner && (bid.MType != 0 || imp.Video != nil || imp.Audio != nil || imp.Native != nil) {
+		return true
+	}
+	constrained := false
+	for _, f := range bn.Format {
+		constrained = true
+		switch {
+		case f.W > 0 && f.H > 0:
+			if f.W == bid.W && f.H == bid.H {
+				return true
+			}
+		case f.WRatio > 0 && f.HRatio > 0:
+			if bid.W*f.HRatio == bid.H*f.WRatio && bid.W >= f.WMin {
+				return true
+			}
+		}
+	}
+	if bn.W != nil && bn.H != nil && *bn.W > 0 && *bn.H > 0 {
+		constrained = true
+		if *bn.W == bid.W && *bn.H == bid.H {
+			return true
+		}
+	}
+	if bn.WMax > 0 || bn.HMax > 0 {
+		constrained = true
+		if bid.W >= bn.WMin && bid.H >= bn.HMin && (bn.WMax == 0 || bid.W <= bn.WMax) && (bn.HMax == 0 || bid.H <= bn.HMax) {
+			return true
+		}
+	}
+	return !constrained
+}
+
+// insecureURL reports whether s holds an http:// URL, ignoring case.
+func insecureURL(s string) bool {
+	for i := 0; i+7 <= len(s); i++ {
+		if c := s[i]; (c == 'h' || c == 'H') && strings.EqualFold(s[i:i+7], "http://") {
+			return true
+		}
+	}
+	return false
+}

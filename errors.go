@@ -1,0 +1,86 @@
+package gavel
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prebid/openrtb/v20/openrtb3"
+)
+
+// Sentinel errors. Compare with errors.Is; the typed errors below wrap them.
+var (
+	// ErrInvalidRequest is wrapped by the *RequestError that Run returns when the
+	// bid request fails validation (no id, no imps, duplicate imp ids, negative
+	// tmax or floors, ...). Its no-bid reason is 2 (invalid request).
+	ErrInvalidRequest = errors.New("gavel: invalid bid request")
+
+	// ErrInvalidOption is wrapped by the error New returns when an option's
+	// value is out of range or two options contradict each other.
+	ErrInvalidOption = errors.New("gavel: invalid option")
+
+	// ErrBidderTimeout is the BidderResult.Err of a bidder that did not answer
+	// by its deadline.
+	ErrBidderTimeout = errors.New("gavel: bidder timed out")
+
+	// ErrBidderPanic is wrapped by the *PanicError of a bidder whose Bid panicked.
+	ErrBidderPanic = errors.New("gavel: bidder panicked")
+
+	// ErrInvalidResponse is wrapped by the BidderResult.Err of a bidder whose
+	// response as a whole was unusable (wrong id, unreadable body, ...).
+	ErrInvalidResponse = errors.New("gavel: invalid bid response")
+
+	// ErrHTTPStatus is wrapped by the *HTTPStatusError an HTTP bidder returns
+	// for a response status other than 200 and 204.
+	ErrHTTPStatus = errors.New("gavel: unexpected http status")
+
+	// ErrResponseTooLarge is returned by an HTTP bidder whose response body
+	// exceeds its size cap. The body is not read past the cap.
+	ErrResponseTooLarge = errors.New("gavel: bid response too large")
+
+	// ErrNoRate is returned by a CurrencyConverter that has no rate for a pair.
+	ErrNoRate = errors.New("gavel: no exchange rate")
+)
+
+// RequestError is returned by Run for a bid request it refuses. It wraps
+// ErrInvalidRequest and carries the OpenRTB no-bid reason to answer with.
+type RequestError struct {
+	Reason openrtb3.NoBidReason // no-bid reason for the response; 2 for invalid requests
+	Msg    string               // what is wrong, e.g. `imp[1]: duplicate id "2"`
+}
+
+func (e *RequestError) Error() string { return "gavel: invalid bid request: " + e.Msg }
+
+// Unwrap returns ErrInvalidRequest.
+func (e *RequestError) Unwrap() error { return ErrInvalidRequest }
+
+func invalidRequest(format string, args ...any) error {
+	return &RequestError{Reason: openrtb3.NoBidInvalidRequest, Msg: fmt.Sprintf(format, args...)}
+}
+
+// PanicError is the BidderResult.Err of a bidder whose Bid panicked. The
+// panic is recovered in the bidder's goroutine; the process keeps running.
+type PanicError struct {
+	Bidder string // the bidder's Name
+	Value  any    // the value passed to panic
+	Stack  []byte // the goroutine's stack at the panic, as runtime/debug.Stack prints it
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("gavel: bidder %q panicked: %v", e.Bidder, e.Value)
+}
+
+// Unwrap returns ErrBidderPanic.
+func (e *PanicError) Unwrap() error { return ErrBidderPanic }
+
+// HTTPStatusError is returned by an HTTP bidder for a status other than 200
+// or 204. It wraps ErrHTTPStatus.
+type HTTPStatusError struct {
+	StatusCode int
+}
+
+func (e *HTTPStatusError) Error() string {
+	return fmt.Sprintf("gavel: unexpected http status %d", e.StatusCode)
+}
+
+// Unwrap returns ErrHTTPStatus.
+func (e *HTTPStatusError) Unwrap() error { return ErrHTTPStatus }

@@ -1,0 +1,233 @@
+package gavel
+
+import (
+	"context"
+	"encoding/json"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prebid/openrtb/v20/openrtb2"
+)
+
+// A round is the working state of one auction: the bidder calls, the
+// bidders' copies of the request and the scratch space of validation and
+// clearing. Rounds are pooled. A round goes back to the pool only when Run
+// and every bidder goroutine it started are done with it (refs reaches 0),
+// so a bidder that answers late never writes into another auction.
+type round struct {
+	a     *Auction
+	refs  atomic.Int32
+	done  chan *call // capacity len(bidders): a late send never blocks
+	calls []call     // one per bidder, in bidder order
+
+	// reqs holds the bidders' copies of the request, one per distinct tmax.
+	// Its capacity is len(bidders) and it is never grown past it, so
+	// pointers into it stay valid for the whole round.
+	reqs   []openrtb2.BidRequest
+	bodies []sharedBody // bodies[i] is the JSON of reqs[i], built on demand
+
+	ctx roundCtx // the auction context handed to bidders
+
+	imps       []impInfo // per request imp
+	dealFloors []int64   // floors of all deals, imps[i].deals indexes into it
+	ties       []uint64  // per bid: tie-break key
+	rank       []int     // per imp: bid indexes in rank order
+}
+
+// call is one bidder's call within a round. The fields above the line are
+// written by Run before the goroutine starts; those below by the goroutine,
+// read by Run only after it received the call from done.
+type call struct {
+	r        *round
+	slot     *bidderSlot
+	ctx      context.Context
+	cancel   context.CancelFunc
+	req      *openrtb2.BidRequest
+	start    time.Time
+	deadline time.Time
+	received bool // set by Run when the call came back before the fan-out deadline
+
+	resp *openrtb2.BidResponse
+	err  error
+	end  time.Time
+}
+
+// roundCtx is the auction context with the round attached, so that bidders
+// in this package (the HTTP bidder) can share work through it without a
+// context.WithValue allocation per auction.
+type roundCtx struct {
+	context.Context
+	r *round
+}
+
+type roundKey struct{}
+
+func (c *roundCtx) Value(key any) any {
+	if key == (roundKey{}) {
+		return c.r
+	}
+	return c.Context.Value(key)
+}
+
+type sharedBody struct {
+	once sync.Once
+	body []byte
+	err  error
+}
+
+func newRound(a *Auction) *round {
+	n := len(a.bidders)
+	r := &round{
+		a:      a,
+		done:   make(chan *call, n),
+		calls:  make([]call, n),
+		reqs:   make([]openrtb2.BidRequest, 0, n),
+		bodies: make([]sharedBody, n),
+	}
+	r.ctx.r = r
+	return r
+}
+
+// release drops one reference; the last one clears the round and puts it
+// back in the pool.
+func (r *round) release() {
+	if r.refs.Add(-1) != 0 {
+		return
+	}
+	for len(r.done) > 0 {
+		<-r.done
+	}
+	clear(r.calls)
+	clear(r.reqs)
+	r.reqs = r.reqs[:0]
+	clear(r.bodies)
+	r.ctx.Context = nil
+	r.a.rounds.Put(r)
+}
+
+// requestFor returns the bidders' copy of req with the given tmax, making it
+// on first use.
+func (r *round) requestFor(req *openrtb2.BidRequest, tmax int64) *openrtb2.BidRequest {
+	for i := range r.reqs {
+		if r.reqs[i].TMax == tmax {
+			return &r.reqs[i]
+		}
+	}
+	r.reqs = append(r.reqs, *req)
+	c := &r.reqs[len(r.reqs)-1]
+	c.TMax = tmax
+	return c
+}
+
+// requestBody returns the JSON encoding of a request that this round handed
+// to its bidders, encoding it once however many bidders ask. Bidders must
+// not modify the bytes.
+func (r *round) requestBody(req *openrtb2.BidRequest) ([]byte, error) {
+	for i := range r.reqs {
+		if &r.reqs[i] == req {
+			sb := &r.bodies[i]
+			sb.once.Do(func() { sb.body, sb.err = json.Marshal(req) })
+			return sb.body, sb.err
+		}
+	}
+	return json.Marshal(req)
+}
+
+// encodeRequest returns the JSON of req, shared with the other bidders of
+// the auction when ctx comes from Run.
+func encodeRequest(ctx context.Context, req *openrtb2.BidRequest) ([]byte, error) {
+	if r, ok := ctx.Value(roundKey{}).(*round); ok {
+		return r.requestBody(req)
+	}
+	return json.Marshal(req)
+}
+
+// launch starts the calls of every eligible bidder and returns how many it
+// started. Bidders left out get their status in res.Bidders.
+func (r *round) launch(req *openrtb2.BidRequest, fanout time.Time, res *Result) int {
+	a := r.a
+	auctionHash := mix64(hashString(req.ID))
+	clockNow := a.cfg.clock.Now()
+	now := time.Now()
+	n := 0
+	for i, s := range a.bidders {
+		br := &res.Bidders[i]
+		br.Bidder = s.name
+		switch {
+		case seatExcluded(req.WSeat, req.BSeat, s.name):
+			br.Status = StatusSeatBlocked
+			continue
+		case !s.health.allow(clockNow, mix64(auctionHash^s.hash)):
+			br.Status = StatusThrottled
+			s.health.record(clockNow, StatusThrottled, 0)
+			continue
+		}
+		d := s.deadline(fanout, now)
+		if d.Sub(now) < a.cfg.minBidderTime {
+			br.Status = StatusSkippedNoTime
+			continue
+		}
+		c := &r.calls[i]
+		*c = call{r: r, slot: s, ctx: &r.ctx, deadline: d}
+		br.TMax = tmaxMillis(d, now)
+		c.req = r.requestFor(req, br.TMax)
+		if d.Before(fanout) {
+			c.ctx, c.cancel = context.WithDeadline(&r.ctx, d)
+		}
+		r.refs.Add(1)
+		c.start = time.Now()
+		go c.run()
+		n++
+	}
+	return n
+}
+
+// wait receives finished calls until all n are back or the fan-out
+// deadline (or cancellation) ends the auction context.
+func (r *round) wait(n int) {
+	done := r.ctx.Done()
+	for received := 0; received < n; received++ {
+		select {
+		case c := <-r.done:
+			c.received = true
+		case <-done:
+			return
+		}
+	}
+}
+
+// run is the bidder's goroutine: call, recover a panic, report back.
+func (c *call) run() {
+	defer func() {
+		if p := recover(); p != nil {
+			c.resp, c.err = nil, &PanicError{Bidder: c.slot.name, Value: p, Stack: debug.Stack()}
+		}
+		c.end = time.Now()
+		if c.cancel != nil {
+			c.cancel()
+		}
+		r := c.r
+		r.done <- c
+		r.release()
+	}()
+	c.resp, c.err = c.slot.b.Bid(c.ctx, c.req)
+}
+
+// seatExcluded applies the request's wseat and bseat to a seat.
+func seatExcluded(wseat, bseat []string, seat string) bool {
+	if len(wseat) > 0 && !contains(wseat, seat) {
+		return true
+	}
+	return contains(bseat, seat)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

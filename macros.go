@@ -1,0 +1,22 @@
+package gavel
+
+import "github.com/prebid/openrtb/v20/openrtb3"
+
+// MacroValues placeholder until macros land.
+type MacroValues struct {
+	AuctionID  string
+	BidID      string
+	ImpID      string
+	SeatID     string
+	AdID       string
+	Price      int64
+	BidPrice   int64
+	Currency   string
+	Loss       openrtb3.LossReason
+	MinToWin   int64
+	Multiplier float64
+	ImpTS      int64
+}
+
+// ExpandMacros placeholder.
+func ExpandMacros(s string, v *MacroValues) string { return s }

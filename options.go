@@ -1,0 +1,255 @@
+package gavel
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+)
+
+// An Option configures an Auction. Options are applied in order by New,
+// which validates the result; a later option overrides an earlier one of
+// the same kind, except WithBidders and WithHooks, which add.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// Defaults of the options. They are documented on each option too.
+const (
+	DefaultTMax           = 100 * time.Millisecond
+	DefaultMaxTMax        = time.Second
+	DefaultReserve        = 5 * time.Millisecond
+	DefaultMinBidderTime  = 10 * time.Millisecond
+	DefaultPriceIncrement = 10_000        // micros CPM: 0.01 in the auction currency
+	DefaultMaxPrice       = 1_000_000_000 // micros CPM: 1000.00 in the auction currency
+	DefaultHealthWindow   = 10 * time.Second
+)
+
+type config struct {
+	bidders        []Bidder
+	bidderTimeout  map[string]time.Duration
+	allTimeout     time.Duration
+	defaultTMax    time.Duration
+	maxTMax        time.Duration
+	reserve        time.Duration
+	minBidderTime  time.Duration
+	converter      CurrencyConverter
+	increment      int64
+	maxPrice       int64
+	preferDeals    bool
+	hooks          []Hook
+	logger         *slog.Logger
+	clock          Clock
+	healthWindow   time.Duration
+	throttle       *Throttle
+	errs           []error
+}
+
+func defaultConfig() config {
+	return config{
+		defaultTMax:   DefaultTMax,
+		maxTMax:       DefaultMaxTMax,
+		reserve:       DefaultReserve,
+		minBidderTime: DefaultMinBidderTime,
+		increment:     DefaultPriceIncrement,
+		maxPrice:      DefaultMaxPrice,
+		healthWindow:  DefaultHealthWindow,
+		clock:         systemClock{},
+	}
+}
+
+func (c *config) fail(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...))
+}
+
+// WithBidders adds bidders to the auction. Every auction calls each bidder
+// that is eligible for it (see Run). Names must be non-empty and unique;
+// New fails otherwise. An Auction without bidders is valid and never bids.
+func WithBidders(bidders ...Bidder) Option {
+	return optionFunc(func(c *config) { c.bidders = append(c.bidders, bidders...) })
+}
+
+// WithBidderTimeout caps the time the named bidder gets in every auction at
+// d, measured from the fan-out. Without it a bidder gets all the time left
+// until the auction deadline (see WithAllBiddersTimeout). It overrides
+// WithAllBiddersTimeout for that bidder. The tmax the bidder is sent is the
+// time it really has.
+func WithBidderTimeout(name string, d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			c.fail("bidder timeout for %q must be positive, got %v", name, d)
+			return
+		}
+		if c.bidderTimeout == nil {
+			c.bidderTimeout = make(map[string]time.Duration)
+		}
+		c.bidderTimeout[name] = d
+	})
+}
+
+// WithAllBiddersTimeout caps the time every bidder gets at d, unless
+// WithBidderTimeout names it. Default: no cap, bidders get all the time left
+// until the auction deadline.
+func WithAllBiddersTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			c.fail("bidders timeout must be positive, got %v", d)
+			return
+		}
+		c.allTimeout = d
+	})
+}
+
+// WithDefaultTMax sets the auction time for requests without tmax.
+// Default DefaultTMax (100ms). It must not exceed WithMaxTMax.
+func WithDefaultTMax(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.defaultTMax = d })
+}
+
+// WithMaxTMax caps the auction time whatever tmax the request asks for.
+// Default DefaultMaxTMax (1s).
+func WithMaxTMax(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.maxTMax = d })
+}
+
+// WithReserve sets the time kept back from the auction deadline for the work
+// after the fan-out (validation, clearing, budget, building the response) and
+// for the caller to write its response. Bidders are waited for until the
+// deadline minus the reserve. Default DefaultReserve (5ms).
+func WithReserve(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.reserve = d })
+}
+
+// WithMinBidderTime sets the least time a bidder must have left at fan-out
+// to be called at all; a bidder with less is skipped with
+// StatusSkippedNoTime. Default DefaultMinBidderTime (10ms).
+func WithMinBidderTime(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.minBidderTime = d })
+}
+
+// WithCurrencyConverter lets bids and floors in other currencies take part,
+// converted to the auction currency. Without it, a bid in a currency other
+// than the auction currency loses with LossCurrency and a floor in another
+// currency makes the request invalid.
+func WithCurrencyConverter(cc CurrencyConverter) Option {
+	return optionFunc(func(c *config) { c.converter = cc })
+}
+
+// WithPriceIncrement sets what a second-price winner pays above the price
+// that it had to beat, in micros of CPM. Default DefaultPriceIncrement
+// (10_000, that is 0.01 CPM). A winner never pays more than its own bid.
+func WithPriceIncrement(micros int64) Option {
+	return optionFunc(func(c *config) {
+		if micros < 0 {
+			c.fail("price increment must not be negative, got %d", micros)
+			return
+		}
+		c.increment = micros
+	})
+}
+
+// WithMaxPrice sets the highest CPM a bid may have; a bid above it loses
+// with LossPriceAboveMax. It guards against bidders that lie or err by
+// orders of magnitude. Default DefaultMaxPrice (1000.00 CPM).
+func WithMaxPrice(cpm float64) Option {
+	return optionFunc(func(c *config) {
+		if !(cpm > 0) || cpm > 1e9 {
+			c.fail("max price must be in (0, 1e9], got %v", cpm)
+			return
+		}
+		c.maxPrice = int64(math.Round(cpm * 1e6))
+	})
+}
+
+// WithPreferDeals makes every eligible deal bid rank above every open-market
+// bid of the same imp, whatever their prices; open bids then lose with
+// LossLostToDealBid. Default false: deal and open bids rank by price alone.
+func WithPreferDeals(prefer bool) Option {
+	return optionFunc(func(c *config) { c.preferDeals = prefer })
+}
+
+// WithHooks registers observability hooks. Each must implement at least one
+// of the hook interfaces (AuctionStartHook, AuctionEndHook,
+// BidderResponseHook, BidOutcomeHook, ...); New fails otherwise. Hooks run
+// synchronously in Run and must be fast and safe for concurrent use.
+func WithHooks(hooks ...Hook) Option {
+	return optionFunc(func(c *config) { c.hooks = append(c.hooks, hooks...) })
+}
+
+// WithLogger sets the logger for rare events (a bidder panic, a failing
+// store). Default: nothing is logged.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.logger = l })
+}
+
+// WithClock sets the clock that bidder health and pacing read. Deadlines
+// always follow real time, through contexts. Default: the system clock.
+func WithClock(clk Clock) Option {
+	return optionFunc(func(c *config) { c.clock = clk })
+}
+
+// WithHealthWindow sets the sliding window over which bidder health (latency,
+// timeout and error rates) is measured. Default DefaultHealthWindow (10s).
+func WithHealthWindow(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.healthWindow = d })
+}
+
+// WithThrottling enables throttling of unhealthy bidders by t; see Throttle.
+// Default: bidders are never throttled.
+func WithThrottling(t Throttle) Option {
+	return optionFunc(func(c *config) { c.throttle = &t })
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.defaultTMax <= 0:
+		c.fail("default tmax must be positive, got %v", c.defaultTMax)
+	case c.maxTMax <= 0:
+		c.fail("max tmax must be positive, got %v", c.maxTMax)
+	case c.defaultTMax > c.maxTMax:
+		c.fail("default tmax %v exceeds max tmax %v", c.defaultTMax, c.maxTMax)
+	}
+	if c.reserve < 0 {
+		c.fail("reserve must not be negative, got %v", c.reserve)
+	}
+	if c.minBidderTime < 0 {
+		c.fail("min bidder time must not be negative, got %v", c.minBidderTime)
+	}
+	if c.clock == nil {
+		c.fail("clock must not be nil")
+	}
+	if c.healthWindow < 10*time.Millisecond {
+		c.fail("health window must be at least 10ms, got %v", c.healthWindow)
+	}
+	if c.throttle != nil {
+		if err := c.throttle.validate(); err != nil {
+			c.errs = append(c.errs, err)
+		}
+	}
+	seen := make(map[string]bool, len(c.bidders))
+	for i, b := range c.bidders {
+		if b == nil {
+			c.fail("bidder %d is nil", i)
+			continue
+		}
+		name := b.Name()
+		if name == "" {
+			c.fail("bidder %d has an empty name", i)
+		}
+		if seen[name] {
+			c.fail("bidder name %q is not unique", name)
+		}
+		seen[name] = true
+	}
+	for name := range c.bidderTimeout {
+		if !seen[name] {
+			c.fail("timeout for unknown bidder %q", name)
+		}
+	}
+	return errors.Join(c.errs...)
+}

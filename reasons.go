@@ -1,0 +1,35 @@
+package gavel
+
+import "github.com/prebid/openrtb/v20/openrtb3"
+
+// gavel's own loss reasons, in the exchange-specific range (500+) that OpenRTB
+// leaves to exchanges. Every other loss reason gavel reports is an OpenRTB 3
+// code from openrtb3.LossReason (100 below floor, 102 lost to a higher bid,
+// 205 advertiser exclusions, and so on).
+const (
+	// LossOpenBidInPrivateAuction: the imp is a private auction
+	// (pmp.private_auction=1) and the bid names no deal.
+	LossOpenBidInPrivateAuction openrtb3.LossReason = 500
+	// LossCurrency: the bid's currency is not one the request allows, or no
+	// converter can bring it to the auction currency.
+	LossCurrency openrtb3.LossReason = 501
+	// LossPriceAboveMax: the price is above the auction's maximum (WithMaxPrice).
+	LossPriceAboveMax openrtb3.LossReason = 502
+	// LossDuplicateBid: the seat already sent a bid with this id in this auction.
+	LossDuplicateBid openrtb3.LossReason = 503
+	// LossBudget: the bid would have won but the Ledger refused its cost.
+	LossBudget openrtb3.LossReason = 504
+)
+
+// gavel's own no-bid reasons, in the exchange-specific range (500+). Result.NBR
+// and the no-bid response use them when no OpenRTB code fits.
+const (
+	// NoBidNoDemand: every bidder that was called answered with no bid.
+	NoBidNoDemand openrtb3.NoBidReason = 500
+	// NoBidNoEligibleBids: bids arrived but every one was rejected or lost
+	// (below floor, blocked, refused by the budget, ...).
+	NoBidNoEligibleBids openrtb3.NoBidReason = 501
+	// NoBidNoBidders: no bidder could take part (none configured, all
+	// blocked by wseat/bseat, throttled or paced out).
+	NoBidNoBidders openrtb3.NoBidReason = 502
+)

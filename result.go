@@ -1,0 +1,206 @@
+package gavel
+
+import (
+	"time"
+
+	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/prebid/openrtb/v20/openrtb3"
+)
+
+// BidderStatus says how a bidder took part in an auction.
+type BidderStatus uint8
+
+// The bidder statuses.
+const (
+	StatusBid             BidderStatus = iota + 1 // answered with at least one bid
+	StatusNoBid                                   // answered with no bid
+	StatusTimeout                                 // did not answer by its deadline
+	StatusError                                   // returned an error or panicked
+	StatusInvalidResponse                         // answered with an unusable response
+	StatusSkippedNoTime                           // not called: less than the minimum time left
+	StatusThrottled                               // not called: unhealthy and throttled
+	StatusSeatBlocked                             // not called: excluded by wseat or bseat
+)
+
+var statusNames = [...]string{"", "bid", "no_bid", "timeout", "error", "invalid_response", "skipped_no_time", "throttled", "seat_blocked"}
+
+// String returns the status in snake case, as hooks and metrics label it.
+func (s BidderStatus) String() string {
+	if int(s) < len(statusNames) && s != 0 {
+		return statusNames[s]
+	}
+	return "unknown"
+}
+
+// Called reports whether the bidder was called in the auction.
+func (s BidderStatus) Called() bool { return s >= StatusBid && s <= StatusInvalidResponse }
+
+// Result is the outcome of one auction. Slices are in request order: Imps
+// follow req.imp, Bidders the order of WithBidders, and Bids the bidders'
+// order, then each response's order. A Result is not modified after Run
+// returns and may be read from many goroutines.
+type Result struct {
+	AuctionID string    // the request id
+	Currency  string    // the auction currency: prices are in it
+	Start     time.Time // when Run started
+	Deadline  time.Time // when Run stopped waiting for bidders
+	Duration  time.Duration
+
+	Imps    []ImpResult
+	Bids    []BidOutcome
+	Bidders []BidderResult
+
+	// NBR is the no-bid reason when no imp has a winner: 15 when no bidder
+	// had time, 1 when every bidder called failed, or gavel's own
+	// NoBidNoBidders, NoBidNoDemand, NoBidNoEligibleBids.
+	NBR openrtb3.NoBidReason
+
+	req *openrtb2.BidRequest // the caller's request, for macros
+}
+
+// ImpResult is the outcome of one imp.
+type ImpResult struct {
+	ImpID       string
+	FloorMicros int64 // the imp floor in the auction currency, micros of CPM
+	Winner      int   // index into Result.Bids; -1 when no bid won
+}
+
+// BidOutcome is one bid and what became of it.
+type BidOutcome struct {
+	Bidder string        // the bidder's Name
+	Seat   string        // seatbid.seat, or the bidder's Name when the seat is empty
+	Bid    *openrtb2.Bid // the bid as the bidder sent it; not modified
+	Imp    int           // index into the request's imps; -1 when impid is unknown
+
+	// ResponseBidID is the response's bidid, for ${AUCTION_BID_ID}.
+	ResponseBidID string
+
+	// PriceMicros is the bid price in the auction currency, micros of CPM.
+	PriceMicros int64
+	// ClearMicros is what the winner pays, micros of CPM; 0 for a loser.
+	ClearMicros int64
+	// MinToWinMicros is the least bid that would have won: for the winner
+	// the larger of the best other eligible bid and the floor, for a loser
+	// the winning bid's price. -1 when unknown (invalid bids).
+	MinToWinMicros int64
+
+	// Deal is the deal the bid is for, from the request; nil for open market.
+	Deal *openrtb2.Deal
+
+	Won  bool
+	Loss openrtb3.LossReason // why it lost; openrtb3.LossWon (0) for the winner
+}
+
+// CostMicros is what the winning impression costs: the clearing price per
+// thousand, in micros of the auction currency (CPM/1000), rounded half up.
+func (b *BidOutcome) CostMicros() int64 {
+	return (b.ClearMicros + 500) / 1000
+}
+
+// BidderResult is one bidder's part in the auction.
+type BidderResult struct {
+	Bidder  string
+	Status  BidderStatus
+	Latency time.Duration // from the call to its answer; 0 when not called
+	TMax    int64         // the tmax the bidder was sent, ms; 0 when not called
+	Bids    int           // bids received
+	Err     error         // with StatusError, StatusTimeout, StatusInvalidResponse
+}
+
+// Winner returns the winning bid of the imp with the given id, or nil.
+func (r *Result) Winner(impID string) *BidOutcome {
+	for i := range r.Imps {
+		if r.Imps[i].ImpID == impID && r.Imps[i].Winner >= 0 {
+			return &r.Bids[r.Imps[i].Winner]
+		}
+	}
+	return nil
+}
+
+// HasWinner reports whether any imp has a winning bid.
+func (r *Result) HasWinner() bool {
+	for i := range r.Imps {
+		if r.Imps[i].Winner >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Macros returns the macro values of Bids[i], for ExpandMacros: the auction
+// data of a winner, or of a loser with its loss reason (for its lurl).
+// ImpTS is left unknown; set it when the impression is billed.
+func (r *Result) Macros(i int) MacroValues {
+	b := &r.Bids[i]
+	v := MacroValues{
+		AuctionID: r.AuctionID,
+		BidID:     b.ResponseBidID,
+		SeatID:    b.Seat,
+		AdID:      b.Bid.AdID,
+		ImpID:     b.Bid.ImpID,
+		Price:     b.ClearMicros,
+		BidPrice:  b.PriceMicros,
+		Currency:  r.Currency,
+		Loss:      b.Loss,
+		MinToWin:  b.MinToWinMicros,
+	}
+	if b.Imp >= 0 && r.req != nil {
+		if q := r.req.Imp[b.Imp].Qty; q != nil {
+			v.Multiplier = q.Multiplier
+		}
+	}
+	return v
+}
+
+// LossURL returns the lurl of the losing Bids[i] with its macros expanded,
+// or "" when the bid won or has no lurl. The exchange calls it to notify
+// bidders of their losses.
+func (r *Result) LossURL(i int) string {
+	b := &r.Bids[i]
+	if b.Won || b.Bid.LURL == "" {
+		return ""
+	}
+	v := r.Macros(i)
+	return ExpandMacros(b.Bid.LURL, &v)
+}
+
+// BidResponse builds the response to send back: one seatbid per seat with a
+// winner, each winning bid a copy of the bidder's with the clearing price
+// and with its macros expanded in nurl, burl, lurl and adm. ${AUCTION_IMP_TS}
+// is left for the billing stage. With no winner the response has no seatbid
+// and nbr set to r.NBR.
+func (r *Result) BidResponse() *openrtb2.BidResponse {
+	resp := &openrtb2.BidResponse{ID: r.AuctionID, Cur: r.Currency}
+	if !r.HasWinner() {
+		nbr := r.NBR
+		resp.NBR = &nbr
+		return resp
+	}
+	for i := range r.Imps {
+		w := r.Imps[i].Winner
+		if w < 0 {
+			continue
+		}
+		b := &r.Bids[w]
+		sb := seatBid(resp, b.Seat)
+		bid := *b.Bid
+		v := r.Macros(w)
+		bid.Price = float64(b.ClearMicros) / 1e6
+		bid.NURL = ExpandMacros(bid.NURL, &v)
+		bid.BURL = ExpandMacros(bid.BURL, &v)
+		bid.LURL = ExpandMacros(bid.LURL, &v)
+		bid.AdM = ExpandMacros(bid.AdM, &v)
+		sb.Bid = append(sb.Bid, bid)
+	}
+	return resp
+}
+
+func seatBid(resp *openrtb2.BidResponse, seat string) *openrtb2.SeatBid {
+	for i := range resp.SeatBid {
+		if resp.SeatBid[i].Seat == seat {
+			return &resp.SeatBid[i]
+		}
+	}
+	resp.SeatBid = append(resp.SeatBid, openrtb2.SeatBid{Seat: seat})
+	return &resp.SeatBid[len(resp.SeatBid)-1]
+}
