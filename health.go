@@ -77,11 +77,11 @@ var latencyBounds = [latencyBins - 1]time.Duration{
 }
 
 type healthBucket struct {
-	epoch                                   int64 // bucket number since the Unix epoch
-	calls, bids, noBids, timeouts, errors   int64
-	throttled                               int64
-	latencySum                              time.Duration
-	hist                                    [latencyBins]int64
+	epoch                                 int64 // bucket number since the Unix epoch
+	calls, bids, noBids, timeouts, errors int64
+	throttled                             int64
+	latencySum                            time.Duration
+	hist                                  [latencyBins]int64
 }
 
 // health keeps one bidder's sliding window: a ring of buckets, each a

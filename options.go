@@ -31,23 +31,23 @@ const (
 )
 
 type config struct {
-	bidders        []Bidder
-	bidderTimeout  map[string]time.Duration
-	allTimeout     time.Duration
-	defaultTMax    time.Duration
-	maxTMax        time.Duration
-	reserve        time.Duration
-	minBidderTime  time.Duration
-	converter      CurrencyConverter
-	increment      int64
-	maxPrice       int64
-	preferDeals    bool
-	hooks          []Hook
-	logger         *slog.Logger
-	clock          Clock
-	healthWindow   time.Duration
-	throttle       *Throttle
-	errs           []error
+	bidders       []Bidder
+	bidderTimeout map[string]time.Duration
+	allTimeout    time.Duration
+	defaultTMax   time.Duration
+	maxTMax       time.Duration
+	reserve       time.Duration
+	minBidderTime time.Duration
+	converter     CurrencyConverter
+	increment     int64
+	maxPrice      int64
+	preferDeals   bool
+	hooks         []Hook
+	logger        *slog.Logger
+	clock         Clock
+	healthWindow  time.Duration
+	throttle      *Throttle
+	errs          []error
 }
 
 func defaultConfig() config {
