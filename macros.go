@@ -1,6 +1,10 @@
 package gavel
 
-import "github.com/prebid/openrtb/v20/openrtb3"
+import (
+	"fmt"
+
+	"github.com/prebid/openrtb/v20/openrtb3"
+)
 
 // MacroValues placeholder until macros land.
 type MacroValues struct {
@@ -20,3 +24,6 @@ type MacroValues struct {
 
 // ExpandMacros placeholder.
 func ExpandMacros(s string, v *MacroValues) string { return s }
+
+// FormatMicros placeholder.
+func FormatMicros(m int64) string { return fmt.Sprint(float64(m) / 1e6) }
