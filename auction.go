@@ -21,6 +21,7 @@ type Auction struct {
 	byName  map[string]*bidderSlot
 	hooks   hookSet
 	logger  *slog.Logger
+	stats   stats
 	rounds  sync.Pool // *round, see fanout.go
 }
 
@@ -164,19 +165,24 @@ func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Ti
 	if err != nil {
 		return nil, err
 	}
+	a.stats.auctions.Add(1)
 	for _, h := range a.hooks.start {
 		h.OnAuctionStart(ctx, req)
 	}
-	fanout := a.fanoutDeadline(ctx, req, start)
+	deadline := a.deadline(ctx, req, start)
+	r.fanout = deadline.Add(-a.cfg.clearingTime)
 	res := &Result{
-		AuctionID: req.ID, Currency: cur, Start: start, Deadline: fanout,
+		AuctionID: req.ID, Currency: cur, Start: start, Deadline: deadline,
 		Bidders: make([]BidderResult, len(a.bidders)),
 		req:     req,
 	}
-	actx, cancel := context.WithDeadline(ctx, fanout)
+	if a.cfg.profiles != nil {
+		r.enrich(ctx, req, r.fanout)
+	}
+	actx, cancel := context.WithDeadline(ctx, r.fanout)
 	defer cancel()
 	r.ctx.Context = actx
-	r.wait(r.launch(req, fanout, res))
+	r.wait(r.launch(req, r.fanout, res))
 	if canceled(ctx) {
 		return nil, ctx.Err()
 	}

@@ -39,7 +39,7 @@ func (r *round) collect(ctx context.Context, req *openrtb2.BidRequest, res *Resu
 		}
 		switch {
 		case !c.received:
-			br.Status, br.Err, br.Latency = StatusTimeout, ErrBidderTimeout, res.Deadline.Sub(c.start)
+			br.Status, br.Err, br.Latency = StatusTimeout, ErrBidderTimeout, r.fanout.Sub(c.start)
 		case c.end.After(c.deadline):
 			br.Status, br.Err, br.Latency = StatusTimeout, ErrBidderTimeout, c.end.Sub(c.start)
 		case c.err != nil:

@@ -37,6 +37,9 @@ var (
 	// exceeds its size cap. The body is not read past the cap.
 	ErrResponseTooLarge = errors.New("gavel: bid response too large")
 
+	// ErrNoProfile is returned by a ProfileStore that has no profile for a key.
+	ErrNoProfile = errors.New("gavel: no profile")
+
 	// ErrNoRate is returned by a CurrencyConverter that has no rate for a pair.
 	ErrNoRate = errors.New("gavel: no exchange rate")
 )

@@ -28,7 +28,9 @@ type round struct {
 	reqs   []openrtb2.BidRequest
 	bodies []sharedBody // bodies[i] is the JSON of reqs[i], built on demand
 
-	ctx roundCtx // the auction context handed to bidders
+	ctx     roundCtx      // the auction context handed to bidders
+	fanout  time.Time     // when the fan-out ends
+	profile profileLookup // the profile lookup and the merged user
 
 	imps       []impInfo // per request imp
 	dealFloors []int64   // floors of all deals, imps[i].deals indexes into it
@@ -87,6 +89,7 @@ func newRound(a *Auction) *round {
 		bodies: make([]sharedBody, n),
 	}
 	r.ctx.r = r
+	r.profile.done = make(chan struct{}, 1)
 	return r
 }
 
@@ -99,6 +102,10 @@ func (r *round) release() {
 	for len(r.done) > 0 {
 		<-r.done
 	}
+	for len(r.profile.done) > 0 {
+		<-r.profile.done
+	}
+	r.profile.p, r.profile.err, r.profile.merged = nil, nil, false
 	clear(r.calls)
 	clear(r.reqs)
 	r.reqs = r.reqs[:0]
@@ -118,6 +125,9 @@ func (r *round) requestFor(req *openrtb2.BidRequest, tmax int64) *openrtb2.BidRe
 	r.reqs = append(r.reqs, *req)
 	c := &r.reqs[len(r.reqs)-1]
 	c.TMax = tmax
+	if r.profile.merged {
+		c.User = &r.profile.user
+	}
 	return c
 }
 

@@ -45,6 +45,7 @@ type hookSet struct {
 	end     []AuctionEndHook
 	bidder  []BidderResponseHook
 	outcome []BidOutcomeHook
+	profile []ProfileHook
 }
 
 func (hs *hookSet) add(h Hook) error {
@@ -60,6 +61,9 @@ func (hs *hookSet) add(h Hook) error {
 	}
 	if x, ok := h.(BidOutcomeHook); ok {
 		hs.outcome, known = append(hs.outcome, x), true
+	}
+	if x, ok := h.(ProfileHook); ok {
+		hs.profile, known = append(hs.profile, x), true
 	}
 	if !known {
 		return fmt.Errorf("%w: hook %T implements no hook interface", ErrInvalidOption, h)

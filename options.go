@@ -24,6 +24,7 @@ const (
 	DefaultTMax           = 100 * time.Millisecond
 	DefaultMaxTMax        = time.Second
 	DefaultReserve        = 5 * time.Millisecond
+	DefaultClearingTime   = time.Millisecond
 	DefaultMinBidderTime  = 10 * time.Millisecond
 	DefaultPriceIncrement = 10_000        // micros CPM: 0.01 in the auction currency
 	DefaultMaxPrice       = 1_000_000_000 // micros CPM: 1000.00 in the auction currency
@@ -31,35 +32,42 @@ const (
 )
 
 type config struct {
-	bidders       []Bidder
-	bidderTimeout map[string]time.Duration
-	allTimeout    time.Duration
-	defaultTMax   time.Duration
-	maxTMax       time.Duration
-	reserve       time.Duration
-	minBidderTime time.Duration
-	converter     CurrencyConverter
-	increment     int64
-	maxPrice      int64
-	preferDeals   bool
-	hooks         []Hook
-	logger        *slog.Logger
-	clock         Clock
-	healthWindow  time.Duration
-	throttle      *Throttle
-	errs          []error
+	bidders        []Bidder
+	bidderTimeout  map[string]time.Duration
+	allTimeout     time.Duration
+	defaultTMax    time.Duration
+	maxTMax        time.Duration
+	reserve        time.Duration
+	minBidderTime  time.Duration
+	converter      CurrencyConverter
+	increment      int64
+	maxPrice       int64
+	preferDeals    bool
+	hooks          []Hook
+	logger         *slog.Logger
+	clock          Clock
+	healthWindow   time.Duration
+	throttle       *Throttle
+	clearingTime   time.Duration
+	profiles       ProfileStore
+	profileTimeout time.Duration
+	profileKeys    []ProfileKey
+	errs           []error
 }
 
 func defaultConfig() config {
 	return config{
-		defaultTMax:   DefaultTMax,
-		maxTMax:       DefaultMaxTMax,
-		reserve:       DefaultReserve,
-		minBidderTime: DefaultMinBidderTime,
-		increment:     DefaultPriceIncrement,
-		maxPrice:      DefaultMaxPrice,
-		healthWindow:  DefaultHealthWindow,
-		clock:         systemClock{},
+		defaultTMax:    DefaultTMax,
+		maxTMax:        DefaultMaxTMax,
+		reserve:        DefaultReserve,
+		minBidderTime:  DefaultMinBidderTime,
+		increment:      DefaultPriceIncrement,
+		maxPrice:       DefaultMaxPrice,
+		healthWindow:   DefaultHealthWindow,
+		clock:          systemClock{},
+		clearingTime:   DefaultClearingTime,
+		profileTimeout: DefaultProfileTimeout,
+		profileKeys:    []ProfileKey{ProfileKeyUserID},
 	}
 }
 
@@ -117,12 +125,21 @@ func WithMaxTMax(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.maxTMax = d })
 }
 
-// WithReserve sets the time kept back from the auction deadline for the work
-// after the fan-out (validation, clearing, budget, building the response) and
-// for the caller to write its response. Bidders are waited for until the
-// deadline minus the reserve. Default DefaultReserve (5ms).
+// WithReserve sets the time kept back from the auction deadline for the
+// caller's work after Run returns (building and writing its response): Run
+// returns by the earliest of ctx's deadline and start + tmax, less the
+// reserve. Default DefaultReserve (5ms).
 func WithReserve(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.reserve = d })
+}
+
+// WithClearingTime sets the time Run keeps for itself after the fan-out:
+// validating bids, clearing and reserving budget. Bidders are waited for
+// until Run's deadline less this time; the Ledger gets what is left until
+// the deadline. Raise it with a remote Ledger. Default DefaultClearingTime
+// (1ms).
+func WithClearingTime(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.clearingTime = d })
 }
 
 // WithMinBidderTime sets the least time a bidder must have left at fan-out
@@ -216,6 +233,9 @@ func (c *config) validate() error {
 	}
 	if c.reserve < 0 {
 		c.fail("reserve must not be negative, got %v", c.reserve)
+	}
+	if c.clearingTime < 0 {
+		c.fail("clearing time must not be negative, got %v", c.clearingTime)
 	}
 	if c.minBidderTime < 0 {
 		c.fail("min bidder time must not be negative, got %v", c.minBidderTime)

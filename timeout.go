@@ -28,10 +28,10 @@ func (a *Auction) auctionTime(req *openrtb2.BidRequest) time.Duration {
 	return min(d, a.cfg.maxTMax)
 }
 
-// fanoutDeadline is when Run stops waiting for bidders: the earliest of the
-// ctx deadline and start + tmax, less the reserve kept for the work after the
-// fan-out.
-func (a *Auction) fanoutDeadline(ctx context.Context, req *openrtb2.BidRequest, start time.Time) time.Time {
+// deadline is when Run returns: the earliest of the ctx deadline and start +
+// tmax, less the reserve kept for the caller. The fan-out ends the clearing
+// time (WithClearingTime) before it.
+func (a *Auction) deadline(ctx context.Context, req *openrtb2.BidRequest, start time.Time) time.Time {
 	d := start.Add(a.auctionTime(req))
 	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
 		d = cd

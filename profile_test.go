@@ -1,0 +1,218 @@
+package gavel_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/auctiontest"
+)
+
+func TestMemoryProfileStoreTTLAndCapacity(t *testing.T) {
+	clk := auctiontest.NewClock(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
+	s, err := gavel.NewMemoryProfileStore(gavel.WithProfileTTL(time.Minute), gavel.WithProfileCapacity(64), gavel.WithProfileClock(clk))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	s.Put("u1", &gavel.Profile{UserID: "u1"})
+	p, err := s.Profile(ctx, "u1")
+	require.NoError(t, err)
+	assert.Equal(t, "u1", p.UserID)
+
+	clk.Advance(time.Minute)
+	_, err = s.Profile(ctx, "u1")
+	assert.ErrorIs(t, err, gavel.ErrNoProfile, "expired")
+	assert.Equal(t, 0, s.Len(), "an expired profile is evicted when looked up")
+
+	for i := range 1000 {
+		s.Put(string(rune('a'+i%26))+string(rune(i)), &gavel.Profile{})
+	}
+	assert.LessOrEqual(t, s.Len(), 64, "the capacity is never exceeded")
+
+	s.Put("keep", &gavel.Profile{UserID: "keep"})
+	s.Delete("keep")
+	_, err = s.Profile(ctx, "keep")
+	assert.ErrorIs(t, err, gavel.ErrNoProfile)
+
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = s.Profile(canceled, "u1")
+	assert.ErrorIs(t, err, context.Canceled)
+
+	_, err = gavel.NewMemoryProfileStore(gavel.WithProfileCapacity(0))
+	assert.ErrorIs(t, err, gavel.ErrInvalidOption)
+}
+
+func TestMemoryProfileStoreEvictsLeastRecentlyUsed(t *testing.T) {
+	// One entry per shard at most: capacity below the shard count.
+	s, err := gavel.NewMemoryProfileStore(gavel.WithProfileCapacity(1))
+	require.NoError(t, err)
+	s.Put("old", &gavel.Profile{})
+	s.Put("new", &gavel.Profile{})
+	_, err = s.Profile(context.Background(), "old")
+	assert.ErrorIs(t, err, gavel.ErrNoProfile)
+	_, err = s.Profile(context.Background(), "new")
+	assert.NoError(t, err)
+}
+
+func TestMemoryProfileStoreLookupDoesNotAllocate(t *testing.T) {
+	s, err := gavel.NewMemoryProfileStore()
+	require.NoError(t, err)
+	s.Put("u1", &gavel.Profile{UserID: "u1"})
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := s.Profile(ctx, "u1"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs)
+}
+
+type profileRecorder struct {
+	mu       sync.Mutex
+	outcomes []gavel.ProfileOutcome
+}
+
+func (h *profileRecorder) OnProfile(_ context.Context, _ string, o gavel.ProfileOutcome, _ time.Duration, _ error) {
+	h.mu.Lock()
+	h.outcomes = append(h.outcomes, o)
+	h.mu.Unlock()
+}
+
+func enrichedRequest() *openrtb2.BidRequest {
+	req := auctiontest.Request("r1", auctiontest.BannerImp("1", 0.5))
+	req.User = &openrtb2.User{
+		ID: "u1", BuyerUID: "b1",
+		Data:    []openrtb2.Data{{ID: "own", Segment: []openrtb2.Segment{{ID: "s0"}}}},
+		EIDs:    []openrtb2.EID{{Source: "id5-sync.com", UIDs: []openrtb2.UID{{ID: "id5-x"}}}},
+		KwArray: []string{"news"},
+	}
+	return req
+}
+
+func TestRunEnrichesTheBiddersCopyOnly(t *testing.T) {
+	store, err := gavel.NewMemoryProfileStore()
+	require.NoError(t, err)
+	store.Put("u1", &gavel.Profile{
+		UserID:     "u1",
+		Segments:   []openrtb2.Data{{ID: "dmp", Segment: []openrtb2.Segment{{ID: "aud-1"}}}, {ID: "own"}},
+		EIDs:       []openrtb2.EID{{Source: "liveramp.com", UIDs: []openrtb2.UID{{ID: "lr"}}}, {Source: "id5-sync.com"}},
+		Keywords:   []string{"sports", "news"},
+		Attributes: map[string]string{"tier": "gold"},
+	})
+	bidder := auctiontest.Fixed("a", auctiontest.Bid("a1", "1", 1))
+	hook := &profileRecorder{}
+	a, err := gavel.New(gavel.WithBidders(bidder), gavel.WithProfileStore(store), gavel.WithHooks(hook))
+	require.NoError(t, err)
+
+	req := enrichedRequest()
+	before, err := json.Marshal(req)
+	require.NoError(t, err)
+	_, err = a.Run(context.Background(), req)
+	require.NoError(t, err)
+	after, err := json.Marshal(req)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(before), string(after), "the caller's request is not modified")
+
+	u := bidder.LastRequest().User
+	require.NotNil(t, u)
+	assert.Equal(t, []string{"own", "dmp"}, dataIDs(u.Data), "profile segments added, the request's own win")
+	assert.Equal(t, []string{"id5-sync.com", "liveramp.com"}, eidSources(u.EIDs))
+	assert.Equal(t, []string{"news", "sports"}, u.KwArray)
+	assert.JSONEq(t, `{"profile_attrs":{"tier":"gold"}}`, string(u.Ext))
+	assert.Equal(t, []gavel.ProfileOutcome{gavel.ProfileHit}, hook.outcomes)
+	assert.Equal(t, int64(1), a.Stats().ProfileHits)
+}
+
+func dataIDs(ds []openrtb2.Data) []string {
+	var ids []string
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+	}
+	return ids
+}
+
+func eidSources(es []openrtb2.EID) []string {
+	var s []string
+	for _, e := range es {
+		s = append(s, e.Source)
+	}
+	return s
+}
+
+func TestRunProfileFailuresNeverFailTheAuction(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	stores := map[string]struct {
+		store gavel.ProfileStore
+		want  gavel.ProfileOutcome
+	}{
+		"missing": {gavel.ProfileStoreFunc(func(context.Context, string) (*gavel.Profile, error) {
+			return nil, gavel.ErrNoProfile
+		}), gavel.ProfileMiss},
+		"failing": {gavel.ProfileStoreFunc(func(context.Context, string) (*gavel.Profile, error) {
+			return nil, errors.New("connection refused")
+		}), gavel.ProfileError},
+		"slow": {gavel.ProfileStoreFunc(func(ctx context.Context, _ string) (*gavel.Profile, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}), gavel.ProfileTimeout},
+		"ignores ctx": {gavel.ProfileStoreFunc(func(context.Context, string) (*gavel.Profile, error) {
+			<-release
+			return &gavel.Profile{}, nil
+		}), gavel.ProfileTimeout},
+		"panics": {gavel.ProfileStoreFunc(func(context.Context, string) (*gavel.Profile, error) {
+			panic("store bug")
+		}), gavel.ProfileError},
+	}
+	for name, tc := range stores {
+		t.Run(name, func(t *testing.T) {
+			hook := &profileRecorder{}
+			bidder := auctiontest.Fixed("a", auctiontest.Bid("a1", "1", 1))
+			a, err := gavel.New(gavel.WithBidders(bidder), gavel.WithProfileStore(tc.store),
+				gavel.WithProfileTimeout(5*time.Millisecond), gavel.WithHooks(hook))
+			require.NoError(t, err)
+			start := time.Now()
+			res, err := a.Run(context.Background(), enrichedRequest())
+			require.NoError(t, err)
+			assert.Less(t, time.Since(start), 50*time.Millisecond)
+			require.NotNil(t, res.Winner("1"), "the auction goes on without the profile")
+			assert.Equal(t, []gavel.ProfileOutcome{tc.want}, hook.outcomes)
+			assert.Equal(t, []string{"own"}, dataIDs(bidder.LastRequest().User.Data))
+		})
+	}
+}
+
+func TestProfileKeys(t *testing.T) {
+	req := enrichedRequest()
+	assert.Equal(t, "u1", gavel.ProfileKeyUserID(req))
+	assert.Equal(t, "b1", gavel.ProfileKeyBuyerUID(req))
+	assert.Equal(t, "id5-x", gavel.ProfileKeyEID("id5-sync.com")(req))
+	assert.Equal(t, "", gavel.ProfileKeyEID("nope")(req))
+	assert.Equal(t, "", gavel.ProfileKeyUserID(&openrtb2.BidRequest{}))
+
+	var looked []string
+	store := gavel.ProfileStoreFunc(func(_ context.Context, key string) (*gavel.Profile, error) {
+		looked = append(looked, key)
+		return nil, gavel.ErrNoProfile
+	})
+	a, err := gavel.New(gavel.WithProfileStore(store),
+		gavel.WithProfileKeys(gavel.ProfileKeyEID("nope"), gavel.ProfileKeyBuyerUID, gavel.ProfileKeyUserID))
+	require.NoError(t, err)
+	_, err = a.Run(context.Background(), req)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"b1"}, looked, "the first key that is not empty")
+
+	req.User = nil
+	_, err = a.Run(context.Background(), req)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), a.Stats().ProfileNoKey)
+}
