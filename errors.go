@@ -42,6 +42,36 @@ var (
 
 	// ErrNoRate is returned by a CurrencyConverter that has no rate for a pair.
 	ErrNoRate = errors.New("gavel: no exchange rate")
+
+	// ErrBudgetExhausted is returned by Ledger.Reserve when the account
+	// cannot cover the amount: its committed and reserved money plus the
+	// amount would exceed its budget. Nothing changes. A MemoryLedger also
+	// returns an error wrapping it when a shard keeps as many holds as its
+	// hold IDs can number (about 67 million with the default shards).
+	ErrBudgetExhausted = errors.New("gavel: budget exhausted")
+
+	// ErrUnknownAccount is returned by Ledger.Reserve and
+	// BalanceReader.Balance for an account that has no budget.
+	ErrUnknownAccount = errors.New("gavel: unknown account")
+
+	// ErrHoldNotFound is returned by Ledger.Commit and Ledger.Release for a
+	// hold that was already committed, released or expired, or that never
+	// existed in the ledger. Nothing changes.
+	ErrHoldNotFound = errors.New("gavel: hold not found")
+
+	// ErrCommitExceedsHold is returned by Ledger.Commit when the amount to
+	// bill is negative or more than the hold's amount. Nothing changes; the
+	// hold still lives.
+	ErrCommitExceedsHold = errors.New("gavel: commit exceeds hold")
+
+	// ErrInvalidReservation is returned by Ledger.Reserve for an amount or
+	// a ttl that is not positive. Nothing changes.
+	ErrInvalidReservation = errors.New("gavel: invalid reservation")
+
+	// ErrInvalidBudget is returned by MemoryLedger.SetBudget for an empty
+	// account name, a negative budget or a daily period whose Reset is
+	// outside [0, 24h). Nothing changes.
+	ErrInvalidBudget = errors.New("gavel: invalid budget")
 )
 
 // RequestError is returned by Run for a bid request it refuses. It wraps

@@ -1,0 +1,764 @@
+package gavel_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	_ "time/tzdata" // the zone tests must not depend on the machine's zoneinfo
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/auctiontest"
+)
+
+func loadLocation(t testing.TB, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	require.NoError(t, err)
+	return loc
+}
+
+func balanceOf(t testing.TB, l *gavel.MemoryLedger, account string) gavel.Balance {
+	t.Helper()
+	b, err := l.Balance(context.Background(), account)
+	require.NoError(t, err)
+	return b
+}
+
+func requireConsistent(t testing.TB, l *gavel.MemoryLedger) {
+	t.Helper()
+	require.NoError(t, gavel.CheckLedger(l))
+}
+
+func TestPeriodStartNext(t *testing.T) {
+	ny := loadLocation(t, "America/New_York")
+	kolkata := loadLocation(t, "Asia/Kolkata")
+	berlin := loadLocation(t, "Europe/Berlin")
+	havana := loadLocation(t, "America/Havana")
+	date := func(loc *time.Location, y int, m time.Month, d, hh, mm int) time.Time {
+		return time.Date(y, m, d, hh, mm, 0, 0, loc)
+	}
+	utc := func(y int, m time.Month, d, hh, mm int) time.Time { return date(time.UTC, y, m, d, hh, mm) }
+	tests := []struct {
+		name        string
+		period      gavel.Period
+		t           time.Time
+		start, next time.Time // both in UTC: the instants are what counts
+	}{
+		{"total", gavel.Period{}, utc(2026, 5, 5, 13, 0), time.Time{}, time.Time{}},
+		{"total ignores zone", gavel.Period{Location: ny, Reset: time.Hour}, utc(2026, 5, 5, 13, 0), time.Time{}, time.Time{}},
+		{"nil location is utc", gavel.DailyPeriod(nil, 0), utc(2026, 5, 5, 13, 0), utc(2026, 5, 5, 0, 0), utc(2026, 5, 6, 0, 0)},
+		{"exactly at the start", gavel.DailyPeriod(nil, 0), utc(2026, 5, 5, 0, 0), utc(2026, 5, 5, 0, 0), utc(2026, 5, 6, 0, 0)},
+		{"year end", gavel.DailyPeriod(time.UTC, 0), utc(2026, 12, 31, 23, 59), utc(2026, 12, 31, 0, 0), utc(2027, 1, 1, 0, 0)},
+		{"before reset: yesterday's period", gavel.DailyPeriod(time.UTC, 23*time.Hour), utc(2026, 1, 1, 22, 0), utc(2025, 12, 31, 23, 0), utc(2026, 1, 1, 23, 0)},
+		{"reset past 24h wraps", gavel.Period{Daily: true, Reset: 25 * time.Hour}, utc(2026, 5, 5, 13, 0), utc(2026, 5, 5, 1, 0), utc(2026, 5, 6, 1, 0)},
+		{"negative reset wraps", gavel.Period{Daily: true, Reset: -time.Hour}, utc(2026, 5, 5, 13, 0), utc(2026, 5, 4, 23, 0), utc(2026, 5, 5, 23, 0)},
+		{"half-hour zone", gavel.DailyPeriod(kolkata, 0), utc(2026, 5, 5, 20, 0), utc(2026, 5, 5, 18, 30), utc(2026, 5, 6, 18, 30)},
+		{"new york ordinary day", gavel.DailyPeriod(ny, 6*time.Hour), date(ny, 2026, 5, 5, 12, 0), utc(2026, 5, 5, 10, 0), utc(2026, 5, 6, 10, 0)},
+		// 2026-03-08: clocks go from 02:00 EST to 03:00 EDT, the day has 23 hours.
+		{"spring forward: day before, 23h", gavel.DailyPeriod(ny, 6*time.Hour), date(ny, 2026, 3, 8, 5, 0), utc(2026, 3, 7, 11, 0), utc(2026, 3, 8, 10, 0)},
+		{"spring forward: day of", gavel.DailyPeriod(ny, 6*time.Hour), date(ny, 2026, 3, 8, 10, 0), utc(2026, 3, 8, 10, 0), utc(2026, 3, 9, 10, 0)},
+		{"spring forward: skipped reset starts at the change", gavel.DailyPeriod(ny, 2*time.Hour+30*time.Minute), date(ny, 2026, 3, 8, 12, 0), utc(2026, 3, 8, 7, 0), utc(2026, 3, 9, 6, 30)},
+		{"spring forward: just before the change", gavel.DailyPeriod(ny, 2*time.Hour+30*time.Minute), date(ny, 2026, 3, 8, 1, 59), utc(2026, 3, 7, 7, 30), utc(2026, 3, 8, 7, 0)},
+		// 2026-03-29: Berlin goes from 02:00 CET to 03:00 CEST (time.Date reads
+		// the skipped 02:30 as 03:30 there, where New York reads it as 01:30).
+		{"berlin: skipped reset starts at the change", gavel.DailyPeriod(berlin, 2*time.Hour+30*time.Minute), date(berlin, 2026, 3, 29, 12, 0), utc(2026, 3, 29, 1, 0), utc(2026, 3, 30, 0, 30)},
+		// 2026-03-08: Havana goes from 00:00 CST to 01:00 CDT, midnight does not exist.
+		{"havana: skipped midnight, day before", gavel.DailyPeriod(havana, 0), date(havana, 2026, 3, 7, 12, 0), utc(2026, 3, 7, 5, 0), utc(2026, 3, 8, 5, 0)},
+		{"havana: skipped midnight, day of", gavel.DailyPeriod(havana, 0), date(havana, 2026, 3, 8, 12, 0), utc(2026, 3, 8, 5, 0), utc(2026, 3, 9, 4, 0)},
+		// 2026-11-01: clocks go from 02:00 EDT back to 01:00 EST, the day has 25 hours.
+		{"fall back: 24h after the start is still the same day", gavel.DailyPeriod(ny, 6*time.Hour), utc(2026, 11, 1, 10, 30), utc(2026, 10, 31, 10, 0), utc(2026, 11, 1, 11, 0)},
+		{"fall back: day of", gavel.DailyPeriod(ny, 6*time.Hour), utc(2026, 11, 1, 11, 0), utc(2026, 11, 1, 11, 0), utc(2026, 11, 2, 11, 0)},
+		{"fall back: repeated reset starts at its first occurrence", gavel.DailyPeriod(ny, time.Hour+30*time.Minute), utc(2026, 11, 1, 6, 0), utc(2026, 11, 1, 5, 30), utc(2026, 11, 2, 6, 30)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start, next := tt.period.Start(tt.t), tt.period.Next(tt.t)
+			assert.Truef(t, start.Equal(tt.start), "Start = %v, want %v", start, tt.start.In(start.Location()))
+			assert.Truef(t, next.Equal(tt.next), "Next = %v, want %v", next, tt.next.In(next.Location()))
+			if tt.period.Daily {
+				assert.False(t, tt.t.Before(start), "t before its period's start")
+				assert.True(t, tt.t.Before(next), "t not before the next period")
+				assert.Truef(t, tt.period.Start(next).Equal(next), "Start(Next(t)) = %v", tt.period.Start(next))
+				assert.Truef(t, tt.period.Start(next.Add(-time.Nanosecond)).Equal(start), "periods do not tile")
+			}
+		})
+	}
+}
+
+func TestLedgerDailyResetAcrossDST(t *testing.T) {
+	ctx := context.Background()
+	ny := loadLocation(t, "America/New_York")
+	clk := auctiontest.NewClock(time.Date(2026, 3, 7, 6, 0, 0, 0, ny))
+	l := gavel.NewMemoryLedger(gavel.WithLedgerClock(clk))
+	require.NoError(t, l.SetBudget("acct", 100, gavel.DailyPeriod(ny, 6*time.Hour)))
+	assert.Equal(t, time.Date(2026, 3, 7, 6, 0, 0, 0, ny), balanceOf(t, l, "acct").PeriodStart)
+
+	h, err := l.Reserve(ctx, "acct", 60, time.Hour)
+	require.NoError(t, err)
+	require.NoError(t, l.Commit(ctx, h, 60))
+	_, err = l.Reserve(ctx, "acct", 50, time.Hour)
+	require.ErrorIs(t, err, gavel.ErrBudgetExhausted)
+	open, err := l.Reserve(ctx, "acct", 30, 72*time.Hour) // outstanding across the turn of the day
+	require.NoError(t, err)
+
+	// 23 hours later it is 2026-03-08 06:00 EDT: a new day, a day of 23 hours.
+	clk.Advance(23*time.Hour - time.Nanosecond)
+	assert.Equal(t, gavel.Balance{Budget: 100, Committed: 60, Reserved: 30,
+		PeriodStart: time.Date(2026, 3, 7, 6, 0, 0, 0, ny)}, balanceOf(t, l, "acct"))
+	clk.Advance(time.Nanosecond)
+	b := balanceOf(t, l, "acct")
+	assert.Equal(t, gavel.Balance{Budget: 100, Committed: 0, Reserved: 30,
+		PeriodStart: time.Date(2026, 3, 8, 6, 0, 0, 0, ny)}, b)
+	assert.Equal(t, int64(70), b.Remaining())
+
+	// The hold from yesterday is billed today.
+	require.NoError(t, l.Commit(ctx, open, 20))
+	assert.Equal(t, int64(20), balanceOf(t, l, "acct").Committed)
+	h, err = l.Reserve(ctx, "acct", 80, time.Hour)
+	require.NoError(t, err)
+	require.NoError(t, l.Commit(ctx, h, 80))
+	_, err = l.Reserve(ctx, "acct", 1, time.Hour)
+	require.ErrorIs(t, err, gavel.ErrBudgetExhausted)
+
+	// 2026-10-31 06:00 EDT to 2026-11-01 06:00 EST is 25 hours: 24 hours
+	// after the start it is still the same day.
+	clk.Set(time.Date(2026, 10, 31, 7, 0, 0, 0, ny))
+	h, err = l.Reserve(ctx, "acct", 100, time.Hour)
+	require.NoError(t, err)
+	require.NoError(t, l.Commit(ctx, h, 100))
+	clk.Set(time.Date(2026, 10, 31, 6, 0, 0, 0, ny).Add(24 * time.Hour))
+	assert.Equal(t, int64(100), balanceOf(t, l, "acct").Committed, "a new day after 24h, but this day has 25")
+	_, err = l.Reserve(ctx, "acct", 1, time.Hour)
+	require.ErrorIs(t, err, gavel.ErrBudgetExhausted)
+	clk.Advance(time.Hour)
+	assert.Equal(t, gavel.Balance{Budget: 100, PeriodStart: time.Date(2026, 11, 1, 6, 0, 0, 0, ny)}, balanceOf(t, l, "acct"))
+	requireConsistent(t, l)
+}
+
+func TestLedgerExpiry(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC)
+	clk := auctiontest.NewClock(t0)
+	// One shard: the holds of both accounts share one heap.
+	l := gavel.NewMemoryLedger(gavel.WithLedgerClock(clk), gavel.WithLedgerShards(1))
+	require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
+	require.NoError(t, l.SetBudget("b", 1_000, gavel.Period{}))
+
+	reserve := func(account string, amount int64, ttl time.Duration) gavel.Hold {
+		h, err := l.Reserve(ctx, account, amount, ttl)
+		require.NoError(t, err)
+		if ttl < time.Hour {
+			assert.Equal(t, clk.Now().Add(ttl), h.Expires)
+		}
+		return h
+	}
+	h1 := reserve("a", 100, 1*time.Second)
+	h3 := reserve("a", 300, 3*time.Second)
+	h2 := reserve("a", 200, 2*time.Second)
+	hb := reserve("b", 50, 2*time.Second)
+	h4 := reserve("a", 400, 4*time.Second)
+	reserved := func() [2]int64 {
+		return [2]int64{balanceOf(t, l, "a").Reserved, balanceOf(t, l, "b").Reserved}
+	}
+	assert.Equal(t, [2]int64{1_000, 50}, reserved())
+	_, err := l.Reserve(ctx, "a", 1, time.Second)
+	require.ErrorIs(t, err, gavel.ErrBudgetExhausted)
+
+	clk.Advance(time.Second - time.Nanosecond)
+	assert.Equal(t, [2]int64{1_000, 50}, reserved(), "nothing expires before its time")
+	clk.Advance(time.Nanosecond)
+	assert.Equal(t, [2]int64{900, 50}, reserved(), "h1 returns exactly at its expiry")
+	require.ErrorIs(t, l.Commit(ctx, h1, 100), gavel.ErrHoldNotFound)
+	require.ErrorIs(t, l.Release(ctx, h1), gavel.ErrHoldNotFound)
+
+	h5 := reserve("a", 100, 10*time.Second) // the money of h1 is there again
+	require.NoError(t, l.Release(ctx, h3))  // ends early: leaves the heap
+	assert.Equal(t, [2]int64{700, 50}, reserved())
+
+	clk.Advance(time.Second)
+	assert.Equal(t, [2]int64{500, 0}, reserved(), "h2 and hb expire together")
+	require.ErrorIs(t, l.Commit(ctx, hb, 1), gavel.ErrHoldNotFound)
+	require.ErrorIs(t, l.Commit(ctx, h2, 1), gavel.ErrHoldNotFound)
+	require.NoError(t, l.Commit(ctx, h4, 150), "h4 still lives")
+	assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 150, Reserved: 100}, balanceOf(t, l, "a"))
+
+	clk.Advance(time.Hour)
+	assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 150}, balanceOf(t, l, "a"))
+	require.ErrorIs(t, l.Release(ctx, h5), gavel.ErrHoldNotFound)
+
+	// A huge ttl saturates at the end of UnixNano time instead of wrapping around.
+	huge := reserve("b", 1, time.Duration(math.MaxInt64))
+	assert.Equal(t, time.Unix(0, math.MaxInt64).UTC(), huge.Expires)
+	clk.Advance(1000 * time.Hour)
+	assert.Equal(t, int64(1), balanceOf(t, l, "b").Reserved)
+	requireConsistent(t, l)
+}
+
+func TestLedgerReserveErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		account string
+		amount  int64
+		ttl     time.Duration
+		wantErr error
+	}{
+		{"fits exactly", "a", 600, time.Second, nil},
+		{"one micro too many", "a", 601, time.Second, gavel.ErrBudgetExhausted},
+		{"unknown account", "nobody", 1, time.Second, gavel.ErrUnknownAccount},
+		{"zero amount", "a", 0, time.Second, gavel.ErrInvalidReservation},
+		{"negative amount", "a", -1, time.Second, gavel.ErrInvalidReservation},
+		{"zero ttl", "a", 1, 0, gavel.ErrInvalidReservation},
+		{"negative ttl", "a", 1, -time.Second, gavel.ErrInvalidReservation},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			l := gavel.NewMemoryLedger()
+			require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
+			h, err := l.Reserve(ctx, "a", 400, time.Minute)
+			require.NoError(t, err)
+			require.NoError(t, l.Commit(ctx, h, 400))
+
+			h, err = l.Reserve(ctx, tt.account, tt.amount, tt.ttl)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				assert.Equal(t, gavel.Hold{}, h)
+				assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 400}, balanceOf(t, l, "a"), "state changed")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.account, h.Account)
+			assert.Equal(t, tt.amount, h.Amount)
+			assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 400, Reserved: 600}, balanceOf(t, l, "a"))
+		})
+	}
+}
+
+func TestLedgerCommitAndRelease(t *testing.T) {
+	type step struct {
+		commit  bool  // Commit(actual), else Release
+		actual  int64 // for Commit
+		forge   func(gavel.Hold) gavel.Hold
+		wantErr error
+	}
+	same := func(h gavel.Hold) gavel.Hold { return h }
+	tests := []struct {
+		name  string
+		steps []step
+		want  gavel.Balance // after the steps; the hold held 500 of 1000
+	}{
+		{"commit all", []step{{commit: true, actual: 500}}, gavel.Balance{Budget: 1_000, Committed: 500}},
+		{"commit part, the rest returns", []step{{commit: true, actual: 120}}, gavel.Balance{Budget: 1_000, Committed: 120}},
+		{"commit nothing", []step{{commit: true, actual: 0}}, gavel.Balance{Budget: 1_000}},
+		{"release", []step{{}}, gavel.Balance{Budget: 1_000}},
+		{"commit more than held", []step{{commit: true, actual: 501, wantErr: gavel.ErrCommitExceedsHold}},
+			gavel.Balance{Budget: 1_000, Reserved: 500}},
+		{"commit negative", []step{{commit: true, actual: -1, wantErr: gavel.ErrCommitExceedsHold}},
+			gavel.Balance{Budget: 1_000, Reserved: 500}},
+		{"hold lives on after a refused commit", []step{
+			{commit: true, actual: 501, wantErr: gavel.ErrCommitExceedsHold},
+			{commit: true, actual: 500}}, gavel.Balance{Budget: 1_000, Committed: 500}},
+		{"double commit", []step{
+			{commit: true, actual: 300},
+			{commit: true, actual: 300, wantErr: gavel.ErrHoldNotFound}}, gavel.Balance{Budget: 1_000, Committed: 300}},
+		{"double release", []step{{}, {wantErr: gavel.ErrHoldNotFound}}, gavel.Balance{Budget: 1_000}},
+		{"commit after release", []step{{}, {commit: true, actual: 1, wantErr: gavel.ErrHoldNotFound}}, gavel.Balance{Budget: 1_000}},
+		{"release after commit", []step{{commit: true, actual: 10}, {wantErr: gavel.ErrHoldNotFound}}, gavel.Balance{Budget: 1_000, Committed: 10}},
+	}
+	forged := []struct {
+		name  string
+		forge func(gavel.Hold) gavel.Hold
+	}{
+		{"zero hold", func(gavel.Hold) gavel.Hold { return gavel.Hold{} }},
+		{"other account", func(h gavel.Hold) gavel.Hold { h.Account = "b"; return h }},
+		{"unknown account", func(h gavel.Hold) gavel.Hold { h.Account = "nobody"; return h }},
+		{"other amount", func(h gavel.Hold) gavel.Hold { h.Amount++; return h }},
+		{"other generation", func(h gavel.Hold) gavel.Hold { h.ID += 1 << 32; return h }},
+		{"other slot", func(h gavel.Hold) gavel.Hold { h.ID += 1 << 20; return h }},
+		{"other shard", func(h gavel.Hold) gavel.Hold { h.ID ^= 1; return h }},
+	}
+	for _, f := range forged {
+		for _, commit := range []bool{true, false} {
+			tests = append(tests, struct {
+				name  string
+				steps []step
+				want  gavel.Balance
+			}{fmt.Sprintf("forged %s, commit=%v", f.name, commit),
+				[]step{{commit: commit, actual: 1, forge: f.forge, wantErr: gavel.ErrHoldNotFound}},
+				gavel.Balance{Budget: 1_000, Reserved: 500}})
+		}
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			l := gavel.NewMemoryLedger()
+			require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
+			require.NoError(t, l.SetBudget("b", 1_000, gavel.Period{}))
+			h, err := l.Reserve(ctx, "a", 500, time.Minute)
+			require.NoError(t, err)
+			for i, s := range tt.steps {
+				if s.forge == nil {
+					s.forge = same
+				}
+				if s.commit {
+					err = l.Commit(ctx, s.forge(h), s.actual)
+				} else {
+					err = l.Release(ctx, s.forge(h))
+				}
+				if s.wantErr != nil {
+					require.ErrorIsf(t, err, s.wantErr, "step %d", i)
+				} else {
+					require.NoErrorf(t, err, "step %d", i)
+				}
+			}
+			assert.Equal(t, tt.want, balanceOf(t, l, "a"))
+			assert.Equal(t, gavel.Balance{Budget: 1_000}, balanceOf(t, l, "b"))
+			requireConsistent(t, l)
+		})
+	}
+}
+
+func TestLedgerContextDone(t *testing.T) {
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancel2()
+
+	for _, ctx := range []context.Context{canceled, expired} {
+		t.Run(ctx.Err().Error(), func(t *testing.T) {
+			bg := context.Background()
+			l := gavel.NewMemoryLedger()
+			require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
+			h, err := l.Reserve(bg, "a", 300, time.Minute)
+			require.NoError(t, err)
+			want := gavel.Balance{Budget: 1_000, Reserved: 300}
+
+			_, err = l.Reserve(ctx, "a", 100, time.Minute)
+			assert.Equal(t, ctx.Err(), err)
+			_, err = l.Reserve(ctx, "a", -1, 0) // ctx is checked first
+			assert.Equal(t, ctx.Err(), err)
+			assert.Equal(t, ctx.Err(), l.Commit(ctx, h, 100))
+			assert.Equal(t, ctx.Err(), l.Release(ctx, h))
+			_, err = l.Balance(ctx, "a")
+			assert.Equal(t, ctx.Err(), err)
+			assert.Equal(t, want, balanceOf(t, l, "a"), "state changed")
+
+			require.NoError(t, l.Commit(bg, h, 100), "the hold survived")
+		})
+	}
+}
+
+func TestLedgerSetBudget(t *testing.T) {
+	ctx := context.Background()
+	t.Run("invalid", func(t *testing.T) {
+		l := gavel.NewMemoryLedger()
+		require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
+		for _, c := range []struct {
+			name    string
+			account string
+			budget  int64
+			period  gavel.Period
+		}{
+			{"empty account", "", 1, gavel.Period{}},
+			{"negative budget", "a", -1, gavel.Period{}},
+			{"reset 24h", "a", 1, gavel.DailyPeriod(nil, 24*time.Hour)},
+			{"negative reset", "a", 1, gavel.DailyPeriod(nil, -time.Nanosecond)},
+		} {
+			assert.ErrorIs(t, l.SetBudget(c.account, c.budget, c.period), gavel.ErrInvalidBudget, c.name)
+		}
+		assert.Equal(t, gavel.Balance{Budget: 1_000}, balanceOf(t, l, "a"))
+		_, err := l.Balance(ctx, "")
+		assert.ErrorIs(t, err, gavel.ErrUnknownAccount)
+	})
+
+	t.Run("changes keep committed and reserved", func(t *testing.T) {
+		clk := auctiontest.NewClock(time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC))
+		l := gavel.NewMemoryLedger(gavel.WithLedgerClock(clk))
+		require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
+		held, err := l.Reserve(ctx, "a", 300, time.Hour)
+		require.NoError(t, err)
+		h, err := l.Reserve(ctx, "a", 500, time.Hour)
+		require.NoError(t, err)
+		require.NoError(t, l.Commit(ctx, h, 500))
+
+		// Lowered below what is spent: nothing is taken back, nothing more reserved.
+		require.NoError(t, l.SetBudget("a", 600, gavel.Period{}))
+		b := balanceOf(t, l, "a")
+		assert.Equal(t, gavel.Balance{Budget: 600, Committed: 500, Reserved: 300}, b)
+		assert.Zero(t, b.Remaining())
+		_, err = l.Reserve(ctx, "a", 1, time.Hour)
+		require.ErrorIs(t, err, gavel.ErrBudgetExhausted)
+		require.NoError(t, l.Release(ctx, held))
+		_, err = l.Reserve(ctx, "a", 100, time.Hour)
+		require.NoError(t, err)
+
+		// Raised: room again.
+		require.NoError(t, l.SetBudget("a", 2_000, gavel.Period{}))
+		assert.Equal(t, gavel.Balance{Budget: 2_000, Committed: 500, Reserved: 100}, balanceOf(t, l, "a"))
+
+		// Made daily: committed stays until the next day starts.
+		require.NoError(t, l.SetBudget("a", 2_000, gavel.DailyPeriod(nil, 0)))
+		day := time.Date(2026, 5, 5, 0, 0, 0, 0, time.UTC)
+		assert.Equal(t, gavel.Balance{Budget: 2_000, Committed: 500, Reserved: 100, PeriodStart: day}, balanceOf(t, l, "a"))
+		clk.Advance(12 * time.Hour)
+		assert.Equal(t, gavel.Balance{Budget: 2_000, Reserved: 0, PeriodStart: day.AddDate(0, 0, 1)}, balanceOf(t, l, "a"))
+
+		// Back to total: nothing resets any more.
+		require.NoError(t, l.SetBudget("a", 2_000, gavel.Period{}))
+		h, err = l.Reserve(ctx, "a", 700, time.Hour)
+		require.NoError(t, err)
+		require.NoError(t, l.Commit(ctx, h, 700))
+		clk.Advance(48 * time.Hour)
+		assert.Equal(t, gavel.Balance{Budget: 2_000, Committed: 700}, balanceOf(t, l, "a"))
+		requireConsistent(t, l)
+	})
+
+	t.Run("a change after the period ended does not carry it over", func(t *testing.T) {
+		clk := auctiontest.NewClock(time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC))
+		l := gavel.NewMemoryLedger(gavel.WithLedgerClock(clk))
+		require.NoError(t, l.SetBudget("a", 1_000, gavel.DailyPeriod(nil, 0)))
+		h, err := l.Reserve(ctx, "a", 300, time.Hour)
+		require.NoError(t, err)
+		require.NoError(t, l.Commit(ctx, h, 300))
+		clk.Advance(24 * time.Hour) // no call on the account since yesterday
+		require.NoError(t, l.SetBudget("a", 1_000, gavel.DailyPeriod(nil, 6*time.Hour)))
+		assert.Equal(t, gavel.Balance{Budget: 1_000, PeriodStart: time.Date(2026, 5, 6, 6, 0, 0, 0, time.UTC)}, balanceOf(t, l, "a"))
+	})
+}
+
+func TestLedgerShardsAndIDs(t *testing.T) {
+	for _, shards := range []int{-1, 0, 1, 3, 64, 5_000} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
+			ctx := context.Background()
+			l := gavel.NewMemoryLedger(gavel.WithLedgerShards(shards), gavel.WithLedgerClock(nil))
+			const accounts, holds = 200, 5
+			ids := make(map[uint64]bool)
+			var all []gavel.Hold
+			for a := range accounts {
+				name := fmt.Sprint("acct-", a)
+				require.NoError(t, l.SetBudget(name, holds*100, gavel.Period{}))
+				for range holds {
+					h, err := l.Reserve(ctx, name, 100, time.Minute)
+					require.NoError(t, err)
+					require.False(t, ids[h.ID], "hold ID %#x given twice", h.ID)
+					ids[h.ID] = true
+					all = append(all, h)
+				}
+			}
+			requireConsistent(t, l)
+			for i, h := range all {
+				if i%holds%2 == 0 { // 3 of each account's 5 holds
+					require.NoError(t, l.Commit(ctx, h, 40))
+				} else {
+					require.NoError(t, l.Release(ctx, h))
+				}
+			}
+			requireConsistent(t, l)
+			for a := range accounts {
+				assert.Equal(t, gavel.Balance{Budget: holds * 100, Committed: 40 * 3}, balanceOf(t, l, fmt.Sprint("acct-", a)))
+			}
+		})
+	}
+}
+
+// TestLedgerMatchesModel runs random operations against the ledger and a
+// plain model of it, with a clock that moves in random steps, and compares
+// them after every step.
+func TestLedgerMatchesModel(t *testing.T) {
+	for _, shards := range []int{1, 4} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
+			ctx := context.Background()
+			rng := rand.New(rand.NewPCG(1, uint64(shards)))
+			clk := auctiontest.NewClock(time.Date(2026, 5, 5, 0, 0, 0, 0, time.UTC))
+			l := gavel.NewMemoryLedger(gavel.WithLedgerClock(clk), gavel.WithLedgerShards(shards))
+			accounts := []string{"a", "b", "c", "d", "e"}
+			type acct struct{ budget, committed, reserved int64 }
+			model := map[string]*acct{}
+			for _, a := range accounts {
+				model[a] = &acct{budget: 500}
+				require.NoError(t, l.SetBudget(a, 500, gavel.Period{}))
+			}
+			var live, ended []gavel.Hold
+			end := func(i int) { // ends live[i]
+				ended = append(ended, live[i])
+				live[i] = live[len(live)-1]
+				live = live[:len(live)-1]
+			}
+			pick := func() (h gavel.Hold, liveIndex int) {
+				if len(live) > 0 && rng.IntN(4) > 0 {
+					i := rng.IntN(len(live))
+					return live[i], i
+				}
+				if len(ended) > 0 {
+					return ended[rng.IntN(len(ended))], -1
+				}
+				return gavel.Hold{Account: "a", ID: 1, Amount: 1}, -1
+			}
+			advance := func(d time.Duration) {
+				clk.Advance(d)
+				now := clk.Now()
+				for i := len(live) - 1; i >= 0; i-- {
+					if h := live[i]; !now.Before(h.Expires) {
+						model[h.Account].reserved -= h.Amount
+						end(i)
+					}
+				}
+			}
+			for step := range 2_000 {
+				switch op := rng.IntN(10); {
+				case op < 4:
+					a := accounts[rng.IntN(len(accounts))]
+					amount := rng.Int64N(100) + 1
+					ttl := time.Duration(rng.IntN(20)+1) * 100 * time.Millisecond
+					h, err := l.Reserve(ctx, a, amount, ttl)
+					if m := model[a]; m.committed+m.reserved+amount > m.budget {
+						require.ErrorIs(t, err, gavel.ErrBudgetExhausted, "step %d", step)
+						break
+					}
+					require.NoError(t, err, "step %d", step)
+					for _, o := range live {
+						require.NotEqual(t, o.ID, h.ID, "step %d: hold ID given twice", step)
+					}
+					model[a].reserved += amount
+					live = append(live, h)
+				case op < 6:
+					h, i := pick()
+					actual := rng.Int64N(h.Amount + 2) // now and then one too many
+					err := l.Commit(ctx, h, actual)
+					switch {
+					case i < 0:
+						require.ErrorIs(t, err, gavel.ErrHoldNotFound, "step %d", step)
+					case actual > h.Amount:
+						require.ErrorIs(t, err, gavel.ErrCommitExceedsHold, "step %d", step)
+					default:
+						require.NoError(t, err, "step %d", step)
+						model[h.Account].reserved -= h.Amount
+						model[h.Account].committed += actual
+						end(i)
+					}
+				case op < 8:
+					h, i := pick()
+					err := l.Release(ctx, h)
+					if i < 0 {
+						require.ErrorIs(t, err, gavel.ErrHoldNotFound, "step %d", step)
+						break
+					}
+					require.NoError(t, err, "step %d", step)
+					model[h.Account].reserved -= h.Amount
+					end(i)
+				default:
+					advance(time.Duration(rng.IntN(300)) * time.Millisecond)
+				}
+				requireConsistent(t, l)
+				for _, a := range accounts {
+					m := model[a]
+					require.Equal(t, gavel.Balance{Budget: m.budget, Committed: m.committed, Reserved: m.reserved},
+						balanceOf(t, l, a), "step %d, account %s", step, a)
+				}
+			}
+		})
+	}
+}
+
+// TestLedgerConcurrentReservations has 10,000 goroutines reserve on one
+// account whose budget covers a tenth of them, each then committing part
+// of its hold or releasing it, while observers check the ledger from
+// inside and out. Either the goroutines end their holds at once, so that
+// Committed climbs toward the budget, or they yield first, so that many
+// holds are outstanding together and Reserved presses against the budget.
+func TestLedgerConcurrentReservations(t *testing.T) {
+	for _, yield := range []bool{false, true} {
+		t.Run(fmt.Sprintf("yield=%v", yield), func(t *testing.T) { testConcurrentReservations(t, yield) })
+	}
+}
+
+func testConcurrentReservations(t *testing.T, yield bool) {
+	const (
+		goroutines = 10_000
+		amount     = 1_000
+		budget     = goroutines / 10 * amount
+	)
+	ctx := context.Background()
+	l := gavel.NewMemoryLedger()
+	require.NoError(t, l.SetBudget("acct", budget, gavel.Period{}))
+
+	var (
+		start, done         = make(chan struct{}), make(chan struct{})
+		workers, observers  sync.WaitGroup
+		reserved, exhausted atomic.Int64
+		committed           atomic.Int64 // sum of the amounts of successful commits
+		observations        atomic.Int64
+		errMu               sync.Mutex
+		errs                []error
+	)
+	fail := func(err error) {
+		errMu.Lock()
+		if len(errs) < 10 { // enough to see what went wrong
+			errs = append(errs, err)
+		}
+		errMu.Unlock()
+	}
+	observe := func(check func() error) {
+		defer observers.Done()
+		for {
+			if err := check(); err != nil {
+				fail(err)
+			}
+			observations.Add(1)
+			select {
+			case <-done:
+				return
+			default:
+			}
+		}
+	}
+	observers.Add(2)
+	go observe(func() error {
+		b, err := l.Balance(ctx, "acct")
+		if err == nil && (b.Committed+b.Reserved > b.Budget || b.Reserved < 0 || b.Committed < 0) {
+			err = fmt.Errorf("balance out of bounds: %+v", b)
+		}
+		return err
+	})
+	go observe(func() error { return gavel.CheckLedger(l) })
+
+	for i := range goroutines {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			<-start
+			h, err := l.Reserve(ctx, "acct", amount, time.Minute)
+			if errors.Is(err, gavel.ErrBudgetExhausted) {
+				exhausted.Add(1)
+				return
+			}
+			if err != nil {
+				fail(err)
+				return
+			}
+			reserved.Add(1)
+			if yield {
+				runtime.Gosched() // let other holds pile up
+			}
+			if i%2 == 0 { // half commit a part (deterministic, about half on average)
+				actual := int64(i*7919) % (amount + 1)
+				if err := l.Commit(ctx, h, actual); err != nil {
+					fail(err)
+					return
+				}
+				committed.Add(actual)
+			} else if err := l.Release(ctx, h); err != nil {
+				fail(err)
+			}
+		}()
+	}
+	close(start)
+	workers.Wait()
+	close(done)
+	observers.Wait()
+
+	require.Empty(t, errs)
+	assert.Positive(t, observations.Load())
+	assert.Equal(t, int64(goroutines), reserved.Load()+exhausted.Load())
+	// Committing all would bill about 2.5 budgets, so some must be refused.
+	assert.Positive(t, exhausted.Load())
+	// A refusal means committed+reserved > budget-amount, which takes at
+	// least budget/amount successful reservations.
+	assert.GreaterOrEqual(t, reserved.Load(), int64(budget/amount))
+	b := balanceOf(t, l, "acct")
+	assert.Equal(t, gavel.Balance{Budget: budget, Committed: committed.Load(), Reserved: 0}, b)
+	requireConsistent(t, l)
+	t.Logf("%d reserved, %d refused, %d committed of %d, %d observations",
+		reserved.Load(), exhausted.Load(), b.Committed, budget, observations.Load())
+}
+
+func TestLedgerHotPathAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates for its own bookkeeping, so allocation counts mean nothing under -race")
+	}
+	ctx := context.Background()
+	ml := gavel.NewMemoryLedger()
+	require.NoError(t, ml.SetBudget("rich", math.MaxInt64/2, gavel.Period{}))
+	require.NoError(t, ml.SetBudget("daily", math.MaxInt64/2, gavel.DailyPeriod(time.UTC, 0)))
+	require.NoError(t, ml.SetBudget("broke", 0, gavel.Period{}))
+	var l gavel.Ledger = ml
+	spent, err := l.Reserve(ctx, "rich", 1, time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, l.Release(ctx, spent))
+
+	tests := []struct {
+		name string
+		op   func()
+	}{
+		{"reserve+commit", func() {
+			h, err := l.Reserve(ctx, "rich", 1_000, time.Minute)
+			if err == nil {
+				err = l.Commit(ctx, h, 700)
+			}
+			require.NoError(t, err)
+		}},
+		{"reserve+release", func() {
+			h, err := l.Reserve(ctx, "rich", 1_000, time.Minute)
+			if err == nil {
+				err = l.Release(ctx, h)
+			}
+			require.NoError(t, err)
+		}},
+		{"reserve+commit daily", func() {
+			h, err := l.Reserve(ctx, "daily", 1_000, time.Minute)
+			if err == nil {
+				err = l.Commit(ctx, h, 700)
+			}
+			require.NoError(t, err)
+		}},
+		{"exhausted", func() {
+			_, err := l.Reserve(ctx, "broke", 1, time.Minute)
+			require.ErrorIs(t, err, gavel.ErrBudgetExhausted)
+		}},
+		{"hold not found", func() {
+			require.ErrorIs(t, l.Commit(ctx, spent, 1), gavel.ErrHoldNotFound)
+		}},
+		{"balance", func() {
+			_, err := ml.Balance(ctx, "rich")
+			require.NoError(t, err)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Zero(t, testing.AllocsPerRun(1_000, tt.op))
+		})
+	}
+	assert.Equal(t, int64(1_001*700), balanceOf(t, ml, "rich").Committed)
+}
+
+func TestLedgerTooManyHolds(t *testing.T) {
+	ctx := context.Background()
+	l := gavel.NewMemoryLedger(gavel.WithLedgerShards(1))
+	gavel.SetMaxHolds(l, 3)
+	require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
+	var holds []gavel.Hold
+	for range 3 {
+		h, err := l.Reserve(ctx, "a", 1, time.Minute)
+		require.NoError(t, err)
+		holds = append(holds, h)
+	}
+	_, err := l.Reserve(ctx, "a", 1, time.Minute)
+	require.ErrorIs(t, err, gavel.ErrBudgetExhausted)
+	assert.Equal(t, gavel.Balance{Budget: 1_000, Reserved: 3}, balanceOf(t, l, "a"))
+	require.NoError(t, l.Release(ctx, holds[1]))
+	h, err := l.Reserve(ctx, "a", 1, time.Minute)
+	require.NoError(t, err)
+	assert.NotEqual(t, holds[1].ID, h.ID, "a reused record gets a new ID")
+	require.ErrorIs(t, l.Release(ctx, holds[1]), gavel.ErrHoldNotFound)
+	requireConsistent(t, l)
+}
