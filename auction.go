@@ -141,7 +141,7 @@ func noBidReason(res *Result) openrtb3.NoBidReason {
 	case called == 0 && skipped > 0:
 		return openrtb3.NoBidInsufficientTime
 	case called == 0:
-		return NoBidNoBidders
+		return NoBidNoBidders // none configured, or all blocked, throttled or paced
 	case bids > 0:
 		return NoBidNoEligibleBids
 	case failed == called:
@@ -182,12 +182,16 @@ func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Ti
 	actx, cancel := context.WithDeadline(ctx, r.fanout)
 	defer cancel()
 	r.ctx.Context = actx
-	r.wait(r.launch(req, r.fanout, res))
+	r.wait(r.launch(ctx, req, r.fanout, res))
 	if canceled(ctx) {
 		return nil, ctx.Err()
 	}
 	r.collect(ctx, req, res)
-	r.clear(req, res)
+	r.clear(ctx, req, res)
+	if r.ledgerCancel != nil {
+		r.ledgerCancel()
+		r.ledgerCtx, r.ledgerCancel = nil, nil
+	}
 	if !res.HasWinner() {
 		res.NBR = noBidReason(res)
 	}

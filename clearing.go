@@ -1,6 +1,7 @@
 package gavel
 
 import (
+	"context"
 	"slices"
 	"strings"
 
@@ -24,7 +25,7 @@ import (
 // bid and they are not.
 
 // clear ranks and clears every imp.
-func (r *round) clear(req *openrtb2.BidRequest, res *Result) {
+func (r *round) clear(ctx context.Context, req *openrtb2.BidRequest, res *Result) {
 	res.Imps = make([]ImpResult, len(req.Imp))
 	auctionHash := hashString(req.ID)
 	r.ties = slices.Grow(r.ties[:0], len(res.Bids))[:len(res.Bids)]
@@ -44,7 +45,7 @@ func (r *round) clear(req *openrtb2.BidRequest, res *Result) {
 			continue
 		}
 		slices.SortFunc(r.rank, func(x, y int) int { return r.compare(res, x, y) })
-		ir.Winner = r.clearImp(req, res, i)
+		ir.Winner = r.clearImp(ctx, req, res, i)
 	}
 }
 
@@ -77,7 +78,7 @@ func (r *round) compare(res *Result, x, y int) int {
 
 // clearImp walks the ranked bids of imp i until the budget admits one, sets
 // the outcome of every ranked bid and returns the winner's index, or -1.
-func (r *round) clearImp(req *openrtb2.BidRequest, res *Result, i int) int {
+func (r *round) clearImp(ctx context.Context, req *openrtb2.BidRequest, res *Result, i int) int {
 	winner := -1
 	for k, j := range r.rank {
 		b := &res.Bids[j]
@@ -90,18 +91,13 @@ func (r *round) clearImp(req *openrtb2.BidRequest, res *Result, i int) int {
 			continue
 		}
 		r.price(req, res, i, b, r.rank[k+1:])
-		if !r.admit(res, b) {
+		if !r.admit(ctx, res, b) {
 			b.Loss, b.ClearMicros, b.MinToWinMicros = LossBudget, 0, -1
 			continue
 		}
 		b.Won, b.Loss, winner = true, openrtb3.LossWon, j
 	}
 	return winner
-}
-
-// admit asks the budget whether the winner may have the impression.
-func (r *round) admit(res *Result, b *BidOutcome) bool {
-	return true
 }
 
 // price sets the clearing price and the minimum to win of bid b, the best

@@ -32,6 +32,9 @@ type round struct {
 	fanout  time.Time     // when the fan-out ends
 	profile profileLookup // the profile lookup and the merged user
 
+	ledgerCtx    context.Context // bounds the Ledger by Run's deadline; made on first use
+	ledgerCancel context.CancelFunc
+
 	imps       []impInfo // per request imp
 	dealFloors []int64   // floors of all deals, imps[i].deals indexes into it
 	ties       []uint64  // per bid: tie-break key
@@ -156,7 +159,7 @@ func encodeRequest(ctx context.Context, req *openrtb2.BidRequest) ([]byte, error
 
 // launch starts the calls of every eligible bidder and returns how many it
 // started. Bidders left out get their status in res.Bidders.
-func (r *round) launch(req *openrtb2.BidRequest, fanout time.Time, res *Result) int {
+func (r *round) launch(ctx context.Context, req *openrtb2.BidRequest, fanout time.Time, res *Result) int {
 	a := r.a
 	auctionHash := mix64(hashString(req.ID))
 	clockNow := a.cfg.clock.Now()
@@ -172,6 +175,9 @@ func (r *round) launch(req *openrtb2.BidRequest, fanout time.Time, res *Result) 
 		case !s.health.allow(clockNow, mix64(auctionHash^s.hash)):
 			br.Status = StatusThrottled
 			s.health.record(clockNow, StatusThrottled, 0)
+			continue
+		case !r.pacerAllows(ctx, s, auctionHash):
+			br.Status = StatusPaced
 			continue
 		}
 		d := s.deadline(fanout, now)
@@ -223,6 +229,18 @@ func (c *call) run() {
 		r.release()
 	}()
 	c.resp, c.err = c.slot.b.Bid(c.ctx, c.req)
+}
+
+// pacerAllows asks the Pacer whether the bidder's account takes part. The draw
+// mixes the auction and the bidder differently from throttling's, so the
+// two decisions are independent.
+func (r *round) pacerAllows(ctx context.Context, s *bidderSlot, auctionHash uint64) bool {
+	p := r.a.cfg.pacer
+	if p == nil {
+		return true
+	}
+	account := r.a.cfg.account(s.name, s.name)
+	return account == "" || p.Allow(ctx, account, mix64(auctionHash+s.hash))
 }
 
 // seatExcluded applies the request's wseat and bseat to a seat.

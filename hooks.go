@@ -46,6 +46,7 @@ type hookSet struct {
 	bidder  []BidderResponseHook
 	outcome []BidOutcomeHook
 	profile []ProfileHook
+	budget  []BudgetHook
 }
 
 func (hs *hookSet) add(h Hook) error {
@@ -64,6 +65,9 @@ func (hs *hookSet) add(h Hook) error {
 	}
 	if x, ok := h.(ProfileHook); ok {
 		hs.profile, known = append(hs.profile, x), true
+	}
+	if x, ok := h.(BudgetHook); ok {
+		hs.budget, known = append(hs.budget, x), true
 	}
 	if !known {
 		return fmt.Errorf("%w: hook %T implements no hook interface", ErrInvalidOption, h)

@@ -52,6 +52,10 @@ type config struct {
 	profiles       ProfileStore
 	profileTimeout time.Duration
 	profileKeys    []ProfileKey
+	ledger         Ledger
+	account        AccountFunc
+	holdTTL        time.Duration
+	pacer          Pacer
 	errs           []error
 }
 
@@ -68,6 +72,8 @@ func defaultConfig() config {
 		clearingTime:   DefaultClearingTime,
 		profileTimeout: DefaultProfileTimeout,
 		profileKeys:    []ProfileKey{ProfileKeyUserID},
+		account:        SeatAccount,
+		holdTTL:        DefaultHoldTTL,
 	}
 }
 

@@ -20,9 +20,10 @@ const (
 	StatusSkippedNoTime                           // not called: less than the minimum time left
 	StatusThrottled                               // not called: unhealthy and throttled
 	StatusSeatBlocked                             // not called: excluded by wseat or bseat
+	StatusPaced                                   // not called: held back by the Pacer
 )
 
-var statusNames = [...]string{"", "bid", "no_bid", "timeout", "error", "invalid_response", "skipped_no_time", "throttled", "seat_blocked"}
+var statusNames = [...]string{"", "bid", "no_bid", "timeout", "error", "invalid_response", "skipped_no_time", "throttled", "seat_blocked", "paced"}
 
 // String returns the status in snake case, as hooks and metrics label it.
 func (s BidderStatus) String() string {
@@ -89,6 +90,10 @@ type BidOutcome struct {
 
 	Won  bool
 	Loss openrtb3.LossReason // why it lost; openrtb3.LossWon (0) for the winner
+
+	// Hold is the money the winner reserved on the Ledger (WithLedger);
+	// the zero Hold when there is no ledger or the bid did not win.
+	Hold Hold
 }
 
 // CostMicros is what the winning impression costs: the clearing price per

@@ -1,6 +1,9 @@
 package gavel
 
-import "sync/atomic"
+import (
+	"errors"
+	"sync/atomic"
+)
 
 // Stats are an Auction's counters since New, for what hooks would otherwise
 // have to count: lookups that failed, money the budget refused. Read them
@@ -12,11 +15,23 @@ type Stats struct {
 	ProfileNoKey    int64
 	ProfileErrors   int64
 	ProfileTimeouts int64
+	BudgetRefusals  int64 // reservations refused for lack of budget
+	LedgerErrors    int64 // reservations the ledger failed (fail closed: not spent)
 }
 
 type stats struct {
 	auctions atomic.Int64
 	profiles [ProfileTimeout + 1]atomic.Int64 // by ProfileOutcome
+	refusals atomic.Int64
+	ledger   atomic.Int64
+}
+
+func (s *stats) reserveFailed(err error) {
+	if errors.Is(err, ErrBudgetExhausted) {
+		s.refusals.Add(1)
+	} else {
+		s.ledger.Add(1)
+	}
 }
 
 func (s *stats) profile(o ProfileOutcome) { s.profiles[o].Add(1) }
@@ -31,5 +46,7 @@ func (a *Auction) Stats() Stats {
 		ProfileNoKey:    s.profiles[ProfileNoKey].Load(),
 		ProfileErrors:   s.profiles[ProfileError].Load(),
 		ProfileTimeouts: s.profiles[ProfileTimeout].Load(),
+		BudgetRefusals:  s.refusals.Load(),
+		LedgerErrors:    s.ledger.Load(),
 	}
 }
