@@ -39,6 +39,11 @@ var (
 
 	// ErrNoRate is returned by a CurrencyConverter that has no rate for a pair.
 	ErrNoRate = errors.New("gavel: no exchange rate")
+
+	// ErrInvalidPacing is wrapped by the error EvenPacer.SetBudget and
+	// EvenPacer.SetFlight return for a budget they cannot pace: a negative
+	// budget, a total period, or a flight that ends before it starts.
+	ErrInvalidPacing = errors.New("gavel: invalid pacing budget")
 )
 
 // RequestError is returned by Run for a bid request it refuses. It wraps
