@@ -351,10 +351,10 @@ func (p *EvenPacer) Target(account string, t time.Time) int64 {
 // maybeStep runs a step of a if one is due and no other call is running it.
 func (p *EvenPacer) maybeStep(a *pacedAccount) {
 	now := p.cfg.clock.Now()
-	if now.UnixNano() < a.next.Load() || !a.mu.TryLock() {
+	if !a.due(now, p.cfg.step) || !a.mu.TryLock() {
 		return
 	}
-	if now.UnixNano() >= a.next.Load() {
+	if a.due(now, p.cfg.step) {
 		p.learn(a, now)
 		if !a.flight && !now.Before(a.end) {
 			a.start, a.end = a.period.Start(now), a.period.Next(now)
@@ -363,6 +363,14 @@ func (p *EvenPacer) maybeStep(a *pacedAccount) {
 		p.plan(a, now)
 	}
 	a.mu.Unlock()
+}
+
+// due reports whether a step is due at now: the clock has reached the time
+// planned for it, or was set back by more than a step (that step then
+// learns nothing).
+func (a *pacedAccount) due(now time.Time, step time.Duration) bool {
+	n, next := now.UnixNano(), a.next.Load()
+	return n >= next || next-n > int64(step)
 }
 
 // learn updates a's demand estimate with the step that ends at now. a.mu

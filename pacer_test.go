@@ -378,6 +378,15 @@ func TestEvenPacerSetBudgetAgain(t *testing.T) {
 	assert.Equal(t, int64(2*1_440_000/2), p.Target("acme", simDay.Add(12*time.Hour)))
 }
 
+func TestEvenPacerClockSetBack(t *testing.T) {
+	clock := auctiontest.NewClock(simDay)
+	p := gavel.NewEvenPacer(gavel.WithPacerClock(clock))
+	paceDown(t, p, clock, "acme")
+	clock.Set(simDay.Add(-time.Hour)) // the day before: nothing is due yet
+	p.Spend(context.Background(), "acme", 0)
+	assert.Equal(t, gavel.DefaultMinRate, p.Rate("acme"), "a step must run after the clock was set back")
+}
+
 func TestEvenPacerConcurrent(t *testing.T) {
 	clock := auctiontest.NewClock(simDay)
 	p := gavel.NewEvenPacer(gavel.WithPacerClock(clock), gavel.WithPacerStep(time.Second))
