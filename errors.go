@@ -72,6 +72,11 @@ var (
 	// account name, a negative budget or a daily period whose Reset is
 	// outside [0, 24h). Nothing changes.
 	ErrInvalidBudget = errors.New("gavel: invalid budget")
+
+	// ErrInvalidPacing is wrapped by the error EvenPacer.SetBudget and
+	// EvenPacer.SetFlight return for a budget they cannot pace: a negative
+	// budget, a total period, or a flight that ends before it starts.
+	ErrInvalidPacing = errors.New("gavel: invalid pacing budget")
 )
 
 // RequestError is returned by Run for a bid request it refuses. It wraps
