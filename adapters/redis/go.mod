@@ -1,0 +1,15 @@
+module github.com/gavelrtb/gavel/adapters/redis
+
+go 1.26
+
+require github.com/gavelrtb/gavel v0.0.0
+
+require (
+	github.com/redis/rueidis v1.0.79 // indirect
+	github.com/stretchr/testify v1.12.1 // indirect
+	go.uber.org/goleak v1.3.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+)
+
+replace github.com/gavelrtb/gavel => ../../
