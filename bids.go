@@ -3,6 +3,7 @@ package gavel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/prebid/openrtb/v20/adcom1"
@@ -101,7 +102,7 @@ func (r *round) addBids(req *openrtb2.BidRequest, res *Result, s *bidderSlot, re
 	}
 }
 
-var errInvalidResponseID = errors.New("gavel: invalid bid response: id does not match the request")
+var errInvalidResponseID = fmt.Errorf("%w: id does not match the request", ErrInvalidResponse)
 
 // checkBid validates one bid against the request and returns lossPending
 // when it may take part in clearing, or the reason it loses. It fills in
