@@ -29,7 +29,9 @@ func TestRunSecondPrice(t *testing.T) {
 	start := time.Now()
 	res, err := a.Run(context.Background(), req)
 	require.NoError(t, err)
-	assert.Less(t, time.Since(start), 50*time.Millisecond)
+	// Generous: the machine may be slow (-race, shared cores); what matters
+	// is that Run does not wait for the hanging bidder.
+	assert.Less(t, time.Since(start), 50*time.Millisecond+30*time.Millisecond)
 	w := res.Winner("1")
 	require.NotNil(t, w)
 	assert.Equal(t, "b", w.Bidder)
