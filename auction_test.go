@@ -25,12 +25,13 @@ func TestRunSecondPrice(t *testing.T) {
 	))
 	require.NoError(t, err)
 	req := auctiontest.Request("r1", auctiontest.BannerImp("1", 1.0, [2]int64{300, 250}))
-	req.TMax = 50
+	req.TMax = 250 // long enough for every goroutine to run on a loaded machine
 	start := time.Now()
 	res, err := a.Run(context.Background(), req)
 	require.NoError(t, err)
-	// tmax is 50ms; allow 30ms of slack for a loaded machine and -race.
-	assert.Less(t, time.Since(start), 50*time.Millisecond+30*time.Millisecond)
+	// Generous: the machine may be slow (-race, shared cores); what matters
+	// is that Run does not wait for the hanging bidder.
+	assert.Less(t, time.Since(start), 250*time.Millisecond+150*time.Millisecond)
 	w := res.Winner("1")
 	require.NotNil(t, w)
 	assert.Equal(t, "b", w.Bidder)

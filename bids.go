@@ -3,6 +3,7 @@ package gavel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/prebid/openrtb/v20/adcom1"
@@ -101,13 +102,14 @@ func (r *round) addBids(req *openrtb2.BidRequest, res *Result, s *bidderSlot, re
 	}
 }
 
-var errInvalidResponseID = errors.New("gavel: invalid bid response: id does not match the request")
+var errInvalidResponseID = fmt.Errorf("%w: id does not match the request", ErrInvalidResponse)
 
 // checkBid validates one bid against the request and returns lossPending
 // when it may take part in clearing, or the reason it loses. It fills in
 // the bid's imp, deal and price. The checks run in this order and the first
 // failure decides the reason: bid id (3), duplicate bid id (503), imp id (3),
-// price (9), currency (501), maximum price (502), markup (7), wseat/bseat
+// price (9), currency (501), price of 0 micros after rounding and
+// conversion (9), maximum price (502), markup (7), wseat/bseat
 // (104), deal id (4), deal wseat (104), deal wadomain (213), private auction
 // (500), badv (205), bapp (206), bcat/acat (209), battr (210), banner size
 // (203), secure (207), floor (100) or deal floor (101).
@@ -137,6 +139,9 @@ func (r *round) checkBid(req *openrtb2.BidRequest, res *Result, b *BidOutcome, c
 		if price, err = convertMicros(r.a.cfg.converter, price, cur, res.Currency); err != nil {
 			return LossCurrency
 		}
+	}
+	if price <= 0 { // rounded to 0 micros: a free impression is no bid
+		return openrtb3.LossMissingBidPrice
 	}
 	b.PriceMicros = price
 	if price > r.a.cfg.maxPrice {

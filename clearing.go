@@ -106,7 +106,9 @@ func (r *round) clearImp(ctx context.Context, req *openrtb2.BidRequest, res *Res
 //   - at=1, first price: the bid pays its price.
 //   - at=2, second price: the bid pays the larger of the best bid below it
 //     and its floor (the deal floor for a deal bid), plus the increment
-//     (WithPriceIncrement), and never more than its own price.
+//     (WithPriceIncrement), and never more than its own price. With
+//     WithPreferDeals a deal bid is priced against the deal bids below it
+//     only, since no open bid could have beaten it.
 //   - at=3, only for deals: the bid pays the deal's fixed price, its floor.
 //
 // The deal's at, when set, overrides the request's; a request without at
@@ -125,6 +127,9 @@ func (r *round) price(req *openrtb2.BidRequest, res *Result, i int, b *BidOutcom
 	}
 	var second int64
 	for _, j := range below {
+		if r.a.cfg.preferDeals && b.Deal != nil && res.Bids[j].Deal == nil {
+			break // open bids rank below every deal bid: they did not compete
+		}
 		second = max(second, res.Bids[j].PriceMicros)
 	}
 	b.MinToWinMicros = max(second, floor)

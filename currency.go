@@ -34,5 +34,9 @@ func convertMicros(cc CurrencyConverter, micros int64, from, to string) (int64, 
 	if !(rate > 0) || math.IsInf(rate, 0) {
 		return 0, fmt.Errorf("%w: %s to %s: bad rate %v", ErrNoRate, from, to, rate)
 	}
-	return toMicros(float64(micros) * rate / 1e6), nil
+	v := float64(micros) * rate
+	if v >= 1e18 {
+		return math.MaxInt64 / 2, nil // saturate as toMicros does
+	}
+	return int64(math.Round(v)), nil
 }

@@ -1,0 +1,637 @@
+package gavel_test
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/prebid/openrtb/v20/adcom1"
+	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/prebid/openrtb/v20/openrtb3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/auctiontest"
+)
+
+// rates is a converter with fixed rates, keyed "FROM>TO".
+func rates(r map[string]float64) gavel.CurrencyConverter {
+	return gavel.RateFunc(func(from, to string) (float64, error) {
+		if v, ok := r[from+">"+to]; ok {
+			return v, nil
+		}
+		return 0, gavel.ErrNoRate
+	})
+}
+
+// rulesRequest is auctiontest.Request with a tmax of a second: these tests'
+// bidders answer at once, and the long tmax keeps a loaded machine from
+// turning a slow goroutine start into a timeout.
+func rulesRequest(id string, imps ...openrtb2.Imp) *openrtb2.BidRequest {
+	req := auctiontest.Request(id, imps...)
+	req.TMax = 1000
+	return req
+}
+
+// runAuction builds an Auction from opts and runs req, which must be valid.
+func runAuction(t *testing.T, req *openrtb2.BidRequest, opts ...gavel.Option) *gavel.Result {
+	t.Helper()
+	a, err := gavel.New(opts...)
+	require.NoError(t, err)
+	res, err := a.Run(context.Background(), req)
+	require.NoError(t, err)
+	require.NotNil(t, res)
+	return res
+}
+
+// bidScenario is one bidder, "dsp", answering one request. Unchanged, its
+// last bid (the bid under test) is valid and wins.
+type bidScenario struct {
+	req  *openrtb2.BidRequest
+	resp *openrtb2.BidResponse
+	opts []gavel.Option
+}
+
+func newBidScenario() *bidScenario {
+	req := rulesRequest("req-1", auctiontest.BannerImp("1", 0.50, [2]int64{300, 250}))
+	bid := auctiontest.Bid("b1", "1", 2.00)
+	bid.W, bid.H = 300, 250
+	bid.ADomain = []string{"brand.example"}
+	return &bidScenario{req: req, resp: auctiontest.Response(req.ID, "", bid)}
+}
+
+// bid returns the bid under test.
+func (s *bidScenario) bid() *openrtb2.Bid {
+	sb := &s.resp.SeatBid[0]
+	return &sb.Bid[len(sb.Bid)-1]
+}
+
+func (s *bidScenario) imp() *openrtb2.Imp { return &s.req.Imp[0] }
+
+// deal makes the bid under test a bid for deal "d1" of the imp, adding the
+// deal if needed, and returns the deal.
+func (s *bidScenario) deal() *openrtb2.Deal {
+	imp := s.imp()
+	if imp.PMP == nil {
+		imp.PMP = &openrtb2.PMP{}
+	}
+	if len(imp.PMP.Deals) == 0 {
+		imp.PMP.Deals = []openrtb2.Deal{{ID: "other"}, {ID: "d1"}}
+	}
+	s.bid().DealID = "d1"
+	return &imp.PMP.Deals[1]
+}
+
+// run runs the scenario and returns the result and the bid under test.
+func (s *bidScenario) run(t *testing.T) (*gavel.Result, *gavel.BidOutcome) {
+	t.Helper()
+	opts := append([]gavel.Option{gavel.WithBidders(auctiontest.Prebuilt("dsp", s.resp))}, s.opts...)
+	res := runAuction(t, s.req, opts...)
+	require.NotEmpty(t, res.Bids)
+	return res, &res.Bids[len(res.Bids)-1]
+}
+
+type bidRule struct {
+	name  string
+	setup func(s *bidScenario)
+	want  openrtb3.LossReason
+	price int64 // for a winner: the price in micros of the auction currency; 0: not checked
+}
+
+// bidRules covers every rule of checkBid, each with bids that break it and
+// bids that pass it.
+var bidRules = []bidRule{
+	{name: "valid", setup: func(s *bidScenario) {}, want: openrtb3.LossWon, price: 2_000_000},
+
+	{name: "id/missing", setup: func(s *bidScenario) { s.bid().ID = "" }, want: openrtb3.LossInvalidResponse},
+	{name: "id/duplicate in seat", setup: func(s *bidScenario) {
+		sb := &s.resp.SeatBid[0]
+		sb.Bid = append([]openrtb2.Bid{*s.bid()}, sb.Bid...)
+	}, want: gavel.LossDuplicateBid},
+	{name: "id/same id in another seat", setup: func(s *bidScenario) {
+		other := s.resp.SeatBid[0]
+		other.Seat = "other-seat"
+		other.Bid = []openrtb2.Bid{other.Bid[0]}
+		other.Bid[0].Price = 3
+		s.resp.SeatBid = append([]openrtb2.SeatBid{other}, s.resp.SeatBid...)
+	}, want: openrtb3.LossLostToHigherBid},
+
+	{name: "impid/unknown", setup: func(s *bidScenario) { s.bid().ImpID = "nope" }, want: openrtb3.LossInvalidResponse},
+	{name: "impid/empty", setup: func(s *bidScenario) { s.bid().ImpID = "" }, want: openrtb3.LossInvalidResponse},
+
+	{name: "price/zero", setup: func(s *bidScenario) { s.bid().Price = 0 }, want: openrtb3.LossMissingBidPrice},
+	{name: "price/negative", setup: func(s *bidScenario) { s.bid().Price = -1 }, want: openrtb3.LossMissingBidPrice},
+	{name: "price/NaN", setup: func(s *bidScenario) { s.bid().Price = math.NaN() }, want: openrtb3.LossMissingBidPrice},
+	{name: "price/+Inf", setup: func(s *bidScenario) { s.bid().Price = math.Inf(1) }, want: openrtb3.LossMissingBidPrice},
+	{name: "price/-Inf", setup: func(s *bidScenario) { s.bid().Price = math.Inf(-1) }, want: openrtb3.LossMissingBidPrice},
+	{name: "price/rounds to 0 micros", setup: func(s *bidScenario) {
+		s.bid().Price = 0.0000004
+		s.imp().BidFloor = 0
+	}, want: openrtb3.LossMissingBidPrice},
+	{name: "price/converted to 0 micros", setup: func(s *bidScenario) {
+		s.req.Cur = []string{"USD", "JPY"}
+		s.resp.Cur = "JPY"
+		s.bid().Price = 0.00005
+		s.imp().BidFloor = 0
+		s.opts = append(s.opts, gavel.WithCurrencyConverter(rates(map[string]float64{"JPY>USD": 0.0067})))
+	}, want: openrtb3.LossMissingBidPrice},
+	{name: "price/one micro", setup: func(s *bidScenario) {
+		s.bid().Price = 0.000001
+		s.imp().BidFloor = 0
+	}, want: openrtb3.LossWon, price: 1},
+	{name: "price/absurd", setup: func(s *bidScenario) { s.bid().Price = 2e12 }, want: openrtb3.LossMissingBidPrice},
+
+	{name: "cur/not allowed", setup: func(s *bidScenario) { s.resp.Cur = "EUR" }, want: gavel.LossCurrency},
+	{name: "cur/not allowed with converter", setup: func(s *bidScenario) {
+		s.resp.Cur = "EUR"
+		s.opts = append(s.opts, gavel.WithCurrencyConverter(rates(map[string]float64{"EUR>USD": 1.1})))
+	}, want: gavel.LossCurrency},
+	{name: "cur/allowed without converter", setup: func(s *bidScenario) {
+		s.req.Cur = []string{"USD", "EUR"}
+		s.resp.Cur = "EUR"
+	}, want: gavel.LossCurrency},
+	{name: "cur/converter has no rate", setup: func(s *bidScenario) {
+		s.req.Cur = []string{"USD", "EUR"}
+		s.resp.Cur = "EUR"
+		s.opts = append(s.opts, gavel.WithCurrencyConverter(rates(map[string]float64{"GBP>USD": 1.3})))
+	}, want: gavel.LossCurrency},
+	{name: "cur/converter gives a bad rate", setup: func(s *bidScenario) {
+		s.req.Cur = []string{"USD", "EUR"}
+		s.resp.Cur = "EUR"
+		s.opts = append(s.opts, gavel.WithCurrencyConverter(rates(map[string]float64{"EUR>USD": math.NaN()})))
+	}, want: gavel.LossCurrency},
+	{name: "cur/converted", setup: func(s *bidScenario) {
+		s.req.Cur = []string{"USD", "EUR"}
+		s.resp.Cur = "EUR"
+		s.opts = append(s.opts, gavel.WithCurrencyConverter(rates(map[string]float64{"EUR>USD": 1.1})))
+	}, want: openrtb3.LossWon, price: 2_200_000},
+	{name: "cur/converted rounds half away from zero", setup: func(s *bidScenario) {
+		s.req.Cur = []string{"USD", "EUR"}
+		s.resp.Cur = "EUR"
+		s.bid().Price = 1.000001
+		s.opts = append(s.opts, gavel.WithCurrencyConverter(rates(map[string]float64{"EUR>USD": 0.5})))
+	}, want: openrtb3.LossWon, price: 500_001},
+	{name: "cur/missing is USD", setup: func(s *bidScenario) {
+		s.req.Cur = []string{"EUR"}
+		s.imp().BidFloorCur = "EUR"
+	}, want: gavel.LossCurrency},
+	{name: "cur/missing is USD, allowed", setup: func(s *bidScenario) {
+		s.req.Cur = []string{"EUR", "USD"}
+		s.imp().BidFloorCur = "EUR"
+		s.opts = append(s.opts, gavel.WithCurrencyConverter(rates(map[string]float64{"USD>EUR": 0.75})))
+	}, want: openrtb3.LossWon, price: 1_500_000},
+
+	{name: "max/above WithMaxPrice", setup: func(s *bidScenario) {
+		s.bid().Price = 10.000001
+		s.opts = append(s.opts, gavel.WithMaxPrice(10))
+	}, want: gavel.LossPriceAboveMax},
+	{name: "max/at WithMaxPrice", setup: func(s *bidScenario) {
+		s.bid().Price = 10
+		s.opts = append(s.opts, gavel.WithMaxPrice(10))
+	}, want: openrtb3.LossWon, price: 10_000_000},
+	{name: "max/above default", setup: func(s *bidScenario) { s.bid().Price = 1000.01 }, want: gavel.LossPriceAboveMax},
+	{name: "max/huge", setup: func(s *bidScenario) { s.bid().Price = 1e12 }, want: gavel.LossPriceAboveMax},
+	{name: "max/after conversion", setup: func(s *bidScenario) {
+		s.req.Cur = []string{"USD", "EUR"}
+		s.resp.Cur = "EUR"
+		s.bid().Price = 950
+		s.opts = append(s.opts, gavel.WithCurrencyConverter(rates(map[string]float64{"EUR>USD": 1.1})))
+	}, want: gavel.LossPriceAboveMax},
+
+	{name: "markup/none", setup: func(s *bidScenario) { s.bid().AdM = "" }, want: openrtb3.LossMissingMarkup},
+	{name: "markup/nurl only", setup: func(s *bidScenario) {
+		s.bid().AdM, s.bid().NURL = "", "https://dsp.example/win"
+	}, want: openrtb3.LossWon},
+
+	{name: "seat/bseat", setup: func(s *bidScenario) {
+		s.resp.SeatBid[0].Seat = "seat-x"
+		s.req.BSeat = []string{"seat-x"}
+	}, want: openrtb3.LossSeatBlocked},
+	{name: "seat/wseat without the seat", setup: func(s *bidScenario) {
+		s.resp.SeatBid[0].Seat = "seat-x"
+		s.req.WSeat = []string{"dsp"}
+	}, want: openrtb3.LossSeatBlocked},
+	{name: "seat/wseat with the seat", setup: func(s *bidScenario) {
+		s.resp.SeatBid[0].Seat = "seat-x"
+		s.req.WSeat = []string{"dsp", "seat-x"}
+	}, want: openrtb3.LossWon},
+	{name: "seat/empty seat is the bidder", setup: func(s *bidScenario) {
+		s.req.WSeat = []string{"dsp"}
+	}, want: openrtb3.LossWon},
+
+	{name: "deal/unknown id, no pmp", setup: func(s *bidScenario) { s.bid().DealID = "d1" }, want: openrtb3.LossInvalidDealID},
+	{name: "deal/unknown id", setup: func(s *bidScenario) {
+		s.deal()
+		s.bid().DealID = "d9"
+	}, want: openrtb3.LossInvalidDealID},
+	{name: "deal/known id", setup: func(s *bidScenario) { s.deal() }, want: openrtb3.LossWon},
+	{name: "deal/wseat without the seat", setup: func(s *bidScenario) {
+		s.deal().WSeat = []string{"someone"}
+	}, want: openrtb3.LossSeatBlocked},
+	{name: "deal/wseat with the seat", setup: func(s *bidScenario) {
+		s.deal().WSeat = []string{"someone", "dsp"}
+	}, want: openrtb3.LossWon},
+	{name: "deal/wadomain without the domain", setup: func(s *bidScenario) {
+		s.deal().WADomain = []string{"other.example"}
+	}, want: openrtb3.LossNotAllowedInDeal},
+	{name: "deal/wadomain, bid without adomain", setup: func(s *bidScenario) {
+		s.deal().WADomain = []string{"brand.example"}
+		s.bid().ADomain = nil
+	}, want: openrtb3.LossNotAllowedInDeal},
+	{name: "deal/wadomain with a subdomain, any case", setup: func(s *bidScenario) {
+		s.deal().WADomain = []string{"Brand.Example"}
+		s.bid().ADomain = []string{"shop.brand.example"}
+	}, want: openrtb3.LossWon},
+	{name: "deal/private auction, open bid", setup: func(s *bidScenario) {
+		s.deal()
+		s.imp().PMP.PrivateAuction = 1
+		s.bid().DealID = ""
+	}, want: gavel.LossOpenBidInPrivateAuction},
+	{name: "deal/private auction, deal bid", setup: func(s *bidScenario) {
+		s.deal()
+		s.imp().PMP.PrivateAuction = 1
+	}, want: openrtb3.LossWon},
+	{name: "deal/open auction, open bid", setup: func(s *bidScenario) {
+		s.deal()
+		s.bid().DealID = ""
+	}, want: openrtb3.LossWon},
+
+	{name: "badv/exact", setup: func(s *bidScenario) { s.req.BAdv = []string{"brand.example"} }, want: openrtb3.LossAdvertiserExclusions},
+	{name: "badv/exact, other case", setup: func(s *bidScenario) {
+		s.req.BAdv = []string{"BRAND.EXAMPLE"}
+	}, want: openrtb3.LossAdvertiserExclusions},
+	{name: "badv/subdomain", setup: func(s *bidScenario) {
+		s.req.BAdv = []string{"brand.example"}
+		s.bid().ADomain = []string{"ads.brand.example"}
+	}, want: openrtb3.LossAdvertiserExclusions},
+	{name: "badv/any case", setup: func(s *bidScenario) {
+		s.req.BAdv = []string{"BRAND.example"}
+		s.bid().ADomain = []string{"Ads.Brand.Example"}
+	}, want: openrtb3.LossAdvertiserExclusions},
+	{name: "badv/any of several domains", setup: func(s *bidScenario) {
+		s.req.BAdv = []string{"x.example", "brand.example"}
+		s.bid().ADomain = []string{"ok.example", "brand.example"}
+	}, want: openrtb3.LossAdvertiserExclusions},
+	{name: "badv/suffix that is not a subdomain", setup: func(s *bidScenario) {
+		s.req.BAdv = []string{"brand.example"}
+		s.bid().ADomain = []string{"mybrand.example"}
+	}, want: openrtb3.LossWon},
+	{name: "badv/parent of the blocked domain", setup: func(s *bidScenario) {
+		s.req.BAdv = []string{"ads.brand.example"}
+	}, want: openrtb3.LossWon},
+
+	{name: "bapp/blocked", setup: func(s *bidScenario) {
+		s.req.BApp = []string{"com.example.game"}
+		s.bid().Bundle = "com.example.game"
+	}, want: openrtb3.LossAppStoreIDExclusions},
+	{name: "bapp/other bundle", setup: func(s *bidScenario) {
+		s.req.BApp = []string{"com.example.game"}
+		s.bid().Bundle = "com.example.other"
+	}, want: openrtb3.LossWon},
+
+	{name: "bcat/exact", setup: func(s *bidScenario) {
+		s.req.BCat = []string{"IAB25"}
+		s.bid().Cat = []string{"IAB25"}
+	}, want: openrtb3.LossCategoryExclusions},
+	{name: "bcat/subcategory", setup: func(s *bidScenario) {
+		s.req.BCat = []string{"IAB25"}
+		s.bid().Cat = []string{"IAB1", "IAB25-3"}
+	}, want: openrtb3.LossCategoryExclusions},
+	{name: "bcat/prefix without dash", setup: func(s *bidScenario) {
+		s.req.BCat = []string{"IAB2"}
+		s.bid().Cat = []string{"IAB25"}
+	}, want: openrtb3.LossWon},
+	{name: "bcat/parent of the blocked category", setup: func(s *bidScenario) {
+		s.req.BCat = []string{"IAB25-3"}
+		s.bid().Cat = []string{"IAB25"}
+	}, want: openrtb3.LossWon},
+	{name: "acat/allowed subcategory", setup: func(s *bidScenario) {
+		s.req.ACat = []string{"IAB1"}
+		s.bid().Cat = []string{"IAB1-2"}
+	}, want: openrtb3.LossWon},
+	{name: "acat/not allowed", setup: func(s *bidScenario) {
+		s.req.ACat = []string{"IAB1"}
+		s.bid().Cat = []string{"IAB2"}
+	}, want: openrtb3.LossCategoryExclusions},
+	{name: "acat/one category not allowed", setup: func(s *bidScenario) {
+		s.req.ACat = []string{"IAB1"}
+		s.bid().Cat = []string{"IAB1", "IAB2"}
+	}, want: openrtb3.LossCategoryExclusions},
+	{name: "acat/bid without category", setup: func(s *bidScenario) {
+		s.req.ACat = []string{"IAB1"}
+	}, want: openrtb3.LossWon},
+
+	{name: "battr/banner", setup: func(s *bidScenario) {
+		s.imp().Banner.BAttr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
+		s.bid().Attr = []adcom1.CreativeAttribute{adcom1.AttrPop, adcom1.AttrAudioAuto}
+	}, want: openrtb3.LossAttributeExclusions},
+	{name: "battr/other attributes", setup: func(s *bidScenario) {
+		s.imp().Banner.BAttr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
+		s.bid().Attr = []adcom1.CreativeAttribute{adcom1.AttrPop}
+	}, want: openrtb3.LossWon},
+	{name: "battr/video list, banner bid", setup: func(s *bidScenario) {
+		s.imp().Video = &openrtb2.Video{MIMEs: []string{"video/mp4"}, BAttr: []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}}
+		s.bid().Attr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
+		s.bid().MType = openrtb2.MarkupBanner
+	}, want: openrtb3.LossWon},
+	{name: "battr/video list, video bid", setup: func(s *bidScenario) {
+		s.imp().Video = &openrtb2.Video{MIMEs: []string{"video/mp4"}, BAttr: []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}}
+		s.bid().Attr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
+		s.bid().MType = openrtb2.MarkupVideo
+	}, want: openrtb3.LossAttributeExclusions},
+	{name: "battr/video list, bid without mtype", setup: func(s *bidScenario) {
+		s.imp().Video = &openrtb2.Video{MIMEs: []string{"video/mp4"}, BAttr: []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}}
+		s.bid().Attr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
+	}, want: openrtb3.LossAttributeExclusions},
+	{name: "battr/audio list, audio bid", setup: func(s *bidScenario) {
+		s.imp().Audio = &openrtb2.Audio{MIMEs: []string{"audio/mp4"}, BAttr: []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}}
+		s.bid().Attr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
+		s.bid().MType = openrtb2.MarkupAudio
+	}, want: openrtb3.LossAttributeExclusions},
+
+	{name: "size/format", setup: func(s *bidScenario) { s.bid().W, s.bid().H = 728, 90 }, want: openrtb3.LossSizeNotAllowed},
+	{name: "size/second format", setup: func(s *bidScenario) {
+		s.imp().Banner.Format = append(s.imp().Banner.Format, openrtb2.Format{W: 728, H: 90})
+		s.bid().W, s.bid().H = 728, 90
+	}, want: openrtb3.LossWon},
+	{name: "size/bid without size", setup: func(s *bidScenario) { s.bid().W, s.bid().H = 0, 0 }, want: openrtb3.LossWon},
+	{name: "size/banner w h", setup: func(s *bidScenario) {
+		s.imp().Banner = &openrtb2.Banner{W: ptr[int64](320), H: ptr[int64](50)}
+		s.bid().W, s.bid().H = 300, 250
+	}, want: openrtb3.LossSizeNotAllowed},
+	{name: "size/banner w h, matching", setup: func(s *bidScenario) {
+		s.imp().Banner = &openrtb2.Banner{W: ptr[int64](320), H: ptr[int64](50)}
+		s.bid().W, s.bid().H = 320, 50
+	}, want: openrtb3.LossWon},
+	{name: "size/wmin-wmax inside", setup: func(s *bidScenario) {
+		s.imp().Banner = &openrtb2.Banner{WMin: 300, WMax: 400, HMin: 200, HMax: 300}
+		s.bid().W, s.bid().H = 350, 250
+	}, want: openrtb3.LossWon},
+	{name: "size/wmin-wmax too wide", setup: func(s *bidScenario) {
+		s.imp().Banner = &openrtb2.Banner{WMin: 300, WMax: 400, HMin: 200, HMax: 300}
+		s.bid().W, s.bid().H = 450, 250
+	}, want: openrtb3.LossSizeNotAllowed},
+	{name: "size/wmin-wmax too short", setup: func(s *bidScenario) {
+		s.imp().Banner = &openrtb2.Banner{WMin: 300, WMax: 400, HMin: 200, HMax: 300}
+		s.bid().W, s.bid().H = 350, 150
+	}, want: openrtb3.LossSizeNotAllowed},
+	{name: "size/wmin-wmax too tall", setup: func(s *bidScenario) {
+		s.imp().Banner = &openrtb2.Banner{WMin: 300, WMax: 400, HMin: 200, HMax: 300}
+		s.bid().W, s.bid().H = 350, 350
+	}, want: openrtb3.LossSizeNotAllowed},
+	{name: "size/ratio", setup: func(s *bidScenario) {
+		s.imp().Banner.Format = []openrtb2.Format{{WRatio: 16, HRatio: 9, WMin: 320}}
+		s.bid().W, s.bid().H = 640, 360
+	}, want: openrtb3.LossWon},
+	{name: "size/ratio, other ratio", setup: func(s *bidScenario) {
+		s.imp().Banner.Format = []openrtb2.Format{{WRatio: 16, HRatio: 9, WMin: 320}}
+		s.bid().W, s.bid().H = 640, 480
+	}, want: openrtb3.LossSizeNotAllowed},
+	{name: "size/ratio, below wmin", setup: func(s *bidScenario) {
+		s.imp().Banner.Format = []openrtb2.Format{{WRatio: 16, HRatio: 9, WMin: 320}}
+		s.bid().W, s.bid().H = 160, 90
+	}, want: openrtb3.LossSizeNotAllowed},
+	{name: "size/video bid on a multi-format imp", setup: func(s *bidScenario) {
+		s.imp().Video = &openrtb2.Video{MIMEs: []string{"video/mp4"}}
+		s.bid().W, s.bid().H, s.bid().MType = 640, 480, openrtb2.MarkupVideo
+	}, want: openrtb3.LossWon},
+	{name: "size/no mtype on a multi-format imp", setup: func(s *bidScenario) {
+		s.imp().Video = &openrtb2.Video{MIMEs: []string{"video/mp4"}}
+		s.bid().W, s.bid().H = 640, 480
+	}, want: openrtb3.LossWon},
+
+	{name: "secure/http adm", setup: func(s *bidScenario) {
+		s.imp().Secure = ptr[int8](1)
+		s.bid().AdM = `<img src="http://cdn.example/a.png">`
+	}, want: openrtb3.LossNotSecure},
+	{name: "secure/http nurl", setup: func(s *bidScenario) {
+		s.imp().Secure = ptr[int8](1)
+		s.bid().NURL = "http://dsp.example/win"
+	}, want: openrtb3.LossNotSecure},
+	{name: "secure/HTTP iurl", setup: func(s *bidScenario) {
+		s.imp().Secure = ptr[int8](1)
+		s.bid().IURL = "HTTP://cdn.example/a.png"
+	}, want: openrtb3.LossNotSecure},
+	{name: "secure/https everywhere", setup: func(s *bidScenario) {
+		s.imp().Secure = ptr[int8](1)
+		s.bid().AdM = `<img src="https://cdn.example/a.png">`
+		s.bid().NURL = "https://dsp.example/win"
+		s.bid().IURL = "https://cdn.example/a.png"
+	}, want: openrtb3.LossWon},
+	{name: "secure/http on a non-secure imp", setup: func(s *bidScenario) {
+		s.imp().Secure = ptr[int8](0)
+		s.bid().AdM = `<img src="http://cdn.example/a.png">`
+	}, want: openrtb3.LossWon},
+
+	{name: "floor/below", setup: func(s *bidScenario) { s.bid().Price = 0.499999 }, want: openrtb3.LossBelowAuctionFloor},
+	{name: "floor/at", setup: func(s *bidScenario) { s.bid().Price = 0.5 }, want: openrtb3.LossWon, price: 500_000},
+	{name: "floor/bidfloorcur converted, below", setup: func(s *bidScenario) {
+		s.imp().BidFloor, s.imp().BidFloorCur = 1, "EUR"
+		s.bid().Price = 1.199999
+		s.opts = append(s.opts, gavel.WithCurrencyConverter(rates(map[string]float64{"EUR>USD": 1.2})))
+	}, want: openrtb3.LossBelowAuctionFloor},
+	{name: "floor/bidfloorcur converted, at", setup: func(s *bidScenario) {
+		s.imp().BidFloor, s.imp().BidFloorCur = 1, "EUR"
+		s.bid().Price = 1.2
+		s.opts = append(s.opts, gavel.WithCurrencyConverter(rates(map[string]float64{"EUR>USD": 1.2})))
+	}, want: openrtb3.LossWon, price: 1_200_000},
+	{name: "floor/bid and floor both converted", setup: func(s *bidScenario) {
+		s.req.Cur = []string{"USD", "EUR"}
+		s.resp.Cur = "EUR"
+		s.imp().BidFloor, s.imp().BidFloorCur = 1, "EUR"
+		s.bid().Price = 0.999999
+		s.opts = append(s.opts, gavel.WithCurrencyConverter(rates(map[string]float64{"EUR>USD": 1.2})))
+	}, want: openrtb3.LossBelowAuctionFloor},
+	{name: "floor/deal, below", setup: func(s *bidScenario) {
+		s.deal().BidFloor = 3
+		s.bid().Price = 2.999999
+	}, want: openrtb3.LossBelowDealFloor},
+	{name: "floor/deal, at", setup: func(s *bidScenario) {
+		s.deal().BidFloor = 3
+		s.bid().Price = 3
+	}, want: openrtb3.LossWon, price: 3_000_000},
+	{name: "floor/deal floor replaces the imp floor", setup: func(s *bidScenario) {
+		s.deal().BidFloor = 0.2
+		s.bid().Price = 0.3
+	}, want: openrtb3.LossWon, price: 300_000},
+	{name: "floor/deal bidfloorcur converted, below", setup: func(s *bidScenario) {
+		d := s.deal()
+		d.BidFloor, d.BidFloorCur = 2, "GBP"
+		s.bid().Price = 2.5
+		s.opts = append(s.opts, gavel.WithCurrencyConverter(rates(map[string]float64{"GBP>USD": 1.3})))
+	}, want: openrtb3.LossBelowDealFloor},
+	{name: "floor/deal bidfloorcur converted, at", setup: func(s *bidScenario) {
+		d := s.deal()
+		d.BidFloor, d.BidFloorCur = 2, "GBP"
+		s.bid().Price = 2.6
+		s.opts = append(s.opts, gavel.WithCurrencyConverter(rates(map[string]float64{"GBP>USD": 1.3})))
+	}, want: openrtb3.LossWon, price: 2_600_000},
+	{name: "floor/open bid keeps the imp floor", setup: func(s *bidScenario) {
+		s.deal().BidFloor = 0.2
+		s.bid().DealID = ""
+		s.bid().Price = 0.3
+	}, want: openrtb3.LossBelowAuctionFloor},
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestBidRules(t *testing.T) {
+	for _, rule := range bidRules {
+		t.Run(rule.name, func(t *testing.T) {
+			s := newBidScenario()
+			rule.setup(s)
+			res, b := s.run(t)
+			assert.Equal(t, rule.want, b.Loss, "loss reason")
+			if rule.want != openrtb3.LossWon {
+				assert.False(t, b.Won)
+				assert.Zero(t, b.ClearMicros)
+				if len(res.Bids) == 1 {
+					assert.Nil(t, res.Winner("1"))
+					assert.Equal(t, gavel.NoBidNoEligibleBids, res.NBR)
+				}
+				return
+			}
+			assert.True(t, b.Won)
+			assert.Same(t, b, res.Winner("1"))
+			if rule.price != 0 {
+				assert.Equal(t, rule.price, b.PriceMicros, "price in the auction currency")
+			}
+			assert.Positive(t, b.ClearMicros)
+			assert.LessOrEqual(t, b.ClearMicros, b.PriceMicros)
+		})
+	}
+}
+
+// TestBidRuleOrder checks the order of checkBid's rules: a bid that breaks
+// two rules loses for the one checked first.
+func TestBidRuleOrder(t *testing.T) {
+	byName := make(map[string]bidRule, len(bidRules))
+	for _, r := range bidRules {
+		byName[r.name] = r
+	}
+	pairs := [][2]string{
+		{"id/missing", "id/duplicate in seat"},
+		{"id/duplicate in seat", "impid/unknown"},
+		{"impid/unknown", "price/zero"},
+		{"price/zero", "cur/not allowed"},
+		{"cur/not allowed", "max/above default"},
+		{"max/above default", "markup/none"},
+		{"markup/none", "seat/bseat"},
+		{"seat/bseat", "deal/unknown id"},
+		{"seat/bseat", "deal/wadomain without the domain"},
+		{"deal/unknown id", "badv/exact"},
+		{"deal/wseat without the seat", "deal/wadomain without the domain"},
+		{"deal/wadomain without the domain", "badv/exact"},
+		{"deal/private auction, open bid", "badv/exact"},
+		{"badv/exact", "bapp/blocked"},
+		{"bapp/blocked", "bcat/subcategory"},
+		{"bapp/blocked", "acat/not allowed"},
+		{"bcat/subcategory", "battr/banner"},
+		{"battr/banner", "size/format"},
+		{"size/format", "secure/http adm"},
+		{"secure/http adm", "floor/below"},
+		{"secure/http adm", "floor/deal, below"},
+	}
+	for _, p := range pairs {
+		first, second := byName[p[0]], byName[p[1]]
+		require.NotNil(t, first.setup, p[0])
+		require.NotNil(t, second.setup, p[1])
+		t.Run(p[0]+" before "+p[1], func(t *testing.T) {
+			s := newBidScenario()
+			second.setup(s)
+			first.setup(s)
+			_, b := s.run(t)
+			assert.Equal(t, first.want, b.Loss)
+		})
+	}
+}
+
+// TestBidSeatBlockedBidder checks that a bidder whose own name wseat or
+// bseat excludes is not called at all.
+func TestBidSeatBlockedBidder(t *testing.T) {
+	tests := []struct {
+		name  string
+		wseat []string
+		bseat []string
+	}{
+		{name: "bseat", bseat: []string{"dsp"}},
+		{name: "wseat", wseat: []string{"other"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dsp := auctiontest.Fixed("dsp", auctiontest.Bid("b1", "1", 2))
+			other := auctiontest.Fixed("other", auctiontest.Bid("o1", "1", 1))
+			req := rulesRequest("req-1", auctiontest.BannerImp("1", 0))
+			req.WSeat, req.BSeat = tt.wseat, tt.bseat
+			res := runAuction(t, req, gavel.WithBidders(dsp, other))
+			assert.Zero(t, dsp.Calls())
+			assert.Equal(t, gavel.StatusSeatBlocked, res.Bidders[0].Status)
+			assert.Zero(t, res.Bidders[0].TMax)
+			assert.Equal(t, gavel.StatusBid, res.Bidders[1].Status)
+			require.NotNil(t, res.Winner("1"))
+			assert.Equal(t, "other", res.Winner("1").Bidder)
+		})
+	}
+}
+
+// TestBidResponseIDMismatch checks that a response for another auction is
+// refused as a whole, each of its bids with loss reason 5.
+func TestBidResponseIDMismatch(t *testing.T) {
+	req := rulesRequest("req-1", auctiontest.BannerImp("1", 0), auctiontest.BannerImp("2", 0))
+	wrong := auctiontest.Response("req-0", "liar", auctiontest.Bid("l1", "1", 9), auctiontest.Bid("l2", "2", 9))
+	res := runAuction(t, req, gavel.WithBidders(
+		auctiontest.Prebuilt("liar", wrong),
+		auctiontest.Fixed("honest", auctiontest.Bid("h1", "1", 1)),
+	))
+
+	br := res.Bidders[0]
+	assert.Equal(t, gavel.StatusInvalidResponse, br.Status)
+	assert.ErrorIs(t, br.Err, gavel.ErrInvalidResponse)
+	assert.Equal(t, 2, br.Bids)
+	require.Len(t, res.Bids, 3)
+	for _, b := range res.Bids[:2] {
+		assert.Equal(t, "liar", b.Bidder)
+		assert.Equal(t, openrtb3.LossInvalidAuctionID, b.Loss)
+		assert.False(t, b.Won)
+		assert.Equal(t, int64(-1), b.MinToWinMicros)
+	}
+	w := res.Winner("1")
+	require.NotNil(t, w)
+	assert.Equal(t, "honest", w.Bidder)
+	assert.Equal(t, int64(10_000), w.ClearMicros, "the refused bids do not set the price")
+	assert.Nil(t, res.Winner("2"))
+}
+
+// TestBidDuplicateIDs checks that a duplicate bid id loses while the first
+// bid with that id takes part.
+func TestBidDuplicateIDs(t *testing.T) {
+	req := rulesRequest("req-1", auctiontest.BannerImp("1", 0), auctiontest.BannerImp("2", 0))
+	res := runAuction(t, req, gavel.WithBidders(auctiontest.Fixed("dsp",
+		auctiontest.Bid("x", "1", 1), auctiontest.Bid("x", "2", 5), auctiontest.Bid("y", "2", 2))))
+	require.Len(t, res.Bids, 3)
+	assert.Equal(t, []openrtb3.LossReason{openrtb3.LossWon, gavel.LossDuplicateBid, openrtb3.LossWon},
+		[]openrtb3.LossReason{res.Bids[0].Loss, res.Bids[1].Loss, res.Bids[2].Loss})
+	assert.Equal(t, "y", res.Winner("2").Bid.ID)
+}
+
+// TestBidNotModified checks that validation leaves the bidders' bids as
+// they sent them, also when it converts their price.
+func TestBidNotModified(t *testing.T) {
+	s := newBidScenario()
+	s.req.Cur = []string{"USD", "EUR"}
+	s.resp.Cur = "EUR"
+	s.opts = append(s.opts, gavel.WithCurrencyConverter(rates(map[string]float64{"EUR>USD": 1.1})))
+	before := *s.bid()
+	res, b := s.run(t)
+	assert.Equal(t, before, *s.bid())
+	assert.Same(t, s.bid(), b.Bid)
+	assert.Equal(t, 2.0, b.Bid.Price)
+	assert.Equal(t, int64(2_200_000), b.PriceMicros)
+	assert.Equal(t, int64(510_000), b.ClearMicros)
+	resp := res.BidResponse()
+	require.Len(t, resp.SeatBid, 1)
+	assert.Equal(t, 0.51, resp.SeatBid[0].Bid[0].Price, "the response has the clearing price in the auction currency")
+	assert.Equal(t, "USD", resp.Cur)
+	assert.Equal(t, 2.0, s.bid().Price)
+}

@@ -1,0 +1,325 @@
+package gavel_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/prebid/openrtb/v20/adcom1"
+	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/prebid/openrtb/v20/openrtb3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/auctiontest"
+)
+
+// validRequest is a request that passes validation, for the cases below to
+// break: two imps, the second with two deals.
+func validRequest() *openrtb2.BidRequest {
+	imp2 := auctiontest.VideoImp("2", 1)
+	imp2.PMP = &openrtb2.PMP{Deals: []openrtb2.Deal{
+		{ID: "d1", BidFloor: 2, BidFloorCur: "USD"},
+		{ID: "d2", BidFloor: 3, AT: 3},
+	}}
+	return rulesRequest("req-1", auctiontest.BannerImp("1", 0.5, [2]int64{300, 250}), imp2)
+}
+
+func TestRequestValidation(t *testing.T) {
+	tests := []struct {
+		name  string
+		req   func(r *openrtb2.BidRequest) *openrtb2.BidRequest
+		opts  []gavel.Option
+		msg   string // in RequestError.Msg
+		valid bool
+	}{
+		{name: "valid", valid: true, req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest { return r }},
+		{name: "nil request", msg: "nil request", req: func(*openrtb2.BidRequest) *openrtb2.BidRequest { return nil }},
+		{name: "missing id", msg: "missing id", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.ID = ""
+			return r
+		}},
+		{name: "no imps", msg: "no imps", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp = nil
+			return r
+		}},
+		{name: "empty imps", msg: "no imps", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp = []openrtb2.Imp{}
+			return r
+		}},
+		{name: "missing imp id", msg: "imp[1]: missing id", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[1].ID = ""
+			return r
+		}},
+		{name: "duplicate imp id", msg: `imp[1]: duplicate id "1"`, req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[1].ID = "1"
+			return r
+		}},
+		{name: "negative tmax", msg: "negative tmax", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.TMax = -1
+			return r
+		}},
+		{name: "zero tmax is the default", valid: true, req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.TMax = 0
+			return r
+		}},
+		{name: "at=3 on the request", msg: "at=3", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.AT = 3
+			return r
+		}},
+		{name: "negative at", msg: "at=-1", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.AT = -1
+			return r
+		}},
+		{name: "exchange-specific at", msg: "at=500", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.AT = 500
+			return r
+		}},
+		{name: "first price", valid: true, req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.AT = 1
+			return r
+		}},
+		{name: "empty currency", msg: "empty currency", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Cur = []string{""}
+			return r
+		}},
+		{name: "no cur is USD", valid: true, req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Cur = nil
+			return r
+		}},
+		{name: "negative imp floor", msg: "imp[0]: bidfloor", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[0].BidFloor = -0.01
+			return r
+		}},
+		{name: "NaN imp floor", msg: "imp[0]: bidfloor", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[0].BidFloor = math.NaN()
+			return r
+		}},
+		{name: "+Inf imp floor", msg: "imp[0]: bidfloor", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[0].BidFloor = math.Inf(1)
+			return r
+		}},
+		{name: "-Inf imp floor", msg: "imp[0]: bidfloor", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[0].BidFloor = math.Inf(-1)
+			return r
+		}},
+		{name: "imp floor in another currency without converter", msg: "imp[0]: bidfloor", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[0].BidFloorCur = "EUR"
+			return r
+		}},
+		{name: "imp floor in USD by default in a EUR auction", msg: "imp[0]: bidfloor", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Cur = []string{"EUR"}
+			r.Imp[0].BidFloorCur = ""
+			r.Imp[1].BidFloorCur, r.Imp[1].PMP.Deals[0].BidFloorCur, r.Imp[1].PMP.Deals[1].BidFloorCur = "EUR", "EUR", "EUR"
+			return r
+		}},
+		{name: "imp floor in another currency, converter without the rate", msg: "imp[0]: bidfloor",
+			opts: []gavel.Option{gavel.WithCurrencyConverter(rates(map[string]float64{"GBP>USD": 1.3}))},
+			req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+				r.Imp[0].BidFloorCur = "EUR"
+				return r
+			}},
+		{name: "zero imp floor in another currency", valid: true, req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[0].BidFloor, r.Imp[0].BidFloorCur = 0, "EUR"
+			return r
+		}},
+		{name: "negative deal floor", msg: "imp[1]: deal[0]", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[1].PMP.Deals[0].BidFloor = -1
+			return r
+		}},
+		{name: "NaN deal floor", msg: "imp[1]: deal[0]", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[1].PMP.Deals[0].BidFloor = math.NaN()
+			return r
+		}},
+		{name: "deal floor in another currency without converter", msg: "imp[1]: deal[0]", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[1].PMP.Deals[0].BidFloorCur = "EUR"
+			return r
+		}},
+		{name: "deal without id", msg: "imp[1]: deal[1]: missing id", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[1].PMP.Deals[1].ID = ""
+			return r
+		}},
+		{name: "duplicate deal id", msg: `imp[1]: deal[1]: duplicate id "d1"`, req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[1].PMP.Deals[1].ID = "d1"
+			return r
+		}},
+		{name: "same deal id on two imps", valid: true, req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[0].PMP = &openrtb2.PMP{Deals: []openrtb2.Deal{{ID: "d1"}}}
+			return r
+		}},
+		{name: "deal at=4", msg: "imp[1]: deal[0]: unsupported auction type at=4", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[1].PMP.Deals[0].AT = 4
+			return r
+		}},
+		{name: "negative deal at", msg: "imp[1]: deal[0]: unsupported auction type at=-1", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[1].PMP.Deals[0].AT = -1
+			return r
+		}},
+		{name: "deal at=3 without price", msg: "imp[1]: deal[1]: a fixed-price deal", req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[1].PMP.Deals[1].BidFloor = 0
+			return r
+		}},
+		{name: "deal at=1 without floor", valid: true, req: func(r *openrtb2.BidRequest) *openrtb2.BidRequest {
+			r.Imp[1].PMP.Deals[0].AT, r.Imp[1].PMP.Deals[0].BidFloor = 1, 0
+			return r
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dsp := auctiontest.Fixed("dsp", auctiontest.Bid("b1", "1", 2))
+			a, err := gavel.New(append([]gavel.Option{gavel.WithBidders(dsp)}, tt.opts...)...)
+			require.NoError(t, err)
+			req := tt.req(validRequest())
+			before := snapshot(req)
+
+			res, err := a.Run(context.Background(), req)
+
+			if before != nil {
+				assert.JSONEq(t, string(before), string(snapshot(req)), "the request was modified")
+			}
+			if tt.valid {
+				require.NoError(t, err)
+				require.NotNil(t, res)
+				assert.Equal(t, int64(1), dsp.Calls())
+				return
+			}
+			assert.Nil(t, res)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, gavel.ErrInvalidRequest)
+			var re *gavel.RequestError
+			require.True(t, errors.As(err, &re), "%T is not a *RequestError", err)
+			assert.Equal(t, openrtb3.NoBidInvalidRequest, re.Reason)
+			assert.Contains(t, re.Msg, tt.msg)
+			assert.Contains(t, err.Error(), "gavel: invalid bid request: ")
+			assert.Zero(t, dsp.Calls(), "a bidder was called for an invalid request")
+		})
+	}
+}
+
+// snapshot returns the JSON of req, or nil when it has none (NaN floors).
+func snapshot(req *openrtb2.BidRequest) []byte {
+	if req == nil {
+		return nil
+	}
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// TestRequestFloorsConverted checks that floors in other currencies are
+// converted to micros of the auction currency exactly, with rounding half
+// away from zero.
+func TestRequestFloorsConverted(t *testing.T) {
+	conv := gavel.WithCurrencyConverter(rates(map[string]float64{
+		"EUR>USD": 1.1, "GBP>USD": 1.25, "USD>EUR": 0.5, "JPY>USD": 0.0067,
+	}))
+	tests := []struct {
+		name  string
+		cur   string // the auction currency
+		floor float64
+		fcur  string
+		want  int64
+	}{
+		{name: "same currency", cur: "USD", floor: 1.23, fcur: "USD", want: 1_230_000},
+		{name: "empty bidfloorcur is USD", cur: "USD", floor: 1.23, want: 1_230_000},
+		{name: "EUR to USD", cur: "USD", floor: 1, fcur: "EUR", want: 1_100_000},
+		{name: "EUR to USD, cents", cur: "USD", floor: 2.35, fcur: "EUR", want: 2_585_000},
+		{name: "GBP to USD", cur: "USD", floor: 0.8, fcur: "GBP", want: 1_000_000},
+		{name: "JPY to USD", cur: "USD", floor: 150, fcur: "JPY", want: 1_005_000},
+		{name: "USD to EUR by default", cur: "EUR", floor: 3, want: 1_500_000},
+		{name: "half a micro rounds away from zero", cur: "EUR", floor: 0.000003, fcur: "USD", want: 2},
+		{name: "zero needs no rate", cur: "USD", floor: 0, fcur: "XXX", want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			imp := auctiontest.BannerImp("1", tt.floor)
+			imp.BidFloorCur = tt.fcur
+			req := rulesRequest("req-1", imp)
+			req.Cur = []string{tt.cur}
+			res := runAuction(t, req, conv)
+			require.Len(t, res.Imps, 1)
+			assert.Equal(t, tt.want, res.Imps[0].FloorMicros)
+			assert.Equal(t, tt.cur, res.Currency)
+		})
+	}
+
+	t.Run("deal floor", func(t *testing.T) {
+		imp := auctiontest.BannerImp("1", 0)
+		imp.PMP = &openrtb2.PMP{Deals: []openrtb2.Deal{{ID: "fixed", AT: 3, BidFloor: 2.35, BidFloorCur: "EUR"}}}
+		req := rulesRequest("req-1", imp)
+		bid := auctiontest.Bid("b1", "1", 5)
+		bid.DealID = "fixed"
+		res := runAuction(t, req, conv, gavel.WithBidders(auctiontest.Fixed("dsp", bid)))
+		w := res.Winner("1")
+		require.NotNil(t, w)
+		assert.Equal(t, int64(2_585_000), w.ClearMicros, "a fixed-price deal pays its converted price")
+	})
+}
+
+// TestRequestNotModified checks that Run leaves the caller's request as it
+// was, through a busy auction and everything done with its result.
+func TestRequestNotModified(t *testing.T) {
+	imp1 := auctiontest.BannerImp("1", 0.5, [2]int64{300, 250}, [2]int64{728, 90})
+	imp1.Secure = ptr[int8](1)
+	imp1.Banner.BAttr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
+	imp2 := auctiontest.VideoImp("2", 1)
+	imp2.BidFloorCur = "EUR"
+	imp2.PMP = &openrtb2.PMP{PrivateAuction: 1, Deals: []openrtb2.Deal{
+		{ID: "d1", BidFloor: 2, AT: 1, WSeat: []string{"b2", "b3"}},
+		{ID: "d2", BidFloor: 3, AT: 3, WADomain: []string{"brand.example"}},
+	}}
+	imp3 := auctiontest.BannerImp("3", 0)
+	imp3.Qty = &openrtb2.Qty{Multiplier: 2}
+	req := rulesRequest("req-1", imp1, imp2, imp3)
+	req.Cur = []string{"USD", "EUR"}
+	req.AT = 2
+	req.TMax = 900
+	req.BAdv = []string{"blocked.example"}
+	req.BCat = []string{"IAB25"}
+	req.BSeat = []string{"nobody"}
+	req.Site = &openrtb2.Site{ID: "site", Domain: "pub.example"}
+	req.User = &openrtb2.User{ID: "u1"}
+	req.Device = &openrtb2.Device{UA: "ua", IP: "192.0.2.1"}
+
+	bid := func(id, imp string, price float64, deal string) openrtb2.Bid {
+		b := auctiontest.Bid(id, imp, price)
+		b.DealID = deal
+		b.ADomain = []string{"brand.example"}
+		b.NURL = "https://dsp.example/win?p=${AUCTION_PRICE}"
+		b.LURL = "https://dsp.example/loss?r=${AUCTION_LOSS}"
+		return b
+	}
+	var bidders []gavel.Bidder
+	for i := range 8 {
+		name := "b" + string(rune('0'+i))
+		bidders = append(bidders, auctiontest.Fixed(name,
+			bid(name+"-1", "1", 1+float64(i)/10, ""),
+			bid(name+"-2", "2", 2+float64(i)/10, "d1"),
+			bid(name+"-3", "2", 3+float64(i)/10, "d2"),
+			bid(name+"-4", "3", 0.1*float64(i+1), ""),
+		))
+	}
+	bidders = append(bidders, auctiontest.NoBid("nobid"), auctiontest.Error("err", errors.New("boom")),
+		auctiontest.Panic("panic", "boom"))
+	a, err := gavel.New(gavel.WithBidders(bidders...),
+		gavel.WithCurrencyConverter(rates(map[string]float64{"EUR>USD": 1.1})))
+	require.NoError(t, err)
+
+	before := snapshot(req)
+	require.NotNil(t, before)
+	for range 3 {
+		res, err := a.Run(context.Background(), req)
+		require.NoError(t, err)
+		require.True(t, res.HasWinner())
+		require.NotNil(t, res.BidResponse())
+		for i := range res.Bids {
+			res.LossURL(i)
+		}
+		assert.JSONEq(t, string(before), string(snapshot(req)))
+	}
+}
