@@ -354,12 +354,31 @@ func sizeAllowed(imp *openrtb2.Imp, bid *openrtb2.Bid) bool {
 	return !constrained
 }
 
-// insecureURL reports whether s holds an http:// URL, ignoring case.
+// insecureURL reports whether s holds an http:// URL that a browser would
+// load, ignoring case. XML namespace names are identifiers, never fetched,
+// so VAST's xmlns="http://..." and the W3C's schema URLs do not count.
 func insecureURL(s string) bool {
 	for i := 0; i+7 <= len(s); i++ {
-		if c := s[i]; (c == 'h' || c == 'H') && strings.EqualFold(s[i:i+7], "http://") {
+		if c := s[i]; (c == 'h' || c == 'H') && strings.EqualFold(s[i:i+7], "http://") &&
+			!strings.HasPrefix(s[i+7:], "www.w3.org/") && !xmlnsValue(s[:i]) {
 			return true
 		}
 	}
 	return false
+}
+
+// xmlnsValue reports whether before ends with an xmlns attribute's opening
+// quote: `xmlns="` or `xmlns:prefix='`.
+func xmlnsValue(before string) bool {
+	before = strings.TrimRight(before, " ")
+	if before == "" || before[len(before)-1] != '"' && before[len(before)-1] != '\'' {
+		return false
+	}
+	before = strings.TrimRight(before[:len(before)-1], " ")
+	if before == "" || before[len(before)-1] != '=' {
+		return false
+	}
+	before = strings.TrimRight(before[:len(before)-1], " ")
+	name := before[strings.LastIndexAny(before, " \t\r\n<")+1:]
+	return name == "xmlns" || strings.HasPrefix(name, "xmlns:")
 }

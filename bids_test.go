@@ -419,6 +419,15 @@ var bidRules = []bidRule{
 		s.bid().NURL = "https://dsp.example/win"
 		s.bid().IURL = "https://cdn.example/a.png"
 	}, want: openrtb3.LossWon},
+	{name: "secure/VAST namespaces are not fetched", setup: func(s *bidScenario) {
+		s.imp().Secure = ptr[int8](1)
+		s.bid().AdM = `<VAST version="4.0" xmlns="http://www.iab.com/VAST" xmlns:xsi = 'http://www.w3.org/2001/XMLSchema-instance' ` +
+			`xsi:noNamespaceSchemaLocation="http://www.w3.org/vast.xsd"><Ad><MediaFile>https://cdn.example/v.mp4</MediaFile></Ad></VAST>`
+	}, want: openrtb3.LossWon},
+	{name: "secure/VAST with an http media file", setup: func(s *bidScenario) {
+		s.imp().Secure = ptr[int8](1)
+		s.bid().AdM = `<VAST version="4.0" xmlns="http://www.iab.com/VAST"><Ad><MediaFile>http://cdn.example/v.mp4</MediaFile></Ad></VAST>`
+	}, want: openrtb3.LossNotSecure},
 	{name: "secure/http on a non-secure imp", setup: func(s *bidScenario) {
 		s.imp().Secure = ptr[int8](0)
 		s.bid().AdM = `<img src="http://cdn.example/a.png">`
