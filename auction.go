@@ -97,8 +97,11 @@ func (a *Auction) BidderHealth(name string) (BidderHealth, bool) {
 // Run runs one auction for req and returns its Result.
 //
 // Run validates req; a request it refuses gets a *RequestError (wrapping
-// ErrInvalidRequest, no-bid reason 2) and a nil Result. It never modifies
-// req: the bidders see a copy whose tmax is the time each really has.
+// ErrInvalidRequest, no-bid reason 2) and a nil Result. Auction types other
+// than first (1) and second price (2), including exchange-specific ones
+// (500+), are refused, since gavel cannot know how to clear them. Run never
+// modifies req: the bidders see a copy whose tmax is the time each really
+// has.
 //
 // Run returns by its deadline: the earliest of ctx's deadline and the start
 // plus the request's tmax (see WithDefaultTMax, WithMaxTMax), less the
