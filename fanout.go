@@ -22,10 +22,14 @@ type round struct {
 	done  chan *call // capacity len(bidders): a late send never blocks
 	calls []call     // one per bidder, in bidder order
 
-	// reqs holds the bidders' copies of the request, one per distinct tmax.
-	// Its capacity is len(bidders) and it is never grown past it, so
-	// pointers into it stay valid for the whole round.
+	// reqs[:nreqs] holds the bidders' copies of the request, one per
+	// distinct tmax. Its length is len(bidders) and the slice itself is
+	// never reassigned: bidder goroutines look their request up in it
+	// (requestBody) while launch is still adding copies, so only the
+	// elements change, and pointers into it stay valid for the whole round.
+	// nreqs is read and written by Run's goroutine only.
 	reqs   []openrtb2.BidRequest
+	nreqs  int
 	bodies []sharedBody // bodies[i] is the JSON of reqs[i], built on demand
 
 	ctx roundCtx // the auction context handed to bidders
@@ -83,7 +87,7 @@ func newRound(a *Auction) *round {
 		a:      a,
 		done:   make(chan *call, n),
 		calls:  make([]call, n),
-		reqs:   make([]openrtb2.BidRequest, 0, n),
+		reqs:   make([]openrtb2.BidRequest, n),
 		bodies: make([]sharedBody, n),
 	}
 	r.ctx.r = r
@@ -100,8 +104,8 @@ func (r *round) release() {
 		<-r.done
 	}
 	clear(r.calls)
-	clear(r.reqs)
-	r.reqs = r.reqs[:0]
+	clear(r.reqs[:r.nreqs])
+	r.nreqs = 0
 	clear(r.bodies)
 	r.ctx.Context = nil
 	r.a.rounds.Put(r)
@@ -110,20 +114,22 @@ func (r *round) release() {
 // requestFor returns the bidders' copy of req with the given tmax, making it
 // on first use.
 func (r *round) requestFor(req *openrtb2.BidRequest, tmax int64) *openrtb2.BidRequest {
-	for i := range r.reqs {
+	for i := range r.reqs[:r.nreqs] {
 		if r.reqs[i].TMax == tmax {
 			return &r.reqs[i]
 		}
 	}
-	r.reqs = append(r.reqs, *req)
-	c := &r.reqs[len(r.reqs)-1]
+	c := &r.reqs[r.nreqs]
+	*c = *req
 	c.TMax = tmax
+	r.nreqs++
 	return c
 }
 
 // requestBody returns the JSON encoding of a request that this round handed
 // to its bidders, encoding it once however many bidders ask. Bidders must
-// not modify the bytes.
+// not modify the bytes. It runs in bidder goroutines, concurrently with
+// launch: it compares addresses only and never reads r.nreqs.
 func (r *round) requestBody(req *openrtb2.BidRequest) ([]byte, error) {
 	for i := range r.reqs {
 		if &r.reqs[i] == req {
