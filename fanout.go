@@ -32,7 +32,7 @@ type round struct {
 	nreqs  int
 	bodies []sharedBody // bodies[i] is the JSON of reqs[i], built on demand
 
-	ctx roundCtx // the auction context handed to bidders
+	ctx *roundCtx // the auction context handed to bidders; new per auction
 
 	imps       []impInfo // per request imp
 	dealFloors []int64   // floors of all deals, imps[i].deals indexes into it
@@ -59,8 +59,11 @@ type call struct {
 }
 
 // roundCtx is the auction context with the round attached, so that bidders
-// in this package (the HTTP bidder) can share work through it without a
-// context.WithValue allocation per auction.
+// in this package (the HTTP bidder) can share work through it. Unlike the
+// round, it is not pooled and never changes once made: bidders may hand the
+// context to work that outlives their call (net/http keeps dialing with the
+// request context's values after the request is canceled), and that work
+// must not see the round's next auction, or a nil context.
 type roundCtx struct {
 	context.Context
 	r *round
@@ -83,15 +86,13 @@ type sharedBody struct {
 
 func newRound(a *Auction) *round {
 	n := len(a.bidders)
-	r := &round{
+	return &round{
 		a:      a,
 		done:   make(chan *call, n),
 		calls:  make([]call, n),
 		reqs:   make([]openrtb2.BidRequest, n),
 		bodies: make([]sharedBody, n),
 	}
-	r.ctx.r = r
-	return r
 }
 
 // release drops one reference; the last one clears the round and puts it
@@ -107,7 +108,7 @@ func (r *round) release() {
 	clear(r.reqs[:r.nreqs])
 	r.nreqs = 0
 	clear(r.bodies)
-	r.ctx.Context = nil
+	r.ctx = nil
 	r.a.rounds.Put(r)
 }
 
@@ -176,11 +177,11 @@ func (r *round) launch(req *openrtb2.BidRequest, fanout time.Time, res *Result) 
 			continue
 		}
 		c := &r.calls[i]
-		*c = call{r: r, slot: s, ctx: &r.ctx, deadline: d}
+		*c = call{r: r, slot: s, ctx: r.ctx, deadline: d}
 		br.TMax = tmaxMillis(d, now)
 		c.req = r.requestFor(req, br.TMax)
 		if d.Before(fanout) {
-			c.ctx, c.cancel = context.WithDeadline(&r.ctx, d)
+			c.ctx, c.cancel = context.WithDeadline(r.ctx, d)
 		}
 		r.refs.Add(1)
 		c.start = time.Now()
