@@ -184,7 +184,7 @@ func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Ti
 	}
 	actx, cancel := context.WithDeadline(ctx, r.fanout)
 	defer cancel()
-	r.ctx.Context = actx
+	r.ctx = &roundCtx{Context: actx, r: r}
 	r.wait(r.launch(ctx, req, r.fanout, res))
 	if canceled(ctx) {
 		return nil, ctx.Err()

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prebid/openrtb/v20/openrtb2"
 	"github.com/prebid/openrtb/v20/openrtb3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -46,4 +47,36 @@ func TestRunSecondPrice(t *testing.T) {
 	resp := res.BidResponse()
 	require.Len(t, resp.SeatBid, 1)
 	assert.Equal(t, 2.01, resp.SeatBid[0].Bid[0].Price)
+}
+
+type ctxProbeKey struct{}
+
+// A bidder may hand its context to work that outlives its call, as net/http
+// does with a dial it keeps going. That context must stay sound after Run
+// has returned and put its working state back in the pool for the next
+// auction.
+func TestRunContextOutlivesBidderCall(t *testing.T) {
+	release := make(chan struct{})
+	probed := make(chan any, 2)
+	late := func(ctx context.Context, _ *openrtb2.BidRequest) (*openrtb2.BidResponse, error) {
+		go func() {
+			<-release
+			defer func() { probed <- recover() }()
+			_ = ctx.Value(ctxProbeKey{})
+			_ = ctx.Err()
+		}()
+		return nil, nil
+	}
+	a, err := gavel.New(gavel.WithBidders(gavel.BidderFunc("late", late), gavel.BidderFunc("timed", late)),
+		gavel.WithBidderTimeout("timed", 20*time.Millisecond))
+	require.NoError(t, err)
+	_, err = a.Run(context.Background(), auctiontest.Request("r1", auctiontest.BannerImp("1", 1.0)))
+	require.NoError(t, err)
+	time.Sleep(10 * time.Millisecond) // let the bidders' goroutines end and free the round
+	// The next auction reuses the round while the first one's contexts are read.
+	_, err = a.Run(context.Background(), auctiontest.Request("r2", auctiontest.BannerImp("1", 1.0)))
+	require.NoError(t, err)
+	close(release)
+	assert.Nil(t, <-probed)
+	assert.Nil(t, <-probed)
 }

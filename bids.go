@@ -45,8 +45,11 @@ func (r *round) collect(ctx context.Context, req *openrtb2.BidRequest, res *Resu
 			br.Status, br.Err, br.Latency = StatusTimeout, ErrBidderTimeout, c.end.Sub(c.start)
 		case c.err != nil:
 			br.Status, br.Err, br.Latency = StatusError, c.err, c.end.Sub(c.start)
-			if errors.Is(c.err, context.DeadlineExceeded) {
+			switch {
+			case errors.Is(c.err, context.DeadlineExceeded):
 				br.Status = StatusTimeout
+			case errors.Is(c.err, ErrInvalidResponse):
+				br.Status = StatusInvalidResponse
 			}
 			var pe *PanicError
 			if errors.As(c.err, &pe) {

@@ -22,13 +22,17 @@ type round struct {
 	done  chan *call // capacity len(bidders): a late send never blocks
 	calls []call     // one per bidder, in bidder order
 
-	// reqs holds the bidders' copies of the request, one per distinct tmax.
-	// Its capacity is len(bidders) and it is never grown past it, so
-	// pointers into it stay valid for the whole round.
+	// reqs[:nreqs] holds the bidders' copies of the request, one per
+	// distinct tmax. Its length is len(bidders) and the slice itself is
+	// never reassigned: bidder goroutines look their request up in it
+	// (requestBody) while launch is still adding copies, so only the
+	// elements change, and pointers into it stay valid for the whole round.
+	// nreqs is read and written by Run's goroutine only.
 	reqs   []openrtb2.BidRequest
+	nreqs  int
 	bodies []sharedBody // bodies[i] is the JSON of reqs[i], built on demand
 
-	ctx     roundCtx      // the auction context handed to bidders
+	ctx     *roundCtx     // the auction context handed to bidders; new per auction
 	fanout  time.Time     // when the fan-out ends
 	profile profileLookup // the profile lookup and the merged user
 
@@ -60,8 +64,11 @@ type call struct {
 }
 
 // roundCtx is the auction context with the round attached, so that bidders
-// in this package (the HTTP bidder) can share work through it without a
-// context.WithValue allocation per auction.
+// in this package (the HTTP bidder) can share work through it. Unlike the
+// round, it is not pooled and never changes once made: bidders may hand the
+// context to work that outlives their call (net/http keeps dialing with the
+// request context's values after the request is canceled), and that work
+// must not see the round's next auction, or a nil context.
 type roundCtx struct {
 	context.Context
 	r *round
@@ -88,10 +95,9 @@ func newRound(a *Auction) *round {
 		a:      a,
 		done:   make(chan *call, n),
 		calls:  make([]call, n),
-		reqs:   make([]openrtb2.BidRequest, 0, n),
+		reqs:   make([]openrtb2.BidRequest, n),
 		bodies: make([]sharedBody, n),
 	}
-	r.ctx.r = r
 	r.profile.done = make(chan struct{}, 1)
 	return r
 }
@@ -110,33 +116,35 @@ func (r *round) release() {
 	}
 	r.profile.p, r.profile.err, r.profile.merged = nil, nil, false
 	clear(r.calls)
-	clear(r.reqs)
-	r.reqs = r.reqs[:0]
+	clear(r.reqs[:r.nreqs])
+	r.nreqs = 0
 	clear(r.bodies)
-	r.ctx.Context = nil
+	r.ctx = nil
 	r.a.rounds.Put(r)
 }
 
 // requestFor returns the bidders' copy of req with the given tmax, making it
 // on first use.
 func (r *round) requestFor(req *openrtb2.BidRequest, tmax int64) *openrtb2.BidRequest {
-	for i := range r.reqs {
+	for i := range r.reqs[:r.nreqs] {
 		if r.reqs[i].TMax == tmax {
 			return &r.reqs[i]
 		}
 	}
-	r.reqs = append(r.reqs, *req)
-	c := &r.reqs[len(r.reqs)-1]
+	c := &r.reqs[r.nreqs]
+	*c = *req
 	c.TMax = tmax
 	if r.profile.merged {
 		c.User = &r.profile.user
 	}
+	r.nreqs++
 	return c
 }
 
 // requestBody returns the JSON encoding of a request that this round handed
 // to its bidders, encoding it once however many bidders ask. Bidders must
-// not modify the bytes.
+// not modify the bytes. It runs in bidder goroutines, concurrently with
+// launch: it compares addresses only and never reads r.nreqs.
 func (r *round) requestBody(req *openrtb2.BidRequest) ([]byte, error) {
 	for i := range r.reqs {
 		if &r.reqs[i] == req {
@@ -186,11 +194,11 @@ func (r *round) launch(ctx context.Context, req *openrtb2.BidRequest, fanout tim
 			continue
 		}
 		c := &r.calls[i]
-		*c = call{r: r, slot: s, ctx: &r.ctx, deadline: d}
+		*c = call{r: r, slot: s, ctx: r.ctx, deadline: d}
 		br.TMax = tmaxMillis(d, now)
 		c.req = r.requestFor(req, br.TMax)
 		if d.Before(fanout) {
-			c.ctx, c.cancel = context.WithDeadline(&r.ctx, d)
+			c.ctx, c.cancel = context.WithDeadline(r.ctx, d)
 		}
 		r.refs.Add(1)
 		c.start = time.Now()

@@ -1,0 +1,463 @@
+package gavel
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prebid/openrtb/v20/openrtb2"
+)
+
+// DefaultHTTPMaxResponseSize is the default cap on an HTTP bidder's response
+// body, in bytes: 256 KiB, ample for a response with a few bids and their
+// markup. See WithHTTPMaxResponseSize.
+const DefaultHTTPMaxResponseSize = 256 << 10
+
+// An HTTPBidder is a Bidder that sends bid requests to an OpenRTB 2.6
+// endpoint as JSON over HTTP POST. Create one with NewHTTPBidder; the zero
+// value is not usable. An HTTPBidder is safe for concurrent use; one value
+// serves every auction of a process.
+//
+// Each call posts the request with the headers Content-Type:
+// application/json, x-openrtb-version: 2.6 and Accept-Encoding: gzip, plus
+// those of WithHTTPHeader. The JSON is built once per auction and shared by
+// all the auction's HTTP bidders that get the same request (bidders with
+// different timeouts get requests with different tmax, so different JSON).
+//
+// The endpoint's answer is read as follows:
+//   - 204 No Content, an empty body, or a response without bids (such as
+//     {"id": "...", "nbr": 2}) is a no-bid: Bid returns nil, nil.
+//   - Any status other than 200 and 204 gives an *HTTPStatusError; without
+//     WithHTTPClient, redirects are not followed, so a 3xx is one too.
+//   - A 200 body is decoded from gzip when its Content-Encoding says so, and
+//     read up to the size cap (WithHTTPMaxResponseSize): a body past the cap,
+//     on the wire or decompressed, gives an error wrapping
+//     ErrResponseTooLarge and is not read further.
+//   - A body that cannot be read or is not a JSON bid response gives an
+//     error wrapping ErrInvalidResponse.
+//
+// When ctx is done before the answer is in, Bid returns ctx.Err(), which
+// the auction reports as a timeout when the deadline passed.
+//
+// The bidder keeps idle connections open for later calls, up to the limits
+// of its transport; CloseIdleConnections closes them.
+type HTTPBidder struct {
+	name    string
+	maxSize int64
+	gzipReq bool
+
+	// out is the template of every request: method, URL and the full
+	// header. Each call makes a shallow copy with its own context and
+	// body, sharing URL and header, which net/http only reads.
+	out *http.Request
+
+	// Exactly one of these sends the requests. With the default transport
+	// the bidder calls it directly: it needs nothing of what http.Client
+	// adds (redirects, cookies, timeouts) but its cost. A client from
+	// WithHTTPClient gets each request with a header of its own, in case
+	// its transport or middleware write to it.
+	rt     http.RoundTripper // NewHTTPTransport(); tests may swap it
+	client *http.Client
+
+	// encode is encodeRequest; tests wrap it to watch the shared body.
+	encode func(context.Context, *openrtb2.BidRequest) ([]byte, error)
+}
+
+// An HTTPOption configures an HTTPBidder. Options are applied in order by
+// NewHTTPBidder, which validates the result; a later option overrides an
+// earlier one of the same kind, except WithHTTPHeader, which adds.
+type HTTPOption interface {
+	apply(*httpConfig)
+}
+
+type httpOptionFunc func(*httpConfig)
+
+func (f httpOptionFunc) apply(c *httpConfig) { f(c) }
+
+type httpConfig struct {
+	client  *http.Client
+	header  http.Header
+	maxSize int64
+	gzipReq bool
+	errs    []error
+}
+
+func (c *httpConfig) fail(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...))
+}
+
+// WithHTTPClient makes the bidder send its requests with client.Do, for a
+// transport of your own (TLS settings, a proxy, HTTP/2, instrumentation).
+// The client may be shared with other bidders; its redirect policy, cookie
+// jar and timeout apply, and each request gets its own copy of the header,
+// so middleware may change it. The bidder sets Accept-Encoding itself and
+// decompresses gzip on its own, so the transport's transparent
+// decompression never applies. Deadlines come from the auction through the
+// request context; a client Timeout shorter than them cuts calls short.
+// Default: the bidder has a transport of its own from NewHTTPTransport and
+// calls it directly, without an http.Client: no redirect is followed and no
+// cookie kept.
+func WithHTTPClient(client *http.Client) HTTPOption {
+	return httpOptionFunc(func(c *httpConfig) {
+		if client == nil {
+			c.fail("http client must not be nil")
+			return
+		}
+		c.client = client
+	})
+}
+
+// WithHTTPHeader adds a header to every request, such as an API key. Given
+// more than once, it adds every value, in order. The headers that the bidder
+// sets itself (Content-Type, Content-Encoding, Content-Length,
+// Accept-Encoding, Host, x-openrtb-version) cannot be set with it. Default:
+// no extra headers.
+func WithHTTPHeader(key, value string) HTTPOption {
+	return httpOptionFunc(func(c *httpConfig) {
+		ck := http.CanonicalHeaderKey(key)
+		switch {
+		case !validHeaderKey(key):
+			c.fail("invalid http header name %q", key)
+		case strings.ContainsAny(value, "\r\n\x00"):
+			c.fail("invalid value for http header %q", key)
+		case reservedHeader(ck):
+			c.fail("http header %q is set by the bidder", key)
+		default:
+			c.header.Add(ck, value)
+		}
+	})
+}
+
+// WithHTTPMaxResponseSize caps the response body at n bytes, both as sent
+// and decompressed; a larger body fails the call with ErrResponseTooLarge.
+// Default DefaultHTTPMaxResponseSize (256 KiB).
+func WithHTTPMaxResponseSize(n int64) HTTPOption {
+	return httpOptionFunc(func(c *httpConfig) {
+		if n <= 0 {
+			c.fail("max response size must be positive, got %d", n)
+			return
+		}
+		c.maxSize = n
+	})
+}
+
+// WithHTTPGzipRequests makes the bidder send its requests gzip-compressed,
+// with Content-Encoding: gzip, for endpoints that accept it. The JSON is
+// still shared by the auction's bidders, but each bidder compresses it on
+// its own call (at gzip.BestSpeed). Default false: requests are sent as
+// plain JSON.
+func WithHTTPGzipRequests(on bool) HTTPOption {
+	return httpOptionFunc(func(c *httpConfig) { c.gzipReq = on })
+}
+
+// reservedHeader reports whether the bidder sets the header with the
+// canonical key k itself.
+func reservedHeader(k string) bool {
+	switch k {
+	case "Content-Type", "Content-Encoding", "Content-Length", "Accept-Encoding", "Host", "X-Openrtb-Version":
+		return true
+	}
+	return false
+}
+
+// validHeaderKey reports whether key is a non-empty RFC 7230 token.
+func validHeaderKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// NewHTTPBidder returns a bidder with the given name (its seat, see Bidder)
+// that posts bid requests to endpoint, an absolute http or https URL. It
+// returns an error wrapping ErrInvalidOption when the name is empty, the
+// endpoint is not such a URL or an option is out of range; all such
+// problems are reported at once.
+func NewHTTPBidder(name, endpoint string, opts ...HTTPOption) (*HTTPBidder, error) {
+	cfg := httpConfig{header: make(http.Header), maxSize: DefaultHTTPMaxResponseSize}
+	if name == "" {
+		cfg.fail("http bidder name must not be empty")
+	}
+	if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		cfg.fail("http bidder %q: endpoint %q is not an absolute http or https url", name, endpoint)
+	}
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	if err := errors.Join(cfg.errs...); err != nil {
+		return nil, err
+	}
+	out, err := http.NewRequest(http.MethodPost, endpoint, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: http bidder %q: %w", ErrInvalidOption, name, err)
+	}
+	out.Header = cfg.header
+	out.Header.Set("Content-Type", "application/json")
+	out.Header.Set("X-Openrtb-Version", "2.6")
+	out.Header.Set("Accept-Encoding", "gzip")
+	if cfg.gzipReq {
+		out.Header.Set("Content-Encoding", "gzip")
+	}
+	b := &HTTPBidder{
+		name: name, maxSize: cfg.maxSize, gzipReq: cfg.gzipReq,
+		out: out, client: cfg.client, encode: encodeRequest,
+	}
+	if b.client == nil {
+		b.rt = NewHTTPTransport()
+	}
+	return b, nil
+}
+
+// NewHTTPTransport returns a new transport tuned for bid requests, the one
+// that HTTP bidders use unless given a client with WithHTTPClient. Start
+// from it to build your own: the returned value is not shared.
+//
+// It keeps connections alive and up to 256 idle ones per host, enough for
+// a bidder's share of a busy exchange (http.DefaultTransport keeps 2, so
+// under load most calls would pay for a new connection), with no limit on
+// the total. Idle connections are closed after 50s, before the 60s idle
+// timeout common in load balancers, so that a request seldom races a
+// server-side close. Dialing gives up after 250ms and a TLS handshake after
+// 1s; a request's own deadline usually ends it sooner, but a canceled dial
+// carries on in the background and may yield a connection for later calls.
+// Response headers are capped at 64 KiB. It speaks HTTP/1.1 only
+// (ForceAttemptHTTP2 is off): bidders expect it, and many connections spread
+// the load of a fan-out better than one multiplexed one; set
+// ForceAttemptHTTP2 on the returned transport for HTTP/2. It uses no proxy.
+// It does not ask for compression itself (DisableCompression), as the HTTP
+// bidder does.
+func NewHTTPTransport() *http.Transport {
+	d := &net.Dialer{Timeout: 250 * time.Millisecond, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		DialContext:            d.DialContext,
+		MaxIdleConnsPerHost:    256,
+		IdleConnTimeout:        50 * time.Second,
+		TLSHandshakeTimeout:    time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+		DisableCompression:     true,
+	}
+}
+
+// Name returns the bidder's name.
+func (b *HTTPBidder) Name() string { return b.name }
+
+// CloseIdleConnections closes the idle connections of the bidder's client,
+// as http.Client.CloseIdleConnections does. Call it when the bidder is no
+// longer used; it may be used again after.
+func (b *HTTPBidder) CloseIdleConnections() {
+	if b.client != nil {
+		b.client.CloseIdleConnections()
+		return
+	}
+	if c, ok := b.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// Bid implements Bidder: it posts req to the endpoint and reads the answer.
+// See HTTPBidder for what the answers mean.
+func (b *HTTPBidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.BidResponse, error) {
+	body, err := b.encode(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("gavel: http bidder %q: encoding the request: %w", b.name, err)
+	}
+	if b.gzipReq {
+		body = gzipBytes(body)
+	}
+	hreq := b.out.WithContext(ctx)
+	hreq.Body, hreq.ContentLength = newBodyReader(body), int64(len(body))
+	hreq.GetBody = func() (io.ReadCloser, error) { return newBodyReader(body), nil }
+	var hresp *http.Response
+	if b.client != nil {
+		hreq.Header = hreq.Header.Clone()
+		hresp, err = b.client.Do(hreq)
+	} else {
+		hresp, err = b.rt.RoundTrip(hreq)
+	}
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, fmt.Errorf("gavel: http bidder %q: %w", b.name, err)
+	}
+	resp, err := b.read(hresp)
+	if err != nil {
+		drainClose(hresp.Body)
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, err
+	}
+	hresp.Body.Close()
+	return resp, nil
+}
+
+// bodyReader is a request body: a reader of bytes that may be shared.
+type bodyReader struct{ bytes.Reader }
+
+func newBodyReader(p []byte) *bodyReader {
+	r := new(bodyReader)
+	r.Reset(p)
+	return r
+}
+
+func (*bodyReader) Close() error { return nil }
+
+// read interprets the response. It reads a 200 body to its end or fails;
+// the caller closes the body.
+func (b *HTTPBidder) read(hresp *http.Response) (*openrtb2.BidResponse, error) {
+	switch {
+	case hresp.StatusCode == http.StatusNoContent:
+		return nil, nil
+	case hresp.StatusCode != http.StatusOK:
+		return nil, &HTTPStatusError{StatusCode: hresp.StatusCode}
+	case hresp.ContentLength > b.maxSize:
+		return nil, b.tooLarge()
+	}
+	s := getScratch()
+	defer putScratch(s)
+	data, err := s.readBody(hresp, b.maxSize)
+	switch {
+	case errors.Is(err, ErrResponseTooLarge):
+		return nil, b.tooLarge()
+	case err != nil:
+		return nil, fmt.Errorf("%w: http bidder %q: reading the body: %w", ErrInvalidResponse, b.name, err)
+	case len(bytes.TrimSpace(data)) == 0:
+		return nil, nil
+	}
+	resp := new(openrtb2.BidResponse)
+	if err := json.Unmarshal(data, resp); err != nil {
+		return nil, fmt.Errorf("%w: http bidder %q: %v", ErrInvalidResponse, b.name, err)
+	}
+	for i := range resp.SeatBid {
+		if len(resp.SeatBid[i].Bid) > 0 {
+			return resp, nil
+		}
+	}
+	return nil, nil // no bids, with or without nbr
+}
+
+func (b *HTTPBidder) tooLarge() error {
+	return fmt.Errorf("%w: http bidder %q: body over %d bytes", ErrResponseTooLarge, b.name, b.maxSize)
+}
+
+// drainLimit is how much of an unread body is read away before closing it,
+// so that its connection can be reused; a longer body costs the connection.
+const drainLimit = 4 << 10
+
+func drainClose(body io.ReadCloser) {
+	io.CopyN(io.Discard, body, drainLimit)
+	body.Close()
+}
+
+// httpScratch is the working memory of reading one response body, pooled.
+type httpScratch struct {
+	buf      bytes.Buffer
+	wire     io.LimitedReader // the body as sent
+	inflated io.LimitedReader // the body decompressed
+	br       *bufio.Reader    // buffers wire for gz; nil until first needed
+	gz       *gzip.Reader     // nil until first needed
+}
+
+// maxPooledBuffer is the largest buffer put back in the pool; larger ones
+// come from rare large responses and are left to the garbage collector.
+const maxPooledBuffer = 1 << 20
+
+var scratchPool = sync.Pool{New: func() any { return new(httpScratch) }}
+
+func getScratch() *httpScratch { return scratchPool.Get().(*httpScratch) }
+
+func putScratch(s *httpScratch) {
+	if s.buf.Cap() > maxPooledBuffer {
+		s.buf = bytes.Buffer{}
+	}
+	s.buf.Reset()
+	s.wire.R, s.inflated.R = nil, nil
+	scratchPool.Put(s)
+}
+
+// readBody reads the body of hresp into s.buf, decompressing gzip, and
+// returns its bytes, valid until s goes back to the pool. Past limit bytes,
+// on the wire or decompressed, it stops and returns ErrResponseTooLarge.
+func (s *httpScratch) readBody(hresp *http.Response, limit int64) ([]byte, error) {
+	s.wire = io.LimitedReader{R: hresp.Body, N: limit + 1}
+	src := io.Reader(&s.wire)
+	switch enc := strings.TrimSpace(hresp.Header.Get("Content-Encoding")); {
+	case enc == "" || strings.EqualFold(enc, "identity"):
+		if n := hresp.ContentLength; n > 0 {
+			s.buf.Grow(int(n) + 1) // room for the read that sees EOF
+		}
+	case strings.EqualFold(enc, "gzip") || strings.EqualFold(enc, "x-gzip"):
+		if err := s.resetGzip(); err != nil {
+			if s.wire.N <= 0 {
+				return nil, ErrResponseTooLarge
+			}
+			if err == io.EOF {
+				return nil, nil // an empty body, with or without the header
+			}
+			return nil, err
+		}
+		s.inflated = io.LimitedReader{R: s.gz, N: limit + 1}
+		src = &s.inflated
+	default:
+		return nil, fmt.Errorf("unsupported content encoding %q", enc)
+	}
+	_, err := s.buf.ReadFrom(src)
+	if s.wire.N <= 0 || int64(s.buf.Len()) > limit {
+		return nil, ErrResponseTooLarge
+	}
+	return s.buf.Bytes(), err
+}
+
+// resetGzip points s.gz at s.wire and reads the gzip header.
+func (s *httpScratch) resetGzip() error {
+	if s.br == nil {
+		s.br = bufio.NewReaderSize(&s.wire, 4<<10)
+	} else {
+		s.br.Reset(&s.wire) // drop what is left of the last body
+	}
+	if s.gz == nil {
+		gz, err := gzip.NewReader(s.br)
+		s.gz = gz // nil on error
+		return err
+	}
+	return s.gz.Reset(s.br)
+}
+
+// gzipWriters holds *gzip.Writer at gzip.BestSpeed for request bodies.
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return w
+}}
+
+// gzipBytes returns p gzip-compressed, in a new slice: the transport may
+// read a request body after the call has returned, so it cannot be pooled.
+func gzipBytes(p []byte) []byte {
+	s := getScratch()
+	w := gzipWriters.Get().(*gzip.Writer)
+	w.Reset(&s.buf)
+	w.Write(p) // writes to a bytes.Buffer do not fail
+	w.Close()
+	out := bytes.Clone(s.buf.Bytes())
+	w.Reset(nil)
+	gzipWriters.Put(w)
+	putScratch(s)
+	return out
+}

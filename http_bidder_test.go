@@ -1,0 +1,666 @@
+package gavel_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/auctiontest"
+)
+
+// newServer starts a test server on the loopback interface, closed when the
+// test ends.
+func newServer(t testing.TB, h http.HandlerFunc) *httptest.Server {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newHTTPBidder returns an HTTP bidder whose idle connections are closed
+// when the test ends, before its server is.
+func newHTTPBidder(t testing.TB, name, endpoint string, opts ...gavel.HTTPOption) *gavel.HTTPBidder {
+	b, err := gavel.NewHTTPBidder(name, endpoint, opts...)
+	require.NoError(t, err)
+	t.Cleanup(b.CloseIdleConnections)
+	return b
+}
+
+// bidding answers every bid request with one bid for its first imp at price.
+func bidding(t testing.TB, seat string, price float64) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req openrtb2.BidRequest
+		if !assert.NoError(t, json.NewDecoder(r.Body).Decode(&req)) {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		resp := auctiontest.Response(req.ID, seat, auctiontest.Bid(seat+"-1", req.Imp[0].ID, price))
+		w.Header().Set("Content-Type", "application/json")
+		assert.NoError(t, json.NewEncoder(w).Encode(resp))
+	}
+}
+
+func testRequest() *openrtb2.BidRequest {
+	req := auctiontest.Request("req-1", auctiontest.BannerImp("1", 1.0, [2]int64{300, 250}))
+	req.Site = &openrtb2.Site{ID: "site-1", Domain: "news.example"}
+	return req
+}
+
+func gzipped(t testing.TB, p []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	_, err := w.Write(p)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	return buf.Bytes()
+}
+
+func TestNewHTTPBidderValidates(t *testing.T) {
+	tests := []struct {
+		name, endpoint string
+		opts           []gavel.HTTPOption
+		ok             bool
+	}{
+		{name: "ok http", endpoint: "http://127.0.0.1:8080/bid", ok: true},
+		{name: "ok https with options", endpoint: "https://dsp.example/openrtb?x=1", ok: true, opts: []gavel.HTTPOption{
+			gavel.WithHTTPClient(&http.Client{}), gavel.WithHTTPHeader("X-Api-Key", "k"),
+			gavel.WithHTTPMaxResponseSize(1 << 10), gavel.WithHTTPGzipRequests(true),
+		}},
+		{name: "", endpoint: "http://dsp.example/bid"},
+		{name: "relative", endpoint: "/bid"},
+		{name: "no host", endpoint: "http:///bid"},
+		{name: "ftp", endpoint: "ftp://dsp.example/bid"},
+		{name: "garbage", endpoint: "http://[::1"},
+		{name: "empty", endpoint: ""},
+		{name: "nil client", endpoint: "http://dsp.example", opts: []gavel.HTTPOption{gavel.WithHTTPClient(nil)}},
+		{name: "zero size", endpoint: "http://dsp.example", opts: []gavel.HTTPOption{gavel.WithHTTPMaxResponseSize(0)}},
+		{name: "reserved header", endpoint: "http://dsp.example", opts: []gavel.HTTPOption{gavel.WithHTTPHeader("content-type", "text/plain")}},
+		{name: "version header", endpoint: "http://dsp.example", opts: []gavel.HTTPOption{gavel.WithHTTPHeader("x-openrtb-version", "2.5")}},
+		{name: "bad header name", endpoint: "http://dsp.example", opts: []gavel.HTTPOption{gavel.WithHTTPHeader("X Key", "v")}},
+		{name: "bad header value", endpoint: "http://dsp.example", opts: []gavel.HTTPOption{gavel.WithHTTPHeader("X-Key", "a\r\nb")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+" "+tt.endpoint, func(t *testing.T) {
+			b, err := gavel.NewHTTPBidder(tt.name, tt.endpoint, tt.opts...)
+			if tt.ok {
+				require.NoError(t, err)
+				assert.Equal(t, tt.name, b.Name())
+				return
+			}
+			require.ErrorIs(t, err, gavel.ErrInvalidOption)
+			assert.True(t, strings.HasPrefix(err.Error(), "gavel: "), err.Error())
+			assert.Nil(t, b)
+		})
+	}
+}
+
+func TestHTTPBidderSendsRequest(t *testing.T) {
+	type seen struct {
+		method string
+		header http.Header
+		body   []byte
+	}
+	got := make(chan seen, 1)
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		assert.NoError(t, err)
+		got <- seen{r.Method, r.Header.Clone(), body}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	b := newHTTPBidder(t, "dsp", srv.URL+"/bid",
+		gavel.WithHTTPHeader("X-Api-Key", "secret"), gavel.WithHTTPHeader("X-Api-Key", "second"))
+	req := testRequest()
+
+	resp, err := b.Bid(context.Background(), req)
+	require.NoError(t, err)
+	assert.Nil(t, resp)
+
+	s := <-got
+	assert.Equal(t, http.MethodPost, s.method)
+	assert.Equal(t, "application/json", s.header.Get("Content-Type"))
+	assert.Equal(t, "2.6", s.header.Get("X-Openrtb-Version"))
+	assert.Equal(t, "gzip", s.header.Get("Accept-Encoding"))
+	assert.Empty(t, s.header.Get("Content-Encoding"))
+	assert.Equal(t, []string{"secret", "second"}, s.header.Values("X-Api-Key"))
+	want, err := json.Marshal(req)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(want), string(s.body))
+}
+
+func TestHTTPBidderGzipRequest(t *testing.T) {
+	got := make(chan []byte, 1)
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		assert.Equal(t, "gzip", r.Header.Get("Content-Encoding"))
+		zr, err := gzip.NewReader(r.Body)
+		if !assert.NoError(t, err) {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		body, err := io.ReadAll(zr)
+		assert.NoError(t, err)
+		got <- body
+		w.WriteHeader(http.StatusNoContent)
+	})
+	b := newHTTPBidder(t, "dsp", srv.URL, gavel.WithHTTPGzipRequests(true))
+	req := testRequest()
+
+	for range 3 { // the pooled writer is reused correctly
+		_, err := b.Bid(context.Background(), req)
+		require.NoError(t, err)
+		want, err := json.Marshal(req)
+		require.NoError(t, err)
+		assert.JSONEq(t, string(want), string(<-got))
+	}
+}
+
+func TestHTTPBidderAnswers(t *testing.T) {
+	const limit = 16 << 10
+	bidJSON := []byte(`{"id":"req-1","seatbid":[{"seat":"dsp","bid":[{"id":"b1","impid":"1","price":2.5,"adm":"<div/>"}]}],"cur":"USD"}`)
+	random := make([]byte, 2*limit)
+	_, _ = rand.Read(random)
+	bomb := bytes.Repeat([]byte(" "), 64*limit) // whitespace: valid JSON padding once decompressed
+	write := func(status int, header map[string]string, body []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			for k, v := range header {
+				w.Header().Set(k, v)
+			}
+			w.WriteHeader(status)
+			_, _ = w.Write(body)
+		}
+	}
+	chunked := func(body []byte) http.HandlerFunc { // no Content-Length: the cap applies while reading
+		return func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.WriteHeader(http.StatusOK)
+			for len(body) > 0 {
+				n := min(len(body), 1<<10)
+				_, _ = w.Write(body[:n])
+				w.(http.Flusher).Flush()
+				body = body[n:]
+			}
+		}
+	}
+	gz := map[string]string{"Content-Encoding": "gzip"}
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		bids    int   // bids in the response; 0 for a nil response
+		status  int   // for an *HTTPStatusError
+		err     error // for other errors
+	}{
+		{name: "200 with bids", handler: write(200, nil, bidJSON), bids: 1},
+		{name: "204", handler: write(204, nil, nil)},
+		{name: "empty 200", handler: write(200, nil, nil)},
+		{name: "blank 200", handler: write(200, nil, []byte(" \n"))},
+		{name: "nbr without seatbid", handler: write(200, nil, []byte(`{"id":"req-1","nbr":2}`))},
+		{name: "seatbid without bids", handler: write(200, nil, []byte(`{"id":"req-1","seatbid":[{"seat":"dsp","bid":[]}]}`))},
+		{name: "500", handler: write(500, nil, []byte("oops")), status: 500},
+		{name: "400", handler: write(400, nil, nil), status: 400},
+		{name: "202", handler: write(202, nil, bidJSON), status: 202},
+		{name: "redirect not followed", handler: write(307, map[string]string{"Location": "/elsewhere"}, nil), status: 307},
+		{name: "invalid json", handler: write(200, nil, []byte(`{"id":`)), err: gavel.ErrInvalidResponse},
+		{name: "not json", handler: write(200, nil, []byte(`<html>`)), err: gavel.ErrInvalidResponse},
+		{name: "gzip", handler: write(200, gz, gzipped(t, bidJSON)), bids: 1},
+		{name: "gzip chunked", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", "gzip")
+			chunked(gzipped(t, bidJSON))(w, r)
+		}, bids: 1},
+		{name: "gzip empty body", handler: write(200, gz, nil)},
+		{name: "gzip corrupt", handler: write(200, gz, []byte("not gzip at all")), err: gavel.ErrInvalidResponse},
+		{name: "gzip truncated", handler: write(200, gz, gzipped(t, bidJSON)[:20]), err: gavel.ErrInvalidResponse},
+		{name: "unsupported encoding", handler: write(200, map[string]string{"Content-Encoding": "br"}, bidJSON), err: gavel.ErrInvalidResponse},
+		{name: "at the cap", handler: write(200, nil, append(bytes.Repeat([]byte(" "), limit-len(bidJSON)), bidJSON...)), bids: 1},
+		{name: "over the cap by content-length", handler: write(200, nil, make([]byte, limit+1)), err: gavel.ErrResponseTooLarge},
+		{name: "over the cap chunked", handler: chunked(make([]byte, 4*limit)), err: gavel.ErrResponseTooLarge},
+		{name: "gzip over the cap on the wire", handler: write(200, gz, gzipped(t, random)), err: gavel.ErrResponseTooLarge},
+		{name: "gzip bomb", handler: write(200, gz, gzipped(t, bomb)), err: gavel.ErrResponseTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, tt.handler)
+			b := newHTTPBidder(t, "dsp", srv.URL, gavel.WithHTTPMaxResponseSize(limit))
+			resp, err := b.Bid(context.Background(), testRequest())
+			switch {
+			case tt.status != 0:
+				var se *gavel.HTTPStatusError
+				require.ErrorAs(t, err, &se)
+				assert.Equal(t, tt.status, se.StatusCode)
+				assert.ErrorIs(t, err, gavel.ErrHTTPStatus)
+			case tt.err != nil:
+				require.ErrorIs(t, err, tt.err)
+				assert.True(t, strings.HasPrefix(err.Error(), "gavel: "), err.Error())
+			default:
+				require.NoError(t, err)
+			}
+			if tt.bids == 0 {
+				assert.Nil(t, resp)
+				return
+			}
+			require.NotNil(t, resp)
+			require.Len(t, resp.SeatBid, 1)
+			assert.Len(t, resp.SeatBid[0].Bid, tt.bids)
+			assert.Equal(t, "req-1", resp.ID)
+			assert.Equal(t, 2.5, resp.SeatBid[0].Bid[0].Price)
+		})
+	}
+}
+
+func TestHTTPBidderTransportError(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close()) // nothing listens there now
+	b := newHTTPBidder(t, "dsp", "http://"+addr)
+	_, err = b.Bid(context.Background(), testRequest())
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), `gavel: http bidder "dsp": `), err.Error())
+}
+
+// slowServer answers only when the client gives up or the test ends.
+func slowServer(t *testing.T) *httptest.Server {
+	release := make(chan struct{})
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	t.Cleanup(func() { close(release) }) // runs before srv.Close
+	return srv
+}
+
+// stallingServer sends the headers and the start of a body, then waits
+// until the client gives up or the test ends.
+func stallingServer(t *testing.T) *httptest.Server {
+	release := make(chan struct{})
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Length", "100")
+		_, _ = w.Write([]byte(`{"id":"req-1",`))
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	t.Cleanup(func() { close(release) })
+	return srv
+}
+
+func TestHTTPBidderHonoursDeadline(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		srv  func(*testing.T) *httptest.Server
+	}{{"no answer", slowServer}, {"body stalls", stallingServer}} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newHTTPBidder(t, "slow", tt.srv(t).URL)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			resp, err := b.Bid(ctx, testRequest())
+			assert.Less(t, time.Since(start), 30*time.Millisecond+200*time.Millisecond)
+			assert.Nil(t, resp)
+			assert.Equal(t, context.DeadlineExceeded, err)
+
+			ctx, cancel = context.WithCancel(context.Background())
+			cancel()
+			_, err = b.Bid(ctx, testRequest())
+			assert.Equal(t, context.Canceled, err)
+		})
+	}
+}
+
+func TestHTTPBidderTimesOutInAuction(t *testing.T) {
+	fast := newServer(t, bidding(t, "fast", 2.0))
+	a, err := gavel.New(gavel.WithBidders(
+		newHTTPBidder(t, "slow", slowServer(t).URL),
+		newHTTPBidder(t, "fast", fast.URL),
+	))
+	require.NoError(t, err)
+	req := testRequest()
+	req.TMax = 80
+	start := time.Now()
+	res, err := a.Run(context.Background(), req)
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), 80*time.Millisecond+30*time.Millisecond)
+	assert.Equal(t, gavel.StatusTimeout, res.Bidders[0].Status)
+	assert.Equal(t, gavel.StatusBid, res.Bidders[1].Status)
+	require.NotNil(t, res.Winner("1"))
+	assert.Equal(t, "fast", res.Winner("1").Bidder)
+}
+
+func TestHTTPBidderInvalidResponseStatus(t *testing.T) {
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("<html>")) })
+	a, err := gavel.New(gavel.WithBidders(newHTTPBidder(t, "dsp", srv.URL)))
+	require.NoError(t, err)
+	res, err := a.Run(context.Background(), testRequest())
+	require.NoError(t, err)
+	assert.Equal(t, gavel.StatusInvalidResponse, res.Bidders[0].Status)
+	assert.ErrorIs(t, res.Bidders[0].Err, gavel.ErrInvalidResponse)
+}
+
+func TestHTTPBiddersShareOneBodyPerAuction(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		bodies [][]byte             // as encoded, one per bidder call
+		tmax   = map[string]int64{} // as the servers saw it
+	)
+	handler := func(seat string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			var req openrtb2.BidRequest
+			assert.NoError(t, json.NewDecoder(r.Body).Decode(&req))
+			mu.Lock()
+			tmax[seat] = req.TMax
+			mu.Unlock()
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}
+	var bidders []gavel.Bidder
+	for _, name := range []string{"a", "b", "c"} {
+		b := newHTTPBidder(t, name, newServer(t, handler(name)).URL)
+		gavel.WatchHTTPBodies(b, func(body []byte) {
+			mu.Lock()
+			bodies = append(bodies, body)
+			mu.Unlock()
+		})
+		bidders = append(bidders, b)
+	}
+	a, err := gavel.New(gavel.WithBidders(bidders...))
+	require.NoError(t, err)
+	req := testRequest()
+	req.TMax = 500
+
+	res, err := a.Run(context.Background(), req)
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, bodies, 3)
+	for _, body := range bodies[1:] { // the same bytes, encoded once
+		require.NotEmpty(t, body)
+		assert.Same(t, &bodies[0][0], &body[0])
+		assert.Len(t, body, len(bodies[0]))
+	}
+	for _, br := range res.Bidders {
+		assert.Equal(t, gavel.StatusNoBid, br.Status)
+		assert.Equal(t, br.TMax, tmax[br.Bidder], "tmax sent to %s", br.Bidder)
+		assert.Positive(t, br.TMax)
+		assert.LessOrEqual(t, br.TMax, int64(500))
+	}
+	// The body is the caller's request with the bidders' tmax; the
+	// caller's request itself is left alone.
+	var sent openrtb2.BidRequest
+	require.NoError(t, json.Unmarshal(bodies[0], &sent))
+	assert.Equal(t, int64(500), req.TMax)
+	want := *req
+	want.TMax = res.Bidders[0].TMax
+	assert.Equal(t, &want, &sent)
+}
+
+func TestHTTPBidderReusesConnection(t *testing.T) {
+	var mu sync.Mutex
+	conns := 0
+	srv := httptest.NewUnstartedServer(bidding(t, "dsp", 2.0))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	a, err := gavel.New(gavel.WithBidders(newHTTPBidder(t, "dsp", srv.URL)))
+	require.NoError(t, err)
+	req := testRequest()
+	req.TMax = 500
+	for range 20 {
+		res, err := a.Run(context.Background(), req)
+		require.NoError(t, err)
+		require.Equal(t, gavel.StatusBid, res.Bidders[0].Status)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 1, conns)
+}
+
+func TestHTTPAuctionSecondPrice(t *testing.T) {
+	a, err := gavel.New(gavel.WithBidders(
+		newHTTPBidder(t, "low", newServer(t, bidding(t, "low", 2.00)).URL),
+		newHTTPBidder(t, "high", newServer(t, bidding(t, "high", 3.00)).URL),
+	))
+	require.NoError(t, err)
+	req := testRequest()
+	req.TMax = 500
+	res, err := a.Run(context.Background(), req)
+	require.NoError(t, err)
+	w := res.Winner("1")
+	require.NotNil(t, w)
+	assert.Equal(t, "high", w.Bidder)
+	assert.Equal(t, int64(3_000_000), w.PriceMicros)
+	assert.Equal(t, int64(2_010_000), w.ClearMicros)
+	resp := res.BidResponse()
+	require.Len(t, resp.SeatBid, 1)
+	assert.Equal(t, "high", resp.SeatBid[0].Seat)
+	assert.Equal(t, 2.01, resp.SeatBid[0].Bid[0].Price)
+}
+
+// replayTransport is an in-memory http.RoundTripper that answers every
+// request with the same response without allocating, for measuring the
+// bidder's own allocations. It serves one call at a time.
+type replayTransport struct {
+	resp http.Response
+	body replayBody
+	data []byte
+}
+
+type replayBody struct{ bytes.Reader }
+
+func (replayBody) Close() error { return nil }
+
+func newReplayTransport(data []byte, header http.Header) *replayTransport {
+	t := &replayTransport{data: data}
+	t.resp = http.Response{StatusCode: http.StatusOK, Header: header, ContentLength: int64(len(data)), Body: &t.body}
+	return t
+}
+
+func (t *replayTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		_, _ = io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	t.body.Reset(t.data)
+	t.resp.Request = r
+	return &t.resp, nil
+}
+
+var benchResponse = []byte(`{"id":"req-1","seatbid":[{"seat":"dsp","bid":[{"id":"b1","impid":"1","price":2.5,` +
+	`"adm":"<div>an ad of moderate length</div>","crid":"cr-1","adomain":["brand.example"],"w":300,"h":250}]}],"cur":"USD"}`)
+
+// replayBidder returns an HTTP bidder answered by a replayTransport, used
+// as the bidder's own transport (client=default) or through an http.Client
+// (client=custom).
+func replayBidder(t testing.TB, client string, rt *replayTransport) *gavel.HTTPBidder {
+	if client == "custom" {
+		return newHTTPBidder(t, "dsp", "http://dsp.example/bid", gavel.WithHTTPClient(&http.Client{Transport: rt}))
+	}
+	b := newHTTPBidder(t, "dsp", "http://dsp.example/bid")
+	gavel.UseRoundTripper(b, rt)
+	return b
+}
+
+// BenchmarkHTTPBidder measures one call of Bid outside an auction, so each
+// call also encodes the request (json.Marshal), which in an auction is done
+// once for all HTTP bidders; see the encode=json sub-benchmark for its cost.
+func BenchmarkHTTPBidder(b *testing.B) {
+	answers := []struct {
+		name   string
+		body   []byte
+		header http.Header
+		bids   int
+	}{
+		{"bid", benchResponse, http.Header{}, 1},
+		{"bid-gzip", gzipped(b, benchResponse), http.Header{"Content-Encoding": {"gzip"}}, 1},
+		{"204", nil, http.Header{}, 0},
+	}
+	for _, client := range []string{"default", "custom"} {
+		for _, c := range answers {
+			b.Run("transport=memory/client="+client+"/answer="+c.name, func(b *testing.B) {
+				rt := newReplayTransport(c.body, c.header)
+				if c.body == nil {
+					rt.resp.StatusCode = http.StatusNoContent
+				}
+				bd := replayBidder(b, client, rt)
+				req := testRequest()
+				ctx := context.Background()
+				b.ReportAllocs()
+				for b.Loop() {
+					resp, err := bd.Bid(ctx, req)
+					if err != nil || (resp == nil) != (c.bids == 0) {
+						b.Fatalf("unexpected answer %v, %v", resp, err)
+					}
+				}
+			})
+		}
+	}
+	b.Run("transport=loopback/client=default/answer=bid", func(b *testing.B) {
+		srv := newServer(b, func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			_, _ = w.Write(benchResponse)
+		})
+		bd := newHTTPBidder(b, "dsp", srv.URL)
+		req := testRequest()
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if resp, err := bd.Bid(ctx, req); err != nil || resp == nil {
+				b.Fatalf("unexpected answer %v, %v", resp, err)
+			}
+		}
+	})
+	b.Run("encode=json", func(b *testing.B) {
+		req := testRequest()
+		b.ReportAllocs()
+		for b.Loop() {
+			if body, err := json.Marshal(req); err != nil || len(body) == 0 {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestHTTPBidderAllocs guards the allocations of one call against an
+// in-memory transport, so that a change that adds some is noticed. The
+// bounds leave room for other Go versions; BenchmarkHTTPBidder has the
+// numbers.
+func TestHTTPBidderAllocs(t *testing.T) {
+	for _, tt := range []struct {
+		client string
+		max    float64
+	}{{"default", 35}, {"custom", 45}} {
+		t.Run("client="+tt.client, func(t *testing.T) {
+			b := replayBidder(t, tt.client, newReplayTransport(benchResponse, http.Header{}))
+			req := testRequest()
+			ctx := context.Background()
+			var err error
+			allocs := testing.AllocsPerRun(100, func() {
+				if _, e := b.Bid(ctx, req); e != nil {
+					err = e
+				}
+			})
+			require.NoError(t, err)
+			t.Logf("%.0f allocations per call", allocs)
+			assert.LessOrEqual(t, allocs, tt.max)
+		})
+	}
+}
+
+func TestHTTPBiddersWithOwnTimeout(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		bodies = map[string][]byte{}
+		tmax   = map[string]int64{}
+	)
+	var bidders []gavel.Bidder
+	for _, name := range []string{"a", "b", "c"} {
+		b := newHTTPBidder(t, name, newServer(t, func(w http.ResponseWriter, r *http.Request) {
+			var req openrtb2.BidRequest
+			assert.NoError(t, json.NewDecoder(r.Body).Decode(&req))
+			mu.Lock()
+			tmax[name] = req.TMax
+			mu.Unlock()
+			w.WriteHeader(http.StatusNoContent)
+		}).URL)
+		gavel.WatchHTTPBodies(b, func(body []byte) {
+			mu.Lock()
+			bodies[name] = body
+			mu.Unlock()
+		})
+		bidders = append(bidders, b)
+	}
+	a, err := gavel.New(gavel.WithBidders(bidders...), gavel.WithBidderTimeout("c", 100*time.Millisecond))
+	require.NoError(t, err)
+	for range 10 { // c's copy of the request is made while a and b run
+		req := testRequest()
+		req.TMax = 500
+		res, err := a.Run(context.Background(), req)
+		require.NoError(t, err)
+		mu.Lock()
+		assert.Same(t, &bodies["a"][0], &bodies["b"][0])
+		assert.NotSame(t, &bodies["a"][0], &bodies["c"][0])
+		for _, br := range res.Bidders {
+			assert.Equal(t, br.TMax, tmax[br.Bidder], "tmax sent to %s", br.Bidder)
+		}
+		assert.LessOrEqual(t, tmax["c"], int64(100))
+		assert.Greater(t, tmax["a"], int64(100))
+		mu.Unlock()
+	}
+}
+
+type probeKey struct{}
+
+// A dial that the transport started for a call goes on after the call has
+// returned (so that a later call may use the connection), with the call's
+// context values: net.Dialer reads them before each address it tries. The
+// auction's context must stay sound after Run has returned and its working
+// state has gone back to the pool.
+func TestHTTPBidderContextOutlivesAuction(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	release := make(chan struct{})
+	dialed := make(chan any, 1)
+	tr := gavel.NewHTTPTransport()
+	tr.DialContext = func(dctx context.Context, _, _ string) (net.Conn, error) {
+		cancel() // end the auction while the dial goes on
+		<-release
+		defer func() { dialed <- recover() }()
+		_ = dctx.Value(probeKey{})
+		return nil, errors.New("no route to host")
+	}
+	b := newHTTPBidder(t, "dsp", "http://dsp.example", gavel.WithHTTPClient(&http.Client{Transport: tr}))
+	a, err := gavel.New(gavel.WithBidders(b))
+	require.NoError(t, err)
+	req := testRequest()
+	req.TMax = 500
+	_, err = a.Run(ctx, req)
+	require.ErrorIs(t, err, context.Canceled)
+	time.Sleep(10 * time.Millisecond) // let the bidder's goroutine end and free the round
+	close(release)
+	assert.Nil(t, <-dialed, "the dial's context panicked")
+}
