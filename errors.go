@@ -39,6 +39,14 @@ var (
 
 	// ErrNoRate is returned by a CurrencyConverter that has no rate for a pair.
 	ErrNoRate = errors.New("gavel: no exchange rate")
+
+	// ErrSinkFull is returned by AsyncSink.Write when the events do not all
+	// fit in its queue. None of them is queued; they are counted as dropped.
+	ErrSinkFull = errors.New("gavel: event sink queue full")
+
+	// ErrSinkClosed is returned by AsyncSink.Write once Close has been
+	// called. The events are not queued; they are counted as dropped.
+	ErrSinkClosed = errors.New("gavel: event sink closed")
 )
 
 // RequestError is returned by Run for a bid request it refuses. It wraps
