@@ -536,14 +536,29 @@ func slowSink(delay time.Duration) gavel.EventSink {
 // to a fast sink and n that hand them to a slow one (20ms per Write),
 // interleaved, and asserts that the slow sink's p99 latency is at most 10x
 // the fast one's plus 1ms. It compares the two in one run rather than
-// against an absolute bound, so it holds on a busy machine.
+// against an absolute bound. A few stalls of the process on a busy machine
+// can still land on one side's p99, so it measures up to three rounds and
+// passes on the first that meets the bound; an operation that really waits
+// for the sink takes 20ms every time and fails all three.
 //
 // setup gets the sink to use and returns the operation to time and a
-// cleanup. TestAsyncSinkSlowSinkDoesNotSlowWrite times AsyncSink.Write;
-// once Run emits events, the same helper times Run with an Auction whose
-// events go to the sink.
+// cleanup; it is called twice per round. TestAsyncSinkSlowSinkDoesNotSlowWrite
+// times AsyncSink.Write; once Run emits events, the same helper times Run
+// with an Auction whose events go to the sink.
 func assertSlowSinkDoesNotSlow(t *testing.T, n int, setup func(t *testing.T, sink gavel.EventSink) (op func(), cleanup func())) {
 	t.Helper()
+	var fastP99, slowP99 time.Duration
+	for round := 1; round <= 3; round++ {
+		fastP99, slowP99 = slowSinkRound(t, n, setup)
+		t.Logf("round %d: p99 latency with a fast sink %v, with a slow sink %v", round, fastP99, slowP99)
+		if slowP99 <= 10*fastP99+time.Millisecond {
+			return
+		}
+	}
+	assert.LessOrEqual(t, slowP99, 10*fastP99+time.Millisecond, "a slow sink slows its writer")
+}
+
+func slowSinkRound(t *testing.T, n int, setup func(t *testing.T, sink gavel.EventSink) (op func(), cleanup func())) (fastP99, slowP99 time.Duration) {
 	fastOp, fastCleanup := setup(t, gavel.EventSinkFunc(func(context.Context, []gavel.Event) error { return nil }))
 	defer fastCleanup()
 	slowOp, slowCleanup := setup(t, slowSink(20*time.Millisecond))
@@ -562,9 +577,7 @@ func assertSlowSinkDoesNotSlow(t *testing.T, n int, setup func(t *testing.T, sin
 		slices.Sort(d)
 		return d[len(d)*99/100]
 	}
-	fastP99, slowP99 := p99(fast), p99(slow)
-	t.Logf("p99 latency: fast sink %v, slow sink %v", fastP99, slowP99)
-	assert.LessOrEqual(t, slowP99, 10*fastP99+time.Millisecond, "a slow sink slows its writer")
+	return p99(fast), p99(slow)
 }
 
 func TestAsyncSinkSlowSinkDoesNotSlowWrite(t *testing.T) {

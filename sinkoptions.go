@@ -64,9 +64,9 @@ func WithLinger(d time.Duration) SinkOption {
 }
 
 // WithRetry sets how a failing Write of the inner sink is retried: at most
-// attempts tries in all (1: never retried), waiting before each retry a
-// random time between half and all of base doubled after every failure and
-// capped at max. When all attempts fail, the batch is dropped and its
+// attempts tries in all (1: never retried). Before retry k (from 1) the sink
+// waits base doubled k-1 times, capped at max, less a random part of up to
+// half (jitter). When every attempt has failed, the batch is dropped and its
 // events counted as failed. attempts must be at least 1, base positive and
 // max at least base. Default 5 attempts, 10ms, 1s.
 func WithRetry(attempts int, base, max time.Duration) SinkOption {
