@@ -77,6 +77,14 @@ var (
 	// EvenPacer.SetFlight return for a budget they cannot pace: a negative
 	// budget, a total period, or a flight that ends before it starts.
 	ErrInvalidPacing = errors.New("gavel: invalid pacing budget")
+
+	// ErrSinkFull is returned by AsyncSink.Write when the events do not all
+	// fit in its queue. None of them is queued; they are counted as dropped.
+	ErrSinkFull = errors.New("gavel: event sink queue full")
+
+	// ErrSinkClosed is returned by AsyncSink.Write once Close has been
+	// called. The events are not queued; they are counted as dropped.
+	ErrSinkClosed = errors.New("gavel: event sink closed")
 )
 
 // RequestError is returned by Run for a bid request it refuses. It wraps
