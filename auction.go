@@ -22,7 +22,9 @@ type Auction struct {
 	hooks   hookSet
 	logger  *slog.Logger
 	stats   stats
-	rounds  sync.Pool // *round, see fanout.go
+	sink    EventSink  // nil: no events
+	ownSink *AsyncSink // the sink New made around a synchronous one
+	rounds  sync.Pool  // *round, see fanout.go
 }
 
 // bidderSlot is a bidder with what the Auction keeps about it.
@@ -68,6 +70,16 @@ func New(opts ...Option) (*Auction, error) {
 		}
 		a.bidders = append(a.bidders, s)
 		a.byName[s.name] = s
+	}
+	if cfg.sink != nil {
+		a.sink = cfg.sink
+		if _, ok := cfg.sink.(*AsyncSink); !ok {
+			s, err := NewAsyncSink(cfg.sink)
+			if err != nil {
+				return nil, err
+			}
+			a.sink, a.ownSink = s, s
+		}
 	}
 	a.rounds.New = func() any { return newRound(a) }
 	return a, nil
@@ -206,5 +218,8 @@ func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Ti
 		}
 	}
 	res.Duration = time.Since(start)
+	if a.sink != nil {
+		r.emit(ctx, res)
+	}
 	return res, nil
 }

@@ -43,6 +43,7 @@ type round struct {
 	dealFloors []int64   // floors of all deals, imps[i].deals indexes into it
 	ties       []uint64  // per bid: tie-break key
 	rank       []int     // per imp: bid indexes in rank order
+	events     []Event   // the auction's events, handed to the sink
 }
 
 // call is one bidder's call within a round. The fields above the line are

@@ -56,6 +56,7 @@ type config struct {
 	account        AccountFunc
 	holdTTL        time.Duration
 	pacer          Pacer
+	sink           EventSink
 	errs           []error
 }
 

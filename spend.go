@@ -77,19 +77,22 @@ type BudgetHook interface {
 // fills it in from a winner. Keep it (or what is needed to rebuild it) until
 // the billing notice or the loss notice arrives.
 type Billing struct {
-	AuctionID string
-	ImpID     string
-	Bidder    string
-	Seat      string
-	BidID     string
-	DealID    string
-	Hold      Hold
+	AuctionID   string
+	ImpID       string
+	Bidder      string
+	Seat        string
+	BidID       string
+	DealID      string
+	Currency    string // the auction currency
+	ClearMicros int64  // the clearing price, micros of CPM
+	Hold        Hold
 }
 
 // Billing returns the Billing of Bids[i], which must be a winner with a hold.
 func (r *Result) Billing(i int) Billing {
 	b := &r.Bids[i]
-	bl := Billing{AuctionID: r.AuctionID, Bidder: b.Bidder, Seat: b.Seat, BidID: b.Bid.ID, Hold: b.Hold}
+	bl := Billing{AuctionID: r.AuctionID, Bidder: b.Bidder, Seat: b.Seat, BidID: b.Bid.ID,
+		Currency: r.Currency, ClearMicros: b.ClearMicros, Hold: b.Hold}
 	bl.ImpID = b.Bid.ImpID
 	if b.Deal != nil {
 		bl.DealID = b.Deal.ID
@@ -169,5 +172,3 @@ func (r *round) spend(ctx context.Context, account string, cost int64) {
 		p.Spend(ctx, account, cost)
 	}
 }
-
-func (a *Auction) billingEvent(ctx context.Context, b *Billing, cost int64) {}
