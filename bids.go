@@ -40,7 +40,9 @@ func (r *round) collect(ctx context.Context, req *openrtb2.BidRequest, res *Resu
 		}
 		switch {
 		case !c.received:
-			br.Status, br.Err, br.Latency = StatusTimeout, ErrBidderTimeout, r.fanout.Sub(c.start)
+			// A call started after the fan-out ended (Run's goroutine was
+			// held up during launch) waited for nothing, not a negative time.
+			br.Status, br.Err, br.Latency = StatusTimeout, ErrBidderTimeout, max(r.fanout.Sub(c.start), 0)
 		case c.end.After(c.deadline):
 			br.Status, br.Err, br.Latency = StatusTimeout, ErrBidderTimeout, c.end.Sub(c.start)
 		case c.err != nil:
