@@ -189,6 +189,12 @@ func (r *round) launch(ctx context.Context, req *openrtb2.BidRequest, fanout tim
 			br.Status = StatusPaced
 			continue
 		}
+		// Bidders share one "now", so that they share the tmax and the
+		// request copy, unless launching itself was held up.
+		t := time.Now()
+		if t.Sub(now) > time.Millisecond {
+			now = t
+		}
 		d := s.deadline(fanout, now)
 		if d.Sub(now) < a.cfg.minBidderTime {
 			br.Status = StatusSkippedNoTime
@@ -202,7 +208,7 @@ func (r *round) launch(ctx context.Context, req *openrtb2.BidRequest, fanout tim
 			c.ctx, c.cancel = context.WithDeadline(r.ctx, d)
 		}
 		r.refs.Add(1)
-		c.start = time.Now()
+		c.start = t
 		go c.run()
 		n++
 	}
