@@ -216,14 +216,35 @@ type pacedAccount struct {
 	spent     atomic.Int64 // spend in the current period, micros
 	stepSpent atomic.Int64 // spend since the current step began, micros
 
-	mu         sync.Mutex
-	budget     int64
-	period     Period    // a daily budget's period; unused for a flight
+	mu     sync.Mutex
+	budget int64
+	period Period // a daily budget's period; unused for a flight
+	span          // the current period, or the flight
+	state  PacingState
+}
+
+// span is the stretch of time a budget is spread over: a period, or a
+// flight.
+type span struct {
 	flight     bool      // the budget is for [start, end) rather than per period
 	start, end time.Time // the current period, or the flight
-	stepStart  time.Time // when the current step began
-	spendAvg   float64   // smoothed spend per step
-	reachAvg   float64   // smoothed p × traffic share per step
+}
+
+// curve returns the share of the span's traffic before t.
+func (s span) curve(shape trafficShape, t time.Time) float64 {
+	return shape.curve(t, s.start, s.end, s.flight)
+}
+
+// PacingState is the state of an EvenPacer's controller for one account
+// between two steps. An EvenPacer keeps it for the accounts it paces; a
+// pacer that keeps it elsewhere, for example in a store that several
+// processes pacing one budget share, runs the same controller on it with
+// EvenPacer.Step. The zero value is the state of an account never stepped.
+type PacingState struct {
+	Rate      float64   // participation probability planned by the last step
+	StepStart time.Time // when the last step ran; the zero time before the first
+	SpendAvg  float64   // smoothed spend per step, micros
+	ReachAvg  float64   // smoothed Rate × traffic share per step
 }
 
 // Allow implements Pacer. It returns true for an account without a budget.
@@ -299,7 +320,7 @@ func (p *EvenPacer) set(account string, budget int64, period Period, flight bool
 	v, ok := p.accounts.Load(account)
 	if !ok {
 		// Set the new account up fully before Allow can see it.
-		a := &pacedAccount{budget: budget, period: period, flight: flight, start: start, end: end}
+		a := &pacedAccount{budget: budget, period: period, span: span{flight: flight, start: start, end: end}}
 		p.plan(a, now)
 		if v, ok = p.accounts.LoadOrStore(account, a); !ok {
 			return
@@ -376,38 +397,78 @@ func (a *pacedAccount) due(now time.Time, step time.Duration) bool {
 // learn updates a's demand estimate with the step that ends at now. a.mu
 // is held.
 func (p *EvenPacer) learn(a *pacedAccount, now time.Time) {
-	spent := a.stepSpent.Swap(0)
-	shape := p.cfg.shape
-	share := shape.curve(now, a.start, a.end, a.flight) - shape.curve(a.stepStart, a.start, a.end, a.flight)
+	p.cfg.learn(&a.state, a.span, now, a.stepSpent.Swap(0))
+}
+
+// plan starts a step of a at now. a.mu is held.
+func (p *EvenPacer) plan(a *pacedAccount, now time.Time) {
+	next := p.cfg.plan(&a.state, a.budget, a.span, now, a.spent.Load())
+	a.rate.Store(math.Float64bits(a.state.Rate))
+	a.next.Store(next.UnixNano())
+}
+
+// Step runs one step of account's controller on a state kept outside the
+// pacer (see PacingState), the step the pacer runs on the state it keeps:
+// it learns the demand from stepSpent, the spend since s.StepStart, then
+// plans the step that begins at now from spent, the spend so far in the
+// period (or flight) that holds now, both in micros. It returns the new
+// state and when the next step is due. Step uses the account's budget
+// (SetBudget, SetFlight) and the pacer's options, and changes nothing in
+// the pacer. For an account without a budget it returns s unchanged and
+// ok false. It is safe for concurrent use.
+func (p *EvenPacer) Step(account string, s PacingState, now time.Time, spent, stepSpent int64) (_ PacingState, next time.Time, ok bool) {
+	v, ok := p.accounts.Load(account)
+	if !ok {
+		return s, time.Time{}, false
+	}
+	a := v.(*pacedAccount)
+	a.mu.Lock()
+	budget, period, sp := a.budget, a.period, a.span
+	a.mu.Unlock()
+	if !s.StepStart.IsZero() {
+		last := sp // the span the step that ends ran in
+		if !sp.flight {
+			last.start, last.end = period.Start(s.StepStart), period.Next(s.StepStart)
+		}
+		p.cfg.learn(&s, last, now, stepSpent)
+	}
+	if !sp.flight {
+		sp.start, sp.end = period.Start(now), period.Next(now)
+	}
+	next = p.cfg.plan(&s, budget, sp, now, spent)
+	return s, next, true
+}
+
+// learn updates the demand estimate in s with the step that ends at now,
+// in which the account spent stepSpent; sp is the span the step ran in.
+func (c *pacerConfig) learn(s *PacingState, sp span, now time.Time, stepSpent int64) {
+	share := sp.curve(c.shape, now) - sp.curve(c.shape, s.StepStart)
 	if share <= 0 {
 		return // no traffic expected: nothing to learn
 	}
-	rate := math.Float64frombits(a.rate.Load())
-	a.spendAvg += demandSmoothing * (float64(spent) - a.spendAvg)
-	a.reachAvg += demandSmoothing * (rate*share - a.reachAvg)
+	s.SpendAvg += demandSmoothing * (float64(stepSpent) - s.SpendAvg)
+	s.ReachAvg += demandSmoothing * (s.Rate*share - s.ReachAvg)
 }
 
-// plan starts a step at now: it sets the rate that should bring a's spend
-// to its target by the end of the step, and when the next step is due.
-// a.mu is held.
-func (p *EvenPacer) plan(a *pacedAccount, now time.Time) {
-	c := &p.cfg
+// plan starts a step at now: it sets in s the rate that should bring the
+// spend to its target by the end of the step, and returns when the next
+// step is due. budget is spread over sp, in which spent is spent so far.
+func (c *pacerConfig) plan(s *PacingState, budget int64, sp span, now time.Time, spent int64) time.Time {
 	next := now.Add(c.step)
-	if now.Before(a.end) && a.end.Before(next) {
-		next = a.end // a step never straddles a period's end
+	if now.Before(sp.end) && sp.end.Before(next) {
+		next = sp.end // a step never straddles a period's end
 	}
-	cNow := c.shape.curve(now, a.start, a.end, a.flight)
-	cNext := c.shape.curve(next, a.start, a.end, a.flight)
-	budget, spent := float64(a.budget), float64(a.spent.Load())
+	cNow, cNext := sp.curve(c.shape, now), sp.curve(c.shape, next)
+	b, sf := float64(budget), float64(spent)
 	steps := 1.0 // steps left to close the gap in
-	if left := a.end.Sub(now); left > 0 {
+	if left := sp.end.Sub(now); left > 0 {
 		steps = min(catchUpSteps, math.Ceil(float64(left)/float64(c.step)))
 	}
-	need := budget*(cNext-cNow) + (budget*cNow-spent)/steps
-	need = min(need, budget-spent)
+	need := b*(cNext-cNow) + (b*cNow-sf)/steps
+	need = min(need, b-sf)
 	var demand float64 // spend over the next step at p = 1
-	if a.reachAvg > 0 {
-		demand = a.spendAvg / a.reachAvg * (cNext - cNow)
+	if s.ReachAvg > 0 {
+		demand = s.SpendAvg / s.ReachAvg * (cNext - cNow)
 	}
 	rate := 1.0
 	switch {
@@ -416,9 +477,9 @@ func (p *EvenPacer) plan(a *pacedAccount, now time.Time) {
 	case demand > 0:
 		rate = min(max(need/demand, c.minRate), 1)
 	}
-	a.rate.Store(math.Float64bits(rate))
-	a.stepStart = now
-	a.next.Store(next.UnixNano())
+	s.Rate = rate
+	s.StepStart = now
+	return next
 }
 
 // trafficShape is the cumulative traffic of a day's equal slices: element i

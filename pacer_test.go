@@ -234,6 +234,53 @@ func paceDown(t *testing.T, p *gavel.EvenPacer, clock *auctiontest.Clock, accoun
 	require.InDelta(t, 0.8/3, p.Rate(account), 1e-9)
 }
 
+// TestEvenPacerStep runs the controller on a state kept outside the pacer,
+// as a pacer shared by several processes does, next to the pacer's own, and
+// expects the same rates at every step.
+func TestEvenPacerStep(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		set  func(p *gavel.EvenPacer) error
+	}{
+		{"daily", func(p *gavel.EvenPacer) error {
+			return p.SetBudget("acme", 1_440_000, gavel.DailyPeriod(time.UTC, 0))
+		}},
+		{"flight", func(p *gavel.EvenPacer) error {
+			return p.SetFlight("acme", 1_440_000, simDay, simDay.Add(time.Hour))
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			clock := auctiontest.NewClock(simDay)
+			p := gavel.NewEvenPacer(gavel.WithPacerClock(clock), gavel.WithTrafficShape([]float64{1, 3}))
+			require.NoError(t, tt.set(p))
+
+			s, next, ok := p.Step("acme", gavel.PacingState{}, clock.Now(), 0, 0)
+			require.True(t, ok)
+			assert.Equal(t, p.Rate("acme"), s.Rate)
+			assert.Equal(t, simDay.Add(time.Minute), next)
+			var spent, stepSpent int64
+			for i := range 90 { // past the flight's end
+				clock.Advance(time.Minute)
+				amount := int64(1_000 * (i%4 + 1))
+				p.Spend(ctx, "acme", amount) // steps, then records the amount
+				s, next, ok = p.Step("acme", s, clock.Now(), spent, stepSpent)
+				require.True(t, ok)
+				spent, stepSpent = spent+amount, amount
+				require.InDelta(t, p.Rate("acme"), s.Rate, 1e-12, "minute %d", i+1)
+				require.Equal(t, clock.Now(), s.StepStart)
+				require.True(t, next.After(clock.Now()))
+			}
+			rate := p.Rate("acme")
+			p.Step("acme", gavel.PacingState{}, clock.Now(), 1e12, 1e12)
+			assert.Equal(t, rate, p.Rate("acme"), "Step changes nothing in the pacer")
+		})
+	}
+	s, _, ok := gavel.NewEvenPacer().Step("nobody", gavel.PacingState{Rate: 0.5}, simDay, 0, 0)
+	assert.False(t, ok)
+	assert.Equal(t, 0.5, s.Rate)
+}
+
 func TestEvenPacerDeterministic(t *testing.T) {
 	clock := auctiontest.NewClock(simDay)
 	p := gavel.NewEvenPacer(gavel.WithPacerClock(clock))
