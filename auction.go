@@ -175,8 +175,8 @@ func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Ti
 	}
 	actx, cancel := context.WithDeadline(ctx, fanout)
 	defer cancel()
-	r.ctx.Context = actx
-	r.wait(r.launch(req, fanout, res))
+	rctx := &roundCtx{Context: actx, r: r}
+	r.wait(rctx.Done(), r.launch(rctx, req, fanout, res))
 	if canceled(ctx) {
 		return nil, ctx.Err()
 	}

@@ -28,8 +28,6 @@ type round struct {
 	reqs   []openrtb2.BidRequest
 	bodies []sharedBody // bodies[i] is the JSON of reqs[i], built on demand
 
-	ctx roundCtx // the auction context handed to bidders
-
 	imps       []impInfo // per request imp
 	dealFloors []int64   // floors of all deals, imps[i].deals indexes into it
 	ties       []uint64  // per bid: tie-break key
@@ -55,8 +53,10 @@ type call struct {
 }
 
 // roundCtx is the auction context with the round attached, so that bidders
-// in this package (the HTTP bidder) can share work through it without a
-// context.WithValue allocation per auction.
+// in this package (the HTTP bidder) can share work through it. It is made
+// anew for every auction and never changed: a bidder, its transport or the
+// timer of a context derived from it may still use it after Run returned
+// and the round went back to the pool.
 type roundCtx struct {
 	context.Context
 	r *round
@@ -86,7 +86,6 @@ func newRound(a *Auction) *round {
 		reqs:   make([]openrtb2.BidRequest, 0, n),
 		bodies: make([]sharedBody, n),
 	}
-	r.ctx.r = r
 	return r
 }
 
@@ -103,7 +102,6 @@ func (r *round) release() {
 	clear(r.reqs)
 	r.reqs = r.reqs[:0]
 	clear(r.bodies)
-	r.ctx.Context = nil
 	r.a.rounds.Put(r)
 }
 
@@ -144,9 +142,9 @@ func encodeRequest(ctx context.Context, req *openrtb2.BidRequest) ([]byte, error
 	return json.Marshal(req)
 }
 
-// launch starts the calls of every eligible bidder and returns how many it
-// started. Bidders left out get their status in res.Bidders.
-func (r *round) launch(req *openrtb2.BidRequest, fanout time.Time, res *Result) int {
+// launch starts the calls of every eligible bidder under ctx and returns
+// how many it started. Bidders left out get their status in res.Bidders.
+func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time, res *Result) int {
 	a := r.a
 	auctionHash := mix64(hashString(req.ID))
 	clockNow := a.cfg.clock.Now()
@@ -170,11 +168,11 @@ func (r *round) launch(req *openrtb2.BidRequest, fanout time.Time, res *Result) 
 			continue
 		}
 		c := &r.calls[i]
-		*c = call{r: r, slot: s, ctx: &r.ctx, deadline: d}
+		*c = call{r: r, slot: s, ctx: ctx, deadline: d}
 		br.TMax = tmaxMillis(d, now)
 		c.req = r.requestFor(req, br.TMax)
 		if d.Before(fanout) {
-			c.ctx, c.cancel = context.WithDeadline(&r.ctx, d)
+			c.ctx, c.cancel = context.WithDeadline(ctx, d)
 		}
 		r.refs.Add(1)
 		c.start = time.Now()
@@ -184,10 +182,9 @@ func (r *round) launch(req *openrtb2.BidRequest, fanout time.Time, res *Result) 
 	return n
 }
 
-// wait receives finished calls until all n are back or the fan-out
-// deadline (or cancellation) ends the auction context.
-func (r *round) wait(n int) {
-	done := r.ctx.Done()
+// wait receives finished calls until all n are back or done, the end of
+// the auction context (the fan-out deadline or cancellation), is closed.
+func (r *round) wait(done <-chan struct{}, n int) {
 	for received := 0; received < n; received++ {
 		select {
 		case c := <-r.done:
