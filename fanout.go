@@ -190,6 +190,17 @@ func (r *round) wait(done <-chan struct{}, n int) {
 		case c := <-r.done:
 			c.received = true
 		case <-done:
+			// Calls that came back while Run was not looking are in the
+			// channel already: take them rather than lose them to select's
+			// random choice. collect times out those that ended late.
+			for ; received < n; received++ {
+				select {
+				case c := <-r.done:
+					c.received = true
+				default:
+					return
+				}
+			}
 			return
 		}
 	}
