@@ -120,19 +120,53 @@ func bidderResultOf(t testing.TB, res *gavel.Result, name string) gavel.BidderRe
 	return gavel.BidderResult{}
 }
 
-// runTimed runs one auction and fails the test unless Run returned by the
-// auction deadline, plus deadlineSlack and the scheduling lag meanwhile.
-func runTimed(t testing.TB, ctx context.Context, a *gavel.Auction, req *openrtb2.BidRequest) *gavel.Result {
+// A timedRun is one call of Run, timed.
+type timedRun struct {
+	res      *gavel.Result
+	elapsed  time.Duration // how long Run took
+	deadline time.Duration // the auction deadline, from the call
+	lag      time.Duration // the scheduling lag meanwhile
+}
+
+// timeRun runs one auction and times it.
+func timeRun(t testing.TB, ctx context.Context, a *gavel.Auction, req *openrtb2.BidRequest) timedRun {
 	t.Helper()
 	lag := startLagMeter()
 	before := time.Now()
 	res, err := a.Run(ctx, req)
-	elapsed := time.Since(before)
-	worst := lag.Stop()
+	tr := timedRun{res: res, elapsed: time.Since(before), lag: lag.Stop()}
 	require.NoError(t, err)
 	require.NotNil(t, res)
-	assertOnTime(t, elapsed, res.Deadline.Sub(before), worst)
-	return res
+	tr.deadline = res.Deadline.Sub(before)
+	return tr
+}
+
+func (tr timedRun) onTime() bool { return tr.elapsed <= tr.deadline+deadlineSlack+tr.lag }
+
+// runTimed runs one auction and fails the test unless Run returned by the
+// auction deadline, plus deadlineSlack and the scheduling lag meanwhile.
+func runTimed(t testing.TB, ctx context.Context, a *gavel.Auction, req *openrtb2.BidRequest) *gavel.Result {
+	t.Helper()
+	tr := timeRun(t, ctx, a, req)
+	assertOnTime(t, tr.elapsed, tr.deadline, tr.lag)
+	return tr.res
+}
+
+// runOnTime runs attempt, a deadline scenario on fresh state, up to three
+// times until Run returns on time, and returns that run's Result. A loaded
+// machine can hold up any one run past its deadline (the lag meter does not
+// see a thread that the OS leaves waiting), but not three in a row, while
+// a Run that waits for a bidder is late every time.
+func runOnTime(t testing.TB, attempt func() timedRun) *gavel.Result {
+	t.Helper()
+	var tr timedRun
+	for range 3 {
+		if tr = attempt(); tr.onTime() {
+			break
+		}
+	}
+	assertOnTime(t, tr.elapsed, tr.deadline, tr.lag)
+	return tr.res
 }
 
 // assertOnTime checks that a call that took elapsed returned by its
@@ -172,11 +206,13 @@ func TestRunReturnsByDeadlineWhateverBiddersDo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel() // each waits for its deadline
-			a := mustAuction(t, gavel.WithBidders(
-				auctiontest.Fixed("good", auctiontest.Bid("g1", "1", 2.00)),
-				tt.bad(t),
-			))
-			res := runTimed(t, context.Background(), a, bannerRequest("r1", 150))
+			res := runOnTime(t, func() timedRun {
+				a := mustAuction(t, gavel.WithBidders(
+					auctiontest.Fixed("good", auctiontest.Bid("g1", "1", 2.00)),
+					tt.bad(t),
+				))
+				return timeRun(t, context.Background(), a, bannerRequest("r1", 150))
+			})
 
 			assert.Equal(t, 145*time.Millisecond, res.Deadline.Sub(res.Start), "tmax 150ms less the 5ms reserve")
 			if tt.wait {
@@ -218,17 +254,20 @@ func TestRunDeadlineSources(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel() // each waits for its deadline
-			hang := auctiontest.Hang("hang")
-			opts := append([]gavel.Option{gavel.WithBidders(
-				auctiontest.Fixed("good", auctiontest.Bid("g1", "1", 2.00)), hang)}, tt.opts...)
-			a := mustAuction(t, opts...)
-			ctx := context.Background()
-			if tt.ctxTimeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.ctxTimeout)
-				defer cancel()
-			}
-			res := runTimed(t, ctx, a, bannerRequest("r1", tt.tmax))
+			var hang *auctiontest.Bidder
+			var ctx context.Context
+			res := runOnTime(t, func() timedRun {
+				hang = auctiontest.Hang("hang")
+				a := mustAuction(t, append([]gavel.Option{gavel.WithBidders(
+					auctiontest.Fixed("good", auctiontest.Bid("g1", "1", 2.00)), hang)}, tt.opts...)...)
+				ctx = context.Background()
+				if tt.ctxTimeout > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.ctxTimeout)
+					defer cancel()
+				}
+				return timeRun(t, ctx, a, bannerRequest("r1", tt.tmax))
+			})
 
 			budget := res.Deadline.Sub(res.Start)
 			if cd, ok := ctx.Deadline(); ok && cd.Before(res.Start.Add(time.Duration(tt.tmax)*time.Millisecond)) {
@@ -277,17 +316,20 @@ func (b *deadlineRecorder) last() (int64, time.Time) {
 }
 
 func TestBidderTimeouts(t *testing.T) {
-	short := &deadlineRecorder{name: "short"}
-	capped := &deadlineRecorder{name: "capped"}
-	all := &deadlineRecorder{name: "all"}
-	a := mustAuction(t,
-		gavel.WithBidders(short, capped, all, auctiontest.Fixed("good", auctiontest.Bid("g1", "1", 2.00))),
-		gavel.WithAllBiddersTimeout(15*time.Millisecond),
-		gavel.WithBidderTimeout("short", 20*time.Millisecond),
-		gavel.WithBidderTimeout("capped", 10*time.Second),
-		gavel.WithBidderTimeout("good", 10*time.Second),
-	)
-	res := runTimed(t, context.Background(), a, bannerRequest("r1", 150))
+	var short, capped, all *deadlineRecorder
+	res := runOnTime(t, func() timedRun {
+		short = &deadlineRecorder{name: "short"}
+		capped = &deadlineRecorder{name: "capped"}
+		all = &deadlineRecorder{name: "all"}
+		a := mustAuction(t,
+			gavel.WithBidders(short, capped, all, auctiontest.Fixed("good", auctiontest.Bid("g1", "1", 2.00))),
+			gavel.WithAllBiddersTimeout(15*time.Millisecond),
+			gavel.WithBidderTimeout("short", 20*time.Millisecond),
+			gavel.WithBidderTimeout("capped", 10*time.Second),
+			gavel.WithBidderTimeout("good", 10*time.Second),
+		)
+		return timeRun(t, context.Background(), a, bannerRequest("r1", 150))
+	})
 	fanout := res.Deadline.Sub(res.Start)
 
 	tests := []struct {
@@ -330,7 +372,7 @@ func TestBidderAnsweringAfterItsOwnDeadlineTimesOut(t *testing.T) {
 		gavel.WithBidders(late, auctiontest.Fixed("good", auctiontest.Bid("g1", "1", 2.00))),
 		gavel.WithBidderTimeout("late", 10*time.Millisecond),
 	)
-	res := runTimed(t, context.Background(), a, bannerRequest("r1", 200))
+	res := runOnTime(t, func() timedRun { return timeRun(t, context.Background(), a, bannerRequest("r1", 200)) })
 
 	br := bidderResultOf(t, res, "late")
 	assert.Equal(t, gavel.StatusTimeout, br.Status)
@@ -475,18 +517,19 @@ func TestRunCanceledMidAuction(t *testing.T) {
 				auctiontest.Fixed("good", auctiontest.Bid("g1", "1", 2.00)),
 				auctiontest.Hang("hang"), auctiontest.Stuck("stuck", stuckRelease(t)),
 			))
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			tt.cancel(cancel)
-
-			lag := startLagMeter()
-			before := time.Now()
-			res, err := a.Run(ctx, bannerRequest("r1", 900))
-			elapsed := time.Since(before)
-
-			assert.Nil(t, res)
-			assert.Equal(t, context.Canceled, err)
-			assertOnTime(t, elapsed, 10*time.Millisecond, lag.Stop()) // promptly, not at the 895ms deadline
+			// Run returns promptly on cancel, not at the 895ms deadline.
+			runOnTime(t, func() timedRun {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				tt.cancel(cancel)
+				lag := startLagMeter()
+				before := time.Now()
+				res, err := a.Run(ctx, bannerRequest("r1", 900))
+				tr := timedRun{elapsed: time.Since(before), deadline: 10 * time.Millisecond, lag: lag.Stop()}
+				assert.Nil(t, res)
+				assert.Equal(t, context.Canceled, err)
+				return tr
+			})
 		})
 	}
 }
@@ -505,7 +548,7 @@ func TestRunLeaksNoGoroutine(t *testing.T) {
 		),
 		gavel.WithBidderTimeout("hang-own-timeout", 15*time.Millisecond),
 	)
-	res := runTimed(t, context.Background(), a, bannerRequest("r1", 100))
+	res := runOnTime(t, func() timedRun { return timeRun(t, context.Background(), a, bannerRequest("r1", 100)) })
 	assert.Equal(t, "good", winnerOf(t, res, "1").Bidder)
 	goleak.VerifyNone(t, ignore)
 
@@ -529,6 +572,9 @@ func TestRunConcurrently(t *testing.T) {
 		auctiontest.Error("error", errors.New("boom")),
 		auctiontest.NoBid("nobid"),
 	))
+	// Half the auctions wait for the hanging bidders until the deadline;
+	// the tmax is long so that the quick bidders answer in time even when
+	// 50 auctions under the race detector share a loaded machine.
 	const goroutines, perGoroutine = 50, 2
 	lag := startLagMeter()
 	var late lateRuns
@@ -537,9 +583,9 @@ func TestRunConcurrently(t *testing.T) {
 		wg.Go(func() {
 			for k := range perGoroutine {
 				id := fmt.Sprintf("c-%d-%d", g, k)
-				req := bannerRequest(id, 300)
+				req := bannerRequest(id, 500)
 				wantSlow := gavel.StatusTimeout
-				if (g+k)%2 == 1 { // half the auctions leave the slow bidders out and end early
+				if (g+k)%2 == 1 { // the other half leave the slow bidders out and end early
 					req.BSeat = []string{"hang", "slow"}
 					wantSlow = gavel.StatusSeatBlocked
 				}
