@@ -114,11 +114,11 @@ func FuzzRun(f *testing.F) {
 		)
 		require.NoError(t, err)
 
-		lag := startLagMeter()
 		start := time.Now()
 		res, err := a.Run(context.Background(), req)
-		elapsed := time.Since(start)
-		assertOnTime(t, elapsed, maxTMax, lag.Stop())
+		// Fuzzing keeps every core busy, so this catches inputs that make
+		// Run hang or crawl, not milliseconds: the deadline tests do those.
+		require.Less(t, time.Since(start), maxTMax+time.Second, "Run took too long")
 
 		if req != nil {
 			after, merr := json.Marshal(req)
