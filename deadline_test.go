@@ -716,7 +716,7 @@ func TestRoundsAreReusedSafely(t *testing.T) {
 	var mu sync.Mutex
 	var results []*gavel.Result
 	run := func(id string) {
-		res := timing.run(t, a, bannerRequest(id, 100))
+		res := timing.run(t, a, bannerRequest(id, 200))
 		mu.Lock()
 		results = append(results, res)
 		mu.Unlock()
@@ -727,7 +727,7 @@ func TestRoundsAreReusedSafely(t *testing.T) {
 	require.Equal(t, gavel.StatusTimeout, bidderResultOf(t, results[0], "stuck").Status)
 
 	// Auctions 2..41 on 8 goroutines; the stuck bidders are let go while
-	// they run.
+	// they run, once the first eight have started.
 	ids := make(chan string)
 	var wg sync.WaitGroup
 	for range 8 {
@@ -738,7 +738,7 @@ func TestRoundsAreReusedSafely(t *testing.T) {
 		})
 	}
 	for i := range 40 {
-		if i == 16 {
+		if i == 8 {
 			released()
 		}
 		ids <- fmt.Sprint("mid-", i)
