@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -424,7 +425,7 @@ func TestMinBidderTime(t *testing.T) {
 
 			calls := map[string]int64{"good": good.Calls(), "other": other.Calls()}
 			for _, br := range res.Bidders {
-				if contains(tt.skipped, br.Bidder) {
+				if slices.Contains(tt.skipped, br.Bidder) {
 					assert.Equal(t, gavel.StatusSkippedNoTime, br.Status, br.Bidder)
 					assert.Zero(t, calls[br.Bidder], "%s was called", br.Bidder)
 					assert.Zero(t, br.TMax)
@@ -443,15 +444,6 @@ func TestMinBidderTime(t *testing.T) {
 			}
 		})
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestBidderPanicIsRecovered(t *testing.T) {

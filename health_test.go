@@ -211,7 +211,7 @@ func auctionIDs(prefix string, n int) []string {
 	return ids
 }
 
-func count(bs []bool) int {
+func countTrue(bs []bool) int {
 	n := 0
 	for _, b := range bs {
 		if b {
@@ -239,11 +239,11 @@ func TestThrottling(t *testing.T) {
 	// StatusThrottled, and health counts them apart.
 	ids := auctionIDs("auction-", 2000)
 	called := flakyCalled(t, a, ids)
-	assert.InDelta(t, 0.2, float64(count(called))/float64(len(ids)), 0.03, "called for %d of %d", count(called), len(ids))
+	assert.InDelta(t, 0.2, float64(countTrue(called))/float64(len(ids)), 0.03, "called for %d of %d", countTrue(called), len(ids))
 	h = healthOf(t, a, "flaky")
-	assert.LessOrEqual(t, h.Calls-callsBefore, int64(count(called)), "a call can only be skipped for lack of time")
-	assert.GreaterOrEqual(t, h.Calls-callsBefore, int64(count(called))*9/10)
-	assert.Equal(t, int64(len(ids)-count(called)), h.Throttled-throttledBefore)
+	assert.LessOrEqual(t, h.Calls-callsBefore, int64(countTrue(called)), "a call can only be skipped for lack of time")
+	assert.GreaterOrEqual(t, h.Calls-callsBefore, int64(countTrue(called))*9/10)
+	assert.Equal(t, int64(len(ids)-countTrue(called)), h.Throttled-throttledBefore)
 	assert.Equal(t, 0.2, h.CallRate)
 
 	// The choice is a function of the auction id.
@@ -254,7 +254,7 @@ func TestThrottling(t *testing.T) {
 	flaky.healthy.Store(true)
 	clk.Advance(11 * time.Second)
 	after := flakyCalled(t, a, auctionIDs("healthy-", 100))
-	assert.Equal(t, 100, count(after), "a recovered bidder is called for every auction")
+	assert.Equal(t, 100, countTrue(after), "a recovered bidder is called for every auction")
 	h = healthOf(t, a, "flaky")
 	assert.Equal(t, 1.0, h.CallRate)
 	assert.Zero(t, h.Throttled)
@@ -277,14 +277,14 @@ func TestThrottlingRecoversThroughProbes(t *testing.T) {
 
 	// Good probes that bring the failure rate under MaxFailureRate are not
 	// enough: it must fall to half of it (hysteresis).
-	probes := count(flakyCalled(t, a, auctionIDs("few-", 20)))
+	probes := countTrue(flakyCalled(t, a, auctionIDs("few-", 20)))
 	rate := float64(failures) / float64(failures+int64(probes))
 	require.True(t, rate > 0.25 && rate <= 0.5, "failure rate %v", rate)
 	clk.Advance(time.Second)
 	flakyCalled(t, a, auctionIDs("next-", 1))
 	assert.Equal(t, 0.5, healthOf(t, a, "flaky").CallRate, "still throttled after %d good probes", probes)
 
-	probes += count(flakyCalled(t, a, auctionIDs("many-", 80)))
+	probes += countTrue(flakyCalled(t, a, auctionIDs("many-", 80)))
 	require.LessOrEqual(t, float64(failures)/float64(failures+int64(probes)), 0.25)
 	clk.Advance(time.Second)
 	flakyCalled(t, a, auctionIDs("last-", 1))
