@@ -187,7 +187,7 @@ func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Ti
 	deadline := a.deadline(ctx, req, start)
 	r.fanout = deadline.Add(-a.cfg.clearingTime)
 	res := &Result{
-		AuctionID: req.ID, Currency: cur, Start: start, Deadline: deadline,
+		AuctionID: req.ID, Currency: cur, Start: start, Deadline: deadline, FanoutEnd: r.fanout,
 		Bidders: make([]BidderResult, len(a.bidders)),
 		req:     req,
 	}
@@ -196,8 +196,8 @@ func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Ti
 	}
 	actx, cancel := context.WithDeadline(ctx, r.fanout)
 	defer cancel()
-	r.ctx = &roundCtx{Context: actx, r: r}
-	r.wait(r.launch(ctx, req, r.fanout, res))
+	rctx := &roundCtx{Context: actx, r: r}
+	r.wait(rctx.Done(), r.launch(rctx, req, r.fanout, res))
 	if canceled(ctx) {
 		return nil, ctx.Err()
 	}

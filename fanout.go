@@ -32,7 +32,6 @@ type round struct {
 	nreqs  int
 	bodies []sharedBody // bodies[i] is the JSON of reqs[i], built on demand
 
-	ctx     *roundCtx     // the auction context handed to bidders; new per auction
 	fanout  time.Time     // when the fan-out ends
 	profile profileLookup // the profile lookup and the merged user
 
@@ -65,11 +64,10 @@ type call struct {
 }
 
 // roundCtx is the auction context with the round attached, so that bidders
-// in this package (the HTTP bidder) can share work through it. Unlike the
-// round, it is not pooled and never changes once made: bidders may hand the
-// context to work that outlives their call (net/http keeps dialing with the
-// request context's values after the request is canceled), and that work
-// must not see the round's next auction, or a nil context.
+// in this package (the HTTP bidder) can share work through it. It is made
+// anew for every auction and never changed: a bidder, its transport or the
+// timer of a context derived from it may still use it after Run returned
+// and the round went back to the pool.
 type roundCtx struct {
 	context.Context
 	r *round
@@ -120,7 +118,6 @@ func (r *round) release() {
 	clear(r.reqs[:r.nreqs])
 	r.nreqs = 0
 	clear(r.bodies)
-	r.ctx = nil
 	r.a.rounds.Put(r)
 }
 
@@ -166,9 +163,9 @@ func encodeRequest(ctx context.Context, req *openrtb2.BidRequest) ([]byte, error
 	return json.Marshal(req)
 }
 
-// launch starts the calls of every eligible bidder and returns how many it
-// started. Bidders left out get their status in res.Bidders.
-func (r *round) launch(ctx context.Context, req *openrtb2.BidRequest, fanout time.Time, res *Result) int {
+// launch starts the calls of every eligible bidder under ctx and returns
+// how many it started. Bidders left out get their status in res.Bidders.
+func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time, res *Result) int {
 	a := r.a
 	auctionHash := mix64(hashString(req.ID))
 	clockNow := a.cfg.clock.Now()
@@ -201,11 +198,11 @@ func (r *round) launch(ctx context.Context, req *openrtb2.BidRequest, fanout tim
 			continue
 		}
 		c := &r.calls[i]
-		*c = call{r: r, slot: s, ctx: r.ctx, deadline: d}
+		*c = call{r: r, slot: s, ctx: ctx, deadline: d}
 		br.TMax = tmaxMillis(d, now)
 		c.req = r.requestFor(req, br.TMax)
 		if d.Before(fanout) {
-			c.ctx, c.cancel = context.WithDeadline(r.ctx, d)
+			c.ctx, c.cancel = context.WithDeadline(ctx, d)
 		}
 		r.refs.Add(1)
 		c.start = t
@@ -215,15 +212,25 @@ func (r *round) launch(ctx context.Context, req *openrtb2.BidRequest, fanout tim
 	return n
 }
 
-// wait receives finished calls until all n are back or the fan-out
-// deadline (or cancellation) ends the auction context.
-func (r *round) wait(n int) {
-	done := r.ctx.Done()
+// wait receives finished calls until all n are back or done, the end of
+// the auction context (the fan-out deadline or cancellation), is closed.
+func (r *round) wait(done <-chan struct{}, n int) {
 	for received := 0; received < n; received++ {
 		select {
 		case c := <-r.done:
 			c.received = true
 		case <-done:
+			// Calls that came back while Run was not looking are in the
+			// channel already: take them rather than lose them to select's
+			// random choice. collect times out those that ended late.
+			for ; received < n; received++ {
+				select {
+				case c := <-r.done:
+					c.received = true
+				default:
+					return
+				}
+			}
 			return
 		}
 	}

@@ -104,9 +104,21 @@ func newHealth(window time.Duration, t *Throttle) *health {
 	return h
 }
 
+// epoch returns the number of the bucket that holds now, counted from the
+// Unix epoch. It rounds down, so that a clock before 1970 (a test clock at
+// the zero time) gets buckets too.
+func (h *health) epoch(now time.Time) int64 {
+	ns, w := now.UnixNano(), int64(h.width)
+	e := ns / w
+	if ns%w < 0 {
+		e--
+	}
+	return e
+}
+
 func (h *health) bucket(now time.Time) *healthBucket {
-	epoch := now.UnixNano() / int64(h.width)
-	b := &h.ring[epoch%healthBuckets]
+	epoch := h.epoch(now)
+	b := &h.ring[(epoch%healthBuckets+healthBuckets)%healthBuckets]
 	if b.epoch != epoch {
 		*b = healthBucket{epoch: epoch}
 	}
@@ -152,7 +164,7 @@ func latencyBin(d time.Duration) int {
 
 // sum adds up the buckets inside the window ending at now. h.mu is held.
 func (h *health) sum(now time.Time) healthBucket {
-	epoch := now.UnixNano() / int64(h.width)
+	epoch := h.epoch(now)
 	var s healthBucket
 	for i := range h.ring {
 		b := &h.ring[i]
@@ -208,7 +220,7 @@ func (h *health) allow(now time.Time, auctionHash uint64) bool {
 	if rate >= 1 {
 		return true
 	}
-	if epoch := now.UnixNano() / int64(h.width); h.mu.TryLock() {
+	if epoch := h.epoch(now); h.mu.TryLock() {
 		if h.evaluated != epoch {
 			h.evaluated = epoch
 			h.evaluate(now)

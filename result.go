@@ -44,7 +44,8 @@ type Result struct {
 	AuctionID string    // the request id
 	Currency  string    // the auction currency: prices are in it
 	Start     time.Time // when Run started
-	Deadline  time.Time // when Run had to return by; the fan-out ended WithClearingTime before
+	Deadline  time.Time // when Run had to return by
+	FanoutEnd time.Time // when Run stopped waiting for bidders: Deadline less WithClearingTime
 	Duration  time.Duration
 
 	Imps    []ImpResult

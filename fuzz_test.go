@@ -1,0 +1,187 @@
+package gavel_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/prebid/openrtb/v20/openrtb3"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gavelrtb/gavel"
+)
+
+// fuzzRates converts between USD, EUR and GBP and knows nothing else.
+var fuzzRates = gavel.RateFunc(func(from, to string) (float64, error) {
+	usd := map[string]float64{"USD": 1, "EUR": 1.08, "GBP": 1.27}
+	f, okf := usd[from]
+	t, okt := usd[to]
+	if !okf || !okt {
+		return 0, fmt.Errorf("%w: %s to %s", gavel.ErrNoRate, from, to)
+	}
+	return f / t, nil
+})
+
+// fuzzSeeds are requests and responses, realistic and nasty. The realistic
+// request is added in FuzzRun from testdata.
+var fuzzSeeds = []struct {
+	req, resp string
+}{
+	{`{}`, `{}`},
+	{`null`, `null`},
+	{`{"id":"r","imp":[{"id":"1"}]}`, `{"id":"r","seatbid":[{"bid":[{"id":"b","impid":"1","price":1.5,"adm":"<a/>"}]}]}`},
+	{`{"id":"r","imp":[{"id":"1","bidfloor":2}],"at":1}`,
+		`{"id":"r","seatbid":[{"seat":"s","bid":[{"id":"b","impid":"1","price":2,"adm":"x"},{"id":"b","impid":"1","price":3,"adm":"x"},{"id":"c","impid":"1","price":1.99,"adm":"x"}]}]}`},
+	{`{"id":"r","imp":[{"id":"1"},{"id":"2"}],"cur":["EUR"]}`,
+		`{"id":"r","cur":"USD","seatbid":[{"bid":[{"id":"a","impid":"1","price":1e300,"adm":"x"},{"id":"b","impid":"2","price":-1,"adm":"x"},{"id":"c","impid":"3","price":1,"adm":"x"},{"id":"d","impid":"2","price":0.000001,"nurl":"https://n"}]}]}`},
+	{`{"id":"r","imp":[{"id":"1","bidfloor":1,"bidfloorcur":"GBP"}],"cur":["USD","EUR"]}`,
+		`{"id":"r","cur":"EUR","seatbid":[{"bid":[{"id":"a","impid":"1","price":1.2,"adm":"x"}]},{"seat":"other","bid":[{"id":"a","impid":"1","price":1.2,"adm":"x"}]}]}`},
+	{`{"id":"r","imp":[{"id":"1"}],"cur":["XYZ"]}`, `{"id":"r","cur":"XYZ","seatbid":[{"bid":[{"id":"a","impid":"1","price":1,"adm":"x"}]}]}`},
+	{`{"id":"r","imp":[{"id":"1"},{"id":"1"}]}`, `{"id":"r"}`},
+	{`{"id":"r","imp":[{"id":"1","bidfloor":-1}],"tmax":-5,"at":7,"cur":[""]}`, `{"id":"r"}`},
+	{`{"id":"r","imp":[]}`, `{"id":"r"}`},
+	{`{"id":"","imp":[{"id":""}]}`, `{"id":""}`},
+	{`{"id":"r","tmax":99999999999,"imp":[{"id":"1","pmp":{"private_auction":1,"deals":[{"id":"d","bidfloor":3,"at":3},{"id":"e","bidfloor":1,"wseat":["nobody"]}]}}]}`,
+		`{"id":"r","seatbid":[{"bid":[{"id":"a","impid":"1","price":5,"dealid":"d","adm":"x"},{"id":"b","impid":"1","price":9,"adm":"x"},{"id":"c","impid":"1","price":2,"dealid":"d","adm":"x"},{"id":"e","impid":"1","price":4,"dealid":"e","adm":"x"},{"id":"f","impid":"1","price":4,"dealid":"zz","adm":"x"}]}]}`},
+	{`{"id":"r","imp":[{"id":"1","pmp":{"deals":[{"id":"d","at":3}]}}]}`, `{"id":"r"}`},
+	{`{"id":"r","imp":[{"id":"1","pmp":{"deals":[{"id":"d"},{"id":"d"}]}}]}`, `{"id":"r"}`},
+	{`{"id":"r","imp":[{"id":"1","secure":1,"banner":{"format":[{"w":300,"h":250},{"wratio":16,"hratio":9,"wmin":320}],"battr":[1,2]}}],"bcat":["IAB25"],"acat":["IAB1"],"badv":["bad.example"],"bapp":["com.bad"],"bseat":["x"]}`,
+		`{"id":"r","seatbid":[{"seat":"x","bid":[{"id":"a","impid":"1","price":5,"adm":"x"}]},{"bid":[{"id":"b","impid":"1","price":4,"adm":"http://insecure"},{"id":"c","impid":"1","price":3,"adm":"x","w":728,"h":90},{"id":"d","impid":"1","price":3,"adm":"x","w":640,"h":360},{"id":"e","impid":"1","price":2,"adm":"x","attr":[2]},{"id":"f","impid":"1","price":2,"adm":"x","cat":["IAB25-3"]},{"id":"g","impid":"1","price":2,"adm":"x","cat":["IAB2"]},{"id":"h","impid":"1","price":2,"adm":"x","adomain":["ads.BAD.example"]},{"id":"i","impid":"1","price":2,"adm":"x","bundle":"com.bad"},{"id":"j","impid":"1","price":1.5,"adm":"x","cat":["IAB1-1"]}]}]}`},
+	{`{"id":"r","imp":[{"id":"1","banner":{"w":300,"h":250,"wmax":9223372036854775807,"hmax":1},"video":{"mimes":["video/mp4"]}}],"wseat":["a"]}`,
+		`{"id":"r","seatbid":[{"bid":[{"id":"a","impid":"1","price":3,"adm":"x","w":9223372036854775807,"h":9223372036854775807,"mtype":1}]}]}`},
+	{`{"id":"r","imp":[{"id":"1","qty":{"multiplier":2.5}}]}`,
+		`{"id":"other","bidid":"bid-1","nbr":2,"seatbid":[{"bid":[{"id":"a","impid":"1","price":3,"adm":"${AUCTION_PRICE}","lurl":"https://l?p=${AUCTION_LOSS}"}]}]}`},
+	{`{"id":"r","imp":[{"id":"1"}]}`, `{"id":"r","nbr":8,"seatbid":[]}`},
+	{`{"id":"r","imp":[{"id":"1"}]}`, `{"id":"r","seatbid":[{"bid":[]},{}]}`},
+	{`{"id":"r\u0000\u2028日本","imp":[{"id":"\ud83d\ude00"}]}`,
+		`{"id":"r\u0000\u2028日本","seatbid":[{"seat":"\ud83d\ude00","bid":[{"id":"\u0000","impid":"\ud83d\ude00","price":1,"adm":"x"}]}]}`},
+	{`{"id":"r","imp":[{"id":"1"}]}`, `not json`},
+}
+
+// FuzzRun runs an auction for a fuzzed request among two bidders that both
+// answer with a fuzzed response, and checks what must hold whatever the
+// input: Run does not panic, returns on time, refuses only with a
+// *RequestError, leaves the request alone, and its Result is consistent.
+func FuzzRun(f *testing.F) {
+	realistic, err := os.ReadFile("testdata/bidrequest-3imp.json")
+	require.NoError(f, err)
+	realisticResp := `{"id":"7f3c2a9e-5b1d-4c8e-9a6f-2d4e8b1c7a3f","bidid":"resp-1","cur":"USD","seatbid":[
+		{"seat":"seat-a","bid":[
+			{"id":"a1","impid":"1","price":5.25,"dealid":"deal-premium-123","adomain":["brand.example"],"adm":"<div>https://cdn.example/a1</div>","crid":"cr-a1","w":728,"h":90,"mtype":1},
+			{"id":"a2","impid":"2","price":0.95,"adm":"<div>a2</div>","crid":"cr-a2","w":300,"h":250,"mtype":1,"cat":["IAB12"]},
+			{"id":"a3","impid":"3","price":14,"dealid":"deal-video-789","adm":"<VAST/>","mtype":2}]},
+		{"seat":"seat-v","bid":[
+			{"id":"v1","impid":"3","price":13,"dealid":"deal-video-789","adm":"<VAST/>","mtype":2},
+			{"id":"v2","impid":"1","price":2.4,"dealid":"deal-open-456","adm":"<div>v2</div>","w":970,"h":250,"mtype":1},
+			{"id":"v3","impid":"1","price":1.9,"adm":"<div>v3</div>","adomain":["competitor.example"]}]}]}`
+	f.Add(realistic, []byte(realisticResp), true)
+	f.Add(realistic, []byte(realisticResp), false)
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s.req), []byte(s.resp), true)
+		f.Add([]byte(s.req), []byte(s.resp), false)
+	}
+
+	const maxTMax = 50 * time.Millisecond
+	f.Fuzz(func(t *testing.T, reqJSON, respJSON []byte, forceID bool) {
+		var req *openrtb2.BidRequest
+		if json.Unmarshal(reqJSON, &req) != nil {
+			return
+		}
+		var before []byte
+		if req != nil {
+			var err error
+			if before, err = json.Marshal(req); err != nil {
+				return
+			}
+		}
+		var resp *openrtb2.BidResponse
+		if json.Unmarshal(respJSON, &resp) != nil {
+			resp = nil
+		}
+		if resp != nil && req != nil && forceID {
+			resp.ID = req.ID
+		}
+		answer := func(context.Context, *openrtb2.BidRequest) (*openrtb2.BidResponse, error) { return resp, nil }
+		a, err := gavel.New(
+			gavel.WithBidders(gavel.BidderFunc("a", answer), gavel.BidderFunc("seat-a", answer)),
+			gavel.WithMaxTMax(maxTMax), gavel.WithDefaultTMax(maxTMax),
+			gavel.WithCurrencyConverter(fuzzRates),
+		)
+		require.NoError(t, err)
+
+		start := time.Now()
+		res, err := a.Run(context.Background(), req)
+		// Fuzzing keeps every core busy, so this catches inputs that make
+		// Run hang or crawl, not milliseconds: the deadline tests do those.
+		require.Less(t, time.Since(start), maxTMax+time.Second, "Run took too long")
+
+		if req != nil {
+			after, merr := json.Marshal(req)
+			require.NoError(t, merr)
+			require.True(t, bytes.Equal(before, after), "Run modified the request")
+		}
+		if err != nil {
+			var re *gavel.RequestError
+			require.ErrorAs(t, err, &re)
+			require.ErrorIs(t, err, gavel.ErrInvalidRequest)
+			require.Equal(t, openrtb3.NoBidInvalidRequest, re.Reason)
+			require.Nil(t, res)
+			return
+		}
+		require.NotNil(t, res)
+		checkResult(t, req, res)
+	})
+}
+
+// checkResult checks the invariants of a Result.
+func checkResult(t *testing.T, req *openrtb2.BidRequest, res *gavel.Result) {
+	require.Equal(t, req.ID, res.AuctionID)
+	require.Len(t, res.Imps, len(req.Imp))
+	winners := make([]int, len(req.Imp))
+	for i := range res.Bids {
+		b := &res.Bids[i]
+		require.NotNil(t, b.Bid)
+		if !b.Won {
+			require.Positive(t, int(b.Loss), "bid %d lost without a reason", i)
+			require.Zero(t, b.ClearMicros, "bid %d lost but pays", i)
+			continue
+		}
+		require.Equal(t, openrtb3.LossWon, b.Loss)
+		require.GreaterOrEqual(t, b.Imp, 0)
+		require.Less(t, b.Imp, len(req.Imp))
+		require.Equal(t, i, res.Imps[b.Imp].Winner, "the imp names its winner")
+		winners[b.Imp]++
+		require.GreaterOrEqual(t, b.ClearMicros, int64(0))
+		require.LessOrEqual(t, b.ClearMicros, b.PriceMicros, "the winner pays more than it bid")
+		if b.Deal == nil {
+			require.GreaterOrEqual(t, b.ClearMicros, res.Imps[b.Imp].FloorMicros, "the winner pays less than the floor")
+		}
+		require.Equal(t, req.Imp[b.Imp].ID, b.Bid.ImpID)
+	}
+	for i, ir := range res.Imps {
+		require.Equal(t, req.Imp[i].ID, ir.ImpID)
+		require.LessOrEqual(t, winners[i], 1, "imp %d has %d winners", i, winners[i])
+		if ir.Winner >= 0 {
+			require.Less(t, ir.Winner, len(res.Bids))
+			require.True(t, res.Bids[ir.Winner].Won)
+		}
+	}
+	for _, br := range res.Bidders {
+		require.NotEqual(t, "unknown", br.Status.String(), br.Bidder)
+	}
+	if !res.HasWinner() {
+		require.NotZero(t, res.NBR)
+	}
+	for i := range res.Bids {
+		_ = res.LossURL(i)
+	}
+	out := res.BidResponse()
+	require.Equal(t, req.ID, out.ID)
+	_, err := json.Marshal(out)
+	require.NoError(t, err)
+}
