@@ -365,3 +365,9 @@ func TestNewValidatesOptions(t *testing.T) {
 		})
 	}
 }
+
+func TestNewRefusesANilPointerBidder(t *testing.T) {
+	var nilBidder *auctiontest.Bidder
+	_, err := gavel.New(gavel.WithBidders(nilBidder))
+	require.ErrorIs(t, err, gavel.ErrInvalidOption)
+}

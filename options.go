@@ -264,7 +264,11 @@ func (c *config) validate() error {
 			c.fail("bidder %d is nil", i)
 			continue
 		}
-		name := b.Name()
+		name, ok := bidderName(b)
+		if !ok {
+			c.fail("bidder %d (%T) panicked in Name, a nil pointer?", i, b)
+			continue
+		}
 		if name == "" {
 			c.fail("bidder %d has an empty name", i)
 		}
@@ -279,4 +283,15 @@ func (c *config) validate() error {
 		}
 	}
 	return errors.Join(c.errs...)
+}
+
+// bidderName calls b.Name, reporting false when it panics, as a nil pointer
+// of a bidder type does.
+func bidderName(b Bidder) (name string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return b.Name(), true
 }
