@@ -60,6 +60,19 @@ func (s *JSONLinesSink) Write(ctx context.Context, events []Event) error {
 	return nil
 }
 
+// AppendJSON appends the JSON object of e to dst and returns the extended
+// slice: byte for byte what encoding/json's Marshal makes of the Event, with
+// no trailing newline, built without reflection. It allocates only if dst
+// must grow. It returns dst unchanged and an error if e.Type is not one of
+// the EventType constants. AppendJSON only reads e, so it is safe to call
+// concurrently on the same Event.
+func (e *Event) AppendJSON(dst []byte) ([]byte, error) {
+	if !e.Type.valid() {
+		return dst, fmt.Errorf("gavel: event of auction %q: unknown event type %d", e.AuctionID, uint8(e.Type))
+	}
+	return appendEventJSON(dst, e), nil
+}
+
 // appendEventJSON appends the JSON object of e, in the field order and with
 // the omissions of encoding/json, to b. e.Type must be valid.
 func appendEventJSON(b []byte, e *Event) []byte {

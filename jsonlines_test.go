@@ -207,3 +207,27 @@ func BenchmarkJSONLinesSink(b *testing.B) {
 		})
 	}
 }
+
+func TestEventAppendJSON(t *testing.T) {
+	events := append(oneOfEachType(), gavel.Event{Type: gavel.EventError, AuctionID: "<\xff>", Error: "a\u2028b\n"})
+	for _, e := range events {
+		want, err := json.Marshal(e)
+		require.NoError(t, err)
+		got, err := e.AppendJSON([]byte("prefix "))
+		require.NoError(t, err)
+		assert.Equal(t, "prefix "+string(want), string(got), "appends, keeping dst")
+	}
+
+	bad := gavel.Event{Type: 0, AuctionID: "a1"}
+	dst := []byte("keep")
+	got, err := bad.AppendJSON(dst)
+	assert.ErrorContains(t, err, `gavel: event of auction "a1": unknown event type 0`)
+	assert.Equal(t, "keep", string(got), "dst unchanged on error")
+
+	e := oneOfEachType()[5]
+	buf := make([]byte, 0, 1024)
+	allocs := testing.AllocsPerRun(100, func() {
+		buf, _ = e.AppendJSON(buf[:0])
+	})
+	assert.Zero(t, allocs, "AppendJSON into a large enough buffer must not allocate")
+}
