@@ -73,7 +73,7 @@ func New(opts ...Option) (*Auction, error) {
 	}
 	if cfg.sink != nil {
 		a.sink = cfg.sink
-		if _, ok := cfg.sink.(*AsyncSink); !ok {
+		if _, ok := cfg.sink.(NonBlockingSink); !ok {
 			s, err := NewAsyncSink(cfg.sink)
 			if err != nil {
 				return nil, err

@@ -8,13 +8,26 @@ import (
 // WithEventSink reports every auction to sink as events: one auction event,
 // one per bidder that was called (bid, no_bid, timeout or error), one per
 // bid (win or loss) and, through Auction.Commit, one per billed impression.
-// Run never waits for the sink: a sink that is not an *AsyncSink is wrapped
-// in one with its defaults, owned by the Auction and closed by
-// Auction.Close. An *AsyncSink passed here stays the caller's to close.
-// Default: no events are built.
+// Run never waits for the sink: a sink that is not a NonBlockingSink (such
+// as an *AsyncSink) is wrapped in an AsyncSink with its defaults, owned by
+// the Auction and closed by Auction.Close. A NonBlockingSink passed here is
+// used as it is and stays the caller's to close. Default: no events are
+// built.
 func WithEventSink(sink EventSink) Option {
 	return optionFunc(func(c *config) { c.sink = sink })
 }
+
+// A NonBlockingSink is an EventSink whose Write never waits on I/O: it
+// queues or refuses the events and returns. WithEventSink hands events to
+// such a sink directly instead of putting an AsyncSink in front of it. The
+// NonBlocking method only marks the capability.
+type NonBlockingSink interface {
+	EventSink
+	NonBlocking()
+}
+
+// NonBlocking marks AsyncSink as a NonBlockingSink.
+func (s *AsyncSink) NonBlocking() {}
 
 // Close releases what the Auction owns: it closes the AsyncSink that
 // WithEventSink made, delivering the events still queued within ctx. It

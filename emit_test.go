@@ -109,3 +109,17 @@ func TestSlowSinkDoesNotSlowRun(t *testing.T) {
 		return op, cleanup
 	})
 }
+
+type nonBlocking struct{ auctiontest.EventRecorder }
+
+func (*nonBlocking) NonBlocking() {}
+
+func TestNonBlockingSinkIsUsedAsIs(t *testing.T) {
+	sink := &nonBlocking{}
+	a, err := gavel.New(gavel.WithBidders(auctiontest.NoBid("a")), gavel.WithEventSink(sink))
+	require.NoError(t, err)
+	_, err = a.Run(context.Background(), auctiontest.Request("r1", auctiontest.BannerImp("1", 0.5)))
+	require.NoError(t, err)
+	assert.Equal(t, 2, sink.Len(), "written during Run, with no queue in between")
+	require.NoError(t, a.Close(context.Background()))
+}

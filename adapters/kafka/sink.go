@@ -58,11 +58,10 @@ type Stats struct {
 // they are delivered or their delivery timeout passes, and Writes are
 // refused once the buffer is full. Stats and the hooks tell the story.
 //
-// gavel.WithEventSink puts an AsyncSink in front of a Sink, as in front of
-// any sink, which batches events and retries a Write refused with
-// ErrBufferFull: each refusal counts here as dropped, and the AsyncSink's
-// own Stats say which events were lost in the end. Auction.Close closes
-// that AsyncSink, not the Sink: close the Auction first, then the Sink.
+// A Sink is a gavel.NonBlockingSink: gavel.WithEventSink hands it the
+// auction's events directly, with no AsyncSink in front, and a full buffer
+// drops the auction's events at once (counted here). Auction.Close does not
+// close it: close the Sink after the Auctions that write to it.
 //
 // Create a Sink with NewSink; the zero value is not usable. It is safe for
 // concurrent use. Close it to deliver what is buffered and release its
@@ -125,6 +124,10 @@ func NewSink(opts ...Option) (*Sink, error) {
 	s.promise = s.finish
 	return s, nil
 }
+
+// NonBlocking marks the Sink as a gavel.NonBlockingSink: Write never waits
+// for the network.
+func (s *Sink) NonBlocking() {}
 
 // Write encodes events and hands them to the client, in order, and
 // returns without waiting for the network; ctx is not used. The events
