@@ -185,6 +185,16 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
+// Operations, as the ErrorHook is told them.
+const (
+	opReserve   = "reserve"
+	opCommit    = "commit"
+	opRelease   = "release"
+	opBalance   = "balance"
+	opSetBudget = "setbudget"
+	opLease     = "lease"
+)
+
 // MaxAmount is the largest budget SetBudget takes, in micros: amounts are
 // exact in the scripts' Lua numbers up to it. A larger reservation is
 // refused with gavel.ErrBudgetExhausted.
@@ -251,7 +261,9 @@ func (l *Ledger) Stats() LedgerStats {
 
 // NewLedger returns a Ledger on client configured by opts. It returns an
 // error wrapping gavel.ErrInvalidOption when an option is out of range.
-// It does not talk to Redis: accounts are read when first used.
+// It does not talk to Redis: accounts are read when first used. When an
+// account may be in lease mode it starts the background refresh, which
+// Close stops; call Close when done with the Ledger in any case.
 func NewLedger(client rueidis.Client, opts ...LedgerOption) (*Ledger, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: redis ledger: nil client", gavel.ErrInvalidOption)
@@ -284,9 +296,10 @@ func NewLedger(client rueidis.Client, opts ...LedgerOption) (*Ledger, error) {
 // Close stops the background refresh, ends the process's lease-mode holds
 // (their money returns to the account as if they had expired), releases
 // the orphans still waiting (see Failures), reports what was committed
-// from the leases and gives the leases back, within ctx. What it cannot report (ctx ends, Redis fails) it returns as an
-// error; the leases then return to their accounts at their expiry, and
-// the unreported money is lost to the accounts' Committed. Close does not
+// from the leases and gives the leases back, within ctx. What it cannot
+// report (ctx ends, Redis fails) it returns as an error; the leases then
+// return to their accounts at their expiry, and the unreported money is
+// lost to the accounts' Committed. Close does not
 // close the client. After Close every method returns ErrLedgerClosed; a
 // call that overlaps Close may still succeed, but a lease-mode hold it
 // reserves can no longer be committed. Close returns nil when called
@@ -320,67 +333,20 @@ func (l *Ledger) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// account is what the Ledger keeps about one account: its keys, its
-// configuration as last seen in Redis, and its lease in lease mode.
-// Accounts are kept once Redis has known them; they are never removed
-// (except a lease-mode account Redis does not know).
-type account struct {
-	name  string
-	keys  []string
-	conf  atomic.Pointer[accountConfig]
-	lease *lease      // nil in strict mode
-	kept  atomic.Bool // the ledger keeps this account
-}
-
-// Key suffixes, in the order of the scripts' KEYS.
-var keySuffixes = [...]string{":budget", ":state", ":holds", ":holds:exp", ":leases", ":leases:exp"}
-
-func (l *Ledger) newAccount(name string) *account {
-	tag := "{" + l.cfg.prefix + ":" + name + "}"
-	a := &account{name: name, keys: make([]string, len(keySuffixes))}
-	for i, s := range keySuffixes {
-		a.keys[i] = tag + s
+// start runs f in a goroutine that Close waits for, unless the ledger is
+// closing. It reports whether it started f.
+func (l *Ledger) start(f func()) bool {
+	l.life.RLock()
+	defer l.life.RUnlock()
+	if l.closing {
+		return false
 	}
-	if l.cfg.modeOf(name) == ModeLease {
-		a.lease = newLease(name)
-	}
-	return a
-}
-
-// lookup returns the account named name: the one the ledger keeps, or a
-// new one that it does not keep yet (keep does that), so that names that
-// have no budget do not pile up.
-func (l *Ledger) lookup(name string) *account {
-	a, _ := l.lookupKept(name)
-	return a
-}
-
-// lookupKept is lookup, and reports whether the ledger keeps the account.
-func (l *Ledger) lookupKept(name string) (*account, bool) {
-	if v, ok := l.accounts.Load(name); ok {
-		return v.(*account), true
-	}
-	return l.newAccount(name), false
-}
-
-// forget stops keeping a, an account Redis does not know.
-func (l *Ledger) forget(a *account) {
-	l.accounts.CompareAndDelete(a.name, a)
-}
-
-// keep keeps a, an account Redis knows.
-func (l *Ledger) keep(a *account) {
-	if !a.kept.Load() && a.conf.Load() != nil {
-		l.share(a)
-	}
-}
-
-// share returns the account the ledger keeps under a's name, keeping a if
-// there is none: a lease must be one for all of the ledger's calls.
-func (l *Ledger) share(a *account) *account {
-	a.kept.Store(true) // a is not shared yet: if another is kept, a is dropped
-	v, _ := l.accounts.LoadOrStore(a.name, a)
-	return v.(*account)
+	l.refreshes.Add(1)
+	go func() {
+		defer l.refreshes.Done()
+		f()
+	}()
+	return true
 }
 
 // redisError counts and reports a failed call and returns it, wrapped. A

@@ -21,7 +21,7 @@ func BenchmarkRedisLedger(b *testing.B) {
 		amount, actual = 1_000, 700
 	)
 	c := ledgerClient(b)
-	for _, mode := range modes {
+	for _, mode := range ledgerModes {
 		b.Run(fmt.Sprintf("mode=%v/goroutines=%d", mode, goroutines), func(b *testing.B) {
 			ctx := context.Background()
 			l := newTestLedger(b, c, WithLedgerMode(mode))

@@ -22,12 +22,12 @@ import (
 // counts leases) never exceeds the budget, and every micro is accounted
 // for at the end.
 func TestLedgerConcurrentReservations(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(fmt.Sprint("mode=", mode), func(t *testing.T) { testConcurrentReservations(t, mode) })
+	for _, mode := range ledgerModes {
+		t.Run(fmt.Sprint("mode=", mode), func(t *testing.T) { testLedgerConcurrentReservations(t, mode) })
 	}
 }
 
-func testConcurrentReservations(t *testing.T, mode Mode) {
+func testLedgerConcurrentReservations(t *testing.T, mode Mode) {
 	const (
 		goroutines = 64
 		each       = 40

@@ -19,8 +19,8 @@ import (
 func TestLedgerFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	direct := ledgerClient(t)
-	proxy := newTCPProxy(t, ledgerAddr())
-	hook := &errorRecorder{}
+	proxy := newLedgerProxy(t, ledgerAddr())
+	hook := &ledgerErrors{}
 	l := newTestLedgerAt(t, ledgerClientAt(t, proxy.Addr()), ledgerPrefix(t, direct), WithLedgerErrorHook(hook))
 	reader, err := NewLedger(direct, WithLedgerPrefix(l.cfg.prefix))
 	require.NoError(t, err)
@@ -80,7 +80,7 @@ func TestLedgerFailsClosed(t *testing.T) {
 	}
 	// Closing the proxy dropped what it held: Redis saw only the first
 	// auction.
-	assert.Equal(t, gavel.Balance{Budget: 1_000_000, Committed: 510}, balanceOf(t, reader, "dsp"))
+	assert.Equal(t, gavel.Balance{Budget: 1_000_000, Committed: 510}, ledgerBalanceOf(t, reader, "dsp"))
 	assert.Equal(t, int64(2), a.Stats().LedgerErrors)
 }
 
@@ -97,8 +97,8 @@ func TestLedgerLeaseOutage(t *testing.T) {
 	)
 	ctx := context.Background()
 	direct := ledgerClient(t)
-	proxy := newTCPProxy(t, ledgerAddr())
-	hook := &errorRecorder{}
+	proxy := newLedgerProxy(t, ledgerAddr())
+	hook := &ledgerErrors{}
 	l := newTestLedgerAt(t, ledgerClientAt(t, proxy.Addr()), ledgerPrefix(t, direct),
 		WithLedgerMode(ModeLease), WithLeaseSlice(slice), WithLeaseTTL(ttl),
 		WithLeaseInterval(50*time.Millisecond), WithLedgerTimeout(100*time.Millisecond),
@@ -110,7 +110,7 @@ func TestLedgerLeaseOutage(t *testing.T) {
 
 	early, err := l.Reserve(ctx, "a", 1_000, time.Minute)
 	require.NoError(t, err)
-	assert.Equal(t, gavel.Balance{Budget: budget, Reserved: slice}, balanceOf(t, other, "a"), "the lease counts as reserved")
+	assert.Equal(t, gavel.Balance{Budget: budget, Reserved: slice}, ledgerBalanceOf(t, other, "a"), "the lease counts as reserved")
 
 	proxy.Pause()
 	time.Sleep(ttl * 3 / 2)
@@ -119,7 +119,7 @@ func TestLedgerLeaseOutage(t *testing.T) {
 	_, err = l.Reserve(rctx, "a", 100, time.Minute)
 	require.Error(t, err, "a lease not renewed for 3/4 of its ttl is not used")
 	assert.NotErrorIs(t, err, gavel.ErrBudgetExhausted)
-	assert.Equal(t, gavel.Balance{Budget: budget}, balanceOf(t, other, "a"), "the lease expired in Redis")
+	assert.Equal(t, gavel.Balance{Budget: budget}, ledgerBalanceOf(t, other, "a"), "the lease expired in Redis")
 
 	// Another process spends the whole budget meanwhile.
 	h, err := other.Reserve(ctx, "a", budget, time.Minute)
@@ -135,7 +135,7 @@ func TestLedgerLeaseOutage(t *testing.T) {
 	// The hold from the lost lease is billed: the money is spent twice.
 	require.NoError(t, l.Commit(ctx, early, 1_000))
 	require.NoError(t, l.Close(ctx))
-	b := balanceOf(t, other, "a")
+	b := ledgerBalanceOf(t, other, "a")
 	assert.Equal(t, gavel.Balance{Budget: budget, Committed: budget + 1_000}, b)
 	assert.LessOrEqual(t, b.Committed-budget, int64(slice), "overspent by at most one slice per lease lost")
 	s := l.Stats()

@@ -59,11 +59,11 @@ func ledgerPrefix(t testing.TB, c rueidis.Client) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	prefix := "gavel-test-" + hex.EncodeToString(b[:])
-	t.Cleanup(func() { deleteKeys(t, c, "{"+prefix+":*") })
+	t.Cleanup(func() { ledgerDeleteKeys(t, c, "{"+prefix+":*") })
 	return prefix
 }
 
-func deleteKeys(t testing.TB, c rueidis.Client, pattern string) {
+func ledgerDeleteKeys(t testing.TB, c rueidis.Client, pattern string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var cursor uint64
@@ -102,34 +102,34 @@ func newTestLedgerAt(t testing.TB, c rueidis.Client, prefix string, opts ...Ledg
 	return l
 }
 
-func balanceOf(t testing.TB, l *Ledger, account string) gavel.Balance {
+func ledgerBalanceOf(t testing.TB, l *Ledger, account string) gavel.Balance {
 	t.Helper()
 	b, err := l.Balance(context.Background(), account)
 	require.NoError(t, err)
 	return b
 }
 
-// errorRecorder is an ErrorHook that keeps what it is told.
-type errorRecorder struct {
+// ledgerErrors is an ErrorHook that keeps what it is told.
+type ledgerErrors struct {
 	mu   sync.Mutex
 	ops  []string
 	errs []error
 }
 
-func (r *errorRecorder) OnRedisError(op string, err error) {
+func (r *ledgerErrors) OnRedisError(op string, err error) {
 	r.mu.Lock()
 	r.ops = append(r.ops, op)
 	r.errs = append(r.errs, err)
 	r.mu.Unlock()
 }
 
-func (r *errorRecorder) count() int {
+func (r *ledgerErrors) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.errs)
 }
 
-func (r *errorRecorder) has(target error) bool {
+func (r *ledgerErrors) has(target error) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, err := range r.errs {
@@ -140,10 +140,10 @@ func (r *errorRecorder) has(target error) bool {
 	return false
 }
 
-// tcpProxy forwards connections from a port of 127.0.0.1 to a server, and
+// ledgerProxy forwards connections from a port of 127.0.0.1 to a server, and
 // can stop forwarding (Pause: the bytes wait, as behind a stuck network)
 // or close (Close: the port refuses connections and the open ones end).
-type tcpProxy struct {
+type ledgerProxy struct {
 	ln     net.Listener
 	target string
 
@@ -154,11 +154,11 @@ type tcpProxy struct {
 	wg     sync.WaitGroup
 }
 
-func newTCPProxy(t testing.TB, target string) *tcpProxy {
+func newLedgerProxy(t testing.TB, target string) *ledgerProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	p := &tcpProxy{ln: ln, target: target, gate: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	p := &ledgerProxy{ln: ln, target: target, gate: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	close(p.gate)
 	p.wg.Add(1)
 	go p.accept()
@@ -166,9 +166,9 @@ func newTCPProxy(t testing.TB, target string) *tcpProxy {
 	return p
 }
 
-func (p *tcpProxy) Addr() string { return p.ln.Addr().String() }
+func (p *ledgerProxy) Addr() string { return p.ln.Addr().String() }
 
-func (p *tcpProxy) accept() {
+func (p *ledgerProxy) accept() {
 	defer p.wg.Done()
 	for {
 		in, err := p.ln.Accept()
@@ -189,7 +189,7 @@ func (p *tcpProxy) accept() {
 	}
 }
 
-func (p *tcpProxy) track(conns ...net.Conn) bool {
+func (p *ledgerProxy) track(conns ...net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -205,7 +205,7 @@ func (p *tcpProxy) track(conns ...net.Conn) bool {
 }
 
 // pipe copies from src to dst, holding what it read while paused.
-func (p *tcpProxy) pipe(dst, src net.Conn) {
+func (p *ledgerProxy) pipe(dst, src net.Conn) {
 	defer p.wg.Done()
 	defer func() { _ = dst.Close(); _ = src.Close() }()
 	buf := make([]byte, 32<<10)
@@ -227,7 +227,7 @@ func (p *tcpProxy) pipe(dst, src net.Conn) {
 }
 
 // Pause stops forwarding until Resume.
-func (p *tcpProxy) Pause() {
+func (p *ledgerProxy) Pause() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	select {
@@ -238,7 +238,7 @@ func (p *tcpProxy) Pause() {
 }
 
 // Resume forwards again what waited and what comes.
-func (p *tcpProxy) Resume() {
+func (p *ledgerProxy) Resume() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	select {
@@ -250,7 +250,7 @@ func (p *tcpProxy) Resume() {
 
 // Cut closes the open connections, dropping what they held, and forwards
 // the new ones.
-func (p *tcpProxy) Cut() {
+func (p *ledgerProxy) Cut() {
 	p.mu.Lock()
 	for c := range p.conns {
 		_ = c.Close()
@@ -262,7 +262,7 @@ func (p *tcpProxy) Cut() {
 
 // Close closes the port and every connection, and waits for the proxy's
 // goroutines.
-func (p *tcpProxy) Close() {
+func (p *ledgerProxy) Close() {
 	p.mu.Lock()
 	if !p.closed {
 		p.closed = true

@@ -328,7 +328,8 @@ func (l *Ledger) due(ls *lease, tick, now int64) bool {
 	case tick-ls.lastUse.Load() > l.idleTicks():
 		return ls.avail.Load() > 0 // give it back
 	}
-	return ls.avail.Load() < l.cfg.slice/2 && !ls.dry.Load()
+	// Top up a lease that runs low (Reserve asks first; this retries).
+	return ls.amount.Load() > 0 && ls.avail.Load() < l.cfg.slice/2 && !ls.dry.Load()
 }
 
 // giveBack ends a's lease for Close: it reports what is left to report and

@@ -26,7 +26,7 @@ import (
 )
 
 // The environment of a helper process: TestLedgerProcesses runs the test
-// binary again with these set, and TestHelperProcess then plays one
+// binary again with these set, and TestLedgerHelperProcess then plays one
 // exchange process.
 const (
 	helperEnv       = "GAVEL_LEDGER_HELPER" // the helper's number
@@ -44,9 +44,9 @@ const (
 	procImps    = 3
 )
 
-// procResult is what a helper process prints, on a line of its own after
+// ledgerProcResult is what a helper process prints, on a line of its own after
 // "RESULT ".
-type procResult struct {
+type ledgerProcResult struct {
 	ID         int
 	Auctions   int64
 	Wins       int64 // impressions won and billed
@@ -69,12 +69,12 @@ func TestLedgerProcesses(t *testing.T) {
 	if os.Getenv(helperEnv) != "" {
 		t.Skip("in a helper process")
 	}
-	for _, mode := range modes {
-		t.Run(fmt.Sprint("mode=", mode), func(t *testing.T) { testProcesses(t, mode) })
+	for _, mode := range ledgerModes {
+		t.Run(fmt.Sprint("mode=", mode), func(t *testing.T) { testLedgerProcesses(t, mode) })
 	}
 }
 
-func testProcesses(t *testing.T, mode Mode) {
+func testLedgerProcesses(t *testing.T, mode Mode) {
 	const processes = 3
 	ctx := context.Background()
 	client := ledgerClient(t)
@@ -91,7 +91,7 @@ func testProcesses(t *testing.T, mode Mode) {
 	procs := make([]*proc, processes)
 	ready := make(chan struct{}, processes)
 	for i := range procs {
-		p := &proc{cmd: exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")}
+		p := &proc{cmd: exec.Command(os.Args[0], "-test.run=^TestLedgerHelperProcess$", "-test.count=1")}
 		crash := 0
 		if mode == ModeLease && i == processes-1 {
 			crash = procBudget / 20
@@ -99,7 +99,7 @@ func testProcesses(t *testing.T, mode Mode) {
 		p.cmd.Env = append(os.Environ(),
 			helperEnv+"="+strconv.Itoa(i), "GAVEL_REDIS_ADDR="+ledgerAddr(),
 			helperPrefixEnv+"="+prefix, helperModeEnv+"="+mode.String(), helperCrashEnv+"="+strconv.Itoa(crash))
-		p.cmd.Stdout = &readyWriter{buf: &p.stdout, ready: ready}
+		p.cmd.Stdout = &ledgerReadyWriter{buf: &p.stdout, ready: ready}
 		p.cmd.Stderr = &p.stderr
 		var err error
 		p.stdin, err = p.cmd.StdinPipe()
@@ -147,7 +147,7 @@ func testProcesses(t *testing.T, mode Mode) {
 		_ = p.stdin.Close() // stop
 	}
 
-	var results []procResult
+	var results []ledgerProcResult
 	var billed, crashed int64
 	for i, p := range procs {
 		err := p.cmd.Wait()
@@ -155,7 +155,7 @@ func testProcesses(t *testing.T, mode Mode) {
 		if !(errors.As(err, &exit) && exit.ExitCode() == 3) { // 3: died on purpose
 			require.NoError(t, err, "process %d:\n%s\n%s", i, p.stdout.String(), p.stderr.String())
 		}
-		r, ok := parseResult(p.stdout.String())
+		r, ok := parseLedgerProcResult(p.stdout.String())
 		require.True(t, ok, "process %d printed no result:\n%s\n%s", i, p.stdout.String(), p.stderr.String())
 		results = append(results, r)
 		billed += r.Billed
@@ -169,7 +169,7 @@ func testProcesses(t *testing.T, mode Mode) {
 	// its expiry.
 	var final gavel.Balance
 	require.Eventually(t, func() bool {
-		final = balanceOf(t, reader, procAccount)
+		final = ledgerBalanceOf(t, reader, procAccount)
 		return final.Reserved == 0
 	}, 10*time.Second, 20*time.Millisecond, "every hold and lease ends")
 	t.Logf("mode=%v: budget %d, billed by the processes %d (%.2f%%), committed in redis %d, left %d, in %v",
@@ -200,14 +200,14 @@ func testProcesses(t *testing.T, mode Mode) {
 	}
 }
 
-// readyWriter collects a helper's output and signals when it says READY.
-type readyWriter struct {
+// ledgerReadyWriter collects a helper's output and signals when it says READY.
+type ledgerReadyWriter struct {
 	buf   *bytes.Buffer
 	ready chan<- struct{}
 	said  bool
 }
 
-func (w *readyWriter) Write(p []byte) (int, error) {
+func (w *ledgerReadyWriter) Write(p []byte) (int, error) {
 	n, err := w.buf.Write(p)
 	if !w.said && bytes.Contains(w.buf.Bytes(), []byte("READY\n")) {
 		w.said = true
@@ -216,22 +216,22 @@ func (w *readyWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func parseResult(out string) (procResult, bool) {
+func parseLedgerProcResult(out string) (ledgerProcResult, bool) {
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		if line, ok := strings.CutPrefix(sc.Text(), "RESULT "); ok {
-			var r procResult
+			var r ledgerProcResult
 			return r, json.Unmarshal([]byte(line), &r) == nil
 		}
 	}
-	return procResult{}, false
+	return ledgerProcResult{}, false
 }
 
-// TestHelperProcess is one exchange process of TestLedgerProcesses: it
+// TestLedgerHelperProcess is one exchange process of TestLedgerProcesses: it
 // says READY, waits for GO on its stdin, runs auctions with 8 goroutines
 // until its stdin closes, commits every impression it wins, and prints
 // what it did.
-func TestHelperProcess(t *testing.T) {
+func TestLedgerHelperProcess(t *testing.T) {
 	if os.Getenv(helperEnv) == "" {
 		t.Skip("a helper process of TestLedgerProcesses")
 	}
@@ -282,7 +282,7 @@ func TestHelperProcess(t *testing.T) {
 		stop()
 	}()
 	var (
-		res     = procResult{ID: id}
+		res     = ledgerProcResult{ID: id}
 		counts  [5]atomic.Int64 // auctions, wins, billed, refused, errors
 		billing sync.RWMutex    // auctions hold it shared; the crash exclusively
 		start   = time.Now()
@@ -307,7 +307,7 @@ func TestHelperProcess(t *testing.T) {
 				// the process dies between auctions, with nothing in
 				// flight that would kick a refresh of the lease.
 				billing.RLock()
-				refused := auction(ctx, a, fmt.Sprintf("p%d-g%d-%d", id, g, n), imps, &counts)
+				refused := ledgerAuction(ctx, a, fmt.Sprintf("p%d-g%d-%d", id, g, n), imps, &counts)
 				billing.RUnlock()
 				if crashAt > 0 && counts[2].Load() >= crashAt {
 					billing.Lock()
@@ -326,10 +326,10 @@ func TestHelperProcess(t *testing.T) {
 	report()
 }
 
-// auction runs one auction and commits every impression it wins, counting
+// ledgerAuction runs one auction and commits every impression it wins, counting
 // into counts (auctions, wins, billed, refused, errors). It reports whether
 // the ledger refused an impression.
-func auction(ctx context.Context, a *gavel.Auction, id string, imps []openrtb2.Imp, counts *[5]atomic.Int64) bool {
+func ledgerAuction(ctx context.Context, a *gavel.Auction, id string, imps []openrtb2.Imp, counts *[5]atomic.Int64) bool {
 	req := auctiontest.Request(id, imps...)
 	req.TMax = 300
 	r, err := a.Run(ctx, req)

@@ -14,7 +14,7 @@ import (
 	"github.com/gavelrtb/gavel/auctiontest"
 )
 
-var modes = []Mode{ModeStrict, ModeLease}
+var ledgerModes = []Mode{ModeStrict, ModeLease}
 
 // settled returns the balance of account after l is closed, read by
 // another ledger on the same keys: in lease mode Close reports what was
@@ -25,7 +25,7 @@ func settled(t testing.TB, l *Ledger, account string) gavel.Balance {
 	r, err := NewLedger(l.client, WithLedgerPrefix(l.cfg.prefix))
 	require.NoError(t, err)
 	defer func() { _ = r.Close(context.Background()) }()
-	return balanceOf(t, r, account)
+	return ledgerBalanceOf(t, r, account)
 }
 
 func TestLedgerReserveErrors(t *testing.T) {
@@ -46,7 +46,7 @@ func TestLedgerReserveErrors(t *testing.T) {
 		{"above MaxAmount", "a", MaxAmount + 1, time.Second, gavel.ErrBudgetExhausted},
 	}
 	c := ledgerClient(t)
-	for _, mode := range modes {
+	for _, mode := range ledgerModes {
 		for _, tt := range tests {
 			t.Run(fmt.Sprintf("mode=%v/%s", mode, tt.name), func(t *testing.T) {
 				ctx := context.Background()
@@ -69,7 +69,7 @@ func TestLedgerReserveErrors(t *testing.T) {
 				assert.Equal(t, tt.amount, h.Amount)
 				assert.WithinDuration(t, start.Add(tt.ttl), h.Expires, 100*time.Millisecond)
 				if mode == ModeStrict {
-					assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 400, Reserved: 600}, balanceOf(t, l, "a"))
+					assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 400, Reserved: 600}, ledgerBalanceOf(t, l, "a"))
 				}
 				require.NoError(t, l.Commit(ctx, h, 600))
 				assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 1_000}, settled(t, l, "a"))
@@ -133,7 +133,7 @@ func TestLedgerCommitAndRelease(t *testing.T) {
 		}
 	}
 	c := ledgerClient(t)
-	for _, mode := range modes {
+	for _, mode := range ledgerModes {
 		for _, tt := range tests {
 			t.Run(fmt.Sprintf("mode=%v/%s", mode, tt.name), func(t *testing.T) {
 				ctx := context.Background()
@@ -160,7 +160,7 @@ func TestLedgerCommitAndRelease(t *testing.T) {
 				}
 				want := tt.want
 				if mode == ModeStrict {
-					assert.Equal(t, want, balanceOf(t, l, "a"))
+					assert.Equal(t, want, ledgerBalanceOf(t, l, "a"))
 				} else {
 					want.Reserved = 0 // Close ends the outstanding holds
 				}
@@ -189,7 +189,7 @@ func TestLedgerExpiry(t *testing.T) {
 		require.ErrorIs(t, err, gavel.ErrBudgetExhausted)
 
 		time.Sleep(time.Until(h1.Expires) + 20*time.Millisecond)
-		assert.Equal(t, gavel.Balance{Budget: 300, Reserved: 200}, balanceOf(t, l, "a"), "h1 returned")
+		assert.Equal(t, gavel.Balance{Budget: 300, Reserved: 200}, ledgerBalanceOf(t, l, "a"), "h1 returned")
 		require.ErrorIs(t, l.Commit(ctx, h1, 100), gavel.ErrHoldNotFound)
 		require.ErrorIs(t, l.Release(ctx, h1), gavel.ErrHoldNotFound)
 		require.ErrorIs(t, l.Commit(ctx, hb, 1), gavel.ErrHoldNotFound, "b's hold expired with no call on b")
@@ -199,8 +199,8 @@ func TestLedgerExpiry(t *testing.T) {
 		time.Sleep(time.Until(h2.Expires) + 20*time.Millisecond)
 		require.ErrorIs(t, l.Commit(ctx, h2, 200), gavel.ErrHoldNotFound)
 		require.NoError(t, l.Commit(ctx, h3, 50))
-		assert.Equal(t, gavel.Balance{Budget: 300, Committed: 50}, balanceOf(t, l, "a"))
-		assert.Equal(t, gavel.Balance{Budget: 300}, balanceOf(t, l, "b"))
+		assert.Equal(t, gavel.Balance{Budget: 300, Committed: 50}, ledgerBalanceOf(t, l, "a"))
+		assert.Equal(t, gavel.Balance{Budget: 300}, ledgerBalanceOf(t, l, "b"))
 	})
 
 	t.Run("mode=lease", func(t *testing.T) {
@@ -240,7 +240,7 @@ func TestLedgerDailyResetAcrossDST(t *testing.T) {
 	l := newTestLedger(t, c, WithLedgerClock(clk))
 	require.NoError(t, l.SetBudget(ctx, "acct", 100, gavel.DailyPeriod(ny, 6*time.Hour)))
 	balance := func(l *Ledger) gavel.Balance {
-		b := balanceOf(t, l, "acct")
+		b := ledgerBalanceOf(t, l, "acct")
 		assert.Equal(t, "America/New_York", b.PeriodStart.Location().String())
 		b.PeriodStart = b.PeriodStart.UTC()
 		return b
@@ -318,7 +318,7 @@ func TestLedgerSetBudget(t *testing.T) {
 		} {
 			assert.ErrorIs(t, l.SetBudget(ctx, tc.account, tc.budget, tc.period), gavel.ErrInvalidBudget, tc.name)
 		}
-		assert.Equal(t, gavel.Balance{Budget: 1_000}, balanceOf(t, l, "a"))
+		assert.Equal(t, gavel.Balance{Budget: 1_000}, ledgerBalanceOf(t, l, "a"))
 		_, err := l.Balance(ctx, "")
 		assert.ErrorIs(t, err, gavel.ErrUnknownAccount)
 	})
@@ -339,7 +339,7 @@ func TestLedgerSetBudget(t *testing.T) {
 
 		// Lowered below what is spent: nothing is taken back, nothing more reserved.
 		require.NoError(t, l.SetBudget(ctx, "a", 600, gavel.Period{}))
-		b := balanceOf(t, other, "a")
+		b := ledgerBalanceOf(t, other, "a")
 		assert.Equal(t, gavel.Balance{Budget: 600, Committed: 500, Reserved: 300}, b)
 		assert.Zero(t, b.Remaining())
 		_, err = other.Reserve(ctx, "a", 1, time.Hour)
@@ -350,15 +350,15 @@ func TestLedgerSetBudget(t *testing.T) {
 
 		// Raised: room again.
 		require.NoError(t, l.SetBudget(ctx, "a", 2_000, gavel.Period{}))
-		assert.Equal(t, gavel.Balance{Budget: 2_000, Committed: 500, Reserved: 100}, balanceOf(t, other, "a"))
+		assert.Equal(t, gavel.Balance{Budget: 2_000, Committed: 500, Reserved: 100}, ledgerBalanceOf(t, other, "a"))
 
 		// Made daily: committed stays until the next day starts, for the
 		// other process too.
 		require.NoError(t, l.SetBudget(ctx, "a", 2_000, gavel.DailyPeriod(nil, 0)))
 		day := time.Date(2026, 5, 5, 0, 0, 0, 0, time.UTC)
-		assert.Equal(t, gavel.Balance{Budget: 2_000, Committed: 500, Reserved: 100, PeriodStart: day}, balanceOf(t, other, "a"))
+		assert.Equal(t, gavel.Balance{Budget: 2_000, Committed: 500, Reserved: 100, PeriodStart: day}, ledgerBalanceOf(t, other, "a"))
 		clk.Advance(12 * time.Hour)
-		assert.Equal(t, gavel.Balance{Budget: 2_000, Reserved: 100, PeriodStart: day.AddDate(0, 0, 1)}, balanceOf(t, other, "a"))
+		assert.Equal(t, gavel.Balance{Budget: 2_000, Reserved: 100, PeriodStart: day.AddDate(0, 0, 1)}, ledgerBalanceOf(t, other, "a"))
 
 		// Back to total: nothing resets any more.
 		require.NoError(t, l.SetBudget(ctx, "a", 2_000, gavel.Period{}))
@@ -366,7 +366,7 @@ func TestLedgerSetBudget(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, other.Commit(ctx, h, 700))
 		clk.Advance(48 * time.Hour)
-		assert.Equal(t, gavel.Balance{Budget: 2_000, Committed: 700, Reserved: 100}, balanceOf(t, other, "a"))
+		assert.Equal(t, gavel.Balance{Budget: 2_000, Committed: 700, Reserved: 100}, ledgerBalanceOf(t, other, "a"))
 	})
 
 	t.Run("a change after the period ended does not carry it over", func(t *testing.T) {
@@ -378,7 +378,7 @@ func TestLedgerSetBudget(t *testing.T) {
 		require.NoError(t, l.Commit(ctx, h, 300))
 		clk.Advance(24 * time.Hour) // no call on the account since yesterday
 		require.NoError(t, l.SetBudget(ctx, "a", 1_000, gavel.DailyPeriod(nil, 6*time.Hour)))
-		assert.Equal(t, gavel.Balance{Budget: 1_000, PeriodStart: time.Date(2026, 5, 6, 6, 0, 0, 0, time.UTC)}, balanceOf(t, l, "a"))
+		assert.Equal(t, gavel.Balance{Budget: 1_000, PeriodStart: time.Date(2026, 5, 6, 6, 0, 0, 0, time.UTC)}, ledgerBalanceOf(t, l, "a"))
 	})
 }
 
@@ -388,7 +388,7 @@ func TestLedgerContextDone(t *testing.T) {
 	expired, cancel2 := context.WithDeadline(context.Background(), time.Unix(0, 0))
 	defer cancel2()
 	c := ledgerClient(t)
-	for _, mode := range modes {
+	for _, mode := range ledgerModes {
 		for _, ctx := range []context.Context{canceled, expired} {
 			t.Run(fmt.Sprintf("mode=%v/%s", mode, ctx.Err()), func(t *testing.T) {
 				bg := context.Background()
@@ -418,7 +418,7 @@ func TestLedgerContextDone(t *testing.T) {
 func TestLedgerUnknownAccount(t *testing.T) {
 	ctx := context.Background()
 	c := ledgerClient(t)
-	for _, mode := range modes {
+	for _, mode := range ledgerModes {
 		t.Run(fmt.Sprint("mode=", mode), func(t *testing.T) {
 			l := newTestLedger(t, c, WithLedgerMode(mode))
 			for range 2 {
@@ -469,7 +469,7 @@ func TestLedgerLeaseHolds(t *testing.T) {
 	require.NoError(t, other.Commit(ctx, big, 4_000), "any process commits a hold made in Redis")
 	require.NoError(t, other.Commit(ctx, strict, 100))
 
-	b := balanceOf(t, other, "a")
+	b := ledgerBalanceOf(t, other, "a")
 	assert.Equal(t, int64(4_000), b.Committed)
 	assert.Equal(t, int64(1_000), b.Reserved, "the lease counts as reserved")
 	require.NoError(t, l.Commit(ctx, h, 300))
@@ -532,14 +532,14 @@ func TestLedgerLeaseIdle(t *testing.T) {
 
 	h, err := l.Reserve(ctx, "a", 300, time.Minute)
 	require.NoError(t, err)
-	assert.Equal(t, gavel.Balance{Budget: 10_000, Reserved: 1_000}, balanceOf(t, other, "a"))
+	assert.Equal(t, gavel.Balance{Budget: 10_000, Reserved: 1_000}, ledgerBalanceOf(t, other, "a"))
 	time.Sleep(3 * ttl)
-	assert.Equal(t, gavel.Balance{Budget: 10_000, Reserved: 300}, balanceOf(t, other, "a"),
+	assert.Equal(t, gavel.Balance{Budget: 10_000, Reserved: 300}, ledgerBalanceOf(t, other, "a"),
 		"the free money is given back, the held money is still leased")
 
 	require.NoError(t, l.Commit(ctx, h, 250))
 	require.Eventually(t, func() bool {
-		return balanceOf(t, other, "a") == gavel.Balance{Budget: 10_000, Committed: 250}
+		return ledgerBalanceOf(t, other, "a") == gavel.Balance{Budget: 10_000, Committed: 250}
 	}, 2*time.Second, 10*time.Millisecond, "the commit is reported and the lease ends")
 	h, err = l.Reserve(ctx, "a", 100, time.Minute)
 	require.NoError(t, err, "a new lease")
