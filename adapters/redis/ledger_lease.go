@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -29,7 +30,8 @@ type lease struct {
 	amount     atomic.Int64  // the lease's amount in Redis, as of the last reply
 	grant      atomic.Int64  // what the last refresh added to avail (<= 0: nothing)
 	valid      atomic.Bool   // refreshed lately: Reserve may take from avail
-	dry        atomic.Bool   // the last refresh found nothing left to lease
+	dry        atomic.Bool   // the last refresh found nothing left to lease...
+	dryUntil   atomic.Int64  // ...in the period that ends then (Unix ns by the ledger's clock)
 	wanted     atomic.Bool   // a reservation was refused since the last refresh
 	retry      atomic.Bool   // the last refresh failed
 	lastUse    atomic.Int64  // loop tick of the last reservation
@@ -98,12 +100,15 @@ func (l *Ledger) reserveLease(ctx context.Context, a *account, amount int64, ttl
 		ls.lastUse.Store(t)
 	}
 	gen := ls.gen.Load() // of the lease the money comes from
+	now := l.cfg.clock.Now()
 	// Wait for refreshes while they may bring money; refuse when the
-	// account had nothing more to lease, or when a refresh brought nothing
-	// and no commit waits to be reported (the slice is all held).
+	// account had nothing more to lease in this period, or when a refresh
+	// brought nothing and no commit waits to be reported (the slice is all
+	// held).
 	for waits := 0; !ls.take(amount); waits++ {
+		dry := ls.dry.Load() && now.UnixNano() < ls.dryUntil.Load()
 		stuck := waits > 0 && ls.grant.Load() <= 0 && ls.unreported.Load() == 0 && !ls.busy.Load()
-		if ls.valid.Load() && (ls.dry.Load() || stuck) || waits == maxLeaseWaits {
+		if ls.valid.Load() && (dry || stuck) || waits == maxLeaseWaits {
 			ls.wanted.Store(true)
 			l.stats.refusals.Add(1)
 			return gavel.Hold{}, gavel.ErrBudgetExhausted
@@ -115,7 +120,6 @@ func (l *Ledger) reserveLease(ctx context.Context, a *account, amount int64, ttl
 			return gavel.Hold{}, err
 		}
 	}
-	now := l.cfg.clock.Now()
 	id, ok := l.holds.add(ls, gen, amount, now.UnixNano(), ttl)
 	if !ok {
 		ls.settle(amount, 0, gen)
@@ -216,7 +220,9 @@ func (l *Ledger) refresh(ctx context.Context, a *account, final bool) error {
 		end = "1"
 	}
 	sent := l.mono()
+	var used *accountConfig
 	rep, code, err := l.call(ctx, opLease, l.scripts.lease, a, func(c *accountConfig) []string {
+		used = c
 		return []string{c.version, c.startMs, l.owner, strconv.FormatInt(r.seq, 10),
 			strconv.FormatInt(r.spend, 10), strconv.FormatInt(r.back, 10), strconv.FormatInt(target, 10),
 			strconv.FormatInt(l.cfg.leaseTTL.Milliseconds(), 10), end}
@@ -276,6 +282,10 @@ func (l *Ledger) refresh(ctx context.Context, a *account, final bool) error {
 	ls.grant.Store(d)
 	ls.amount.Store(amount)
 	ls.dry.Store(left <= 0)
+	ls.dryUntil.Store(math.MaxInt64)
+	if used.period.Daily {
+		ls.dryUntil.Store(used.next.UnixNano())
+	}
 	ttl := int64(l.cfg.leaseTTL)
 	ls.validUntil.Store(sent + ttl*3/4)
 	ls.renewAt.Store(sent + ttl/4)

@@ -548,3 +548,37 @@ func TestLedgerLeaseIdle(t *testing.T) {
 	assert.Zero(t, s.LeasesLost+s.RedisErrors)
 	assert.Equal(t, gavel.Balance{Budget: 10_000, Committed: 250}, settled(t, l, "a"))
 }
+
+// TestLedgerLeaseDaily spends a lease-mode account's daily budget, then
+// moves the clock to the next day: the account has its budget again, and
+// the process reserves from it at once.
+func TestLedgerLeaseDaily(t *testing.T) {
+	ctx := context.Background()
+	c := ledgerClient(t)
+	clk := auctiontest.NewClock(time.Date(2026, 5, 5, 10, 0, 0, 0, time.UTC))
+	l := newTestLedger(t, c, WithLedgerMode(ModeLease), WithLedgerClock(clk),
+		WithLeaseTTL(time.Second), WithLeaseInterval(20*time.Millisecond))
+	other, err := NewLedger(c, WithLedgerPrefix(l.cfg.prefix), WithLedgerClock(clk))
+	require.NoError(t, err)
+	defer func() { _ = other.Close(ctx) }()
+	require.NoError(t, l.SetBudget(ctx, "a", 1_000, gavel.DailyPeriod(time.UTC, 0)))
+	day := time.Date(2026, 5, 5, 0, 0, 0, 0, time.UTC)
+
+	for _, amount := range []int64{600, 400} {
+		h, err := l.Reserve(ctx, "a", amount, time.Hour)
+		require.NoError(t, err)
+		require.NoError(t, l.Commit(ctx, h, amount))
+	}
+	_, err = l.Reserve(ctx, "a", 1, time.Hour)
+	require.ErrorIs(t, err, gavel.ErrBudgetExhausted)
+	require.Eventually(t, func() bool {
+		return ledgerBalanceOf(t, other, "a") == gavel.Balance{Budget: 1_000, Committed: 1_000, PeriodStart: day}
+	}, 2*time.Second, 10*time.Millisecond, "the commits are reported")
+
+	clk.Advance(24 * time.Hour)
+	h, err := l.Reserve(ctx, "a", 700, time.Hour)
+	require.NoError(t, err, "a new day, a new budget")
+	require.NoError(t, l.Commit(ctx, h, 700))
+	require.NoError(t, l.Close(ctx))
+	assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 700, PeriodStart: day.AddDate(0, 0, 1)}, ledgerBalanceOf(t, other, "a"))
+}
