@@ -19,7 +19,7 @@ import (
 func TestLedgerFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	direct := ledgerClient(t)
-	proxy := newLedgerProxy(t, ledgerAddr())
+	proxy := newLedgerProxy(t, redisAddr())
 	hook := &ledgerErrors{}
 	l := newTestLedgerAt(t, ledgerClientAt(t, proxy.Addr()), ledgerPrefix(t, direct), WithLedgerErrorHook(hook))
 	reader, err := NewLedger(direct, WithLedgerPrefix(l.cfg.prefix))
@@ -97,7 +97,7 @@ func TestLedgerLeaseOutage(t *testing.T) {
 	)
 	ctx := context.Background()
 	direct := ledgerClient(t)
-	proxy := newLedgerProxy(t, ledgerAddr())
+	proxy := newLedgerProxy(t, redisAddr())
 	hook := &ledgerErrors{}
 	l := newTestLedgerAt(t, ledgerClientAt(t, proxy.Addr()), ledgerPrefix(t, direct),
 		WithLedgerMode(ModeLease), WithLeaseSlice(slice), WithLeaseTTL(ttl),

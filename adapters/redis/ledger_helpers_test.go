@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,27 +16,18 @@ import (
 	"github.com/gavelrtb/gavel"
 )
 
-// ledgerAddr returns the address of the Redis server the tests use:
-// $GAVEL_REDIS_ADDR, or 127.0.0.1:6379.
-func ledgerAddr() string {
-	if addr := os.Getenv("GAVEL_REDIS_ADDR"); addr != "" {
-		return addr
-	}
-	return "127.0.0.1:6379"
-}
-
 // ledgerClient returns a client of the test server, closed when the test
 // ends. It skips the test when no server answers.
 func ledgerClient(t testing.TB) rueidis.Client {
 	t.Helper()
-	return ledgerClientAt(t, ledgerAddr())
+	return ledgerClientAt(t, redisAddr())
 }
 
 func ledgerClientAt(t testing.TB, addr string) rueidis.Client {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
-		t.Skipf("redis: no server at %s: %v (set GAVEL_REDIS_ADDR to use another)", addr, err)
+		noRedis(t, addr, err)
 	}
 	_ = conn.Close()
 	c, err := rueidis.NewClient(rueidis.ClientOption{
@@ -46,7 +36,7 @@ func ledgerClientAt(t testing.TB, addr string) rueidis.Client {
 		ForceSingleClient: true,
 	})
 	if err != nil {
-		t.Skipf("redis: no server at %s: %v", addr, err)
+		noRedis(t, addr, err)
 	}
 	t.Cleanup(c.Close)
 	return c

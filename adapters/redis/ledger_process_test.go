@@ -97,7 +97,7 @@ func testLedgerProcesses(t *testing.T, mode Mode) {
 			crash = procBudget / 20
 		}
 		p.cmd.Env = append(os.Environ(),
-			helperEnv+"="+strconv.Itoa(i), "GAVEL_REDIS_ADDR="+ledgerAddr(),
+			helperEnv+"="+strconv.Itoa(i), "GAVEL_REDIS_ADDR="+redisAddr(),
 			helperPrefixEnv+"="+prefix, helperModeEnv+"="+mode.String(), helperCrashEnv+"="+strconv.Itoa(crash))
 		p.cmd.Stdout = &ledgerReadyWriter{buf: &p.stdout, ready: ready}
 		p.cmd.Stderr = &p.stderr

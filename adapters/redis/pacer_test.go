@@ -78,7 +78,7 @@ func TestPacerSharedSimulation(t *testing.T) {
 			for i := range pacers {
 				client := c
 				if i > 0 {
-					client = profileNewClient(t, profileAddr())
+					client = profileNewClient(t, redisAddr())
 				}
 				pacers[i] = newTestPacer(t, client, prefix+tt.name+":",
 					WithPacerClock(clock), WithPacing(gavel.WithTrafficShape(tt.shape)))
@@ -159,7 +159,7 @@ func TestPacerOneStep(t *testing.T) {
 	clock := auctiontest.NewClock(pacerSimDay)
 	hooks := &pacerRecorder{}
 	a := newTestPacer(t, c, prefix, WithPacerClock(clock), WithPacerHooks(hooks))
-	b := newTestPacer(t, profileNewClient(t, profileAddr()), prefix, WithPacerClock(clock), WithPacerHooks(hooks))
+	b := newTestPacer(t, profileNewClient(t, redisAddr()), prefix, WithPacerClock(clock), WithPacerHooks(hooks))
 	for _, p := range []*Pacer{a, b} {
 		require.NoError(t, p.SetBudget("acme", 1_440_000, pacerDay))
 		assert.Equal(t, 1.0, p.Rate("acme"), "no shared state read yet")

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,21 +15,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// profileAddr is the Redis the tests run against: $GAVEL_REDIS_ADDR, or
-// 127.0.0.1:6379.
-func profileAddr() string {
-	if addr := os.Getenv("GAVEL_REDIS_ADDR"); addr != "" {
-		return addr
-	}
-	return "127.0.0.1:6379"
-}
-
 // profileClient returns a client of the test Redis and a key prefix of the
 // test's own, and deletes every key under the prefix when the test ends. It
 // skips the test when no server answers at the address.
 func profileClient(t testing.TB) (rueidis.Client, string) {
 	t.Helper()
-	addr := profileAddr()
+	addr := redisAddr()
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		noRedis(t, addr, err)
@@ -174,7 +164,7 @@ func (p *profileProxy) close() {
 // so that the client need not wait for a server that hangs.
 func profileProxyClient(t testing.TB) (*profileProxy, rueidis.Client) {
 	t.Helper()
-	p := newProfileProxy(t, profileAddr())
+	p := newProfileProxy(t, redisAddr())
 	c := profileNewClient(t, p.addr)
 	t.Cleanup(p.close)
 	return p, c
@@ -186,15 +176,4 @@ func (p *profileProxy) reopen(t testing.TB) {
 	ln, err := net.Listen("tcp", p.addr)
 	require.NoError(t, err)
 	p.serve(ln)
-}
-
-// noRedis skips a test that needs the Redis at addr, which did not answer,
-// or fails it when GAVEL_REQUIRE_REDIS=1 says that Redis must be there (as
-// on CI, whose .ci/run sets it): a skipped test there would pass silently.
-func noRedis(t testing.TB, addr string, err error) {
-	t.Helper()
-	if os.Getenv("GAVEL_REQUIRE_REDIS") == "1" {
-		t.Fatalf("redis: no server at %s (GAVEL_REQUIRE_REDIS=1): %v", addr, err)
-	}
-	t.Skipf("redis: no server at %s: %v", addr, err)
 }

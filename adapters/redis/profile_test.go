@@ -194,7 +194,7 @@ func TestProfileStoreInvalidation(t *testing.T) {
 	c, prefix := profileClient(t)
 	ctx := context.Background()
 	reader := newTestProfileStore(t, c, prefix, WithProfileCacheTTL(time.Hour))
-	writer := newTestProfileStore(t, profileNewClient(t, profileAddr()), prefix)
+	writer := newTestProfileStore(t, profileNewClient(t, redisAddr()), prefix)
 
 	require.NoError(t, writer.Put(ctx, "u1", &gavel.Profile{UserID: "u1", Keywords: []string{"old"}}, time.Minute))
 	p, err := reader.Profile(ctx, "u1")
