@@ -29,7 +29,8 @@ func TestRunSecondPrice(t *testing.T) {
 	start := time.Now()
 	res, err := a.Run(context.Background(), req)
 	require.NoError(t, err)
-	assert.Less(t, time.Since(start), 50*time.Millisecond)
+	// Run returns by tmax less the reserve; 30ms of slack for a loaded machine.
+	assert.Less(t, time.Since(start), 50*time.Millisecond+30*time.Millisecond)
 	w := res.Winner("1")
 	require.NotNil(t, w)
 	assert.Equal(t, "b", w.Bidder)
