@@ -1,0 +1,238 @@
+// Command table runs the gavel benchmarks several times, summarises them
+// with benchstat and prints the README table: ns/op, B/op and allocs/op of
+// each case, and the ratio of each Run figure to the Floor figure of the
+// same case, measured in the same run.
+//
+// Run it from the benchmarks directory:
+//
+//	go run ./cmd/table -count 6
+//
+// It writes the raw go test output to -raw (benchstat can compare two such
+// files later) and benchstat's own summary to standard error.
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// benchstat is the benchstat the table is computed with, pinned so that the
+// numbers of two runs are summarised the same way.
+const benchstat = "golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da"
+
+// The targets of 8 bidders x 3 imps with prebuilt responses.
+const (
+	targetCase   = "bidders=8/imps=3"
+	targetAllocs = 30
+	targetRatio  = 6.0
+)
+
+func main() {
+	count := flag.Int("count", 6, "how many times to run each benchmark")
+	bench := flag.String("bench", "^Benchmark(Run|RunParallel|Floor)$", "benchmarks to run (go test -bench)")
+	benchtime := flag.String("benchtime", "1s", "go test -benchtime")
+	raw := flag.String("raw", "bench.txt", "file for the raw go test output")
+	flag.Parse()
+	if err := run(*count, *bench, *benchtime, *raw, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "table:", err)
+		os.Exit(1)
+	}
+}
+
+func run(count int, bench, benchtime, raw string, stdout, stderr io.Writer) error {
+	f, err := os.Create(raw)
+	if err != nil {
+		return err
+	}
+	test := exec.Command("go", "test", "-run", "^$", "-bench", bench, "-benchmem",
+		"-benchtime", benchtime, "-count", strconv.Itoa(count), ".")
+	test.Stdout, test.Stderr = io.MultiWriter(f, stderr), stderr
+	err = test.Run()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("go test: %w", err)
+	}
+
+	summary := exec.Command("go", "run", benchstat, raw)
+	summary.Stdout, summary.Stderr = stderr, stderr
+	if err := summary.Run(); err != nil {
+		return fmt.Errorf("benchstat: %w", err)
+	}
+	var out bytes.Buffer
+	csvCmd := exec.Command("go", "run", benchstat, "-format", "csv", raw)
+	csvCmd.Stdout, csvCmd.Stderr = &out, io.Discard
+	if err := csvCmd.Run(); err != nil {
+		return fmt.Errorf("benchstat -format csv: %w", err)
+	}
+	stats, err := parseCSV(&out)
+	if err != nil {
+		return err
+	}
+	return writeTable(stdout, stats)
+}
+
+// stat is benchstat's summary of one benchmark in one unit: the median and
+// its confidence interval, as benchstat prints it ("3%", "∞").
+type stat struct {
+	center float64
+	ci     string
+}
+
+// stats maps benchmark name (without the -GOMAXPROCS suffix) to unit to stat.
+type stats map[string]map[string]stat
+
+var procsSuffix = regexp.MustCompile(`-\d+$`)
+
+// parseCSV reads benchstat's -format csv output of a single file: one
+// section per unit, each with a header line ",unit,CI" and a row per
+// benchmark.
+func parseCSV(r io.Reader) (stats, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	out := stats{}
+	unit := ""
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("benchstat csv: %w", err)
+		}
+		switch {
+		case len(rec) < 2:
+			unit = ""
+		case rec[0] == "" && len(rec) >= 3 && rec[2] == "CI":
+			unit = rec[1]
+		case rec[0] == "" || rec[0] == "geomean" || unit == "":
+		default:
+			v, err := strconv.ParseFloat(rec[1], 64)
+			if err != nil {
+				return nil, fmt.Errorf("benchstat csv: %s %s: %w", rec[0], unit, err)
+			}
+			name := procsSuffix.ReplaceAllString(rec[0], "")
+			if out[name] == nil {
+				out[name] = map[string]stat{}
+			}
+			ci := ""
+			if len(rec) > 2 {
+				ci = rec[2]
+			}
+			out[name][unit] = stat{center: v, ci: ci}
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("benchstat csv: no benchmarks")
+	}
+	return out, nil
+}
+
+// writeTable prints the Markdown table: one row per Run case (and per
+// RunParallel case), next to the Floor case of the same parameters.
+func writeTable(w io.Writer, s stats) error {
+	fmt.Fprintln(w, "| benchmark | ns/op | B/op | allocs/op | Floor ns/op | Run / Floor ns/op |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
+	for _, bench := range []string{"Run", "RunParallel"} {
+		for _, c := range casesOf(s, bench) {
+			run, floor := s[bench+"/"+c], s["Floor/"+c]
+			ratio := "n/a"
+			if f, ok := floor["sec/op"]; ok && f.center > 0 {
+				ratio = fmt.Sprintf("%.1fx", run["sec/op"].center/f.center)
+			}
+			fmt.Fprintf(w, "| %s/%s | %s | %s | %s | %s | %s |\n", bench, c,
+				withCI(ns(run["sec/op"].center), run["sec/op"].ci),
+				count(run["B/op"]), count(run["allocs/op"]),
+				withCI(ns(floor["sec/op"].center), floor["sec/op"].ci), ratio)
+		}
+	}
+	target(w, s)
+	return nil
+}
+
+// casesOf returns the cases ("bidders=N/imps=M") of bench, in order.
+func casesOf(s stats, bench string) []string {
+	var cases []string
+	for name := range s {
+		if c, ok := strings.CutPrefix(name, bench+"/"); ok {
+			cases = append(cases, c)
+		}
+	}
+	sort.Slice(cases, func(i, j int) bool { return caseLess(cases[i], cases[j]) })
+	return cases
+}
+
+// target prints whether the 8 bidders x 3 imps case meets its targets.
+func target(w io.Writer, s stats) {
+	run, floor := s["Run/"+targetCase], s["Floor/"+targetCase]
+	if run == nil || floor == nil || floor["sec/op"].center == 0 {
+		return
+	}
+	allocs := run["allocs/op"].center
+	ratio := run["sec/op"].center / floor["sec/op"].center
+	fmt.Fprintf(w, "\nTargets for %s: allocs/op %.0f (at most %d: %s), Run / Floor %.1fx (at most %.0fx: %s).\n",
+		targetCase, allocs, targetAllocs, verdict(allocs <= targetAllocs), ratio, targetRatio, verdict(ratio <= targetRatio))
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "missed"
+}
+
+func ns(sec float64) string {
+	n := sec * 1e9
+	switch {
+	case n >= 100:
+		return strconv.FormatFloat(n, 'f', 0, 64)
+	case n >= 10:
+		return strconv.FormatFloat(n, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(n, 'f', 2, 64)
+	}
+}
+
+func withCI(v, ci string) string {
+	if ci == "" {
+		return v
+	}
+	return v + " ± " + ci
+}
+
+func count(st stat) string { return strconv.FormatFloat(st.center, 'f', 0, 64) }
+
+// caseLess orders "bidders=N/imps=M" cases by N, then M, numerically.
+func caseLess(a, b string) bool {
+	na, ma := params(a)
+	nb, mb := params(b)
+	if na != nb {
+		return na < nb
+	}
+	return ma < mb
+}
+
+func params(c string) (bidders, imps int) {
+	for part := range strings.SplitSeq(c, "/") {
+		k, v, _ := strings.Cut(part, "=")
+		n, _ := strconv.Atoi(v)
+		switch k {
+		case "bidders":
+			bidders = n
+		case "imps":
+			imps = n
+		}
+	}
+	return bidders, imps
+}
