@@ -21,6 +21,7 @@ type round struct {
 	refs  atomic.Int32
 	done  chan *call // capacity len(bidders): a late send never blocks
 	calls []call     // one per bidder, in bidder order
+	runs  []func()   // runs[i] is calls[i].run, bound once so that go runs[i]() does not allocate
 
 	// reqs holds the bidders' copies of the request, one per distinct tmax.
 	// Its capacity is len(bidders) and it is never grown past it, so
@@ -85,6 +86,10 @@ func newRound(a *Auction) *round {
 		calls:  make([]call, n),
 		reqs:   make([]openrtb2.BidRequest, 0, n),
 		bodies: make([]sharedBody, n),
+		runs:   make([]func(), n),
+	}
+	for i := range r.calls {
+		r.runs[i] = r.calls[i].run
 	}
 	r.ctx.r = r
 	return r
@@ -178,7 +183,7 @@ func (r *round) launch(req *openrtb2.BidRequest, fanout time.Time, res *Result) 
 		}
 		r.refs.Add(1)
 		c.start = time.Now()
-		go c.run()
+		go r.runs[i]()
 		n++
 	}
 	return n
