@@ -19,9 +19,14 @@ import (
 type round struct {
 	a     *Auction
 	refs  atomic.Int32
-	done  chan *call // capacity len(bidders): a late send never blocks
-	calls []call     // one per bidder, in bidder order
-	runs  []func()   // runs[i] is calls[i].run, bound once so that go runs[i]() does not allocate
+	calls []call   // one per bidder, in bidder order
+	runs  []func() // runs[i] is calls[i].run, bound once so that go runs[i]() does not allocate
+
+	// pending counts the calls not finished yet, plus one held by Run until
+	// it waits; whoever brings it to 0 from a call sends on allDone
+	// (capacity 1), so Run wakes once per auction, not once per bidder.
+	pending atomic.Int32
+	allDone chan struct{}
 
 	// reqs holds the bidders' copies of the request, one per distinct tmax.
 	// Its capacity is len(bidders) and it is never grown past it, so
@@ -39,7 +44,7 @@ type round struct {
 
 // call is one bidder's call within a round. The fields above the line are
 // written by Run before the goroutine starts; those below by the goroutine,
-// read by Run only after it received the call from done.
+// read by Run only after it saw finished set.
 type call struct {
 	r        *round
 	slot     *bidderSlot
@@ -48,11 +53,12 @@ type call struct {
 	req      *openrtb2.BidRequest
 	start    time.Time
 	deadline time.Time
-	received bool // set by Run when the call came back before the fan-out deadline
+	received bool // set by Run when the call had finished at the end of the fan-out
 
-	resp *openrtb2.BidResponse
-	err  error
-	end  time.Time
+	resp     *openrtb2.BidResponse
+	err      error
+	end      time.Time
+	finished atomic.Bool // set by the goroutine once resp, err and end are written
 }
 
 // roundCtx is the auction context with the round attached, so that bidders
@@ -81,12 +87,12 @@ type sharedBody struct {
 func newRound(a *Auction) *round {
 	n := len(a.bidders)
 	r := &round{
-		a:      a,
-		done:   make(chan *call, n),
-		calls:  make([]call, n),
-		reqs:   make([]openrtb2.BidRequest, 0, n),
-		bodies: make([]sharedBody, n),
-		runs:   make([]func(), n),
+		a:       a,
+		allDone: make(chan struct{}, 1),
+		calls:   make([]call, n),
+		reqs:    make([]openrtb2.BidRequest, 0, n),
+		bodies:  make([]sharedBody, n),
+		runs:    make([]func(), n),
 	}
 	for i := range r.calls {
 		r.runs[i] = r.calls[i].run
@@ -101,8 +107,9 @@ func (r *round) release() {
 	if r.refs.Add(-1) != 0 {
 		return
 	}
-	for len(r.done) > 0 {
-		<-r.done
+	select { // a call's signal that Run did not wait for
+	case <-r.allDone:
+	default:
 	}
 	clear(r.calls)
 	clear(r.reqs)
@@ -153,6 +160,7 @@ func encodeRequest(ctx context.Context, req *openrtb2.BidRequest) ([]byte, error
 // started. Bidders left out get their status in res.Bidders.
 func (r *round) launch(req *openrtb2.BidRequest, fanout time.Time, res *Result) int {
 	a := r.a
+	r.pending.Store(1) // Run's own, dropped by wait
 	auctionHash := mix64(hashString(req.ID))
 	clockNow := a.cfg.clock.Now()
 	now := time.Now()
@@ -182,6 +190,7 @@ func (r *round) launch(req *openrtb2.BidRequest, fanout time.Time, res *Result) 
 			c.ctx, c.cancel = context.WithDeadline(&r.ctx, d)
 		}
 		r.refs.Add(1)
+		r.pending.Add(1)
 		c.start = time.Now()
 		go r.runs[i]()
 		n++
@@ -189,16 +198,19 @@ func (r *round) launch(req *openrtb2.BidRequest, fanout time.Time, res *Result) 
 	return n
 }
 
-// wait receives finished calls until all n are back or the fan-out
-// deadline (or cancellation) ends the auction context.
+// wait returns when all n calls have finished or the fan-out deadline (or
+// cancellation) ends the auction context, whichever comes first, and marks
+// the calls that had finished by then as received.
 func (r *round) wait(n int) {
-	done := r.ctx.Done()
-	for received := 0; received < n; received++ {
+	if n > 0 && r.pending.Add(-1) != 0 {
 		select {
-		case c := <-r.done:
+		case <-r.allDone:
+		case <-r.ctx.Done():
+		}
+	}
+	for i := range r.calls {
+		if c := &r.calls[i]; c.finished.Load() {
 			c.received = true
-		case <-done:
-			return
 		}
 	}
 }
@@ -214,7 +226,10 @@ func (c *call) run() {
 			c.cancel()
 		}
 		r := c.r
-		r.done <- c
+		c.finished.Store(true)
+		if r.pending.Add(-1) == 0 {
+			r.allDone <- struct{}{}
+		}
 		r.release()
 	}()
 	c.resp, c.err = c.slot.b.Bid(c.ctx, c.req)
