@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/gavelrtb/gavel"
 	"github.com/gavelrtb/gavel/benchmarks"
@@ -121,6 +122,29 @@ func BenchmarkFloor(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			benchmarks.Floor(ctx, f.Request, bidders, best)
+		}
+		if err := f.CheckFloor(best); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkFloorGoroutines measures benchmarks.FloorGoroutines, the floor
+// of an engine that calls each bidder on its own goroutine under a
+// deadline, on the same bidders and requests as BenchmarkRun.
+func BenchmarkFloorGoroutines(b *testing.B) {
+	grid(b, func(b *testing.B, f *benchmarks.Fixture) {
+		bidders := f.Bidders()
+		ctx := context.Background()
+		timeout := time.Duration(f.Request.TMax) * time.Millisecond
+		best := make([]benchmarks.Best, len(f.Request.Imp))
+		benchmarks.FloorGoroutines(ctx, f.Request, bidders, timeout, best)
+		if err := f.CheckFloor(best); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			benchmarks.FloorGoroutines(ctx, f.Request, bidders, timeout, best)
 		}
 		if err := f.CheckFloor(best); err != nil {
 			b.Fatal(err)

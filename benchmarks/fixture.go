@@ -1,6 +1,9 @@
-// Package benchmarks measures gavel's Run against the floor that no engine
-// can beat: the same bidders called one after another, with no deadline and
-// no goroutines, keeping the best bid of each imp in a single pass.
+// Package benchmarks measures gavel's Run against two reference floors on
+// the same bidders: Floor, which no engine can beat (the bidders called one
+// after another, with no deadline and no goroutines, the best bid of each
+// imp kept in a single pass), and FloorGoroutines, which no engine that
+// returns on time whatever its bidders do can beat (each bidder on its own
+// goroutine under a deadline, then the same single pass).
 //
 // The benchmarks live in their own module so that the core go.mod stays
 // small; run them from this directory (see README.md).

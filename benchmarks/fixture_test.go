@@ -3,6 +3,7 @@ package benchmarks_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb3"
 	"github.com/stretchr/testify/assert"
@@ -10,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/auctiontest"
 	"github.com/gavelrtb/gavel/benchmarks"
 )
 
@@ -35,6 +37,10 @@ func TestFixture(t *testing.T) {
 			best := make([]benchmarks.Best, m)
 			benchmarks.Floor(context.Background(), f.Request, f.Bidders(), best)
 			require.NoError(t, f.CheckFloor(best), "bidders=%d imps=%d", n, m)
+
+			best = make([]benchmarks.Best, m)
+			benchmarks.FloorGoroutines(context.Background(), f.Request, f.Bidders(), time.Second, best)
+			require.NoError(t, f.CheckFloor(best), "goroutines: bidders=%d imps=%d", n, m)
 		}
 	}
 }
@@ -109,4 +115,17 @@ func TestNewFixtureRefuses(t *testing.T) {
 	assert.Error(t, err)
 	_, err = benchmarks.NewFixture("testdata/missing.json", 1, 1)
 	assert.Error(t, err)
+}
+
+// TestFloorGoroutinesDeadline checks that the goroutine floor returns by
+// its deadline when a bidder hangs, with the other bidders' winners.
+func TestFloorGoroutinesDeadline(t *testing.T) {
+	f, err := benchmarks.NewFixture(benchmarks.RequestFile, 5, 3)
+	require.NoError(t, err)
+	bidders := append(f.Bidders(), auctiontest.Hang("hang"))
+	best := make([]benchmarks.Best, 3)
+	start := time.Now()
+	benchmarks.FloorGoroutines(context.Background(), f.Request, bidders, 20*time.Millisecond, best)
+	assert.Less(t, time.Since(start), 20*time.Millisecond+30*time.Millisecond)
+	require.NoError(t, f.CheckFloor(best))
 }

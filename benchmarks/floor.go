@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync/atomic"
+	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
 
@@ -27,21 +29,67 @@ func Floor(ctx context.Context, req *openrtb2.BidRequest, bidders []gavel.Bidder
 		best[j] = Best{Bidder: -1}
 	}
 	for i, b := range bidders {
-		resp, err := b.Bid(ctx, req)
-		if err != nil || resp == nil {
-			continue
+		if resp, err := b.Bid(ctx, req); err == nil {
+			pick(req, i, resp, best)
 		}
-		for _, sb := range resp.SeatBid {
-			for k := range sb.Bid {
-				bid := &sb.Bid[k]
-				j := impIndex(req, bid.ImpID)
-				if j < 0 {
-					continue
-				}
-				price := micros(bid.Price)
-				if price >= floorMicros(&req.Imp[j], bid.DealID) && price > best[j].PriceMicros {
-					best[j] = Best{Bidder: i, PriceMicros: price}
-				}
+	}
+}
+
+// FloorGoroutines is the reference floor of an engine that returns on time
+// whatever its bidders do, and so must call each bidder on a goroutine of
+// its own: it calls every bidder on its own goroutine under a context that
+// ends after timeout, waits until all have answered or the context ends,
+// then keeps the best bid of each imp as Floor does. The gap between Floor
+// and FloorGoroutines is the price of the deadline guarantee; the gap
+// between FloorGoroutines and Run is the engine's own.
+//
+// A bidder that answers after the deadline is ignored; its goroutine ends
+// when the bidder returns.
+func FloorGoroutines(ctx context.Context, req *openrtb2.BidRequest, bidders []gavel.Bidder, timeout time.Duration, best []Best) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resps := make([]atomic.Pointer[openrtb2.BidResponse], len(bidders))
+	var pending atomic.Int32
+	pending.Store(int32(len(bidders)))
+	done := make(chan struct{})
+	for i, b := range bidders {
+		go func() {
+			if resp, err := b.Bid(ctx, req); err == nil {
+				resps[i].Store(resp)
+			}
+			if pending.Add(-1) == 0 {
+				close(done)
+			}
+		}()
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	for j := range best {
+		best[j] = Best{Bidder: -1}
+	}
+	for i := range resps {
+		pick(req, i, resps[i].Load(), best)
+	}
+}
+
+// pick keeps in best the bids of resp, from bidder i, that pass their
+// floor and beat the best so far.
+func pick(req *openrtb2.BidRequest, i int, resp *openrtb2.BidResponse, best []Best) {
+	if resp == nil {
+		return
+	}
+	for _, sb := range resp.SeatBid {
+		for k := range sb.Bid {
+			bid := &sb.Bid[k]
+			j := impIndex(req, bid.ImpID)
+			if j < 0 {
+				continue
+			}
+			price := micros(bid.Price)
+			if price >= floorMicros(&req.Imp[j], bid.DealID) && price > best[j].PriceMicros {
+				best[j] = Best{Bidder: i, PriceMicros: price}
 			}
 		}
 	}

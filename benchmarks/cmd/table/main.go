@@ -1,7 +1,7 @@
 // Command table runs the gavel benchmarks several times, summarises them
 // with benchstat and prints the README table: ns/op, B/op and allocs/op of
-// each case, and the ratio of each Run figure to the Floor figure of the
-// same case, measured in the same run.
+// each case, and the ratio of each Run figure to the Floor and
+// FloorGoroutines figures of the same case, measured in the same run.
 //
 // Run it from the benchmarks directory:
 //
@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,7 +40,7 @@ const (
 
 func main() {
 	count := flag.Int("count", 6, "how many times to run each benchmark")
-	bench := flag.String("bench", "^Benchmark(Run|RunParallel|Floor)$", "benchmarks to run (go test -bench)")
+	bench := flag.String("bench", "^Benchmark(Run|RunParallel|Floor|FloorGoroutines)$", "benchmarks to run (go test -bench)")
 	benchtime := flag.String("benchtime", "1s", "go test -benchtime")
 	raw := flag.String("raw", "bench.txt", "file for the raw go test output")
 	flag.Parse()
@@ -50,6 +51,7 @@ func main() {
 }
 
 func run(count int, bench, benchtime, raw string, stdout, stderr io.Writer) error {
+	loadBefore := loadAverage()
 	f, err := os.Create(raw)
 	if err != nil {
 		return err
@@ -80,7 +82,22 @@ func run(count int, bench, benchtime, raw string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "%s %s/%s, %d CPUs, load average %s before and %s after; go run ./cmd/table -count %d -benchtime %s\n\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadBefore, loadAverage(), count, benchtime)
 	return writeTable(stdout, stats)
+}
+
+// loadAverage returns the one-minute load average of the machine, or "?"
+// where /proc/loadavg does not exist.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // stat is benchstat's summary of one benchmark in one unit: the median and
@@ -142,19 +159,22 @@ func parseCSV(r io.Reader) (stats, error) {
 // writeTable prints the Markdown table: one row per Run case (and per
 // RunParallel case), next to the Floor case of the same parameters.
 func writeTable(w io.Writer, s stats) error {
-	fmt.Fprintln(w, "| benchmark | ns/op | B/op | allocs/op | Floor ns/op | Run / Floor ns/op |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| benchmark | ns/op | B/op | allocs/op | Floor ns/op | Run / Floor | FloorGoroutines ns/op | Run / FloorGoroutines |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, bench := range []string{"Run", "RunParallel"} {
 		for _, c := range casesOf(s, bench) {
-			run, floor := s[bench+"/"+c], s["Floor/"+c]
-			ratio := "n/a"
-			if f, ok := floor["sec/op"]; ok && f.center > 0 {
-				ratio = fmt.Sprintf("%.1fx", run["sec/op"].center/f.center)
+			run := s[bench+"/"+c]["sec/op"]
+			fmt.Fprintf(w, "| %s/%s | %s | %s | %s |", bench, c,
+				withCI(ns(run.center), run.ci), count(s[bench+"/"+c]["B/op"]), count(s[bench+"/"+c]["allocs/op"]))
+			for _, ref := range []string{"Floor", "FloorGoroutines"} {
+				f, ok := s[ref+"/"+c]["sec/op"]
+				if !ok || f.center == 0 {
+					fmt.Fprint(w, " n/a | n/a |")
+					continue
+				}
+				fmt.Fprintf(w, " %s | %.1fx |", withCI(ns(f.center), f.ci), run.center/f.center)
 			}
-			fmt.Fprintf(w, "| %s/%s | %s | %s | %s | %s | %s |\n", bench, c,
-				withCI(ns(run["sec/op"].center), run["sec/op"].ci),
-				count(run["B/op"]), count(run["allocs/op"]),
-				withCI(ns(floor["sec/op"].center), floor["sec/op"].ci), ratio)
+			fmt.Fprintln(w)
 		}
 	}
 	target(w, s)
@@ -176,6 +196,7 @@ func casesOf(s stats, bench string) []string {
 // target prints whether the 8 bidders x 3 imps case meets its targets.
 func target(w io.Writer, s stats) {
 	run, floor := s["Run/"+targetCase], s["Floor/"+targetCase]
+	goFloor := s["FloorGoroutines/"+targetCase]
 	if run == nil || floor == nil || floor["sec/op"].center == 0 {
 		return
 	}
@@ -183,6 +204,10 @@ func target(w io.Writer, s stats) {
 	ratio := run["sec/op"].center / floor["sec/op"].center
 	fmt.Fprintf(w, "\nTargets for %s: allocs/op %.0f (at most %d: %s), Run / Floor %.1fx (at most %.0fx: %s).\n",
 		targetCase, allocs, targetAllocs, verdict(allocs <= targetAllocs), ratio, targetRatio, verdict(ratio <= targetRatio))
+	if g := goFloor["sec/op"].center; g > 0 {
+		fmt.Fprintf(w, "FloorGoroutines / Floor %.1fx: the least any engine that calls each bidder on its own goroutine can reach.\n",
+			g/floor["sec/op"].center)
+	}
 }
 
 func verdict(ok bool) string {
