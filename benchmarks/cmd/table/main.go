@@ -7,8 +7,10 @@
 //
 //	go run ./cmd/table -count 6
 //
-// It writes the raw go test output to -raw (benchstat can compare two such
-// files later) and benchstat's own summary to standard error.
+// It runs every benchmark once per round, -count rounds, so that the samples
+// of Run and of the floors are spread over the same stretch of time. It
+// writes the raw output to -raw (benchstat can compare two such files
+// later) and benchstat's own summary to standard error.
 package main
 
 import (
@@ -20,6 +22,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"sort"
@@ -52,19 +55,8 @@ func main() {
 
 func run(count int, bench, benchtime, raw string, stdout, stderr io.Writer) error {
 	loadBefore := loadAverage()
-	f, err := os.Create(raw)
-	if err != nil {
+	if err := runRounds(count, bench, benchtime, raw, stderr); err != nil {
 		return err
-	}
-	test := exec.Command("go", "test", "-run", "^$", "-bench", bench, "-benchmem",
-		"-benchtime", benchtime, "-count", strconv.Itoa(count), ".")
-	test.Stdout, test.Stderr = io.MultiWriter(f, stderr), stderr
-	err = test.Run()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("go test: %w", err)
 	}
 
 	summary := exec.Command("go", "run", benchstat, raw)
@@ -98,6 +90,43 @@ func loadAverage() string {
 		return f[0]
 	}
 	return "?"
+}
+
+// runRounds builds the test binary once and runs every benchmark once per
+// round, count rounds, appending the output to raw. Rounds, rather than
+// go test -count (which runs each benchmark count times in a row), spread
+// the samples of Run and of the floors over the same stretch of time, so
+// that on a noisy machine their ratio compares like with like.
+func runRounds(count int, bench, benchtime, raw string, stderr io.Writer) error {
+	dir, err := os.MkdirTemp("", "gavel-table")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "benchmarks.test")
+	build := exec.Command("go", "test", "-c", "-o", bin, ".")
+	build.Stdout, build.Stderr = stderr, stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go test -c: %w", err)
+	}
+	f, err := os.Create(raw)
+	if err != nil {
+		return err
+	}
+	for i := range count {
+		fmt.Fprintf(stderr, "round %d of %d\n", i+1, count)
+		test := exec.Command(bin, "-test.run", "^$", "-test.bench", bench, "-test.benchmem",
+			"-test.benchtime", benchtime, "-test.count", "1")
+		test.Stdout, test.Stderr = io.MultiWriter(f, stderr), stderr
+		if err = test.Run(); err != nil {
+			err = fmt.Errorf("benchmarks, round %d: %w", i+1, err)
+			break
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // stat is benchstat's summary of one benchmark in one unit: the median and
