@@ -188,26 +188,36 @@ func parseCSV(r io.Reader) (stats, error) {
 // writeTable prints the Markdown table: one row per Run case (and per
 // RunParallel case), next to the Floor case of the same parameters.
 func writeTable(w io.Writer, s stats) error {
-	fmt.Fprintln(w, "| benchmark | ns/op | B/op | allocs/op | Floor ns/op | Run / Floor | FloorGoroutines ns/op | Run / FloorGoroutines |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| benchmark | ns/op | cpu-ns/op | B/op | allocs/op | Floor ns/op, cpu | Run / Floor, cpu | FloorGoroutines ns/op, cpu | Run / FloorGoroutines, cpu |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, bench := range []string{"Run", "RunParallel"} {
 		for _, c := range casesOf(s, bench) {
-			run := s[bench+"/"+c]["sec/op"]
-			fmt.Fprintf(w, "| %s/%s | %s | %s | %s |", bench, c,
-				withCI(ns(run.center), run.ci), count(s[bench+"/"+c]["B/op"]), count(s[bench+"/"+c]["allocs/op"]))
+			run := s[bench+"/"+c]
+			fmt.Fprintf(w, "| %s/%s | %s | %s | %s | %s |", bench, c,
+				withCI(ns(run["sec/op"].center), run["sec/op"].ci), ns(run["cpu-sec/op"].center),
+				count(run["B/op"]), count(run["allocs/op"]))
 			for _, ref := range []string{"Floor", "FloorGoroutines"} {
-				f, ok := s[ref+"/"+c]["sec/op"]
-				if !ok || f.center == 0 {
+				f := s[ref+"/"+c]
+				if f["sec/op"].center == 0 {
 					fmt.Fprint(w, " n/a | n/a |")
 					continue
 				}
-				fmt.Fprintf(w, " %s | %.1fx |", withCI(ns(f.center), f.ci), run.center/f.center)
+				fmt.Fprintf(w, " %s, %s | %s, %s |", ns(f["sec/op"].center), ns(f["cpu-sec/op"].center),
+					ratio(run["sec/op"], f["sec/op"]), ratio(run["cpu-sec/op"], f["cpu-sec/op"]))
 			}
 			fmt.Fprintln(w)
 		}
 	}
 	target(w, s)
 	return nil
+}
+
+// ratio returns a/b as "12.3x", or "n/a" without b.
+func ratio(a, b stat) string {
+	if b.center == 0 || a.center == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1fx", a.center/b.center)
 }
 
 // casesOf returns the cases ("bidders=N/imps=M") of bench, in order.
@@ -230,12 +240,13 @@ func target(w io.Writer, s stats) {
 		return
 	}
 	allocs := run["allocs/op"].center
-	ratio := run["sec/op"].center / floor["sec/op"].center
-	fmt.Fprintf(w, "\nTargets for %s: allocs/op %.0f (at most %d: %s), Run / Floor %.1fx (at most %.0fx: %s).\n",
-		targetCase, allocs, targetAllocs, verdict(allocs <= targetAllocs), ratio, targetRatio, verdict(ratio <= targetRatio))
-	if g := goFloor["sec/op"].center; g > 0 {
-		fmt.Fprintf(w, "FloorGoroutines / Floor %.1fx: the least any engine that calls each bidder on its own goroutine can reach.\n",
-			g/floor["sec/op"].center)
+	r := run["sec/op"].center / floor["sec/op"].center
+	fmt.Fprintf(w, "\nTargets for %s: allocs/op %.0f (at most %d: %s); Run / Floor %.1fx in ns/op (at most %.0fx: %s), %s in cpu-ns/op.\n",
+		targetCase, allocs, targetAllocs, verdict(allocs <= targetAllocs), r, targetRatio, verdict(r <= targetRatio),
+		ratio(run["cpu-sec/op"], floor["cpu-sec/op"]))
+	if goFloor["sec/op"].center > 0 {
+		fmt.Fprintf(w, "FloorGoroutines / Floor: %s in ns/op, %s in cpu-ns/op, the least any engine that calls each bidder on its own goroutine can reach.\n",
+			ratio(goFloor["sec/op"], floor["sec/op"]), ratio(goFloor["cpu-sec/op"], floor["cpu-sec/op"]))
 	}
 }
 
