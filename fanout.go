@@ -19,8 +19,14 @@ import (
 type round struct {
 	a     *Auction
 	refs  atomic.Int32
-	done  chan *call // capacity len(bidders): a late send never blocks
-	calls []call     // one per bidder, in bidder order
+	calls []call   // one per bidder, in bidder order
+	runs  []func() // runs[i] is calls[i].run, bound once so that go runs[i]() does not allocate
+
+	// pending counts the calls not finished yet, plus one held by Run until
+	// it waits; whoever brings it to 0 from a call sends on allDone
+	// (capacity 1), so Run wakes once per auction, not once per bidder.
+	pending atomic.Int32
+	allDone chan struct{}
 
 	// reqs[:nreqs] holds the bidders' copies of the request, one per
 	// distinct tmax. Its length is len(bidders) and the slice itself is
@@ -47,7 +53,7 @@ type round struct {
 
 // call is one bidder's call within a round. The fields above the line are
 // written by Run before the goroutine starts; those below by the goroutine,
-// read by Run only after it received the call from done.
+// read by Run only after it saw finished set.
 type call struct {
 	r        *round
 	slot     *bidderSlot
@@ -56,11 +62,12 @@ type call struct {
 	req      *openrtb2.BidRequest
 	start    time.Time
 	deadline time.Time
-	received bool // set by Run when the call came back before the fan-out deadline
+	received bool // set by Run when the call had finished at the end of the fan-out
 
-	resp *openrtb2.BidResponse
-	err  error
-	end  time.Time
+	resp     *openrtb2.BidResponse
+	err      error
+	end      time.Time
+	finished atomic.Bool // set by the goroutine once resp, err and end are written
 }
 
 // roundCtx is the auction context with the round attached, so that bidders
@@ -91,11 +98,15 @@ type sharedBody struct {
 func newRound(a *Auction) *round {
 	n := len(a.bidders)
 	r := &round{
-		a:      a,
-		done:   make(chan *call, n),
-		calls:  make([]call, n),
-		reqs:   make([]openrtb2.BidRequest, n),
-		bodies: make([]sharedBody, n),
+		a:       a,
+		allDone: make(chan struct{}, 1),
+		runs:    make([]func(), n),
+		calls:   make([]call, n),
+		reqs:    make([]openrtb2.BidRequest, n),
+		bodies:  make([]sharedBody, n),
+	}
+	for i := range r.calls {
+		r.runs[i] = r.calls[i].run
 	}
 	r.profile.done = make(chan struct{}, 1)
 	return r
@@ -107,8 +118,9 @@ func (r *round) release() {
 	if r.refs.Add(-1) != 0 {
 		return
 	}
-	for len(r.done) > 0 {
-		<-r.done
+	select { // a call's signal that Run did not wait for
+	case <-r.allDone:
+	default:
 	}
 	for len(r.profile.done) > 0 {
 		<-r.profile.done
@@ -167,6 +179,7 @@ func encodeRequest(ctx context.Context, req *openrtb2.BidRequest) ([]byte, error
 // how many it started. Bidders left out get their status in res.Bidders.
 func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time, res *Result) int {
 	a := r.a
+	r.pending.Store(1) // Run's own, dropped by wait
 	auctionHash := mix64(hashString(req.ID))
 	clockNow := a.cfg.clock.Now()
 	now := time.Now()
@@ -205,33 +218,29 @@ func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time
 			c.ctx, c.cancel = context.WithDeadline(ctx, d)
 		}
 		r.refs.Add(1)
+		r.pending.Add(1)
 		c.start = t
-		go c.run()
+		go r.runs[i]()
 		n++
 	}
 	return n
 }
 
-// wait receives finished calls until all n are back or done, the end of
-// the auction context (the fan-out deadline or cancellation), is closed.
+// wait returns when all n calls have finished or done (the end of the
+// fan-out, or cancellation) is closed, whichever comes first, and marks the
+// calls that had finished by then as received: an answer that is in when
+// the deadline fires is kept, not lost to select's random choice. collect
+// times out those that ended after their own deadline.
 func (r *round) wait(done <-chan struct{}, n int) {
-	for received := 0; received < n; received++ {
+	if n > 0 && r.pending.Add(-1) != 0 {
 		select {
-		case c := <-r.done:
-			c.received = true
+		case <-r.allDone:
 		case <-done:
-			// Calls that came back while Run was not looking are in the
-			// channel already: take them rather than lose them to select's
-			// random choice. collect times out those that ended late.
-			for ; received < n; received++ {
-				select {
-				case c := <-r.done:
-					c.received = true
-				default:
-					return
-				}
-			}
-			return
+		}
+	}
+	for i := range r.calls {
+		if c := &r.calls[i]; c.finished.Load() {
+			c.received = true
 		}
 	}
 }
@@ -247,7 +256,10 @@ func (c *call) run() {
 			c.cancel()
 		}
 		r := c.r
-		r.done <- c
+		c.finished.Store(true)
+		if r.pending.Add(-1) == 0 {
+			r.allDone <- struct{}{}
+		}
 		r.release()
 	}()
 	c.resp, c.err = c.slot.b.Bid(c.ctx, c.req)
