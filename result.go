@@ -65,6 +65,10 @@ type ImpResult struct {
 	ImpID       string
 	FloorMicros int64 // the imp floor in the auction currency, micros of CPM
 	Winner      int   // index into Result.Bids; -1 when no bid won
+
+	// Hold is the money the winner reserved on the Ledger (WithLedger);
+	// the zero Hold when there is no ledger or no winner.
+	Hold Hold
 }
 
 // BidOutcome is one bid and what became of it.
@@ -91,10 +95,6 @@ type BidOutcome struct {
 
 	Won  bool
 	Loss openrtb3.LossReason // why it lost; openrtb3.LossWon (0) for the winner
-
-	// Hold is the money the winner reserved on the Ledger (WithLedger);
-	// the zero Hold when there is no ledger or the bid did not win.
-	Hold Hold
 }
 
 // CostMicros is what the winning impression costs: the clearing price per

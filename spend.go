@@ -88,11 +88,12 @@ type Billing struct {
 	Hold        Hold
 }
 
-// Billing returns the Billing of Bids[i], which must be a winner with a hold.
+// Billing returns the Billing of Bids[i], which must be a winner; its Hold
+// is the imp's.
 func (r *Result) Billing(i int) Billing {
 	b := &r.Bids[i]
 	bl := Billing{AuctionID: r.AuctionID, Bidder: b.Bidder, Seat: b.Seat, BidID: b.Bid.ID,
-		Currency: r.Currency, ClearMicros: b.ClearMicros, Hold: b.Hold}
+		Currency: r.Currency, ClearMicros: b.ClearMicros, Hold: r.Imps[b.Imp].Hold}
 	bl.ImpID = b.Bid.ImpID
 	if b.Deal != nil {
 		bl.DealID = b.Deal.ID
@@ -162,7 +163,7 @@ func (r *round) admit(ctx context.Context, res *Result, b *BidOutcome) bool {
 		a.stats.reserveFailed(err)
 		return false
 	}
-	b.Hold = h
+	res.Imps[b.Imp].Hold = h
 	r.spend(ctx, account, cost)
 	return true
 }

@@ -55,7 +55,8 @@ func TestRunReservesTheWinnersCost(t *testing.T) {
 	assert.Equal(t, "rich", w.Bidder, "the poor winner is refused, the next bid wins")
 	assert.Equal(t, int64(2_010_000), w.ClearMicros, "recomputed against the bids below it")
 	assert.Equal(t, int64(2010), w.CostMicros())
-	assert.Equal(t, gavel.Hold{Account: "rich", ID: w.Hold.ID, Amount: 2010, Expires: w.Hold.Expires}, w.Hold)
+	h := res.Imps[0].Hold
+	assert.Equal(t, gavel.Hold{Account: "rich", ID: h.ID, Amount: 2010, Expires: h.Expires}, h)
 	assert.Equal(t, gavel.LossBudget, res.Bids[0].Loss)
 	require.Len(t, hook.errs, 2)
 	assert.ErrorIs(t, hook.errs[0], gavel.ErrBudgetExhausted)

@@ -344,7 +344,7 @@ func ledgerAuction(ctx context.Context, a *gavel.Auction, id string, imps []open
 		case bid.Loss == gavel.LossBudget:
 			refused = true
 			counts[3].Add(1)
-		case bid.Won && bid.Hold.Amount > 0:
+		case bid.Won && r.Imps[bid.Imp].Hold.Amount > 0:
 			if err := a.Commit(context.Background(), r.Billing(i), bid.CostMicros()); err != nil {
 				counts[4].Add(1)
 				continue
