@@ -108,7 +108,7 @@ func TestEvenPacerSimulation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if pacerRaceEnabled && tt.days > 1 {
+			if raceEnabled && tt.days > 1 {
 				t.Skip("one goroutine: the race detector finds nothing here, and slows it tenfold")
 			}
 			clock := auctiontest.NewClock(simDay)
@@ -308,7 +308,7 @@ func TestEvenPacerDeterministic(t *testing.T) {
 }
 
 func TestEvenPacerAllowAllocs(t *testing.T) {
-	if pacerRaceEnabled {
+	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
 	clock := auctiontest.NewClock(simDay)

@@ -490,7 +490,7 @@ func TestAsyncSinkAccountingUnderLoad(t *testing.T) {
 // TestAsyncSinkWriteDoesNotAllocate checks that a Write into a sink whose
 // buffers have grown to their working size allocates nothing.
 func TestAsyncSinkWriteDoesNotAllocate(t *testing.T) {
-	if sinkRaceEnabled {
+	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
 	var delivered atomic.Int64
