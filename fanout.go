@@ -199,14 +199,13 @@ func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time
 			br.Status = StatusPaced
 			continue
 		}
-		// Bidders share one "now", so that they share the tmax and the
-		// request copy, unless launching itself was held up.
+		// Bidders share one "now" for their deadlines and tmax, so that
+		// they share the request copy (and its JSON); whether a bidder
+		// still has time is judged by the clock, so that a launch held up
+		// past the deadline skips the bidders left rather than time them out.
 		t := time.Now()
-		if t.Sub(now) > time.Millisecond {
-			now = t
-		}
 		d := s.deadline(fanout, now)
-		if d.Sub(now) < a.cfg.minBidderTime {
+		if d.Sub(t) < a.cfg.minBidderTime {
 			br.Status = StatusSkippedNoTime
 			continue
 		}
