@@ -791,3 +791,32 @@ func TestLedgerGenerationsWrap(t *testing.T) {
 	assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 10}, balanceOf(t, l, "a"))
 	requireConsistent(t, l)
 }
+
+// TestLedgerOutstanding counts the holds of several accounts, over several
+// shards, as they are reserved, end and expire.
+func TestLedgerOutstanding(t *testing.T) {
+	ctx := context.Background()
+	clk := auctiontest.NewClock(time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC))
+	l := gavel.NewMemoryLedger(gavel.WithLedgerClock(clk), gavel.WithLedgerShards(4))
+	assert.Zero(t, l.Outstanding(), "a new ledger")
+	var holds []gavel.Hold
+	for i := range 8 {
+		name := fmt.Sprint("acct-", i)
+		require.NoError(t, l.SetBudget(name, 1_000, gavel.Period{}))
+		for ttl := range 2 {
+			h, err := l.Reserve(ctx, name, 100, time.Duration(ttl+1)*time.Second)
+			require.NoError(t, err)
+			holds = append(holds, h)
+		}
+	}
+	assert.Equal(t, 16, l.Outstanding())
+	require.NoError(t, l.Commit(ctx, holds[1], 50))
+	require.NoError(t, l.Release(ctx, holds[3]))
+	assert.Equal(t, 14, l.Outstanding())
+
+	clk.Advance(time.Second)
+	assert.Equal(t, 6, l.Outstanding(), "the 1s holds expired, with no other call on their accounts")
+	clk.Advance(time.Second)
+	assert.Zero(t, l.Outstanding())
+	requireConsistent(t, l)
+}
