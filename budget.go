@@ -296,7 +296,9 @@ func (l *MemoryLedger) SetBudget(account string, budget int64, period Period) er
 
 // Reserve implements Ledger. The hold's ID is unique in the ledger while
 // the hold lives; after the hold ends, its ID comes back only once the
-// ledger has reused the hold's record 2^32 times.
+// ledger has reused the hold's record 2^31 times. The ID is below 2^63:
+// a Ledger that keeps some of its holds in a MemoryLedger may mark the IDs
+// of those holds with the top bit, to tell them from its others.
 func (l *MemoryLedger) Reserve(ctx context.Context, account string, amount int64, ttl time.Duration) (Hold, error) {
 	if err := ctx.Err(); err != nil {
 		return Hold{}, err
@@ -395,6 +397,23 @@ func (l *MemoryLedger) Balance(ctx context.Context, account string) (Balance, er
 	return Balance{Budget: a.budget, Committed: a.committed, Reserved: a.reserved, PeriodStart: a.start}, nil
 }
 
+// Outstanding returns the number of holds outstanding in the ledger, with
+// every hold that expired by now returned. It locks the shards one after
+// another, so holds reserved or ended meanwhile may or may not count: it
+// is meant for stats, not for the hot path.
+func (l *MemoryLedger) Outstanding() int {
+	nanos := l.clock.Now().UnixNano()
+	n := 0
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		s.expire(nanos)
+		n += len(s.heap)
+		s.mu.Unlock()
+	}
+	return n
+}
+
 func (l *MemoryLedger) shard(account string) *shard {
 	return &l.shards[xxhash.Sum64String(account)&l.mask]
 }
@@ -424,8 +443,9 @@ func (a *ledgerAccount) turn(now time.Time, nanos int64) {
 //
 // Holds live in a slice of records, reused through a free list, so that a
 // new hold costs no allocation. A hold's ID is gen<<32 | slot<<shardBits |
-// shard: the generation counts the reuses of the record, so the ID of an
-// ended hold no longer matches. A min-heap of (expiry, slot), in which each
+// shard: the generation (31 bits, so that the ID's top bit stays clear)
+// counts the reuses of the record, so the ID of an ended hold no longer
+// matches. A min-heap of (expiry, slot), in which each
 // live record knows its position, finds the holds that expire; a hold that
 // ends early leaves the heap at once, so the heap is never larger than the
 // number of live holds.
@@ -439,7 +459,10 @@ type shard struct {
 	_ [64]byte // keeps the locks of neighbouring shards off one cache line
 }
 
-const noSlot = math.MaxUint32
+const (
+	noSlot = math.MaxUint32
+	maxGen = 1<<31 - 1 // generations wrap after it, to 1
+)
 
 // errTooManyHolds is returned by Reserve when the account's shard keeps as
 // many holds as hold IDs can number (about 67 million with the default
@@ -449,7 +472,7 @@ var errTooManyHolds = fmt.Errorf("%w: too many outstanding holds in the ledger",
 type holdRecord struct {
 	acct     *ledgerAccount // nil while the record is free
 	amount   int64
-	gen      uint32 // never 0, so the zero Hold matches nothing
+	gen      uint32 // in [1, maxGen]: never 0, so the zero Hold matches nothing
 	heapPos  uint32 // index of the hold in the heap while it lives
 	nextFree uint32 // next free record while free, or noSlot
 }
@@ -477,10 +500,7 @@ func (s *shard) alloc(maxSlots uint32) (uint32, bool) {
 func (s *shard) free(slot uint32) {
 	r := &s.holds[slot]
 	r.acct = nil
-	r.gen++
-	if r.gen == 0 {
-		r.gen = 1
-	}
+	r.gen = r.gen%maxGen + 1
 	r.nextFree = s.freeList
 	s.freeList = slot
 }

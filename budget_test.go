@@ -451,6 +451,7 @@ func TestLedgerShardsAndIDs(t *testing.T) {
 					h, err := l.Reserve(ctx, name, 100, time.Minute)
 					require.NoError(t, err)
 					require.False(t, ids[h.ID], "hold ID %#x given twice", h.ID)
+					require.Less(t, h.ID, uint64(1)<<63, "the top bit is left to wrappers")
 					ids[h.ID] = true
 					all = append(all, h)
 				}
@@ -760,5 +761,62 @@ func TestLedgerTooManyHolds(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, holds[1].ID, h.ID, "a reused record gets a new ID")
 	require.ErrorIs(t, l.Release(ctx, holds[1]), gavel.ErrHoldNotFound)
+	requireConsistent(t, l)
+}
+
+// TestLedgerGenerationsWrap reuses a hold record past its last generation:
+// the IDs stay below 2^63, a stale ID is not found, and the record's first
+// ID comes back only after 2^31 reuses.
+func TestLedgerGenerationsWrap(t *testing.T) {
+	ctx := context.Background()
+	l := gavel.NewMemoryLedger(gavel.WithLedgerShards(1))
+	require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
+	first, err := l.Reserve(ctx, "a", 10, time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, l.Release(ctx, first))
+
+	gavel.AgeHolds(l, "a", 1<<31-1) // the record's last generation
+	last, err := l.Reserve(ctx, "a", 10, time.Minute)
+	require.NoError(t, err)
+	assert.Less(t, last.ID, uint64(1)<<63)
+	assert.NotEqual(t, first.ID, last.ID)
+	require.NoError(t, l.Release(ctx, last))
+
+	next, err := l.Reserve(ctx, "a", 10, time.Minute)
+	require.NoError(t, err)
+	assert.Less(t, next.ID, uint64(1)<<63)
+	assert.Equal(t, first.ID, next.ID, "after 2^31 reuses the record's first ID comes back")
+	require.ErrorIs(t, l.Commit(ctx, last, 10), gavel.ErrHoldNotFound)
+	require.NoError(t, l.Commit(ctx, next, 10))
+	assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 10}, balanceOf(t, l, "a"))
+	requireConsistent(t, l)
+}
+
+// TestLedgerOutstanding counts the holds of several accounts, over several
+// shards, as they are reserved, end and expire.
+func TestLedgerOutstanding(t *testing.T) {
+	ctx := context.Background()
+	clk := auctiontest.NewClock(time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC))
+	l := gavel.NewMemoryLedger(gavel.WithLedgerClock(clk), gavel.WithLedgerShards(4))
+	assert.Zero(t, l.Outstanding(), "a new ledger")
+	var holds []gavel.Hold
+	for i := range 8 {
+		name := fmt.Sprint("acct-", i)
+		require.NoError(t, l.SetBudget(name, 1_000, gavel.Period{}))
+		for ttl := range 2 {
+			h, err := l.Reserve(ctx, name, 100, time.Duration(ttl+1)*time.Second)
+			require.NoError(t, err)
+			holds = append(holds, h)
+		}
+	}
+	assert.Equal(t, 16, l.Outstanding())
+	require.NoError(t, l.Commit(ctx, holds[1], 50))
+	require.NoError(t, l.Release(ctx, holds[3]))
+	assert.Equal(t, 14, l.Outstanding())
+
+	clk.Advance(time.Second)
+	assert.Equal(t, 6, l.Outstanding(), "the 1s holds expired, with no other call on their accounts")
+	clk.Advance(time.Second)
+	assert.Zero(t, l.Outstanding())
 	requireConsistent(t, l)
 }

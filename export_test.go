@@ -49,6 +49,20 @@ func CheckLedger(l *MemoryLedger) error {
 // tests reach the limit without millions of holds.
 func SetMaxHolds(l *MemoryLedger, n uint32) { l.maxSlots = n }
 
+// AgeHolds sets the generation of every free hold record in the shard of
+// account to gen, as if each had been reused that often, so that tests
+// reach the wrap of generations without billions of holds.
+func AgeHolds(l *MemoryLedger, account string, gen uint32) {
+	s := l.shard(account)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.holds {
+		if s.holds[i].acct == nil {
+			s.holds[i].gen = gen
+		}
+	}
+}
+
 func (s *shard) check() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -64,7 +78,7 @@ func (s *shard) check() error {
 			return fmt.Errorf("heap entry %d: slot %d out of range", i, e.slot)
 		}
 		r := &s.holds[e.slot]
-		if r.acct == nil || int(r.heapPos) != i || r.gen == 0 {
+		if r.acct == nil || int(r.heapPos) != i || r.gen == 0 || r.gen > maxGen {
 			return fmt.Errorf("heap entry %d: record %+v does not point back", i, *r)
 		}
 		reserved[r.acct] += r.amount

@@ -48,13 +48,16 @@ import (
 // daily period in which it is reported, at most a lease interval after the
 // commit.
 //
-// A lease-mode hold lives in the memory of the process that reserved it:
-// only that Ledger can commit or release it. Another process, or this one
-// after Close, answers ErrHoldNotFound (or ErrLedgerClosed), and the hold
-// returns to the lease at its expiry (after Close, to the account at
-// once). Lease-mode holds expire by the ledger's clock (WithLedgerClock);
-// Hold.ID tells them apart (its top bit is set, and it carries a tag of
-// the owning Ledger).
+// A lease-mode hold lives in the memory of the process that reserved it (in
+// a gavel.MemoryLedger of the Ledger): only that Ledger can commit or
+// release it. Another process, or this one after Close, answers
+// ErrHoldNotFound (or ErrLedgerClosed), and the hold returns to the lease
+// at its expiry (after Close, to the account at once). Lease-mode holds
+// expire by the ledger's clock (WithLedgerClock); Hold.ID tells them apart
+// (its top bit is set, and the rest is scrambled by a random key of the
+// owning Ledger). A process keeps up to 67 million lease-mode holds of an
+// account at once, a limit shared by the accounts whose names hash to the
+// same of the MemoryLedger's 64 shards.
 //
 // In Redis, a lease counts as reserved money: the account's budget covers
 // Committed + Reserved + Leased at every instant. A process only reserves
@@ -132,15 +135,17 @@ import (
 // for concurrent use. The zero value is not usable; create one with
 // NewLedger.
 type Ledger struct {
-	client  rueidis.Client
-	cfg     ledgerConfig
-	scripts scripts
-	owner   string // names this ledger's leases in Redis
-	idBase  uint64 // strict-mode hold IDs are idBase | a counter
-	nextID  atomic.Uint32
-	holds   *localHolds
-	stats   counters
-	t0      time.Time // the origin of mono
+	client     rueidis.Client
+	cfg        ledgerConfig
+	scripts    scripts
+	owner      string // names this ledger's leases in Redis
+	idBase     uint64 // strict-mode hold IDs are idBase | a counter
+	nextID     atomic.Uint32
+	local      *gavel.MemoryLedger // lease-mode holds (see localFlag); nil without lease mode
+	localClock localClock          // l.local's
+	idKey      uint64              // scrambles the IDs of lease-mode holds
+	stats      counters
+	t0         time.Time // the origin of mono
 
 	accounts sync.Map // account name -> *account
 
@@ -205,9 +210,9 @@ var (
 	ErrLedgerClosed = errors.New("gavel: redis ledger closed")
 
 	// ErrLeaseLost is given to the ErrorHooks when a lease the process
-	// still counted on had expired in Redis (see Ledger). The money held
-	// from it no longer returns to the lease; what is committed from it
-	// is still reported.
+	// still counted on had expired in Redis (see Ledger). The holds taken
+	// from it stay, and count against the process's next lease on the
+	// account; what they commit is still reported.
 	ErrLeaseLost = errors.New("gavel: redis ledger: lease expired in redis")
 )
 
@@ -255,7 +260,9 @@ func (l *Ledger) Stats() LedgerStats {
 		LeasesLost:   l.stats.lost.Load(),
 		Orphans:      l.stats.orphans.Load(),
 	}
-	l.holds.addStats(&s)
+	if l.local != nil {
+		s.LocalHolds = int64(l.local.Outstanding())
+	}
 	return s
 }
 
@@ -272,21 +279,23 @@ func NewLedger(client rueidis.Client, opts ...LedgerOption) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	var id [8]byte
+	var id [16]byte
 	_, _ = rand.Read(id[:]) // never fails
-	seed := binary.LittleEndian.Uint64(id[:])
+	seed := binary.LittleEndian.Uint64(id[:8])
 	l := &Ledger{
 		client:  client,
 		cfg:     cfg,
 		scripts: newScripts(),
-		owner:   hex.EncodeToString(id[:]),
+		owner:   hex.EncodeToString(id[:8]),
 		idBase:  max(seed>>16&(1<<21-1), 1) << 32,
-		holds:   newLocalHolds(seed),
+		idKey:   binary.LittleEndian.Uint64(id[8:]) &^ localFlag,
 		t0:      time.Now(),
 		orphans: make(chan orphan, maxOrphans),
 	}
 	l.bg, l.stopBG = context.WithCancel(context.Background())
 	if cfg.leases() {
+		l.localClock.clock = cfg.clock
+		l.local = gavel.NewMemoryLedger(gavel.WithLedgerClock(&l.localClock))
 		l.loopDone = make(chan struct{})
 		go l.loop()
 	}
@@ -318,7 +327,7 @@ func (l *Ledger) Close(ctx context.Context) error {
 		<-l.loopDone
 	}
 	l.refreshes.Wait()
-	l.holds.clear()
+	l.endLocalHolds()
 	l.releaseOrphansNow(ctx)
 
 	var errs []error

@@ -15,30 +15,31 @@ import (
 
 // lease is the process's lease on one account's budget: money moved in
 // Redis from the account to this ledger's lease record, which local
-// reservations draw on. The money of the lease is always
+// reservations draw on. The holds live in the ledger's MemoryLedger (see
+// localFlag), on an account whose budget is reported + amount, so that
 //
-//	amount (in Redis) = avail + held by live holds + unreported
+//	amount (in Redis) = free + held + committed but not yet reported
 //
-// except while a refresh is in flight, and after a lease is lost.
+// (Remaining, Reserved and Committed − reported of that account), except
+// while a refresh is in flight. The holds taken from a lease that is lost
+// count against the next lease of the process.
 type lease struct {
 	account string
 
-	avail      atomic.Int64  // lease money not held: what Reserve takes
-	unreported atomic.Int64  // committed from local holds, not yet reported to Redis
-	holds      atomic.Int64  // live local holds
-	gen        atomic.Uint32 // changes when the lease is lost: older holds' money no longer returns
-	amount     atomic.Int64  // the lease's amount in Redis, as of the last reply
-	grant      atomic.Int64  // what the last refresh added to avail (<= 0: nothing)
-	valid      atomic.Bool   // refreshed lately: Reserve may take from avail
-	dry        atomic.Bool   // the last refresh found nothing left to lease...
-	dryUntil   atomic.Int64  // ...in the period that ends then (Unix ns by the ledger's clock)
-	wanted     atomic.Bool   // a reservation was refused since the last refresh
-	retry      atomic.Bool   // the last refresh failed
-	lastUse    atomic.Int64  // loop tick of the last reservation
-	validUntil atomic.Int64  // mono time from which the lease may have expired in Redis
-	renewAt    atomic.Int64  // mono time from which the loop renews the lease
-	retryAt    atomic.Int64  // mono time before which a failed refresh is not retried on demand
-	busy       atomic.Bool   // a refresh is running; changed under mu
+	reported   atomic.Int64 // what the local account had committed at the last report
+	amount     atomic.Int64 // the lease's amount in Redis, as of the last reply
+	grant      atomic.Int64 // what the last refresh added to the free money (<= 0: nothing)
+	spare      atomic.Int64 // at most what is free beyond half the slice, or 0 (see topUp)
+	valid      atomic.Bool  // refreshed lately: Reserve may take from the lease
+	dry        atomic.Bool  // the last refresh found nothing left to lease...
+	dryUntil   atomic.Int64 // ...in the period that ends then (Unix ns by the ledger's clock)
+	wanted     atomic.Bool  // a reservation was refused since the last refresh
+	retry      atomic.Bool  // the last refresh failed
+	lastUse    atomic.Int64 // loop tick of the last reservation
+	validUntil atomic.Int64 // mono time from which the lease may have expired in Redis
+	renewAt    atomic.Int64 // mono time from which the loop renews the lease
+	retryAt    atomic.Int64 // mono time before which a failed refresh is not retried on demand
+	busy       atomic.Bool  // a refresh is running; changed under mu
 
 	mu   sync.Mutex
 	done chan struct{} // closed when the running (or last) refresh ends; guarded by mu
@@ -47,6 +48,7 @@ type lease struct {
 	// Owned by the running refresh.
 	seq     int64
 	pending report // the report last sent, while its reply is unknown: sent again as is
+	budget  int64  // of the local account: reported + amount, less what is being given back
 }
 
 // report is what one refresh tells Redis; Redis applies a report once.
@@ -62,34 +64,6 @@ func newLease(account string) *lease {
 	return ls
 }
 
-// take takes amount from the lease if the lease is valid and covers it.
-func (ls *lease) take(amount int64) bool {
-	if !ls.valid.Load() {
-		return false
-	}
-	for {
-		a := ls.avail.Load()
-		if a < amount {
-			return false
-		}
-		if ls.avail.CompareAndSwap(a, a-amount) {
-			return true
-		}
-	}
-}
-
-// settle ends a hold of amount taken from lease generation gen, billing
-// actual: the rest returns to the lease unless the lease was lost since.
-func (ls *lease) settle(amount, actual int64, gen uint32) {
-	if actual > 0 {
-		ls.unreported.Add(actual)
-	}
-	if rest := amount - actual; rest > 0 && gen == ls.gen.Load() {
-		ls.avail.Add(rest)
-	}
-	ls.holds.Add(-1)
-}
-
 // maxLeaseWaits is how many refreshes a Reserve waits for before it gives
 // up on a lease that others keep draining.
 const maxLeaseWaits = 64
@@ -99,15 +73,25 @@ func (l *Ledger) reserveLease(ctx context.Context, a *account, amount int64, ttl
 	if t := l.ticks.Load(); ls.lastUse.Load() != t {
 		ls.lastUse.Store(t)
 	}
-	gen := ls.gen.Load() // of the lease the money comes from
-	now := l.cfg.clock.Now()
 	// Wait for refreshes while they may bring money; refuse when the
 	// account had nothing more to lease in this period, or when a refresh
 	// brought nothing and no commit waits to be reported (the slice is all
 	// held).
-	for waits := 0; !ls.take(amount); waits++ {
-		dry := ls.dry.Load() && now.UnixNano() < ls.dryUntil.Load()
-		stuck := waits > 0 && ls.grant.Load() <= 0 && ls.unreported.Load() == 0 && !ls.busy.Load()
+	for waits := 0; ; waits++ {
+		h, err := l.take(ctx, ls, amount, ttl)
+		switch {
+		case err == nil:
+			l.stats.reserves.Add(1)
+			l.topUp(a, amount)
+			return h, nil
+		case err != errShort:
+			if errors.Is(err, gavel.ErrBudgetExhausted) {
+				l.stats.refusals.Add(1)
+			}
+			return gavel.Hold{}, err
+		}
+		dry := ls.dry.Load() && l.cfg.clock.Now().UnixNano() < ls.dryUntil.Load()
+		stuck := waits > 0 && ls.grant.Load() <= 0 && l.unreported(ls) == 0 && !ls.busy.Load()
 		if ls.valid.Load() && (dry || stuck) || waits == maxLeaseWaits {
 			ls.wanted.Store(true)
 			l.stats.refusals.Add(1)
@@ -120,25 +104,29 @@ func (l *Ledger) reserveLease(ctx context.Context, a *account, amount int64, ttl
 			return gavel.Hold{}, err
 		}
 	}
-	id, ok := l.holds.add(ls, gen, amount, now.UnixNano(), ttl)
-	if !ok {
-		ls.settle(amount, 0, gen)
-		ls.holds.Add(1) // settle ended a hold that never was
-		l.stats.refusals.Add(1)
-		return gavel.Hold{}, errTooManyHolds
-	}
-	// Top the lease up before it runs dry, unless the account has nothing
-	// more or a refresh would bring nothing (no commit to report, and the
-	// last brought nothing).
-	if ls.avail.Load() < l.cfg.slice/2 && !ls.dry.Load() && (ls.unreported.Load() > 0 || ls.grant.Load() > 0) {
-		l.kick(a, true)
-	}
-	return gavel.Hold{Account: a.name, ID: id, Amount: amount, Expires: now.Add(ttl)}, nil
 }
 
-// errTooManyHolds is returned by Reserve when the process keeps as many
-// lease-mode holds as their IDs can number.
-var errTooManyHolds = fmt.Errorf("%w: too many outstanding lease-mode holds in the process", gavel.ErrBudgetExhausted)
+// topUp starts a refresh of a's lease before it runs dry (below half the
+// slice free), unless one is running, the account has nothing more, or a
+// refresh would bring nothing (no commit to report, and the last brought
+// nothing); amount was just reserved from it.
+//
+// Reading the local balance costs a lock, so topUp reads it only when
+// spare falls below zero, and then sets spare from it: reservations lower
+// spare, holds that end do not raise it, so until a refresh (which sets it
+// to 0) it stays at most what is free beyond half the slice.
+func (l *Ledger) topUp(a *account, amount int64) {
+	ls := a.lease
+	if ls.spare.Add(-amount) >= 0 || ls.busy.Load() || ls.dry.Load() {
+		return
+	}
+	b, _ := l.localBalance(ls)
+	spare := b.Remaining() - l.cfg.slice/2
+	ls.spare.Store(spare)
+	if spare < 0 && (b.Committed > ls.reported.Load() || ls.grant.Load() > 0) {
+		l.kick(a, true)
+	}
+}
 
 // awaitRefresh waits for a refresh of a's lease, started now unless one is
 // running, and returns what it failed with. During a failure's back-off it
@@ -205,11 +193,7 @@ func (l *Ledger) refresh(ctx context.Context, a *account, final bool) error {
 	ls.wanted.Store(false)
 	idle := final || l.ticks.Load()-ls.lastUse.Load() > l.idleTicks()
 	if ls.pending.seq == 0 {
-		ls.seq++
-		ls.pending = report{seq: ls.seq, spend: ls.unreported.Swap(0)}
-		if idle {
-			ls.pending.back = ls.avail.Swap(0)
-		}
+		ls.pending = l.nextReport(ls, idle)
 	}
 	r := ls.pending
 	target, end := l.cfg.slice, "0"
@@ -235,8 +219,10 @@ func (l *Ledger) refresh(ctx context.Context, a *account, final bool) error {
 		case replyUnknown: // the account's budget is gone, and its leases with it
 			ls.pending = report{}
 			ls.valid.Store(false)
-			ls.avail.Store(0)
 			ls.amount.Store(0)
+			if ls.budget > 0 {
+				l.setBudget(ls, ls.reported.Load()) // nothing free
+			}
 			l.forget(a)
 			return gavel.ErrUnknownAccount
 		default:
@@ -257,27 +243,22 @@ func (l *Ledger) refresh(ctx context.Context, a *account, final bool) error {
 	if r.spend > 0 {
 		l.stats.reports.Add(1)
 	}
-	before := max(ls.amount.Load()-r.spend-r.back, 0) // what the lease was after the report
 	if existed == 0 && ls.amount.Load() > 0 {
 		// The lease expired in Redis while the process counted on it: its
 		// money is the account's again. Holds taken from it stay, and
-		// what they commit is reported, but what they leave no longer
-		// returns to the lease.
-		ls.gen.Add(1)
-		ls.avail.Store(0)
-		before = 0
+		// count against the new lease; what they commit is reported.
 		l.stats.lost.Add(1)
 		lost := fmt.Errorf("%w: account %q", ErrLeaseLost, a.name)
 		for _, h := range l.cfg.hooks {
 			h.OnRedisError(opLease, lost)
 		}
 	}
-	d := amount - before // > 0: a grant, with any lost in a reply that never came
-	if d != 0 {
-		ls.avail.Add(d)
-		if d > 0 {
-			l.stats.refills.Add(1)
-		}
+	// > 0: a grant, with any lost in a reply that never came.
+	d := amount - (ls.budget - ls.reported.Load())
+	l.setBudget(ls, ls.reported.Load()+amount)
+	ls.spare.Store(0) // the next reservation reads the balance
+	if d > 0 {
+		l.stats.refills.Add(1)
 	}
 	ls.grant.Store(d)
 	ls.amount.Store(amount)
@@ -293,15 +274,39 @@ func (l *Ledger) refresh(ctx context.Context, a *account, final bool) error {
 	return nil
 }
 
+// nextReport takes the next report of ls from the local account: what
+// was committed since the last report and, when idle is set, the free
+// money, given back. On the lease's first report, what the account
+// committed before (under an earlier lease of a budget since deleted) is
+// taken as reported.
+func (l *Ledger) nextReport(ls *lease, idle bool) report {
+	b, ok := l.localBalance(ls)
+	if ls.seq == 0 && ok {
+		ls.reported.Store(b.Committed)
+		l.setBudget(ls, b.Committed)
+	}
+	ls.seq++
+	r := report{seq: ls.seq}
+	if idle && ls.budget > 0 {
+		// Stop reservations first, so that what is free stays free.
+		_ = l.local.SetBudget(ls.account, 0, gavel.Period{})
+		b, _ = l.localBalance(ls)
+		r.back = max(ls.budget-b.Committed-b.Reserved, 0)
+		l.setBudget(ls, ls.budget-r.back)
+	}
+	r.spend = b.Committed - ls.reported.Load()
+	ls.reported.Store(b.Committed)
+	return r
+}
+
 // idleTicks is how many loop ticks without a reservation make a lease
 // idle: half the lease TTL.
 func (l *Ledger) idleTicks() int64 {
 	return max(int64(l.cfg.leaseTTL/l.cfg.interval/2), 1)
 }
 
-// loop runs every lease interval until Close: it expires local holds,
-// stops reservations from leases that may have expired, and starts the
-// refreshes that are due.
+// loop runs every lease interval until Close: it stops reservations from
+// leases that may have expired, and starts the refreshes that are due.
 func (l *Ledger) loop() {
 	defer close(l.loopDone)
 	t := time.NewTicker(l.cfg.interval)
@@ -313,7 +318,6 @@ func (l *Ledger) loop() {
 		case <-t.C:
 		}
 		tick := l.ticks.Add(1)
-		l.holds.sweep(l.cfg.clock.Now().UnixNano())
 		now := l.mono()
 		l.accounts.Range(func(_, v any) bool {
 			if a := v.(*account); a.lease != nil && l.due(a.lease, tick, now) {
@@ -330,16 +334,18 @@ func (l *Ledger) due(ls *lease, tick, now int64) bool {
 	if now >= ls.validUntil.Load() {
 		ls.valid.Store(false)
 	}
-	switch {
-	case ls.retry.Load(), ls.unreported.Load() != 0, ls.wanted.Load():
+	if ls.retry.Load() || ls.wanted.Load() || ls.amount.Load() > 0 && now >= ls.renewAt.Load() {
 		return true
-	case ls.amount.Load() > 0 && now >= ls.renewAt.Load():
+	}
+	b, _ := l.localBalance(ls) // returns the holds that expired
+	switch {
+	case b.Committed > ls.reported.Load(): // to report
 		return true
 	case tick-ls.lastUse.Load() > l.idleTicks():
-		return ls.avail.Load() > 0 // give it back
+		return b.Remaining() > 0 // give it back
 	}
 	// Top up a lease that runs low (Reserve asks first; this retries).
-	return ls.amount.Load() > 0 && ls.avail.Load() < l.cfg.slice/2 && !ls.dry.Load()
+	return ls.amount.Load() > 0 && b.Remaining() < l.cfg.slice/2 && !ls.dry.Load()
 }
 
 // giveBack ends a's lease for Close: it reports what is left to report and
@@ -349,7 +355,7 @@ func (l *Ledger) giveBack(ctx context.Context, a *account) error {
 	ls := a.lease
 	var err error
 	for range 3 {
-		if ls.pending.seq == 0 && ls.unreported.Load() == 0 && ls.amount.Load() == 0 {
+		if ls.pending.seq == 0 && l.unreported(ls) == 0 && ls.amount.Load() == 0 {
 			return nil
 		}
 		switch err = l.refresh(ctx, a, true); {

@@ -293,7 +293,7 @@ func TestLedgerHelperProcess(t *testing.T) {
 		res.Refused, res.Errors = counts[3].Load(), counts[4].Load()
 		res.Elapsed, res.Stats = time.Since(start), l.Stats()
 		if v, ok := l.accounts.Load(procAccount); ok && v.(*account).lease != nil {
-			res.Unreported = v.(*account).lease.unreported.Load()
+			res.Unreported = l.unreported(v.(*account).lease)
 		}
 		out, _ := json.Marshal(res)
 		fmt.Printf("RESULT %s\n", out)

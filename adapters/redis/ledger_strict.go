@@ -177,7 +177,7 @@ func (l *Ledger) end(ctx context.Context, h gavel.Hold, actual int64, commit boo
 		return ErrLedgerClosed
 	}
 	if h.ID&localFlag != 0 {
-		return l.holds.end(h, actual, commit, l.cfg.clock.Now().UnixNano())
+		return l.endLocal(ctx, h, actual, commit)
 	}
 	if h.Account == "" || h.ID == 0 || h.ID > MaxAmount {
 		return gavel.ErrHoldNotFound

@@ -2,7 +2,11 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	_ "time/tzdata" // the zone tests must not depend on the machine's zoneinfo
@@ -581,4 +585,113 @@ func TestLedgerLeaseDaily(t *testing.T) {
 	require.NoError(t, l.Commit(ctx, h, 700))
 	require.NoError(t, l.Close(ctx))
 	assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 700, PeriodStart: day.AddDate(0, 0, 1)}, ledgerBalanceOf(t, other, "a"))
+}
+
+// TestLedgerLeaseHoldOwner reserves the same amount on the same account in
+// two lease-mode ledgers, whose holds then sit at the same place in their
+// local ledgers: each still answers ErrHoldNotFound for the other's hold.
+func TestLedgerLeaseHoldOwner(t *testing.T) {
+	ctx := context.Background()
+	c := ledgerClient(t)
+	l1 := newTestLedger(t, c, WithLedgerMode(ModeLease), WithLeaseSlice(1_000))
+	l2, err := NewLedger(c, WithLedgerPrefix(l1.cfg.prefix), WithLedgerMode(ModeLease), WithLeaseSlice(1_000))
+	require.NoError(t, err)
+	defer func() { _ = l2.Close(ctx) }()
+	require.NoError(t, l1.SetBudget(ctx, "a", 10_000, gavel.Period{}))
+
+	h1, err := l1.Reserve(ctx, "a", 300, time.Minute)
+	require.NoError(t, err)
+	h2, err := l2.Reserve(ctx, "a", 300, time.Minute)
+	require.NoError(t, err)
+	assert.NotEqual(t, h1.ID, h2.ID)
+	for _, x := range []struct {
+		l *Ledger
+		h gavel.Hold
+	}{{l1, h2}, {l2, h1}} {
+		require.ErrorIs(t, x.l.Commit(ctx, x.h, 300), gavel.ErrHoldNotFound)
+		require.ErrorIs(t, x.l.Release(ctx, x.h), gavel.ErrHoldNotFound)
+	}
+	require.NoError(t, l1.Commit(ctx, h1, 100))
+	require.NoError(t, l2.Commit(ctx, h2, 200))
+	require.NoError(t, l2.Close(ctx))
+	assert.Equal(t, gavel.Balance{Budget: 10_000, Committed: 300}, settled(t, l1, "a"))
+}
+
+// TestLedgerLeaseCommitsDuringClose commits lease-mode holds from several
+// goroutines while the ledger closes: every commit that succeeds reaches
+// Redis, and the others fail.
+func TestLedgerLeaseCommitsDuringClose(t *testing.T) {
+	const (
+		goroutines = 8
+		holds      = 20_000
+		amount     = 10
+	)
+	ctx := context.Background()
+	c := ledgerClient(t)
+	l := newTestLedger(t, c, WithLedgerMode(ModeLease), WithLeaseSlice(holds*amount))
+	require.NoError(t, l.SetBudget(ctx, "a", holds*amount, gavel.Period{}))
+	hs := make([]gavel.Hold, holds)
+	for i := range hs {
+		var err error
+		hs[i], err = l.Reserve(ctx, "a", amount, time.Minute)
+		require.NoError(t, err)
+	}
+
+	var committed, refused atomic.Int64
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < holds; i += goroutines {
+				switch err := l.Commit(ctx, hs[i], amount-1); {
+				case err == nil:
+					committed.Add(amount - 1)
+				case errors.Is(err, ErrLedgerClosed), errors.Is(err, gavel.ErrHoldNotFound):
+					refused.Add(1)
+				default:
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	for committed.Load() < holds/4*(amount-1) { // Close in the midst of the commits
+		runtime.Gosched()
+	}
+	require.NoError(t, l.Close(ctx))
+	wg.Wait()
+	r, err := NewLedger(c, WithLedgerPrefix(l.cfg.prefix))
+	require.NoError(t, err)
+	defer func() { _ = r.Close(ctx) }()
+	assert.Equal(t, gavel.Balance{Budget: holds * amount, Committed: committed.Load()}, ledgerBalanceOf(t, r, "a"))
+	assert.Zero(t, l.Stats().LocalHolds, "Close ends the holds")
+	t.Logf("%d commits before Close, %d refused", committed.Load()/(amount-1), refused.Load())
+}
+
+// TestLedgerLeaseAllocs checks that a lease-mode reservation and its end
+// allocate nothing: the hot path of lease mode.
+func TestLedgerLeaseAllocs(t *testing.T) {
+	if pacerRaceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	ctx := context.Background()
+	c := ledgerClient(t)
+	l := newTestLedger(t, c, WithLedgerMode(ModeLease), WithLeaseSlice(1_000_000_000))
+	require.NoError(t, l.SetBudget(ctx, "a", MaxAmount, gavel.Period{}))
+	h, err := l.Reserve(ctx, "a", 1_000, time.Minute) // the first lease
+	require.NoError(t, err)
+	require.NoError(t, l.Release(ctx, h))
+	for _, commit := range []bool{true, false} {
+		allocs := testing.AllocsPerRun(1_000, func() {
+			h, err := l.Reserve(ctx, "a", 1_000, time.Minute)
+			if err == nil && commit {
+				err = l.Commit(ctx, h, 700)
+			} else if err == nil {
+				err = l.Release(ctx, h)
+			}
+			require.NoError(t, err)
+		})
+		assert.Zero(t, allocs, "commit=%v", commit)
+	}
+	assert.Equal(t, gavel.Balance{Budget: MaxAmount, Committed: 1_001 * 700}, settled(t, l, "a"))
 }
