@@ -200,12 +200,12 @@ func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time
 			continue
 		}
 		// Bidders share one "now" for their deadlines and tmax, so that
-		// they share the request copy (and its JSON); whether a bidder
-		// still has time is judged by the clock, so that a launch held up
+		// they share the request copy (and its JSON); the time left in the
+		// fan-out is also judged by the clock, so that a launch held up
 		// past the deadline skips the bidders left rather than time them out.
 		t := time.Now()
 		d := s.deadline(fanout, now)
-		if d.Sub(t) < a.cfg.minBidderTime {
+		if d.Sub(now) < a.cfg.minBidderTime || fanout.Sub(t) < a.cfg.minBidderTime {
 			br.Status = StatusSkippedNoTime
 			continue
 		}
