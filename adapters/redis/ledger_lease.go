@@ -91,7 +91,10 @@ func (l *Ledger) reserveLease(ctx context.Context, a *account, amount int64, ttl
 			return gavel.Hold{}, err
 		}
 		dry := ls.dry.Load() && l.cfg.clock.Now().UnixNano() < ls.dryUntil.Load()
-		stuck := waits > 0 && ls.grant.Load() <= 0 && l.unreported(ls) == 0 && !ls.busy.Load()
+		// Stuck only after a refresh that this Reserve started: the first
+		// one waited for may have begun before the period turned over, and
+		// then says nothing about what the account has now.
+		stuck := waits > 1 && ls.grant.Load() <= 0 && l.unreported(ls) == 0 && !ls.busy.Load()
 		if ls.valid.Load() && (dry || stuck) || waits == maxLeaseWaits {
 			ls.wanted.Store(true)
 			l.stats.refusals.Add(1)
