@@ -70,24 +70,34 @@ func runChecked(b *testing.B, a *gavel.Auction, f *benchmarks.Fixture) {
 // that return prebuilt responses: the cost of the engine itself.
 func BenchmarkRun(b *testing.B) {
 	grid(b, func(b *testing.B, f *benchmarks.Fixture) {
-		a := newAuction(b, f)
-		ctx := context.Background()
-		runChecked(b, a, f)
-		b.ReportAllocs()
-		var res *gavel.Result
-		var err error
-		cpu := startCPU()
-		for b.Loop() {
-			res, err = a.Run(ctx, f.Request)
-		}
-		cpu.report(b)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := f.Check(res); err != nil {
-			b.Fatal(err)
-		}
+		runLoop(b, newAuction(b, f), f)
 	})
+}
+
+// runLoop measures a.Run on f's request, checking the outcome before and
+// after the loop, and returns how many auctions it ran, the one before the
+// loop included.
+func runLoop(b *testing.B, a *gavel.Auction, f *benchmarks.Fixture) int64 {
+	b.Helper()
+	ctx := context.Background()
+	runChecked(b, a, f)
+	b.ReportAllocs()
+	var res *gavel.Result
+	var err error
+	runs := int64(1)
+	cpu := startCPU()
+	for b.Loop() {
+		res, err = a.Run(ctx, f.Request)
+		runs++
+	}
+	cpu.report(b)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Check(res); err != nil {
+		b.Fatal(err)
+	}
+	return runs
 }
 
 // BenchmarkRunParallel measures Run from GOMAXPROCS goroutines sharing one

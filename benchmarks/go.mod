@@ -1,17 +1,33 @@
 module github.com/gavelrtb/gavel/benchmarks
 
-go 1.26
+go 1.26.0
 
 replace github.com/gavelrtb/gavel => ../
 
 require (
-	github.com/gavelrtb/gavel v0.0.0-00010101000000-000000000000
+	github.com/gavelrtb/gavel v0.0.0
+	github.com/klauspost/compress v1.20.3
 	github.com/prebid/openrtb/v20 v20.3.0
+	github.com/redis/rueidis v1.0.79
 	github.com/stretchr/testify v1.12.1
+	github.com/twmb/franz-go v1.22.3
+	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
 	go.uber.org/goleak v1.3.0
 )
 
 require (
+	github.com/pierrec/lz4/v4 v4.1.33 // indirect
+	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+)
+
+require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/gavelrtb/gavel/adapters/kafka v0.0.0-00010101000000-000000000000
+	github.com/gavelrtb/gavel/adapters/redis v0.0.0-00010101000000-000000000000
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )
+
+replace github.com/gavelrtb/gavel/adapters/redis => ../adapters/redis
+
+replace github.com/gavelrtb/gavel/adapters/kafka => ../adapters/kafka

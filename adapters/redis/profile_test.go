@@ -383,37 +383,3 @@ func TestDecodedProfiles(t *testing.T) {
 	assert.LessOrEqual(t, n, 64)
 	assert.Same(t, p1, d.get("key-9999", "key-9999"), "the newest stay")
 }
-
-func BenchmarkRedisProfile(b *testing.B) {
-	c, prefix := profileClient(b)
-	ctx := context.Background()
-	writer, err := NewProfileStore(c, WithProfilePrefix(prefix))
-	require.NoError(b, err)
-	require.NoError(b, writer.Put(ctx, "u1", fullProfile(), time.Minute))
-	for _, bm := range []struct {
-		name string
-		opts []ProfileOption
-	}{
-		{"cache=hit", nil},
-		{"cache=hit/decoded=off", []ProfileOption{WithProfileDecoded(0)}},
-		{"cache=miss", []ProfileOption{WithProfileCacheTTL(0), WithProfileDecoded(0)}},
-	} {
-		b.Run(bm.name, func(b *testing.B) {
-			s, err := NewProfileStore(c, append([]ProfileOption{WithProfilePrefix(prefix)}, bm.opts...)...)
-			require.NoError(b, err)
-			_, err = s.Profile(ctx, "u1")
-			require.NoError(b, err)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				p, err := s.Profile(ctx, "u1")
-				if err != nil || p.UserID != "u1" {
-					b.Fatalf("lookup: %v, %v", p, err)
-				}
-			}
-			b.StopTimer()
-			st := s.Stats()
-			b.ReportMetric(float64(st.CacheHits)/float64(st.Lookups), "hits/op")
-		})
-	}
-}

@@ -1,11 +1,19 @@
 // Command table runs the gavel benchmarks several times, summarises them
-// with benchstat and prints the README table: ns/op, B/op and allocs/op of
-// each case, and the ratio of each Run figure to the Floor and
-// FloorGoroutines figures of the same case, measured in the same run.
+// with benchstat and prints the README tables, one per section:
+//
+//   - core: ns/op, B/op and allocs/op of Run on the grid of bidders and
+//     imps, and the ratio of each Run figure to the Floor and
+//     FloorGoroutines figures of the same case, measured in the same run;
+//   - http: Run with HTTP bidders, over loopback and in memory, and what
+//     each added bidder costs;
+//   - stateful: what a ledger, a pacer, a profile store and an event sink
+//     add to an auction, profile lookups, and the core's ledger benchmarks;
+//   - adapters: the Redis ledger and profile store, and the Kafka sink.
 //
 // Run it from the benchmarks directory:
 //
 //	go run ./cmd/table -count 6
+//	go run ./cmd/table -count 6 -sections http,stateful
 //
 // It runs every benchmark once per round, -count rounds, so that the samples
 // of Run and of the floors are spread over the same stretch of time. It
@@ -28,6 +36,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // benchstat is the benchstat the table is computed with, pinned so that the
@@ -41,23 +50,102 @@ const (
 	targetRatio  = 6.0
 )
 
+// The packages whose benchmarks the sections run: this module's, and the
+// core's (for its ledger benchmarks).
+const (
+	modulePkg = "."
+	corePkg   = "github.com/gavelrtb/gavel"
+)
+
+// A section is one table of the README: the benchmarks it runs, per
+// package, and how it prints them.
+type section struct {
+	name  string
+	title string
+	bench map[string]string // package -> go test -bench regexp
+	write func(io.Writer, stats)
+}
+
+var sections = []section{
+	{"core", "Engine: Run against the floors",
+		map[string]string{modulePkg: "^Benchmark(Run|RunParallel|Floor|FloorGoroutines)$"}, writeCore},
+	{"http", "HTTP bidders",
+		map[string]string{modulePkg: "^BenchmarkRunHTTP$"}, writeHTTP},
+	{"stateful", "State: ledger, pacer, profiles and events",
+		map[string]string{modulePkg: "^Benchmark(RunStateful|ProfileLookup)$", corePkg: "^BenchmarkLedger$"}, writeStateful},
+	{"adapters", "Adapters: Redis and Kafka",
+		map[string]string{modulePkg: "^Benchmark(RedisLedger|RedisProfile|KafkaSink)$"}, writeAdapters},
+}
+
 func main() {
 	count := flag.Int("count", 6, "how many times to run each benchmark")
-	bench := flag.String("bench", "^Benchmark(Run|RunParallel|Floor|FloorGoroutines)$", "benchmarks to run (go test -bench)")
+	names := flag.String("sections", "core,http,stateful,adapters", "comma-separated sections to run: core, http, stateful, adapters")
 	benchtime := flag.String("benchtime", "1s", "go test -benchtime")
 	raw := flag.String("raw", "bench.txt", "file for the raw go test output")
 	flag.Parse()
-	if err := run(*count, *bench, *benchtime, *raw, os.Stdout, os.Stderr); err != nil {
+	selected, err := selectSections(*names)
+	if err == nil {
+		err = run(*count, selected, *benchtime, *raw, os.Stdout, os.Stderr)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "table:", err)
 		os.Exit(1)
 	}
 }
 
-func run(count int, bench, benchtime, raw string, stdout, stderr io.Writer) error {
+// selectSections returns the sections named in the comma-separated list,
+// in the order of sections.
+func selectSections(list string) ([]section, error) {
+	want := map[string]bool{}
+	for name := range strings.SplitSeq(list, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			want[name] = true
+		}
+	}
+	var out []section
+	for _, s := range sections {
+		if want[s.name] {
+			out = append(out, s)
+			delete(want, s.name)
+		}
+	}
+	if len(want) > 0 {
+		unknown := make([]string, 0, len(want))
+		for name := range want {
+			unknown = append(unknown, name)
+		}
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("unknown sections %q", unknown)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no section selected")
+	}
+	return out, nil
+}
+
+// benchByPackage merges the benchmarks of the sections into one regexp
+// per package, so that each package's test binary runs once per round.
+func benchByPackage(secs []section) map[string]string {
+	parts := map[string][]string{}
+	for _, s := range secs {
+		for pkg, re := range s.bench {
+			parts[pkg] = append(parts[pkg], re)
+		}
+	}
+	out := map[string]string{}
+	for pkg, res := range parts {
+		out[pkg] = strings.Join(res, "|")
+	}
+	return out
+}
+
+func run(count int, secs []section, benchtime, raw string, stdout, stderr io.Writer) error {
 	loadBefore := loadAverage()
-	if err := runRounds(count, bench, benchtime, raw, stderr); err != nil {
+	start := time.Now()
+	if err := runRounds(count, benchByPackage(secs), benchtime, raw, stderr); err != nil {
 		return err
 	}
+	elapsed := time.Since(start).Round(time.Second)
 
 	summary := exec.Command("go", "run", benchstat, raw)
 	summary.Stdout, summary.Stderr = stderr, stderr
@@ -74,9 +162,18 @@ func run(count int, bench, benchtime, raw string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s %s/%s, %d CPUs, load average %s before and %s after; go run ./cmd/table -count %d -benchtime %s\n\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadBefore, loadAverage(), count, benchtime)
-	return writeTable(stdout, stats)
+	names := make([]string, len(secs))
+	for i, s := range secs {
+		names[i] = s.name
+	}
+	fmt.Fprintf(stdout, "%s %s/%s, %d CPUs, load average %s before and %s after, %v in all; go run ./cmd/table -count %d -benchtime %s -sections %s\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadBefore, loadAverage(), elapsed,
+		count, benchtime, strings.Join(names, ","))
+	for _, s := range secs {
+		fmt.Fprintf(stdout, "\n### %s\n\n", s.title)
+		s.write(stdout, stats)
+	}
+	return nil
 }
 
 // loadAverage returns the one-minute load average of the machine, or "?"
@@ -92,22 +189,50 @@ func loadAverage() string {
 	return "?"
 }
 
-// runRounds builds the test binary once and runs every benchmark once per
-// round, count rounds, appending the output to raw. Rounds, rather than
+// testBinary is a package's test binary and the directory it runs in.
+type testBinary struct {
+	pkg, path, dir, bench string
+}
+
+// buildBinaries builds the test binary of every package of bench (package
+// -> regexp) into dir.
+func buildBinaries(dir string, bench map[string]string, stderr io.Writer) ([]testBinary, error) {
+	pkgs := make([]string, 0, len(bench))
+	for pkg := range bench {
+		pkgs = append(pkgs, pkg)
+	}
+	sort.Strings(pkgs) // "." first: this module's benchmarks, then the core's
+	var out []testBinary
+	for i, pkg := range pkgs {
+		bin := filepath.Join(dir, fmt.Sprintf("pkg%d.test", i))
+		build := exec.Command("go", "test", "-c", "-o", bin, pkg)
+		build.Stdout, build.Stderr = stderr, stderr
+		if err := build.Run(); err != nil {
+			return nil, fmt.Errorf("go test -c %s: %w", pkg, err)
+		}
+		list, err := exec.Command("go", "list", "-f", "{{.Dir}}", pkg).Output()
+		if err != nil {
+			return nil, fmt.Errorf("go list %s: %w", pkg, err)
+		}
+		out = append(out, testBinary{pkg: pkg, path: bin, dir: strings.TrimSpace(string(list)), bench: bench[pkg]})
+	}
+	return out, nil
+}
+
+// runRounds builds the test binaries once and runs every benchmark once
+// per round, count rounds, appending the output to raw. Rounds, rather than
 // go test -count (which runs each benchmark count times in a row), spread
 // the samples of Run and of the floors over the same stretch of time, so
 // that on a noisy machine their ratio compares like with like.
-func runRounds(count int, bench, benchtime, raw string, stderr io.Writer) error {
+func runRounds(count int, bench map[string]string, benchtime, raw string, stderr io.Writer) error {
 	dir, err := os.MkdirTemp("", "gavel-table")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "benchmarks.test")
-	build := exec.Command("go", "test", "-c", "-o", bin, ".")
-	build.Stdout, build.Stderr = stderr, stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("go test -c: %w", err)
+	bins, err := buildBinaries(dir, bench, stderr)
+	if err != nil {
+		return err
 	}
 	f, err := os.Create(raw)
 	if err != nil {
@@ -115,11 +240,17 @@ func runRounds(count int, bench, benchtime, raw string, stderr io.Writer) error 
 	}
 	for i := range count {
 		fmt.Fprintf(stderr, "round %d of %d\n", i+1, count)
-		test := exec.Command(bin, "-test.run", "^$", "-test.bench", bench, "-test.benchmem",
-			"-test.benchtime", benchtime, "-test.count", "1")
-		test.Stdout, test.Stderr = io.MultiWriter(f, stderr), stderr
-		if err = test.Run(); err != nil {
-			err = fmt.Errorf("benchmarks, round %d: %w", i+1, err)
+		for _, bin := range bins {
+			test := exec.Command(bin.path, "-test.run", "^$", "-test.bench", bin.bench, "-test.benchmem",
+				"-test.benchtime", benchtime, "-test.count", "1")
+			test.Dir = bin.dir
+			test.Stdout, test.Stderr = io.MultiWriter(f, stderr), stderr
+			if err = test.Run(); err != nil {
+				err = fmt.Errorf("benchmarks of %s, round %d: %w", bin.pkg, i+1, err)
+				break
+			}
+		}
+		if err != nil {
 			break
 		}
 	}
@@ -137,7 +268,11 @@ type stat struct {
 }
 
 // stats maps benchmark name (without the -GOMAXPROCS suffix) to unit to stat.
+// The pseudo-unit orderUnit holds the order in which benchstat listed the
+// benchmark, which is the order of the raw output.
 type stats map[string]map[string]stat
+
+const orderUnit = "order"
 
 var procsSuffix = regexp.MustCompile(`-\d+$`)
 
@@ -170,7 +305,7 @@ func parseCSV(r io.Reader) (stats, error) {
 			}
 			name := procsSuffix.ReplaceAllString(rec[0], "")
 			if out[name] == nil {
-				out[name] = map[string]stat{}
+				out[name] = map[string]stat{orderUnit: {center: float64(len(out))}}
 			}
 			ci := ""
 			if len(rec) > 2 {
@@ -185,9 +320,10 @@ func parseCSV(r io.Reader) (stats, error) {
 	return out, nil
 }
 
-// writeTable prints the Markdown table: one row per Run case (and per
-// RunParallel case), next to the Floor case of the same parameters.
-func writeTable(w io.Writer, s stats) error {
+// writeCore prints the Markdown table of the core section: one row per Run
+// case (and per RunParallel case), next to the Floor case of the same
+// parameters, then the targets.
+func writeCore(w io.Writer, s stats) {
 	fmt.Fprintln(w, "| benchmark | ns/op | cpu-ns/op | B/op | allocs/op | Floor ns/op, cpu | Run / Floor, cpu | FloorGoroutines ns/op, cpu | Run / FloorGoroutines, cpu |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, bench := range []string{"Run", "RunParallel"} {
@@ -209,7 +345,6 @@ func writeTable(w io.Writer, s stats) error {
 		}
 	}
 	target(w, s)
-	return nil
 }
 
 // ratio returns a/b as "12.3x", or "n/a" without b.
