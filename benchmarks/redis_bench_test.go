@@ -179,15 +179,7 @@ func BenchmarkRedisLedger(b *testing.B) {
 				b.Fatal(err)
 			}
 			if wantBal := (gavel.Balance{Budget: redis.MaxAmount, Committed: want}); got != wantBal {
-				if mode == redis.ModeLease {
-					// A lease refresh still in flight when Close cancels it
-					// can reach Redis after Close's final report, and be
-					// applied again (see README.md). Say so; the commits
-					// were all counted above.
-					b.Logf("after Close: balance %+v, want %+v: a refresh raced Close", got, wantBal)
-				} else {
-					b.Fatalf("after Close: balance %+v, want %+v", got, wantBal)
-				}
+				b.Fatalf("after Close: balance %+v, want %+v", got, wantBal)
 			}
 		})
 	}

@@ -91,7 +91,10 @@ import (
 //	                  leases)
 //	{P:A}:holds       hash: hold id -> amount
 //	{P:A}:holds:exp   sorted set: hold id -> expiry, Unix ms
-//	{P:A}:leases      hash: owner -> amount, owner:seq -> last report applied
+//	{P:A}:leases      hash: owner -> amount, owner:seq -> last report applied;
+//	                  negative once the owner ended its lease (Close): a
+//	                  tombstone, kept the lease TTL or at least a minute,
+//	                  that refuses the owner's calls still in flight
 //	{P:A}:leases:exp  sorted set: owner -> expiry, Unix ms
 //
 // The keys never expire; delete them to remove an account. Amounts are

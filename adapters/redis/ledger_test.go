@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -694,4 +695,35 @@ func TestLedgerLeaseAllocs(t *testing.T) {
 		assert.Zero(t, allocs, "commit=%v", commit)
 	}
 	assert.Equal(t, gavel.Balance{Budget: MaxAmount, Committed: 1_001 * 700}, settled(t, l, "a"))
+}
+
+// TestLedgerLeaseLateReportAfterClose replays, after Close, a report that
+// Close had already applied, as a refresh canceled by Close whose script
+// still reached Redis would: the lease's tombstone refuses it, so nothing
+// is counted twice and no lease is taken again.
+func TestLedgerLeaseLateReportAfterClose(t *testing.T) {
+	ctx := context.Background()
+	c := ledgerClient(t)
+	l := newTestLedger(t, c, WithLedgerMode(ModeLease), WithLeaseSlice(1_000))
+	require.NoError(t, l.SetBudget(ctx, "a", 10_000, gavel.Period{}))
+	h, err := l.Reserve(ctx, "a", 400, time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, l.Commit(ctx, h, 400))
+	v, ok := l.accounts.Load("a")
+	require.True(t, ok)
+	a := v.(*account)
+	require.NoError(t, l.Close(ctx))
+
+	r := newTestLedgerAt(t, c, l.cfg.prefix)
+	want := gavel.Balance{Budget: 10_000, Committed: 400}
+	require.Equal(t, want, ledgerBalanceOf(t, r, "a"))
+
+	for seq := int64(1); seq <= a.lease.seq+1; seq++ { // the old reports, and a later one
+		cfg := a.config(l.cfg.clock.Now())
+		_, code, err := parseReply(l.scripts.lease.Exec(ctx, c, a.keys, []string{cfg.version, cfg.startMs, l.owner,
+			strconv.FormatInt(seq, 10), "400", "0", "1000", "60000", "0"}))
+		require.NoError(t, err)
+		require.Equal(t, int64(replyOK), code)
+	}
+	assert.Equal(t, want, ledgerBalanceOf(t, r, "a"), "the late reports change nothing")
 }

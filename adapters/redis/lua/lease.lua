@@ -17,9 +17,16 @@ local now = now_ms()
 expire_all(now)
 roll(ARGV[2])
 local owner, seqf = ARGV[3], ARGV[3] .. ':seq'
+local last = tonumber(redis.call('HGET', K_LEASES, seqf) or '0')
+if last < 0 then
+  -- The owner ended its lease (a tombstone, see below): a call that
+  -- arrives after that, such as a refresh canceled by Close whose script
+  -- still reached Redis, changes nothing. The final report covered it.
+  return {OK, 0, 0, 0, available(amount)}
+end
 local had = redis.call('HGET', K_LEASES, owner)
 local lease = tonumber(had or '0')
-if tonumber(ARGV[4]) > tonumber(redis.call('HGET', K_LEASES, seqf) or '0') then
+if tonumber(ARGV[4]) > last then
   local spend = tonumber(ARGV[5])
   if spend > 0 then
     redis.call('HINCRBY', K_STATE, 'committed', spend)
@@ -40,8 +47,12 @@ if ARGV[9] == '1' then
   if lease ~= 0 then
     redis.call('HINCRBY', K_STATE, 'leased', -lease)
   end
-  redis.call('HDEL', K_LEASES, owner, seqf)
-  redis.call('ZREM', K_LEASE_EXP, owner)
+  -- Leave a tombstone for a while instead of forgetting the owner, so that
+  -- its calls still in flight are refused rather than applied again; the
+  -- expiry of leases removes it like a lease.
+  redis.call('HDEL', K_LEASES, owner)
+  redis.call('HSET', K_LEASES, seqf, -math.max(tonumber(ARGV[4]), 1))
+  redis.call('ZADD', K_LEASE_EXP, now + math.max(tonumber(ARGV[8]), 60000), owner)
   return {OK, existed, 0, 0, available(amount)}
 end
 local give = math.min(tonumber(ARGV[7]) - lease, available(amount))
