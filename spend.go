@@ -149,10 +149,14 @@ func (r *round) admit(ctx context.Context, res *Result, b *BidOutcome) bool {
 		r.spend(ctx, account, cost)
 		return true
 	}
-	if r.ledgerCtx == nil {
-		r.ledgerCtx, r.ledgerCancel = context.WithDeadline(ctx, res.Deadline)
+	lctx := ctx
+	if _, local := a.cfg.ledger.(*MemoryLedger); !local { // a remote ledger gets Run's deadline
+		if r.ledgerCtx == nil {
+			r.ledgerCtx, r.ledgerCancel = context.WithDeadline(ctx, res.Deadline)
+		}
+		lctx = r.ledgerCtx
 	}
-	h, err := a.cfg.ledger.Reserve(r.ledgerCtx, account, cost, a.cfg.holdTTL)
+	h, err := a.cfg.ledger.Reserve(lctx, account, cost, a.cfg.holdTTL)
 	if err != nil {
 		h = Hold{Account: account, Amount: cost}
 	}
