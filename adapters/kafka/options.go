@@ -170,7 +170,7 @@ func WithDeliveryTimeout(d time.Duration) Option {
 }
 
 // WithHooks registers hooks that observe the Sink. Each must implement at
-// least one of EventsDroppedHook, EventsFailedHook and EventsDeliveredHook;
+// least one of gavel.EventsDroppedHook, EventsFailedHook and EventsDeliveredHook;
 // NewSink fails otherwise.
 func WithHooks(hooks ...Hook) Option {
 	return optionFunc(func(c *config) { c.hooks = append(c.hooks, hooks...) })
@@ -260,9 +260,14 @@ func (c *config) clientOptions() []kgo.Opt {
 }
 
 // A Hook observes a Sink. It is any value that implements one or more of
-// EventsDroppedHook, EventsFailedHook and EventsDeliveredHook; register
-// hooks with WithHooks. Their methods are those of gavel's AsyncSink hooks
-// of the same names, so one value can observe both.
+// gavel's sink hook interfaces: gavel.EventsDroppedHook (Write refused n
+// events: the buffer is full, the Sink is closed, or an event is invalid),
+// gavel.EventsFailedHook (n accepted events were given up: the client
+// failed them with err, such as the delivery timeout or a broker's error
+// that is not retried, or Close gave up on them with the cause of its ctx)
+// and gavel.EventsDeliveredHook (Kafka acknowledged n events). The client
+// reports events one by one, so n is usually 1. One value can observe both
+// a Sink and gavel's AsyncSink. Register hooks with WithHooks.
 //
 // Hooks are called synchronously: OnEventsDropped from the goroutine that
 // called Write, the others from the client's promise goroutine (and
@@ -271,42 +276,21 @@ func (c *config) clientOptions() []kgo.Opt {
 // concurrent use, and must not call the Sink's Write, Flush or Close.
 type Hook any
 
-// EventsDroppedHook is called when Write refuses n events: the buffer is
-// full, the Sink is closed, or an event is invalid.
-type EventsDroppedHook interface {
-	OnEventsDropped(n int)
-}
-
-// EventsFailedHook is called when n accepted events are given up: the
-// client failed them with err (delivery timeout, a broker's error that is
-// not retried, the client closed), or Close gave up on them (err is the
-// cause of Close's ctx). The client reports events one by one, so n is
-// usually 1.
-type EventsFailedHook interface {
-	OnEventsFailed(n int, err error)
-}
-
-// EventsDeliveredHook is called when Kafka has acknowledged n events. The
-// client reports events one by one, so n is 1.
-type EventsDeliveredHook interface {
-	OnEventsDelivered(n int)
-}
-
 type hooks struct {
-	dropped   []EventsDroppedHook
-	failed    []EventsFailedHook
-	delivered []EventsDeliveredHook
+	dropped   []gavel.EventsDroppedHook
+	failed    []gavel.EventsFailedHook
+	delivered []gavel.EventsDeliveredHook
 }
 
 func (hs *hooks) add(h Hook) error {
 	known := false
-	if x, ok := h.(EventsDroppedHook); ok {
+	if x, ok := h.(gavel.EventsDroppedHook); ok {
 		hs.dropped, known = append(hs.dropped, x), true
 	}
-	if x, ok := h.(EventsFailedHook); ok {
+	if x, ok := h.(gavel.EventsFailedHook); ok {
 		hs.failed, known = append(hs.failed, x), true
 	}
-	if x, ok := h.(EventsDeliveredHook); ok {
+	if x, ok := h.(gavel.EventsDeliveredHook); ok {
 		hs.delivered, known = append(hs.delivered, x), true
 	}
 	if !known {
