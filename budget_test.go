@@ -204,128 +204,28 @@ func TestLedgerExpiry(t *testing.T) {
 	requireConsistent(t, l)
 }
 
-func TestLedgerReserveErrors(t *testing.T) {
-	tests := []struct {
-		name    string
-		account string
-		amount  int64
-		ttl     time.Duration
-		wantErr error
-	}{
-		{"fits exactly", "a", 600, time.Second, nil},
-		{"one micro too many", "a", 601, time.Second, gavel.ErrBudgetExhausted},
-		{"unknown account", "nobody", 1, time.Second, gavel.ErrUnknownAccount},
-		{"zero amount", "a", 0, time.Second, gavel.ErrInvalidReservation},
-		{"negative amount", "a", -1, time.Second, gavel.ErrInvalidReservation},
-		{"zero ttl", "a", 1, 0, gavel.ErrInvalidReservation},
-		{"negative ttl", "a", 1, -time.Second, gavel.ErrInvalidReservation},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
-			l := gavel.NewMemoryLedger()
-			require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
-			h, err := l.Reserve(ctx, "a", 400, time.Minute)
-			require.NoError(t, err)
-			require.NoError(t, l.Commit(ctx, h, 400))
-
-			h, err = l.Reserve(ctx, tt.account, tt.amount, tt.ttl)
-			if tt.wantErr != nil {
-				require.ErrorIs(t, err, tt.wantErr)
-				assert.Equal(t, gavel.Hold{}, h)
-				assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 400}, balanceOf(t, l, "a"), "state changed")
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.account, h.Account)
-			assert.Equal(t, tt.amount, h.Amount)
-			assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 400, Reserved: 600}, balanceOf(t, l, "a"))
-		})
-	}
-}
-
-func TestLedgerCommitAndRelease(t *testing.T) {
-	type step struct {
-		commit  bool  // Commit(actual), else Release
-		actual  int64 // for Commit
-		forge   func(gavel.Hold) gavel.Hold
-		wantErr error
-	}
-	same := func(h gavel.Hold) gavel.Hold { return h }
-	tests := []struct {
-		name  string
-		steps []step
-		want  gavel.Balance // after the steps; the hold held 500 of 1000
-	}{
-		{"commit all", []step{{commit: true, actual: 500}}, gavel.Balance{Budget: 1_000, Committed: 500}},
-		{"commit part, the rest returns", []step{{commit: true, actual: 120}}, gavel.Balance{Budget: 1_000, Committed: 120}},
-		{"commit nothing", []step{{commit: true, actual: 0}}, gavel.Balance{Budget: 1_000}},
-		{"release", []step{{}}, gavel.Balance{Budget: 1_000}},
-		{"commit more than held", []step{{commit: true, actual: 501, wantErr: gavel.ErrCommitExceedsHold}},
-			gavel.Balance{Budget: 1_000, Reserved: 500}},
-		{"commit negative", []step{{commit: true, actual: -1, wantErr: gavel.ErrCommitExceedsHold}},
-			gavel.Balance{Budget: 1_000, Reserved: 500}},
-		{"hold lives on after a refused commit", []step{
-			{commit: true, actual: 501, wantErr: gavel.ErrCommitExceedsHold},
-			{commit: true, actual: 500}}, gavel.Balance{Budget: 1_000, Committed: 500}},
-		{"double commit", []step{
-			{commit: true, actual: 300},
-			{commit: true, actual: 300, wantErr: gavel.ErrHoldNotFound}}, gavel.Balance{Budget: 1_000, Committed: 300}},
-		{"double release", []step{{}, {wantErr: gavel.ErrHoldNotFound}}, gavel.Balance{Budget: 1_000}},
-		{"commit after release", []step{{}, {commit: true, actual: 1, wantErr: gavel.ErrHoldNotFound}}, gavel.Balance{Budget: 1_000}},
-		{"release after commit", []step{{commit: true, actual: 10}, {wantErr: gavel.ErrHoldNotFound}}, gavel.Balance{Budget: 1_000, Committed: 10}},
-	}
-	forged := []struct {
-		name  string
-		forge func(gavel.Hold) gavel.Hold
-	}{
-		{"zero hold", func(gavel.Hold) gavel.Hold { return gavel.Hold{} }},
-		{"other account", func(h gavel.Hold) gavel.Hold { h.Account = "b"; return h }},
-		{"unknown account", func(h gavel.Hold) gavel.Hold { h.Account = "nobody"; return h }},
-		{"other amount", func(h gavel.Hold) gavel.Hold { h.Amount++; return h }},
-		{"other generation", func(h gavel.Hold) gavel.Hold { h.ID += 1 << 32; return h }},
-		{"other slot", func(h gavel.Hold) gavel.Hold { h.ID += 1 << 20; return h }},
-		{"other shard", func(h gavel.Hold) gavel.Hold { h.ID ^= 1; return h }},
-	}
-	for _, f := range forged {
-		for _, commit := range []bool{true, false} {
-			tests = append(tests, struct {
-				name  string
-				steps []step
-				want  gavel.Balance
-			}{fmt.Sprintf("forged %s, commit=%v", f.name, commit),
-				[]step{{commit: commit, actual: 1, forge: f.forge, wantErr: gavel.ErrHoldNotFound}},
-				gavel.Balance{Budget: 1_000, Reserved: 500}})
+// TestLedgerSemantics runs the Ledger conformance tests of auctiontest on
+// the MemoryLedger, with its invariants checked after each.
+func TestLedgerSemantics(t *testing.T) {
+	auctiontest.TestLedger(t, func(t *testing.T) auctiontest.LedgerUnderTest {
+		l := gavel.NewMemoryLedger()
+		require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
+		require.NoError(t, l.SetBudget("b", 1_000, gavel.Period{}))
+		return auctiontest.LedgerUnderTest{
+			Ledger: l,
+			Balance: func(t testing.TB, account string) gavel.Balance {
+				return balanceOf(t, l, account)
+			},
+			Settle: func(t testing.TB, account string) gavel.Balance {
+				requireConsistent(t, l)
+				return balanceOf(t, l, account)
+			},
 		}
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
-			l := gavel.NewMemoryLedger()
-			require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
-			require.NoError(t, l.SetBudget("b", 1_000, gavel.Period{}))
-			h, err := l.Reserve(ctx, "a", 500, time.Minute)
-			require.NoError(t, err)
-			for i, s := range tt.steps {
-				if s.forge == nil {
-					s.forge = same
-				}
-				if s.commit {
-					err = l.Commit(ctx, s.forge(h), s.actual)
-				} else {
-					err = l.Release(ctx, s.forge(h))
-				}
-				if s.wantErr != nil {
-					require.ErrorIsf(t, err, s.wantErr, "step %d", i)
-				} else {
-					require.NoErrorf(t, err, "step %d", i)
-				}
-			}
-			assert.Equal(t, tt.want, balanceOf(t, l, "a"))
-			assert.Equal(t, gavel.Balance{Budget: 1_000}, balanceOf(t, l, "b"))
-			requireConsistent(t, l)
-		})
-	}
+	},
+		func(id uint64) uint64 { return id + 1<<32 }, // another generation
+		func(id uint64) uint64 { return id + 1<<20 }, // another slot
+		func(id uint64) uint64 { return id ^ 1 },     // another shard
+	)
 }
 
 func TestLedgerContextDone(t *testing.T) {
