@@ -186,6 +186,7 @@ func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Ti
 	}
 	deadline := a.deadline(ctx, req, start)
 	r.fanout = deadline.Add(-a.cfg.clearingTime)
+	r.idHash = hashString(req.ID)
 	res := &Result{
 		AuctionID: req.ID, Currency: cur, Start: start, Deadline: deadline, FanoutEnd: r.fanout,
 		Bidders: make([]BidderResult, len(a.bidders)),

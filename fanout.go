@@ -39,6 +39,7 @@ type round struct {
 	bodies []sharedBody // bodies[i] is the JSON of reqs[i], built on demand
 
 	fanout  time.Time     // when the fan-out ends
+	idHash  uint64        // xxhash of the request id, for throttling, pacing and ties
 	profile profileLookup // the profile lookup and the merged user
 
 	ledgerCtx    context.Context // bounds the Ledger by Run's deadline; made on first use
@@ -180,7 +181,7 @@ func encodeRequest(ctx context.Context, req *openrtb2.BidRequest) ([]byte, error
 func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time, res *Result) int {
 	a := r.a
 	r.pending.Store(1) // Run's own, dropped by wait
-	auctionHash := mix64(hashString(req.ID))
+	auctionHash := mix64(r.idHash)
 	clockNow := a.cfg.clock.Now()
 	now := time.Now()
 	n := 0
