@@ -336,6 +336,10 @@ func (l *MemoryLedger) Reserve(ctx context.Context, account string, amount int64
 	return Hold{Account: account, ID: id, Amount: amount, Expires: now.Add(ttl)}, nil
 }
 
+// NonBlocking marks the ledger as NonBlocking: Run reserves on it directly,
+// without a deadline context of its own.
+func (l *MemoryLedger) NonBlocking() {}
+
 // Commit implements Ledger. A commit after a daily period turned over
 // counts in the new period.
 func (l *MemoryLedger) Commit(ctx context.Context, h Hold, actual int64) error {

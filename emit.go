@@ -19,11 +19,10 @@ func WithEventSink(sink EventSink) Option {
 
 // A NonBlockingSink is an EventSink whose Write never waits on I/O: it
 // queues or refuses the events and returns. WithEventSink hands events to
-// such a sink directly instead of putting an AsyncSink in front of it. The
-// NonBlocking method only marks the capability.
+// such a sink directly instead of putting an AsyncSink in front of it.
 type NonBlockingSink interface {
 	EventSink
-	NonBlocking()
+	NonBlocking
 }
 
 // NonBlocking marks AsyncSink as a NonBlockingSink.

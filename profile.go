@@ -31,7 +31,8 @@ type Profile struct {
 
 // A ProfileStore looks up user profiles. Profile returns ErrNoProfile when it
 // has none for the key; it must honour ctx, since Run gives it only a few
-// milliseconds (WithProfileTimeout), and be safe for concurrent use.
+// milliseconds (WithProfileTimeout), and be safe for concurrent use. A store
+// that answers from memory may mark itself NonBlocking.
 type ProfileStore interface {
 	Profile(ctx context.Context, key string) (*Profile, error)
 }
@@ -190,13 +191,13 @@ func (r *round) enrich(ctx context.Context, req *openrtb2.BidRequest, until time
 	}
 }
 
-// lookup calls the store, by itself for the in-memory store (which never
-// blocks) and otherwise in a goroutine, so that a store that ignores its
-// ctx cannot hold the auction past the lookup's deadline.
+// lookup calls the store directly when it is NonBlocking, and otherwise in
+// a goroutine, so that a store that ignores its ctx cannot hold the auction
+// past the lookup's deadline.
 func (r *round) lookup(ctx context.Context, key string, deadline time.Time) (*Profile, error) {
 	store := r.a.cfg.profiles
-	if ms, ok := store.(*MemoryProfileStore); ok {
-		return ms.Profile(ctx, key)
+	if _, ok := store.(NonBlocking); ok {
+		return store.Profile(ctx, key)
 	}
 	lctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -407,6 +408,10 @@ func (s *MemoryProfileStore) Delete(key string) {
 	}
 	sh.mu.Unlock()
 }
+
+// NonBlocking marks the store as NonBlocking: Run looks profiles up in it
+// directly.
+func (s *MemoryProfileStore) NonBlocking() {}
 
 // Len returns the number of stored profiles, expired ones not yet evicted
 // included.

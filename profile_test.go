@@ -216,3 +216,26 @@ func TestProfileKeys(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), a.Stats().ProfileNoKey)
 }
+
+type inlineStore struct {
+	gavel.ProfileStoreFunc
+}
+
+func (inlineStore) NonBlocking() {}
+
+func TestNonBlockingProfileStoreIsCalledDirectly(t *testing.T) {
+	var withDeadline []bool
+	lookup := func(ctx context.Context, _ string) (*gavel.Profile, error) {
+		_, ok := ctx.Deadline()
+		withDeadline = append(withDeadline, ok)
+		return nil, gavel.ErrNoProfile
+	}
+	for _, store := range []gavel.ProfileStore{gavel.ProfileStoreFunc(lookup), inlineStore{gavel.ProfileStoreFunc(lookup)}} {
+		a, err := gavel.New(gavel.WithProfileStore(store))
+		require.NoError(t, err)
+		_, err = a.Run(context.Background(), enrichedRequest())
+		require.NoError(t, err)
+	}
+	assert.Equal(t, []bool{true, false}, withDeadline,
+		"a store is bounded by a deadline of its own, unless it is NonBlocking")
+}

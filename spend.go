@@ -150,7 +150,7 @@ func (r *round) admit(ctx context.Context, res *Result, b *BidOutcome) bool {
 		return true
 	}
 	lctx := ctx
-	if _, local := a.cfg.ledger.(*MemoryLedger); !local { // a remote ledger gets Run's deadline
+	if _, ok := a.cfg.ledger.(NonBlocking); !ok { // a remote ledger gets Run's deadline
 		if r.ledgerCtx == nil {
 			r.ledgerCtx, r.ledgerCancel = context.WithDeadline(ctx, res.Deadline)
 		}

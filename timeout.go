@@ -55,3 +55,14 @@ func (s *bidderSlot) deadline(fanout, now time.Time) time.Time {
 func tmaxMillis(deadline, now time.Time) int64 {
 	return max(int64(deadline.Sub(now)/time.Millisecond), 1)
 }
+
+// NonBlocking is an optional capability of the stores Run calls: a
+// ProfileStore, Ledger or EventSink whose methods never wait on I/O or on
+// other goroutines (beyond a short lock) marks itself with a NonBlocking
+// method. Run then calls it directly, without the goroutine or the deadline
+// context it otherwise spends so that a slow store cannot hold the auction
+// past its deadline. MemoryProfileStore, MemoryLedger and AsyncSink have it;
+// a store that has it and blocks all the same delays Run.
+type NonBlocking interface {
+	NonBlocking()
+}
