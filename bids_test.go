@@ -1,7 +1,6 @@
 package gavel_test
 
 import (
-	"context"
 	"math"
 	"testing"
 
@@ -14,36 +13,6 @@ import (
 	"github.com/gavelrtb/gavel"
 	"github.com/gavelrtb/gavel/auctiontest"
 )
-
-// rates is a converter with fixed rates, keyed "FROM>TO".
-func rates(r map[string]float64) gavel.CurrencyConverter {
-	return gavel.RateFunc(func(from, to string) (float64, error) {
-		if v, ok := r[from+">"+to]; ok {
-			return v, nil
-		}
-		return 0, gavel.ErrNoRate
-	})
-}
-
-// rulesRequest is auctiontest.Request with a tmax of a second: these tests'
-// bidders answer at once, and the long tmax keeps a loaded machine from
-// turning a slow goroutine start into a timeout.
-func rulesRequest(id string, imps ...openrtb2.Imp) *openrtb2.BidRequest {
-	req := auctiontest.Request(id, imps...)
-	req.TMax = 1000
-	return req
-}
-
-// runAuction builds an Auction from opts and runs req, which must be valid.
-func runAuction(t *testing.T, req *openrtb2.BidRequest, opts ...gavel.Option) *gavel.Result {
-	t.Helper()
-	a, err := gavel.New(opts...)
-	require.NoError(t, err)
-	res, err := a.Run(context.Background(), req)
-	require.NoError(t, err)
-	require.NotNil(t, res)
-	return res
-}
 
 // bidScenario is one bidder, "dsp", answering one request. Unchanged, its
 // last bid (the bid under test) is valid and wins.
@@ -482,8 +451,6 @@ var bidRules = []bidRule{
 		s.bid().Price = 0.3
 	}, want: openrtb3.LossBelowAuctionFloor},
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func TestBidRules(t *testing.T) {
 	for _, rule := range bidRules {

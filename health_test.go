@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -31,6 +32,10 @@ func healthOf(t testing.TB, a *gavel.Auction, name string) gavel.BidderHealth {
 }
 
 func TestHealthCounts(t *testing.T) {
+	synctest.Test(t, testHealthCounts)
+}
+
+func testHealthCounts(t *testing.T) {
 	clk := auctiontest.NewClock(healthEpoch)
 	a := mustAuction(t,
 		gavel.WithClock(clk),
@@ -47,7 +52,8 @@ func TestHealthCounts(t *testing.T) {
 	)
 	const n = 5
 	for i := range n {
-		runTimed(t, context.Background(), a, bannerRequest(fmt.Sprint("r", i), 500))
+		_, took := timedRun(t, context.Background(), a, bannerRequest(fmt.Sprint("r", i), 500))
+		require.Equal(t, 20*time.Millisecond, took, "Run waits for the slow bidder")
 	}
 
 	type counts struct{ Calls, Bids, NoBids, Timeouts, Errors, Throttled int64 }
@@ -66,29 +72,36 @@ func TestHealthCounts(t *testing.T) {
 		[]string{all[0].Bidder, all[1].Bidder, all[2].Bidder, all[3].Bidder, all[4].Bidder, all[5].Bidder, all[6].Bidder},
 		"Health follows the order of WithBidders")
 	for _, h := range all {
-		t.Run(h.Bidder, func(t *testing.T) {
-			assert.Equal(t, want[h.Bidder], counts{h.Calls, h.Bids, h.NoBids, h.Timeouts, h.Errors, h.Throttled})
-			assert.Equal(t, h, healthOf(t, a, h.Bidder), "BidderHealth agrees with Health")
-			assert.InDelta(t, float64(h.Timeouts+h.Errors)/float64(h.Calls), h.FailureRate, 1e-9)
-			assert.Equal(t, 1.0, h.CallRate)
-			assert.LessOrEqual(t, h.LatencyP50, h.LatencyP95)
-			assert.LessOrEqual(t, h.LatencyP95, h.LatencyP99)
-			assert.LessOrEqual(t, h.LatencyMean, h.LatencyP99, "quantiles are upper bounds of their bins")
-			assert.Less(t, h.LatencyP99, 2*time.Second)
-		})
+		name := h.Bidder
+		assert.Equal(t, want[name], counts{h.Calls, h.Bids, h.NoBids, h.Timeouts, h.Errors, h.Throttled}, name)
+		assert.Equal(t, h, healthOf(t, a, name), "%s: BidderHealth agrees with Health", name)
+		assert.InDelta(t, float64(h.Timeouts+h.Errors)/float64(h.Calls), h.FailureRate, 1e-9, name)
+		assert.Equal(t, 1.0, h.CallRate, name)
+		assert.LessOrEqual(t, h.LatencyP50, h.LatencyP95, name)
+		assert.LessOrEqual(t, h.LatencyP95, h.LatencyP99, name)
+		assert.LessOrEqual(t, h.LatencyMean, h.LatencyP99, "%s: quantiles are upper bounds of their bins", name)
+		assert.Less(t, h.LatencyP99, 2*time.Second, name)
 	}
 	slow := healthOf(t, a, "slow")
-	assert.GreaterOrEqual(t, slow.LatencyMean, 20*time.Millisecond)
-	assert.GreaterOrEqual(t, slow.LatencyP50, 20*time.Millisecond)
+	assert.Equal(t, 20*time.Millisecond, slow.LatencyMean)
+	assert.Equal(t, 27*time.Millisecond, slow.LatencyP50, "the upper bound of the bin of 20ms")
 	hang := healthOf(t, a, "hang")
-	assert.GreaterOrEqual(t, hang.LatencyP50, 10*time.Millisecond, "a timeout counts the time it was given")
+	assert.Equal(t, 10*time.Millisecond, hang.LatencyMean, "a timeout counts the time it was given")
+	assert.Equal(t, 12*time.Millisecond, hang.LatencyP50)
 	assert.Equal(t, 1.0, hang.FailureRate)
+	for _, name := range []string{"bid", "nobid", "error", "panic", "invalid"} {
+		assert.Zero(t, healthOf(t, a, name).LatencyMean, "%s answers at once", name)
+	}
 
 	_, ok := a.BidderHealth("nobody")
 	assert.False(t, ok)
 }
 
 func TestHealthWindowSlides(t *testing.T) {
+	synctest.Test(t, testHealthWindowSlides)
+}
+
+func testHealthWindowSlides(t *testing.T) {
 	clk := auctiontest.NewClock(healthEpoch)
 	a := mustAuction(t,
 		gavel.WithClock(clk),
@@ -97,7 +110,7 @@ func TestHealthWindowSlides(t *testing.T) {
 	)
 	run := func(n int) {
 		for i := range n {
-			runTimed(t, context.Background(), a, bannerRequest(fmt.Sprint("r", i), 300))
+			timedRun(t, context.Background(), a, bannerRequest(fmt.Sprint("r", i), 300))
 		}
 	}
 	steps := []struct {
@@ -134,21 +147,25 @@ func TestHealthWindowSlides(t *testing.T) {
 func TestHealthClockBeforeUnixEpoch(t *testing.T) {
 	for _, start := range []time.Time{{}, time.Unix(-5, 0), time.Unix(-1, 0).Add(500 * time.Millisecond)} {
 		t.Run(start.String(), func(t *testing.T) {
-			clk := auctiontest.NewClock(start)
-			a := mustAuction(t,
-				gavel.WithClock(clk),
-				gavel.WithBidders(auctiontest.Error("error", errors.New("boom"))),
-				gavel.WithThrottling(gavel.Throttle{MinCalls: 2}),
-			)
-			for i := range 3 {
-				runTimed(t, context.Background(), a, bannerRequest(fmt.Sprint("r", i), 300))
-				clk.Advance(time.Second)
-			}
-			h := healthOf(t, a, "error")
-			assert.Equal(t, int64(3), h.Errors+h.Timeouts+h.Throttled)
-			assert.Equal(t, 0.1, h.CallRate, "throttled at the default MinCallRate")
+			synctest.Test(t, func(t *testing.T) { testHealthClockBeforeUnixEpoch(t, start) })
 		})
 	}
+}
+
+func testHealthClockBeforeUnixEpoch(t *testing.T, start time.Time) {
+	clk := auctiontest.NewClock(start)
+	a := mustAuction(t,
+		gavel.WithClock(clk),
+		gavel.WithBidders(auctiontest.Error("error", errors.New("boom"))),
+		gavel.WithThrottling(gavel.Throttle{MinCalls: 2}),
+	)
+	for i := range 3 {
+		timedRun(t, context.Background(), a, bannerRequest(fmt.Sprint("r", i), 300))
+		clk.Advance(time.Second)
+	}
+	h := healthOf(t, a, "error")
+	assert.Equal(t, int64(3), h.Errors+h.Timeouts+h.Throttled)
+	assert.Equal(t, 0.1, h.CallRate, "throttled at the default MinCallRate")
 }
 
 // flipBidder fails every call until it is made healthy, then bids. It is
@@ -167,31 +184,28 @@ func (b *flipBidder) Bid(_ context.Context, req *openrtb2.BidRequest) (*openrtb2
 	return auctiontest.Response(req.ID, b.name, auctiontest.Bid("f1", "1", 1.50)), nil
 }
 
-// throttleUntilUnhealthy runs failing auctions until the flaky bidder is
-// throttled. Health is evaluated once per tenth of the window (per bucket),
-// so the clock moves on one bucket after the first failures.
+// throttleUntilUnhealthy runs minCalls failing auctions, then moves the
+// clock on by a bucket, a tenth of the window: health is evaluated once per
+// bucket, so the first failure in the next one throttles the flaky bidder.
 func throttleUntilUnhealthy(t *testing.T, a *gavel.Auction, clk *auctiontest.Clock, minCalls int) {
 	t.Helper()
 	for i := range minCalls {
-		runTimed(t, context.Background(), a, bannerRequest(fmt.Sprint("warm-", i), 500))
+		timedRun(t, context.Background(), a, bannerRequest(fmt.Sprint("warm-", i), 500))
 	}
+	require.Equal(t, 1.0, healthOf(t, a, "flaky").CallRate, "evaluated at the first failure only")
 	clk.Advance(time.Second)
-	for i := 0; healthOf(t, a, "flaky").CallRate == 1; i++ {
-		require.Less(t, i, 3, "not throttled after %d failures", minCalls+i)
-		runTimed(t, context.Background(), a, bannerRequest(fmt.Sprint("more-", i), 500))
-	}
+	timedRun(t, context.Background(), a, bannerRequest("more", 500))
+	require.Less(t, healthOf(t, a, "flaky").CallRate, 1.0, "not throttled after %d failures", minCalls+1)
 }
 
 // flakyCalled runs auctions with the given ids and reports, for each,
 // whether throttling let the flaky bidder take part. The steady bidder is
-// never throttled. The tmax is long so that even a loaded machine does not
-// turn answers into timeouts; Run returns as soon as both have answered.
+// never throttled.
 func flakyCalled(t *testing.T, a *gavel.Auction, ids []string) []bool {
 	t.Helper()
 	called := make([]bool, len(ids))
 	for i, id := range ids {
-		res, err := a.Run(context.Background(), bannerRequest(id, 500))
-		require.NoError(t, err)
+		res, _ := timedRun(t, context.Background(), a, bannerRequest(id, 500))
 		st := statusesOf(res)
 		require.NotEqual(t, gavel.StatusThrottled, st["steady"], id)
 		if st["flaky"] == gavel.StatusThrottled {
@@ -222,6 +236,10 @@ func countTrue(bs []bool) int {
 }
 
 func TestThrottling(t *testing.T) {
+	synctest.Test(t, testThrottling)
+}
+
+func testThrottling(t *testing.T) {
 	clk := auctiontest.NewClock(healthEpoch)
 	flaky := &flipBidder{name: "flaky"}
 	a := mustAuction(t,
@@ -263,6 +281,10 @@ func TestThrottling(t *testing.T) {
 }
 
 func TestThrottlingRecoversThroughProbes(t *testing.T) {
+	synctest.Test(t, testThrottlingRecoversThroughProbes)
+}
+
+func testThrottlingRecoversThroughProbes(t *testing.T) {
 	clk := auctiontest.NewClock(healthEpoch)
 	flaky := &flipBidder{name: "flaky"}
 	a := mustAuction(t,

@@ -633,8 +633,6 @@ func TestHTTPBiddersWithOwnTimeout(t *testing.T) {
 	}
 }
 
-type probeKey struct{}
-
 // A dial that the transport started for a call goes on after the call has
 // returned (so that a later call may use the connection), with the call's
 // context values: net.Dialer reads them before each address it tries. The

@@ -26,9 +26,11 @@ type Bidder struct {
 	stuck   <-chan struct{}
 	latency time.Duration
 
-	calls   atomic.Int64
-	mu      sync.Mutex
-	lastReq *openrtb2.BidRequest
+	calls        atomic.Int64
+	mu           sync.Mutex
+	lastReq      *openrtb2.BidRequest
+	lastDeadline time.Time // the deadline of the last call's context
+	hasDeadline  bool      // whether it had one
 }
 
 // Fixed returns a bidder that answers every request with the given bids, in
@@ -88,6 +90,16 @@ func (b *Bidder) LastRequest() *openrtb2.BidRequest {
 	return b.lastReq
 }
 
+// LastDeadline returns the deadline of the context of the last call, and
+// false if it had none or the bidder was not called. With the tmax of
+// LastRequest, it tells how much time the bidder was given, and whether
+// the two agree. A Prebuilt bidder without latency does not record it.
+func (b *Bidder) LastDeadline() (time.Time, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lastDeadline, b.hasDeadline
+}
+
 // Bid implements gavel.Bidder.
 func (b *Bidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.BidResponse, error) {
 	b.calls.Add(1)
@@ -95,8 +107,9 @@ func (b *Bidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.B
 		return b.resp, nil // the prebuilt fast path records nothing else
 	}
 	cp := *req
+	dl, ok := ctx.Deadline()
 	b.mu.Lock()
-	b.lastReq = &cp
+	b.lastReq, b.lastDeadline, b.hasDeadline = &cp, dl, ok
 	b.mu.Unlock()
 	if b.latency > 0 {
 		t := time.NewTimer(b.latency)
