@@ -1,9 +1,13 @@
 package gavel
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"sync"
+	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
 )
@@ -117,4 +121,73 @@ func toMicros(cpm float64) int64 {
 		return math.MaxInt64 / 2
 	}
 	return int64(math.Round(cpm * 1e6))
+}
+
+// auctionTime is the time the request may use: its tmax, or the default for
+// a missing tmax, capped by the maximum.
+func (a *Auction) auctionTime(req *openrtb2.BidRequest) time.Duration {
+	d := a.cfg.defaultTMax
+	if req.TMax > 0 {
+		d = time.Duration(req.TMax) * time.Millisecond
+	}
+	return min(d, a.cfg.maxTMax)
+}
+
+// deadline is when Run returns: the earliest of the ctx deadline and start +
+// tmax, less the reserve kept for the caller. The fan-out ends the clearing
+// time (WithClearingTime) before it.
+func (a *Auction) deadline(ctx context.Context, req *openrtb2.BidRequest, start time.Time) time.Time {
+	d := start.Add(a.auctionTime(req))
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		d = cd
+	}
+	return d.Add(-a.cfg.reserve)
+}
+
+// requestFor returns the bidders' copy of req with the given tmax, making it
+// on first use.
+func (r *round) requestFor(req *openrtb2.BidRequest, tmax int64) *openrtb2.BidRequest {
+	for i := range r.reqs[:r.nreqs] {
+		if r.reqs[i].TMax == tmax {
+			return &r.reqs[i]
+		}
+	}
+	c := &r.reqs[r.nreqs]
+	*c = *req
+	c.TMax = tmax
+	if r.profile.merged {
+		c.User = &r.profile.user
+	}
+	r.nreqs++
+	return c
+}
+
+// requestBody returns the JSON encoding of a request that this round handed
+// to its bidders, encoding it once however many bidders ask. Bidders must
+// not modify the bytes. It runs in bidder goroutines, concurrently with
+// launch: it compares addresses only and never reads r.nreqs.
+func (r *round) requestBody(req *openrtb2.BidRequest) ([]byte, error) {
+	for i := range r.reqs {
+		if &r.reqs[i] == req {
+			sb := &r.bodies[i]
+			sb.once.Do(func() { sb.body, sb.err = json.Marshal(req) })
+			return sb.body, sb.err
+		}
+	}
+	return json.Marshal(req)
+}
+
+// encodeRequest returns the JSON of req, shared with the other bidders of
+// the auction when ctx comes from Run.
+func encodeRequest(ctx context.Context, req *openrtb2.BidRequest) ([]byte, error) {
+	if r, ok := ctx.Value(roundKey{}).(*round); ok {
+		return r.requestBody(req)
+	}
+	return json.Marshal(req)
+}
+
+type sharedBody struct {
+	once sync.Once
+	body []byte
+	err  error
 }
