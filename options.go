@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -29,6 +31,7 @@ const (
 	DefaultMaxPrice       = 1_000_000_000 // micros CPM: 1000.00 in the auction currency
 	MaxPriceLimit         = 1e15          // micros CPM: the most WithMaxPrice accepts (1e9 CPM)
 	DefaultHealthWindow   = 10 * time.Second
+	MinHealthWindow       = 10 * time.Millisecond // the shortest WithHealthWindow accepts
 )
 
 type config struct {
@@ -232,6 +235,21 @@ func WithThrottling(t Throttle) Option {
 }
 
 func (c *config) validate() error {
+	c.validateTimes()
+	if c.clock == nil {
+		c.fail("clock must not be nil")
+	}
+	if c.throttle != nil {
+		if err := c.throttle.validate(); err != nil {
+			c.errs = append(c.errs, err)
+		}
+	}
+	c.validateBidders()
+	return errors.Join(c.errs...)
+}
+
+// validateTimes checks the auction's durations against each other.
+func (c *config) validateTimes() {
 	switch {
 	case c.defaultTMax <= 0:
 		c.fail("default tmax must be positive, got %v", c.defaultTMax)
@@ -249,17 +267,14 @@ func (c *config) validate() error {
 	if c.minBidderTime < 0 {
 		c.fail("min bidder time must not be negative, got %v", c.minBidderTime)
 	}
-	if c.clock == nil {
-		c.fail("clock must not be nil")
+	if c.healthWindow < MinHealthWindow {
+		c.fail("health window must be at least %v, got %v", MinHealthWindow, c.healthWindow)
 	}
-	if c.healthWindow < 10*time.Millisecond {
-		c.fail("health window must be at least 10ms, got %v", c.healthWindow)
-	}
-	if c.throttle != nil {
-		if err := c.throttle.validate(); err != nil {
-			c.errs = append(c.errs, err)
-		}
-	}
+}
+
+// validateBidders requires every bidder to have a name of its own, and
+// every per-bidder option to name a bidder.
+func (c *config) validateBidders() {
 	seen := make(map[string]bool, len(c.bidders))
 	for i, b := range c.bidders {
 		if b == nil {
@@ -279,12 +294,11 @@ func (c *config) validate() error {
 		}
 		seen[name] = true
 	}
-	for name := range c.bidderTimeout {
+	for _, name := range slices.Sorted(maps.Keys(c.bidderTimeout)) {
 		if !seen[name] {
 			c.fail("timeout for unknown bidder %q", name)
 		}
 	}
-	return errors.Join(c.errs...)
 }
 
 // bidderName calls b.Name, reporting false when it panics, as a nil pointer

@@ -26,53 +26,69 @@ func (r *round) prepare(req *openrtb2.BidRequest) (string, error) {
 	if req == nil {
 		return "", invalidRequest("nil request")
 	}
-	if req.ID == "" {
-		return "", invalidRequest("missing id")
-	}
-	if len(req.Imp) == 0 {
-		return "", invalidRequest("no imps")
-	}
-	if req.TMax < 0 {
-		return "", invalidRequest("negative tmax %d", req.TMax)
-	}
-	if req.AT < 0 || req.AT > 2 {
-		return "", invalidRequest("unsupported auction type at=%d", req.AT)
+	if err := checkRequestFields(req); err != nil {
+		return "", err
 	}
 	cur := "USD"
 	if len(req.Cur) > 0 {
-		if cur = req.Cur[0]; cur == "" {
-			return "", invalidRequest("empty currency in cur")
-		}
+		cur = req.Cur[0]
 	}
 	r.imps, r.dealFloors = r.imps[:0], r.dealFloors[:0]
 	for i := range req.Imp {
-		imp := &req.Imp[i]
-		if imp.ID == "" {
-			return "", invalidRequest("imp[%d]: missing id", i)
-		}
-		for j := range i {
-			if req.Imp[j].ID == imp.ID {
-				return "", invalidRequest("imp[%d]: duplicate id %q", i, imp.ID)
-			}
-		}
-		floor, err := r.floorMicros(imp.BidFloor, imp.BidFloorCur, cur)
-		if err != nil {
-			return "", invalidRequest("imp[%d]: bidfloor: %v", i, err)
-		}
-		r.imps = append(r.imps, impInfo{floor: floor, dealStart: len(r.dealFloors)})
-		if imp.PMP == nil {
-			continue
-		}
-		for k := range imp.PMP.Deals {
-			d := &imp.PMP.Deals[k]
-			if err := r.checkDeal(imp, k, cur); err != nil {
-				return "", invalidRequest("imp[%d]: deal[%d]: %v", i, k, err)
-			}
-			floor, _ := r.floorMicros(d.BidFloor, d.BidFloorCur, cur) // checked by checkDeal
-			r.dealFloors = append(r.dealFloors, floor)
+		if err := r.prepareImp(req, i, cur); err != nil {
+			return "", err
 		}
 	}
 	return cur, nil
+}
+
+// checkRequestFields checks the request's own fields: id, imps, tmax,
+// auction type and currency.
+func checkRequestFields(req *openrtb2.BidRequest) error {
+	switch {
+	case req.ID == "":
+		return invalidRequest("missing id")
+	case len(req.Imp) == 0:
+		return invalidRequest("no imps")
+	case req.TMax < 0:
+		return invalidRequest("negative tmax %d", req.TMax)
+	case req.AT < 0 || req.AT > 2:
+		return invalidRequest("unsupported auction type at=%d", req.AT)
+	case len(req.Cur) > 0 && req.Cur[0] == "":
+		return invalidRequest("empty currency in cur")
+	}
+	return nil
+}
+
+// prepareImp checks imp i (id, floor, deals) and appends its floors in
+// micros of cur to r.imps and r.dealFloors.
+func (r *round) prepareImp(req *openrtb2.BidRequest, i int, cur string) error {
+	imp := &req.Imp[i]
+	if imp.ID == "" {
+		return invalidRequest("imp[%d]: missing id", i)
+	}
+	for j := range i {
+		if req.Imp[j].ID == imp.ID {
+			return invalidRequest("imp[%d]: duplicate id %q", i, imp.ID)
+		}
+	}
+	floor, err := r.floorMicros(imp.BidFloor, imp.BidFloorCur, cur)
+	if err != nil {
+		return invalidRequest("imp[%d]: bidfloor: %v", i, err)
+	}
+	r.imps = append(r.imps, impInfo{floor: floor, dealStart: len(r.dealFloors)})
+	if imp.PMP == nil {
+		return nil
+	}
+	for k := range imp.PMP.Deals {
+		d := &imp.PMP.Deals[k]
+		if err := r.checkDeal(imp, k, cur); err != nil {
+			return invalidRequest("imp[%d]: deal[%d]: %v", i, k, err)
+		}
+		floor, _ := r.floorMicros(d.BidFloor, d.BidFloorCur, cur) // checked by checkDeal
+		r.dealFloors = append(r.dealFloors, floor)
+	}
+	return nil
 }
 
 func (r *round) checkDeal(imp *openrtb2.Imp, k int, cur string) error {
