@@ -16,7 +16,10 @@ import (
 // when it learns that the impression will never be shown.
 func ExampleAuction_Commit() {
 	ctx := context.Background()
-	ledger := gavel.NewMemoryLedger()
+	ledger, err := gavel.NewMemoryLedger()
+	if err != nil {
+		panic(err)
+	}
 	// The seat "beta" may spend 1.00 in all, in micros of the currency.
 	if err := ledger.SetBudget("beta", 1_000_000, gavel.Period{}); err != nil {
 		panic(err)
@@ -80,7 +83,10 @@ func ExampleAuction_Commit() {
 // When the ledger refuses the best bid's cost, that bid loses with
 // LossBudget and the next bid wins, at its own clearing price.
 func ExampleWithLedger() {
-	ledger := gavel.NewMemoryLedger()
+	ledger, err := gavel.NewMemoryLedger()
+	if err != nil {
+		panic(err)
+	}
 	// Money is in micros: beta has 0.002 left, less than one impression at
 	// its price; alpha has 10.00.
 	if err := ledger.SetBudget("alpha", 10_000_000, gavel.Period{}); err != nil {
@@ -120,7 +126,10 @@ func ExampleMemoryLedger() {
 	ctx := context.Background()
 	paris := time.FixedZone("CET", 3600)
 	clock := auctiontest.NewClock(time.Date(2026, 3, 2, 20, 0, 0, 0, paris))
-	ledger := gavel.NewMemoryLedger(gavel.WithLedgerClock(clock))
+	ledger, err := gavel.NewMemoryLedger(gavel.WithLedgerClock(clock))
+	if err != nil {
+		panic(err)
+	}
 	// 50.00 a day, in micros, from 06:00 to 06:00.
 	if err := ledger.SetBudget("acme", 50_000_000, gavel.DailyPeriod(paris, 6*time.Hour)); err != nil {
 		panic(err)

@@ -14,7 +14,10 @@ import (
 // until it falls back in line. Accounts without a budget are not paced.
 func ExampleWithPacer() {
 	clock := auctiontest.NewClock(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
-	pacer := gavel.NewEvenPacer(gavel.WithPacerClock(clock))
+	pacer, err := gavel.NewEvenPacer(gavel.WithPacerClock(clock))
+	if err != nil {
+		panic(err)
+	}
 	// beta may spend 14.40 a day, in micros: 0.01 a minute, four impressions
 	// at its price.
 	if err := pacer.SetBudget("beta", 14_400_000, gavel.DailyPeriod(time.UTC, 0)); err != nil {
