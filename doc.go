@@ -36,7 +36,7 @@
 // Run runs or while you use its Result, which refers to the request's imps
 // and deals; do not reuse it for another request either: the bidders' copies
 // are shallow, and a bidder that has not yet seen its ctx end (all have ended
-// when Run returns) may still be reading them.
+// by the time Run returns) may still be reading them.
 //
 // A [Bidder] is called from many goroutines at once. It must not modify the
 // request it is given, nor keep it or anything reachable from it after Bid
@@ -63,10 +63,10 @@
 //
 // # State, adapters, hooks and tests
 //
-// What outlives an auction sits behind small interfaces with an in-memory
-// implementation here: [Ledger] ([MemoryLedger]; bill with [Auction.Commit],
-// give back with [Auction.Release]), [Pacer] ([EvenPacer]), [ProfileStore]
-// ([MemoryProfileStore]) and [EventSink] ([AsyncSink], [JSONLinesSink]).
+// What outlives an auction sits behind small interfaces, in memory here:
+// [Ledger] ([MemoryLedger]; bill with [Auction.Commit], give back with
+// [Auction.Release]), [Pacer] ([EvenPacer]), [ProfileStore]
+// ([MemoryProfileStore]), [EventSink] ([AsyncSink], [JSONLinesSink]).
 // Adapters that share them between processes are modules of their own:
 //
 //   - github.com/gavelrtb/gavel/adapters/gavelredis: Ledger, Pacer and
@@ -77,11 +77,11 @@
 // Hooks ([WithHooks]) watch auctions: a hook is any value with the method of
 // one or more of [AuctionStartHook], [AuctionEndHook], [BidderResponseHook],
 // [BidOutcomeHook], [ProfileHook] and [BudgetHook]. Run calls them
-// synchronously; they must be fast and must not keep what they are given.
-// Without hooks, Run builds nothing for them.
+// synchronously, from many goroutines at once: they must be fast, safe for
+// concurrent use, and must not keep what they are given. Without hooks, Run
+// builds nothing for them.
 //
-// Package github.com/gavelrtb/gavel/auctiontest has what tests of code that
-// runs auctions need: fake bidders that bid, fail, hang or panic, request
-// builders, a clock moved by hand, an event recorder, and TestLedger, the
-// conformance suite of a Ledger.
+// For your tests, package github.com/gavelrtb/gavel/auctiontest has fake
+// bidders (bid, fail, hang, panic), request builders, a hand-moved clock, an
+// event recorder and TestLedger, the conformance suite of a Ledger.
 package gavel
