@@ -3,6 +3,7 @@ package gavel
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/prebid/openrtb/v20/openrtb3"
 )
@@ -130,3 +131,23 @@ func (e *HTTPStatusError) Error() string {
 
 // Unwrap returns ErrHTTPStatus.
 func (e *HTTPStatusError) Unwrap() error { return ErrHTTPStatus }
+
+// ErrNoLedger is returned by Auction.Commit and Auction.Release when the
+// Auction has no Ledger (WithLedger).
+var ErrNoLedger = errors.New("gavel: auction has no ledger")
+
+// contextError is an error with the context it happened in. Its message
+// carries the "gavel: " prefix once, however many gavel errors it wraps.
+type contextError struct {
+	msg string
+	err error
+}
+
+func (e *contextError) Error() string { return e.msg }
+func (e *contextError) Unwrap() error { return e.err }
+
+// withContext wraps err with the context that format and args describe:
+// "gavel: <context>: <err without its own gavel: prefix>".
+func withContext(err error, format string, args ...any) error {
+	return &contextError{msg: "gavel: " + fmt.Sprintf(format, args...) + ": " + strings.TrimPrefix(err.Error(), "gavel: "), err: err}
+}

@@ -2,7 +2,6 @@ package gavel
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -66,11 +65,7 @@ type pacerConfig struct {
 	step    time.Duration
 	shape   trafficShape
 	minRate float64
-	errs    []error
-}
-
-func (c *pacerConfig) fail(format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("gavel: "+format, args...))
+	optionErrors
 }
 
 // WithPacerClock sets the clock that the pacer reads to step and to tell
@@ -191,18 +186,19 @@ type EvenPacer struct {
 }
 
 // NewEvenPacer returns an EvenPacer configured by opts, applied in order (a
-// later option overrides an earlier one). It panics when an option is out
-// of range, as that is a programming error.
-func NewEvenPacer(opts ...PacerOption) *EvenPacer {
+// later option overrides an earlier one). It returns an error wrapping
+// ErrInvalidOption when an option is out of range; all such problems are
+// reported at once.
+func NewEvenPacer(opts ...PacerOption) (*EvenPacer, error) {
 	cfg := pacerConfig{clock: systemClock{}, step: DefaultPacerStep, minRate: DefaultMinRate}
 	for _, o := range opts {
 		o.applyPacer(&cfg)
 	}
-	if err := errors.Join(cfg.errs...); err != nil {
-		panic(err)
+	if err := cfg.err(); err != nil {
+		return nil, err
 	}
-	cfg.errs = nil
-	return &EvenPacer{cfg: cfg}
+	cfg.optionErrors = nil
+	return &EvenPacer{cfg: cfg}, nil
 }
 
 // pacedAccount is one account's pacing state. Allow reads rate and next
