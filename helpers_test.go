@@ -27,6 +27,15 @@ import (
 // a tolerance for a busy machine. Everything a bubble starts (Auctions,
 // AsyncSinks, channels, timers) must be made in it and end in it.
 
+// must returns v, and panics when err is not nil: for constructors whose
+// options a test knows to be valid.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 // mustAuction returns a new Auction or fails the test.
 func mustAuction(t testing.TB, opts ...gavel.Option) *gavel.Auction {
 	t.Helper()

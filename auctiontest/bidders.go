@@ -1,7 +1,3 @@
-// Package auctiontest has helpers for testing code that runs gavel
-// auctions: fake bidders that bid, stall, fail or panic on demand, request
-// and bid builders, a clock that moves only when told, and an event sink
-// that records what it is given.
 package auctiontest
 
 import (

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -58,22 +59,25 @@ func TestEventRecorder(t *testing.T) {
 }
 
 func TestEventRecorderWaitFor(t *testing.T) {
-	var rec auctiontest.EventRecorder
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	require.NoError(t, rec.WaitFor(ctx, 0))
+	synctest.Test(t, func(t *testing.T) {
+		var rec auctiontest.EventRecorder
+		ctx := context.Background()
+		require.NoError(t, rec.WaitFor(ctx, 0))
 
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for i := range 10 {
-			assert.NoError(t, rec.Write(ctx, events(string(rune('a'+i)))))
-		}
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for i := range 10 {
+				assert.NoError(t, rec.Write(ctx, events(string(rune('a'+i)))))
+			}
+		})
+		require.NoError(t, rec.WaitFor(ctx, 10))
+		assert.Equal(t, 10, rec.Len())
+		wg.Wait()
+
+		short, cancelShort := context.WithTimeout(ctx, 5*time.Millisecond)
+		defer cancelShort()
+		start := time.Now()
+		assert.ErrorIs(t, rec.WaitFor(short, 11), context.DeadlineExceeded)
+		assert.Equal(t, 5*time.Millisecond, time.Since(start), "WaitFor returns when ctx ends")
 	})
-	require.NoError(t, rec.WaitFor(ctx, 10))
-	assert.Equal(t, 10, rec.Len())
-	wg.Wait()
-
-	short, cancelShort := context.WithTimeout(context.Background(), 5*time.Millisecond)
-	defer cancelShort()
-	assert.ErrorIs(t, rec.WaitFor(short, 11), context.DeadlineExceeded)
 }

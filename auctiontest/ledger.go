@@ -11,32 +11,56 @@ import (
 )
 
 // LedgerUnderTest is a gavel.Ledger for TestLedger to check, with what the
-// test needs to read its state.
+// test needs to read its state and, optionally, to set budgets and time.
 type LedgerUnderTest struct {
 	// Ledger has accounts "a" and "b", each with a total budget of 1,000
-	// micros and nothing committed or reserved.
+	// micros, and "many", with a total budget of 200,000 micros, all with
+	// nothing committed or reserved.
 	Ledger gavel.Ledger
 
 	// Balance returns an account's balance while the test still uses
 	// Ledger, or is nil for a ledger that cannot tell it exactly before
 	// Settle (a lease-mode ledger, whose spend reaches the store later).
+	// TestLedger also calls it from a goroutine of its own while others
+	// use Ledger, so it reports problems with t.Error, not t.Fatal.
 	Balance func(t testing.TB, account string) gavel.Balance
 
 	// Settle returns an account's balance once the test is done with
-	// Ledger. It may close Ledger, and is called for "a", then "b".
+	// Ledger. It may close Ledger, and may be called for several accounts
+	// in turn.
 	Settle func(t testing.TB, account string) gavel.Balance
 
 	// SettleEndsHolds says that Settle ends the holds still outstanding
 	// (as closing a lease-mode ledger does): a settled balance then has
 	// nothing reserved.
 	SettleEndsHolds bool
+
+	// SetBudget, if not nil, creates or changes an account's budget with
+	// the semantics of gavel.MemoryLedger.SetBudget, as the ledger's own
+	// SetBudget does: TestLedger then checks budget changes too. Leave it
+	// nil for a ledger that learns of a change later (a lease-mode ledger
+	// spends the lease it holds until the lease is renewed).
+	SetBudget func(account string, budget int64, period gavel.Period) error
+
+	// Clock, if not nil, is the clock by which the ledger tells its daily
+	// periods apart; newLedger starts it at time.Now(), since the cases
+	// that leave it alone check Hold.Expires against real time. With
+	// SetBudget, TestLedger then sets it to check that a daily budget turns
+	// over when the day starts in its time zone, on the days daylight
+	// saving time starts and ends too. Leave it nil for a ledger that may
+	// count a commit in a later period than its own.
+	Clock *Clock
 }
 
 // TestLedger checks that a gavel.Ledger implementation keeps the semantics
 // of the interface: Reserve's errors (ErrBudgetExhausted, ErrUnknownAccount,
 // ErrInvalidReservation) leave the state unchanged; Commit bills at most the
 // hold and returns the rest; Release returns it all; a hold ends once, and a
-// forged or ended hold is refused with ErrHoldNotFound, changing nothing.
+// forged or ended hold is refused with ErrHoldNotFound, changing nothing; a
+// call with a done ctx returns ctx.Err() and changes nothing; and many
+// goroutines reserving at once never overspend. With SetBudget it checks
+// budget changes, and with Clock too, daily periods.
+//
 // newLedger is called for every subtest and must return a fresh ledger
 // set up as LedgerUnderTest says. forgedIDs alter a hold's ID in ways the
 // ledger must refuse, beyond those TestLedger tries on every ledger (the
@@ -44,6 +68,17 @@ type LedgerUnderTest struct {
 func TestLedger(t *testing.T, newLedger func(t *testing.T) LedgerUnderTest, forgedIDs ...func(id uint64) uint64) {
 	t.Run("reserve", func(t *testing.T) { testLedgerReserve(t, newLedger) })
 	t.Run("commit and release", func(t *testing.T) { testLedgerEnd(t, newLedger, forgedIDs) })
+	t.Run("context done", func(t *testing.T) { testLedgerContextDone(t, newLedger) })
+	t.Run("budget changes", func(t *testing.T) { testLedgerBudgetChanges(t, newLedger(t)) })
+	t.Run("concurrent reservations", func(t *testing.T) {
+		for _, yield := range []bool{false, true} {
+			t.Run(fmt.Sprintf("yield=%v", yield), func(t *testing.T) { testLedgerConcurrent(t, newLedger(t), yield) })
+		}
+	})
+	t.Run("daily periods", func(t *testing.T) {
+		t.Run("across daylight saving time", func(t *testing.T) { testLedgerDaily(t, newLedger(t)) })
+		t.Run("budget changes", func(t *testing.T) { testLedgerDailyChanges(t, newLedger(t)) })
+	})
 }
 
 func testLedgerReserve(t *testing.T, newLedger func(t *testing.T) LedgerUnderTest) {
@@ -65,14 +100,15 @@ func testLedgerReserve(t *testing.T, newLedger func(t *testing.T) LedgerUnderTes
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
+			before := time.Now() // the ledger's Clock, if any, starts later
 			ut := newLedger(t)
 			l := ut.Ledger
 			h, err := l.Reserve(ctx, "a", 400, time.Minute)
 			must(t, err)
 			must(t, l.Commit(ctx, h, 400))
 
-			start := time.Now()
 			h, err = l.Reserve(ctx, tt.account, tt.amount, tt.ttl)
+			after := time.Now()
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("Reserve: got %v, want %v", err, tt.wantErr)
@@ -84,8 +120,10 @@ func testLedgerReserve(t *testing.T, newLedger func(t *testing.T) LedgerUnderTes
 			must(t, err)
 			equal(t, "account", tt.account, h.Account)
 			equal(t, "amount", tt.amount, h.Amount)
-			if d := h.Expires.Sub(start.Add(tt.ttl)); d < -100*time.Millisecond || d > 100*time.Millisecond {
-				t.Errorf("Expires %v, want about %v", h.Expires, start.Add(tt.ttl))
+			// Expires is ttl from the ledger's now (to the millisecond for a
+			// ledger that keeps milliseconds), which is after before.
+			if h.Expires.Before(before.Add(tt.ttl-time.Millisecond)) || h.Expires.After(after.Add(tt.ttl+time.Millisecond)) {
+				t.Errorf("Expires %v, want ttl %v from a time between %v and %v", h.Expires, tt.ttl, before, after)
 			}
 			if ut.Balance != nil {
 				equal(t, "balance with the hold", gavel.Balance{Budget: 1_000, Committed: 400, Reserved: 600}, ut.Balance(t, "a"))

@@ -1,0 +1,360 @@
+package auctiontest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	_ "time/tzdata" // the daily periods' zone must not depend on the machine's zoneinfo
+
+	"github.com/gavelrtb/gavel"
+)
+
+// The cases of TestLedger beyond single holds: done contexts, budget
+// changes, concurrent reservations and daily periods.
+
+// testLedgerContextDone checks that every method, called with a done ctx,
+// returns ctx.Err() and changes nothing: the hold reserved before lives on.
+func testLedgerContextDone(t *testing.T, newLedger func(t *testing.T) LedgerUnderTest) {
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancelExpired := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancelExpired()
+	for _, ctx := range []context.Context{canceled, expired} {
+		t.Run(ctx.Err().Error(), func(t *testing.T) {
+			bg := context.Background()
+			ut := newLedger(t)
+			l := ut.Ledger
+			h, err := l.Reserve(bg, "a", 300, time.Minute)
+			must(t, err)
+
+			_, err = l.Reserve(ctx, "a", 100, time.Minute)
+			equal(t, "Reserve", ctx.Err(), err)
+			_, err = l.Reserve(ctx, "a", -1, 0) // ctx is checked first
+			equal(t, "an invalid Reserve", ctx.Err(), err)
+			equal(t, "Commit", ctx.Err(), l.Commit(ctx, h, 100))
+			equal(t, "Release", ctx.Err(), l.Release(ctx, h))
+			if br, ok := l.(gavel.BalanceReader); ok {
+				_, err = br.Balance(ctx, "a")
+				equal(t, "Balance", ctx.Err(), err)
+			}
+			if ut.Balance != nil {
+				equal(t, "balance", gavel.Balance{Budget: 1_000, Reserved: 300}, ut.Balance(t, "a"))
+			}
+
+			must(t, l.Commit(bg, h, 100)) // the hold survived
+			equal(t, "settled balance", gavel.Balance{Budget: 1_000, Committed: 100}, ut.Settle(t, "a"))
+		})
+	}
+}
+
+// testLedgerBudgetChanges changes the budget of an account with money
+// committed and reserved: a change keeps both, a budget lowered below them
+// stops new reservations and takes nothing back, and a budget raised again
+// makes room. Invalid budgets are refused with ErrInvalidBudget.
+func testLedgerBudgetChanges(t *testing.T, ut LedgerUnderTest) {
+	if ut.SetBudget == nil {
+		t.Skip("LedgerUnderTest.SetBudget is nil")
+	}
+	ctx := context.Background()
+	l := ut.Ledger
+	for _, c := range []struct {
+		name    string
+		account string
+		budget  int64
+		period  gavel.Period
+	}{
+		{"empty account", "", 1, gavel.Period{}},
+		{"negative budget", "a", -1, gavel.Period{}},
+		{"reset 24h", "a", 1, gavel.DailyPeriod(nil, 24*time.Hour)},
+		{"negative reset", "a", 1, gavel.DailyPeriod(nil, -time.Nanosecond)},
+	} {
+		if err := ut.SetBudget(c.account, c.budget, c.period); !errors.Is(err, gavel.ErrInvalidBudget) {
+			t.Errorf("SetBudget with %s: got %v, want %v", c.name, err, gavel.ErrInvalidBudget)
+		}
+	}
+	checkBalance(t, ut, "after refused changes", "a", gavel.Balance{Budget: 1_000})
+	if br, ok := l.(gavel.BalanceReader); ok {
+		_, err := br.Balance(ctx, "")
+		if !errors.Is(err, gavel.ErrUnknownAccount) {
+			t.Errorf(`Balance(""): got %v, want %v`, err, gavel.ErrUnknownAccount)
+		}
+	}
+
+	held, err := l.Reserve(ctx, "a", 300, time.Hour)
+	must(t, err)
+	h, err := l.Reserve(ctx, "a", 500, time.Hour)
+	must(t, err)
+	must(t, l.Commit(ctx, h, 500))
+
+	// Lowered below what is spent: nothing is taken back, nothing more reserved.
+	must(t, ut.SetBudget("a", 600, gavel.Period{}))
+	checkBalance(t, ut, "lowered", "a", gavel.Balance{Budget: 600, Committed: 500, Reserved: 300})
+	refused(t, l, "a", 1, "a budget lowered below what is spent")
+	must(t, l.Release(ctx, held))
+	refused(t, l, "a", 101, "the released hold made room for 100")
+	_, err = l.Reserve(ctx, "a", 100, time.Hour)
+	must(t, err)
+
+	// Raised: room again.
+	must(t, ut.SetBudget("a", 2_000, gavel.Period{}))
+	checkBalance(t, ut, "raised", "a", gavel.Balance{Budget: 2_000, Committed: 500, Reserved: 100})
+	h, err = l.Reserve(ctx, "a", 1_400, time.Hour)
+	must(t, err)
+	must(t, l.Commit(ctx, h, 1_400))
+	refused(t, l, "a", 1, "the raised budget is spent")
+	want := gavel.Balance{Budget: 2_000, Committed: 1_900, Reserved: 100}
+	if ut.SettleEndsHolds {
+		want.Reserved = 0
+	}
+	equal(t, "settled balance", want, ut.Settle(t, "a"))
+}
+
+// testLedgerConcurrent has goroutines reserve on one account whose budget
+// covers a tenth of their reservations, each committing part of its hold
+// or releasing it, while another reads the balance: Committed + Reserved
+// never exceeds Budget, and at the end every micro is accounted for. Either
+// the goroutines end their holds at once, so that Committed climbs toward
+// the budget, or they yield first, so that many holds are outstanding
+// together and Reserved presses against the budget.
+func testLedgerConcurrent(t *testing.T, ut LedgerUnderTest, yield bool) {
+	const (
+		goroutines = 500
+		each       = 4
+		amount     = 1_000
+		budget     = 200_000 // of "many": a tenth of the reservations
+		account    = "many"
+	)
+	ctx := context.Background()
+	l := ut.Ledger
+	read := ut.Balance
+	if br, ok := l.(gavel.BalanceReader); ok && read == nil {
+		read = func(t testing.TB, account string) gavel.Balance {
+			b, err := br.Balance(ctx, account)
+			if err != nil {
+				t.Error(err)
+			}
+			return b
+		}
+	}
+
+	var (
+		start, done         = make(chan struct{}), make(chan struct{})
+		workers, observer   sync.WaitGroup
+		reserved, exhausted atomic.Int64
+		committed           atomic.Int64 // sum of the amounts of successful commits
+		observations        atomic.Int64
+		errMu               sync.Mutex
+		errs                []error
+	)
+	fail := func(err error) {
+		errMu.Lock()
+		if len(errs) < 10 { // enough to see what went wrong
+			errs = append(errs, err)
+		}
+		errMu.Unlock()
+	}
+	if read != nil {
+		observer.Go(func() {
+			for {
+				if b := read(t, account); b.Committed+b.Reserved > b.Budget || b.Reserved < 0 || b.Committed < 0 {
+					fail(fmt.Errorf("balance out of bounds: %+v", b))
+				}
+				observations.Add(1)
+				select {
+				case <-done:
+					return
+				default:
+				}
+			}
+		})
+	}
+	for g := range goroutines {
+		workers.Go(func() {
+			<-start
+			for i := range each {
+				h, err := l.Reserve(ctx, account, amount, time.Minute)
+				if errors.Is(err, gavel.ErrBudgetExhausted) {
+					exhausted.Add(1)
+					continue
+				}
+				if err != nil {
+					fail(err)
+					continue
+				}
+				reserved.Add(1)
+				if yield {
+					runtime.Gosched() // let other holds pile up
+				}
+				if n := int64(g*each + i); n%2 == 0 { // half commit a part (deterministic, about half on average)
+					actual := n * 7919 % (amount + 1)
+					if err := l.Commit(ctx, h, actual); err != nil {
+						fail(err)
+						continue
+					}
+					committed.Add(actual)
+				} else if err := l.Release(ctx, h); err != nil {
+					fail(err)
+				}
+			}
+		})
+	}
+	close(start)
+	workers.Wait()
+	close(done)
+	observer.Wait()
+
+	for _, err := range errs {
+		t.Error(err)
+	}
+	if read != nil && observations.Load() == 0 {
+		t.Error("the balance was never read")
+	}
+	equal(t, "reservations made or refused", int64(goroutines*each), reserved.Load()+exhausted.Load())
+	// Committing all would bill about 2.5 budgets, so some must be refused.
+	if exhausted.Load() == 0 {
+		t.Error("no reservation was refused")
+	}
+	// A refusal means committed+reserved > budget-amount, which takes at
+	// least budget/amount successful reservations.
+	if reserved.Load() < budget/amount {
+		t.Errorf("%d reservations made before the first refusal, want at least %d", reserved.Load(), budget/amount)
+	}
+	equal(t, "settled balance", gavel.Balance{Budget: budget, Committed: committed.Load()}, ut.Settle(t, account))
+	t.Logf("%d reserved, %d refused, %d committed of %d, %d observations",
+		reserved.Load(), exhausted.Load(), committed.Load(), budget, observations.Load())
+}
+
+// testLedgerDaily spends a daily budget in America/New_York, whose days
+// start at 06:00, around the days daylight saving time starts (2026-03-08,
+// a day of 23 hours) and ends (2026-11-01, 25 hours): what was committed
+// is forgotten when the next day starts, and not before; what is held
+// stays held, and a hold from yesterday is billed today.
+func testLedgerDaily(t *testing.T, ut LedgerUnderTest) {
+	if ut.SetBudget == nil || ut.Clock == nil {
+		t.Skip("LedgerUnderTest.SetBudget or Clock is nil")
+	}
+	ctx := context.Background()
+	l, clk := ut.Ledger, ut.Clock
+	ny, err := time.LoadLocation("America/New_York")
+	must(t, err)
+	day := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 6, 0, 0, 0, ny) }
+	reserve := func(amount int64, ttl time.Duration) gavel.Hold {
+		t.Helper()
+		h, err := l.Reserve(ctx, "daily", amount, ttl)
+		must(t, err)
+		return h
+	}
+
+	clk.Set(day(3, 7))
+	must(t, ut.SetBudget("daily", 100, gavel.DailyPeriod(ny, 6*time.Hour)))
+	checkBalance(t, ut, "a new account", "daily", gavel.Balance{Budget: 100, PeriodStart: day(3, 7)})
+	must(t, l.Commit(ctx, reserve(60, time.Hour), 60))
+	refused(t, l, "daily", 50, "60 of 100 spent")
+	open := reserve(30, 72*time.Hour) // outstanding across the turn of the day
+
+	// 23 hours later it is 2026-03-08 06:00 EDT: a new day, a day of 23 hours.
+	clk.Advance(23*time.Hour - time.Nanosecond)
+	checkBalance(t, ut, "just before the new day", "daily",
+		gavel.Balance{Budget: 100, Committed: 60, Reserved: 30, PeriodStart: day(3, 7)})
+	refused(t, l, "daily", 11, "just before the new day")
+	clk.Advance(time.Nanosecond)
+	checkBalance(t, ut, "the new day", "daily", gavel.Balance{Budget: 100, Reserved: 30, PeriodStart: day(3, 8)})
+	refused(t, l, "daily", 71, "the hold from yesterday is still held")
+
+	// The hold from yesterday is billed today.
+	must(t, l.Commit(ctx, open, 20))
+	checkBalance(t, ut, "yesterday's hold billed", "daily", gavel.Balance{Budget: 100, Committed: 20, PeriodStart: day(3, 8)})
+	must(t, l.Commit(ctx, reserve(80, time.Hour), 80))
+	refused(t, l, "daily", 1, "today's budget is spent")
+
+	// 2026-10-31 06:00 EDT to 2026-11-01 06:00 EST is 25 hours: 24 hours
+	// after the start it is still the same day.
+	clk.Set(day(10, 31).Add(time.Hour))
+	must(t, l.Commit(ctx, reserve(100, time.Hour), 100))
+	clk.Set(day(10, 31).Add(24 * time.Hour))
+	checkBalance(t, ut, "24 hours into a day of 25", "daily", gavel.Balance{Budget: 100, Committed: 100, PeriodStart: day(10, 31)})
+	refused(t, l, "daily", 1, "24 hours into a day of 25")
+	clk.Advance(time.Hour)
+	checkBalance(t, ut, "the day after the day of 25 hours", "daily", gavel.Balance{Budget: 100, PeriodStart: day(11, 1)})
+	must(t, l.Release(ctx, reserve(100, time.Hour)))
+}
+
+// testLedgerDailyChanges changes accounts between total and daily
+// budgets. A change made after a day ended, with no call on the account
+// since, does not carry the ended day's spend over. Made daily, what was
+// committed counts in the current day until the next starts; made total
+// again, nothing resets any more.
+func testLedgerDailyChanges(t *testing.T, ut LedgerUnderTest) {
+	if ut.SetBudget == nil || ut.Clock == nil {
+		t.Skip("LedgerUnderTest.SetBudget or Clock is nil")
+	}
+	ctx := context.Background()
+	l, clk := ut.Ledger, ut.Clock
+	day := func(d int) time.Time { return time.Date(2026, 5, d, 0, 0, 0, 0, time.UTC) }
+	clk.Set(day(5).Add(12 * time.Hour))
+
+	must(t, ut.SetBudget("d", 1_000, gavel.DailyPeriod(nil, 0)))
+	h, err := l.Reserve(ctx, "d", 300, time.Hour)
+	must(t, err)
+	must(t, l.Commit(ctx, h, 300))
+	clk.Advance(24 * time.Hour) // no call on the account since yesterday
+	must(t, ut.SetBudget("d", 1_000, gavel.DailyPeriod(nil, 6*time.Hour)))
+	checkBalance(t, ut, "changed after the day ended", "d", gavel.Balance{Budget: 1_000, PeriodStart: day(6).Add(6 * time.Hour)})
+	h, err = l.Reserve(ctx, "d", 1_000, time.Hour) // the whole budget: nothing carried over
+	must(t, err)
+	must(t, l.Release(ctx, h))
+
+	must(t, ut.SetBudget("c", 2_000, gavel.Period{}))
+	h, err = l.Reserve(ctx, "c", 500, time.Hour)
+	must(t, err)
+	must(t, l.Commit(ctx, h, 500))
+	_, err = l.Reserve(ctx, "c", 100, 72*time.Hour)
+	must(t, err)
+
+	// Made daily: committed stays until the next day starts.
+	must(t, ut.SetBudget("c", 2_000, gavel.DailyPeriod(nil, 0)))
+	checkBalance(t, ut, "made daily", "c", gavel.Balance{Budget: 2_000, Committed: 500, Reserved: 100, PeriodStart: day(6)})
+	refused(t, l, "c", 1_401, "made daily: what was committed counts today")
+	clk.Advance(12 * time.Hour)
+	checkBalance(t, ut, "the next day", "c", gavel.Balance{Budget: 2_000, Reserved: 100, PeriodStart: day(7)})
+
+	// Back to total: nothing resets any more.
+	must(t, ut.SetBudget("c", 2_000, gavel.Period{}))
+	h, err = l.Reserve(ctx, "c", 700, time.Hour)
+	must(t, err)
+	must(t, l.Commit(ctx, h, 700))
+	clk.Advance(48 * time.Hour)
+	checkBalance(t, ut, "total again", "c", gavel.Balance{Budget: 2_000, Committed: 700, Reserved: 100})
+	refused(t, l, "c", 1_201, "total again: nothing reset")
+}
+
+// checkBalance checks an account's balance when the ledger can tell it
+// (LedgerUnderTest.Balance), comparing PeriodStart as an instant in the
+// period's zone.
+func checkBalance(t testing.TB, ut LedgerUnderTest, what, account string, want gavel.Balance) {
+	t.Helper()
+	if ut.Balance == nil {
+		return
+	}
+	got := ut.Balance(t, account)
+	if !got.PeriodStart.Equal(want.PeriodStart) || got.PeriodStart.Location().String() != want.PeriodStart.Location().String() {
+		t.Errorf("%s: PeriodStart %v, want %v", what, got.PeriodStart, want.PeriodStart)
+	}
+	got.PeriodStart, want.PeriodStart = time.Time{}, time.Time{}
+	equal(t, what, want, got)
+}
+
+// refused checks that the account cannot cover amount: Reserve returns
+// ErrBudgetExhausted.
+func refused(t testing.TB, l gavel.Ledger, account string, amount int64, why string) {
+	t.Helper()
+	h, err := l.Reserve(context.Background(), account, amount, time.Minute)
+	if !errors.Is(err, gavel.ErrBudgetExhausted) {
+		t.Errorf("Reserve(%d) (%s): got %+v, %v; want %v", amount, why, h, err, gavel.ErrBudgetExhausted)
+	}
+}
