@@ -32,9 +32,7 @@ func prebuiltAuction(t *testing.T, req *openrtb2.BidRequest, n int) *gavel.Aucti
 		}
 		bidders = append(bidders, auctiontest.Prebuilt(name, auctiontest.Response(req.ID, name, bids...)))
 	}
-	a, err := gavel.New(gavel.WithBidders(bidders...))
-	require.NoError(t, err)
-	return a
+	return mustAuction(t, gavel.WithBidders(bidders...))
 }
 
 func TestRunAllocs(t *testing.T) {

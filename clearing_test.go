@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -234,36 +235,38 @@ func tieBidders(names ...string) []gavel.Bidder {
 
 func TestClearingTies(t *testing.T) {
 	t.Run("deterministic", func(t *testing.T) {
-		a, err := gavel.New(gavel.WithBidders(tieBidders("a", "b", "c")...))
-		require.NoError(t, err)
-		first := tieAuction(t, a, "req-1")
-		assert.Equal(t, int64(2_000_000), first.ClearMicros, "a tie pays the tied price")
-		assert.Equal(t, int64(2_000_000), first.MinToWinMicros)
-		for range 100 {
-			assert.Equal(t, first.Seat, tieAuction(t, a, "req-1").Seat)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			a := mustAuction(t, gavel.WithBidders(tieBidders("a", "b", "c")...))
+			first := tieAuction(t, a, "req-1")
+			assert.Equal(t, int64(2_000_000), first.ClearMicros, "a tie pays the tied price")
+			assert.Equal(t, int64(2_000_000), first.MinToWinMicros)
+			for range 100 {
+				assert.Equal(t, first.Seat, tieAuction(t, a, "req-1").Seat)
+			}
+		})
 	})
 
 	t.Run("independent of the bidders' order", func(t *testing.T) {
-		fwd, err := gavel.New(gavel.WithBidders(tieBidders("a", "b", "c")...))
-		require.NoError(t, err)
-		rev, err := gavel.New(gavel.WithBidders(tieBidders("c", "b", "a")...))
-		require.NoError(t, err)
-		for i := range 50 {
-			id := fmt.Sprintf("req-%d", i)
-			assert.Equal(t, tieAuction(t, fwd, id).Seat, tieAuction(t, rev, id).Seat, id)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			fwd := mustAuction(t, gavel.WithBidders(tieBidders("a", "b", "c")...))
+			rev := mustAuction(t, gavel.WithBidders(tieBidders("c", "b", "a")...))
+			for i := range 50 {
+				id := fmt.Sprintf("req-%d", i)
+				assert.Equal(t, tieAuction(t, fwd, id).Seat, tieAuction(t, rev, id).Seat, id)
+			}
+		})
 	})
 
 	t.Run("fair", func(t *testing.T) {
-		a, err := gavel.New(gavel.WithBidders(tieBidders("a", "b")...))
-		require.NoError(t, err)
-		wins := map[string]int{}
-		for i := range 1000 {
-			wins[tieAuction(t, a, fmt.Sprintf("auction-%d", i)).Seat]++
-		}
-		assert.InDelta(t, 500, wins["a"], 100, "wins: %v", wins)
-		assert.InDelta(t, 500, wins["b"], 100, "wins: %v", wins)
+		synctest.Test(t, func(t *testing.T) {
+			a := mustAuction(t, gavel.WithBidders(tieBidders("a", "b")...))
+			wins := map[string]int{}
+			for i := range 1000 {
+				wins[tieAuction(t, a, fmt.Sprintf("auction-%d", i)).Seat]++
+			}
+			assert.InDelta(t, 500, wins["a"], 100, "wins: %v", wins)
+			assert.InDelta(t, 500, wins["b"], 100, "wins: %v", wins)
+		})
 	})
 
 	t.Run("same seat and bid id by the bidders' order", func(t *testing.T) {

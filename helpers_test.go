@@ -84,9 +84,7 @@ func bannerRequest(id string, tmax int64) *openrtb2.BidRequest {
 }
 
 // rulesRequest is auctiontest.Request with a tmax of a second, for the
-// tests of bid and request rules, whose bidders answer at once: long
-// enough that the auctions of those tests that run on real time end
-// before their deadline even on a loaded machine.
+// tests of bid and request rules.
 func rulesRequest(id string, imps ...openrtb2.Imp) *openrtb2.BidRequest {
 	req := auctiontest.Request(id, imps...)
 	req.TMax = 1000

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -348,8 +349,7 @@ func TestHTTPBidderTimesOutInAuction(t *testing.T) {
 
 func TestHTTPBidderInvalidResponseStatus(t *testing.T) {
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("<html>")) })
-	a, err := gavel.New(gavel.WithBidders(newHTTPBidder(t, "dsp", srv.URL)))
-	require.NoError(t, err)
+	a := mustAuction(t, gavel.WithBidders(newHTTPBidder(t, "dsp", srv.URL)))
 	res, err := a.Run(context.Background(), testRequest())
 	require.NoError(t, err)
 	assert.Equal(t, gavel.StatusInvalidResponse, res.Bidders[0].Status)
@@ -382,8 +382,7 @@ func TestHTTPBiddersShareOneBodyPerAuction(t *testing.T) {
 		})
 		bidders = append(bidders, b)
 	}
-	a, err := gavel.New(gavel.WithBidders(bidders...))
-	require.NoError(t, err)
+	a := mustAuction(t, gavel.WithBidders(bidders...))
 	req := testRequest()
 	req.TMax = 500
 
@@ -426,8 +425,7 @@ func TestHTTPBidderReusesConnection(t *testing.T) {
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	a, err := gavel.New(gavel.WithBidders(newHTTPBidder(t, "dsp", srv.URL)))
-	require.NoError(t, err)
+	a := mustAuction(t, gavel.WithBidders(newHTTPBidder(t, "dsp", srv.URL)))
 	req := testRequest()
 	req.TMax = 500
 	for range 20 {
@@ -614,8 +612,7 @@ func TestHTTPBiddersWithOwnTimeout(t *testing.T) {
 		})
 		bidders = append(bidders, b)
 	}
-	a, err := gavel.New(gavel.WithBidders(bidders...), gavel.WithBidderTimeout("c", 100*time.Millisecond))
-	require.NoError(t, err)
+	a := mustAuction(t, gavel.WithBidders(bidders...), gavel.WithBidderTimeout("c", 100*time.Millisecond))
 	for range 10 { // c's copy of the request is made while a and b run
 		req := testRequest()
 		req.TMax = 500
@@ -639,26 +636,29 @@ func TestHTTPBiddersWithOwnTimeout(t *testing.T) {
 // auction's context must stay sound after Run has returned and its working
 // state has gone back to the pool.
 func TestHTTPBidderContextOutlivesAuction(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	release := make(chan struct{})
-	dialed := make(chan any, 1)
-	tr := gavel.NewHTTPTransport()
-	tr.DialContext = func(dctx context.Context, _, _ string) (net.Conn, error) {
-		cancel() // end the auction while the dial goes on
-		<-release
-		defer func() { dialed <- recover() }()
-		_ = dctx.Value(probeKey{})
-		return nil, errors.New("no route to host")
-	}
-	b := newHTTPBidder(t, "dsp", "http://dsp.example", gavel.WithHTTPClient(&http.Client{Transport: tr}))
-	a, err := gavel.New(gavel.WithBidders(b))
-	require.NoError(t, err)
-	req := testRequest()
-	req.TMax = 500
-	_, err = a.Run(ctx, req)
-	require.ErrorIs(t, err, context.Canceled)
-	time.Sleep(10 * time.Millisecond) // let the bidder's goroutine end and free the round
-	close(release)
-	assert.Nil(t, <-dialed, "the dial's context panicked")
+	// The transport's dial is a function of the test, not a socket: the
+	// test runs in a synctest bubble.
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		release := make(chan struct{})
+		dialed := make(chan any, 1)
+		tr := gavel.NewHTTPTransport()
+		tr.DialContext = func(dctx context.Context, _, _ string) (net.Conn, error) {
+			cancel() // end the auction while the dial goes on
+			<-release
+			defer func() { dialed <- recover() }()
+			_ = dctx.Value(probeKey{})
+			return nil, errors.New("no route to host")
+		}
+		b := newHTTPBidder(t, "dsp", "http://dsp.example", gavel.WithHTTPClient(&http.Client{Transport: tr}))
+		a := mustAuction(t, gavel.WithBidders(b))
+		req := testRequest()
+		req.TMax = 500
+		_, err := a.Run(ctx, req)
+		require.ErrorIs(t, err, context.Canceled)
+		synctest.Wait() // the bidder's goroutine ends and frees the round; the dial waits
+		close(release)
+		assert.Nil(t, <-dialed, "the dial's context panicked")
+	})
 }

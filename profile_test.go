@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -99,37 +100,39 @@ func enrichedRequest() *openrtb2.BidRequest {
 }
 
 func TestRunEnrichesTheBiddersCopyOnly(t *testing.T) {
-	store, err := gavel.NewMemoryProfileStore()
-	require.NoError(t, err)
-	store.Put("u1", &gavel.Profile{
-		UserID:     "u1",
-		Segments:   []openrtb2.Data{{ID: "dmp", Segment: []openrtb2.Segment{{ID: "aud-1"}}}, {ID: "own"}},
-		EIDs:       []openrtb2.EID{{Source: "liveramp.com", UIDs: []openrtb2.UID{{ID: "lr"}}}, {Source: "id5-sync.com"}},
-		Keywords:   []string{"sports", "news"},
-		Attributes: map[string]string{"tier": "gold"},
+	synctest.Test(t, func(t *testing.T) {
+		store, err := gavel.NewMemoryProfileStore()
+		require.NoError(t, err)
+		store.Put("u1", &gavel.Profile{
+			UserID:     "u1",
+			Segments:   []openrtb2.Data{{ID: "dmp", Segment: []openrtb2.Segment{{ID: "aud-1"}}}, {ID: "own"}},
+			EIDs:       []openrtb2.EID{{Source: "liveramp.com", UIDs: []openrtb2.UID{{ID: "lr"}}}, {Source: "id5-sync.com"}},
+			Keywords:   []string{"sports", "news"},
+			Attributes: map[string]string{"tier": "gold"},
+		})
+		bidder := auctiontest.Fixed("a", auctiontest.Bid("a1", "1", 1))
+		hook := &profileRecorder{}
+		a, err := gavel.New(gavel.WithBidders(bidder), gavel.WithProfileStore(store), gavel.WithHooks(hook))
+		require.NoError(t, err)
+
+		req := enrichedRequest()
+		before, err := json.Marshal(req)
+		require.NoError(t, err)
+		_, err = a.Run(context.Background(), req)
+		require.NoError(t, err)
+		after, err := json.Marshal(req)
+		require.NoError(t, err)
+		assert.JSONEq(t, string(before), string(after), "the caller's request is not modified")
+
+		u := bidder.LastRequest().User
+		require.NotNil(t, u)
+		assert.Equal(t, []string{"own", "dmp"}, dataIDs(u.Data), "profile segments added, the request's own win")
+		assert.Equal(t, []string{"id5-sync.com", "liveramp.com"}, eidSources(u.EIDs))
+		assert.Equal(t, []string{"news", "sports"}, u.KwArray)
+		assert.JSONEq(t, `{"profile_attrs":{"tier":"gold"}}`, string(u.Ext))
+		assert.Equal(t, []gavel.ProfileOutcome{gavel.ProfileHit}, hook.outcomes)
+		assert.Equal(t, int64(1), a.Stats().ProfileHits)
 	})
-	bidder := auctiontest.Fixed("a", auctiontest.Bid("a1", "1", 1))
-	hook := &profileRecorder{}
-	a, err := gavel.New(gavel.WithBidders(bidder), gavel.WithProfileStore(store), gavel.WithHooks(hook))
-	require.NoError(t, err)
-
-	req := enrichedRequest()
-	before, err := json.Marshal(req)
-	require.NoError(t, err)
-	_, err = a.Run(context.Background(), req)
-	require.NoError(t, err)
-	after, err := json.Marshal(req)
-	require.NoError(t, err)
-	assert.JSONEq(t, string(before), string(after), "the caller's request is not modified")
-
-	u := bidder.LastRequest().User
-	require.NotNil(t, u)
-	assert.Equal(t, []string{"own", "dmp"}, dataIDs(u.Data), "profile segments added, the request's own win")
-	assert.Equal(t, []string{"id5-sync.com", "liveramp.com"}, eidSources(u.EIDs))
-	assert.Equal(t, []string{"news", "sports"}, u.KwArray)
-	assert.JSONEq(t, `{"profile_attrs":{"tier":"gold"}}`, string(u.Ext))
-	assert.Equal(t, []gavel.ProfileOutcome{gavel.ProfileHit}, hook.outcomes)
-	assert.Equal(t, int64(1), a.Stats().ProfileHits)
 }
 
 func dataIDs(ds []openrtb2.Data) []string {
@@ -149,72 +152,78 @@ func eidSources(es []openrtb2.EID) []string {
 }
 
 func TestRunProfileFailuresNeverFailTheAuction(t *testing.T) {
-	release := make(chan struct{})
-	defer close(release)
-	stores := map[string]struct {
-		store gavel.ProfileStore
+	const timeout = 5 * time.Millisecond
+	tests := []struct {
+		name  string
+		store func(release <-chan struct{}) gavel.ProfileStoreFunc
 		want  gavel.ProfileOutcome
+		took  time.Duration // how long Run takes: the lookup's, since the bidder answers at once
 	}{
-		"missing": {gavel.ProfileStoreFunc(func(context.Context, string) (*gavel.Profile, error) {
-			return nil, gavel.ErrNoProfile
-		}), gavel.ProfileMiss},
-		"failing": {gavel.ProfileStoreFunc(func(context.Context, string) (*gavel.Profile, error) {
-			return nil, errors.New("connection refused")
-		}), gavel.ProfileError},
-		"slow": {gavel.ProfileStoreFunc(func(ctx context.Context, _ string) (*gavel.Profile, error) {
-			<-ctx.Done()
-			return nil, ctx.Err()
-		}), gavel.ProfileTimeout},
-		"ignores ctx": {gavel.ProfileStoreFunc(func(context.Context, string) (*gavel.Profile, error) {
-			<-release
-			return &gavel.Profile{}, nil
-		}), gavel.ProfileTimeout},
-		"panics": {gavel.ProfileStoreFunc(func(context.Context, string) (*gavel.Profile, error) {
-			panic("store bug")
-		}), gavel.ProfileError},
+		{"missing", func(<-chan struct{}) gavel.ProfileStoreFunc {
+			return func(context.Context, string) (*gavel.Profile, error) { return nil, gavel.ErrNoProfile }
+		}, gavel.ProfileMiss, 0},
+		{"failing", func(<-chan struct{}) gavel.ProfileStoreFunc {
+			return func(context.Context, string) (*gavel.Profile, error) { return nil, errors.New("connection refused") }
+		}, gavel.ProfileError, 0},
+		{"slow", func(<-chan struct{}) gavel.ProfileStoreFunc {
+			return func(ctx context.Context, _ string) (*gavel.Profile, error) {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+		}, gavel.ProfileTimeout, timeout},
+		{"ignores ctx", func(release <-chan struct{}) gavel.ProfileStoreFunc {
+			return func(context.Context, string) (*gavel.Profile, error) {
+				<-release
+				return &gavel.Profile{}, nil
+			}
+		}, gavel.ProfileTimeout, timeout},
+		{"panics", func(<-chan struct{}) gavel.ProfileStoreFunc {
+			return func(context.Context, string) (*gavel.Profile, error) { panic("store bug") }
+		}, gavel.ProfileError, 0},
 	}
-	for name, tc := range stores {
-		t.Run(name, func(t *testing.T) {
-			hook := &profileRecorder{}
-			bidder := auctiontest.Fixed("a", auctiontest.Bid("a1", "1", 1))
-			a, err := gavel.New(gavel.WithBidders(bidder), gavel.WithProfileStore(tc.store),
-				gavel.WithProfileTimeout(5*time.Millisecond), gavel.WithHooks(hook))
-			require.NoError(t, err)
-			start := time.Now()
-			res, err := a.Run(context.Background(), enrichedRequest())
-			require.NoError(t, err)
-			assert.Less(t, time.Since(start), 50*time.Millisecond)
-			require.NotNil(t, res.Winner("1"), "the auction goes on without the profile")
-			assert.Equal(t, []gavel.ProfileOutcome{tc.want}, hook.outcomes)
-			assert.Equal(t, []string{"own"}, dataIDs(bidder.LastRequest().User.Data))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				hook := &profileRecorder{}
+				bidder := auctiontest.Fixed("a", auctiontest.Bid("a1", "1", 1))
+				a := mustAuction(t, gavel.WithBidders(bidder), gavel.WithProfileStore(tt.store(stuckRelease(t))),
+					gavel.WithProfileTimeout(timeout), gavel.WithHooks(hook))
+				res, took := timedRun(t, context.Background(), a, enrichedRequest())
+				assert.Equal(t, tt.took, took, "a slow store holds the auction up for the lookup's timeout at most")
+				require.NotNil(t, res.Winner("1"), "the auction goes on without the profile")
+				assert.Equal(t, []gavel.ProfileOutcome{tt.want}, hook.outcomes)
+				assert.Equal(t, []string{"own"}, dataIDs(bidder.LastRequest().User.Data))
+			})
 		})
 	}
 }
 
 func TestProfileKeys(t *testing.T) {
-	req := enrichedRequest()
-	assert.Equal(t, "u1", gavel.ProfileKeyUserID(req))
-	assert.Equal(t, "b1", gavel.ProfileKeyBuyerUID(req))
-	assert.Equal(t, "id5-x", gavel.ProfileKeyEID("id5-sync.com")(req))
-	assert.Equal(t, "", gavel.ProfileKeyEID("nope")(req))
-	assert.Equal(t, "", gavel.ProfileKeyUserID(&openrtb2.BidRequest{}))
+	synctest.Test(t, func(t *testing.T) {
+		req := enrichedRequest()
+		assert.Equal(t, "u1", gavel.ProfileKeyUserID(req))
+		assert.Equal(t, "b1", gavel.ProfileKeyBuyerUID(req))
+		assert.Equal(t, "id5-x", gavel.ProfileKeyEID("id5-sync.com")(req))
+		assert.Equal(t, "", gavel.ProfileKeyEID("nope")(req))
+		assert.Equal(t, "", gavel.ProfileKeyUserID(&openrtb2.BidRequest{}))
 
-	var looked []string
-	store := gavel.ProfileStoreFunc(func(_ context.Context, key string) (*gavel.Profile, error) {
-		looked = append(looked, key)
-		return nil, gavel.ErrNoProfile
+		var looked []string
+		store := gavel.ProfileStoreFunc(func(_ context.Context, key string) (*gavel.Profile, error) {
+			looked = append(looked, key)
+			return nil, gavel.ErrNoProfile
+		})
+		a, err := gavel.New(gavel.WithProfileStore(store),
+			gavel.WithProfileKeys(gavel.ProfileKeyEID("nope"), gavel.ProfileKeyBuyerUID, gavel.ProfileKeyUserID))
+		require.NoError(t, err)
+		_, err = a.Run(context.Background(), req)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"b1"}, looked, "the first key that is not empty")
+
+		req.User = nil
+		_, err = a.Run(context.Background(), req)
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), a.Stats().ProfileNoKey)
 	})
-	a, err := gavel.New(gavel.WithProfileStore(store),
-		gavel.WithProfileKeys(gavel.ProfileKeyEID("nope"), gavel.ProfileKeyBuyerUID, gavel.ProfileKeyUserID))
-	require.NoError(t, err)
-	_, err = a.Run(context.Background(), req)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"b1"}, looked, "the first key that is not empty")
-
-	req.User = nil
-	_, err = a.Run(context.Background(), req)
-	require.NoError(t, err)
-	assert.Equal(t, int64(1), a.Stats().ProfileNoKey)
 }
 
 type inlineStore struct {
@@ -224,18 +233,20 @@ type inlineStore struct {
 func (inlineStore) NonBlocking() {}
 
 func TestNonBlockingProfileStoreIsCalledDirectly(t *testing.T) {
-	var withDeadline []bool
-	lookup := func(ctx context.Context, _ string) (*gavel.Profile, error) {
-		_, ok := ctx.Deadline()
-		withDeadline = append(withDeadline, ok)
-		return nil, gavel.ErrNoProfile
-	}
-	for _, store := range []gavel.ProfileStore{gavel.ProfileStoreFunc(lookup), inlineStore{gavel.ProfileStoreFunc(lookup)}} {
-		a, err := gavel.New(gavel.WithProfileStore(store))
-		require.NoError(t, err)
-		_, err = a.Run(context.Background(), enrichedRequest())
-		require.NoError(t, err)
-	}
-	assert.Equal(t, []bool{true, false}, withDeadline,
-		"a store is bounded by a deadline of its own, unless it is NonBlocking")
+	synctest.Test(t, func(t *testing.T) {
+		var withDeadline []bool
+		lookup := func(ctx context.Context, _ string) (*gavel.Profile, error) {
+			_, ok := ctx.Deadline()
+			withDeadline = append(withDeadline, ok)
+			return nil, gavel.ErrNoProfile
+		}
+		for _, store := range []gavel.ProfileStore{gavel.ProfileStoreFunc(lookup), inlineStore{gavel.ProfileStoreFunc(lookup)}} {
+			a, err := gavel.New(gavel.WithProfileStore(store))
+			require.NoError(t, err)
+			_, err = a.Run(context.Background(), enrichedRequest())
+			require.NoError(t, err)
+		}
+		assert.Equal(t, []bool{true, false}, withDeadline,
+			"a store is bounded by a deadline of its own, unless it is NonBlocking")
+	})
 }

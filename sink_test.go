@@ -234,6 +234,10 @@ func TestAsyncSinkCloseEmptyWithDoneCtx(t *testing.T) {
 }
 
 func TestAsyncSinkRetriesThenDeliversOnce(t *testing.T) {
+	synctest.Test(t, testAsyncSinkRetriesThenDeliversOnce)
+}
+
+func testAsyncSinkRetriesThenDeliversOnce(t *testing.T) {
 	var rec auctiontest.EventRecorder
 	boom := errors.New("broker unavailable")
 	rec.FailNext(2, boom)
@@ -252,6 +256,10 @@ func TestAsyncSinkRetriesThenDeliversOnce(t *testing.T) {
 }
 
 func TestAsyncSinkRetriesExhausted(t *testing.T) {
+	synctest.Test(t, testAsyncSinkRetriesExhausted)
+}
+
+func testAsyncSinkRetriesExhausted(t *testing.T) {
 	var rec auctiontest.EventRecorder
 	boom := errors.New("broker unavailable")
 	rec.FailNext(1000, boom)
@@ -274,6 +282,10 @@ func TestAsyncSinkRetriesExhausted(t *testing.T) {
 }
 
 func TestAsyncSinkWriteTimeout(t *testing.T) {
+	synctest.Test(t, testAsyncSinkWriteTimeout)
+}
+
+func testAsyncSinkWriteTimeout(t *testing.T) {
 	hang := gavel.EventSinkFunc(func(ctx context.Context, _ []gavel.Event) error {
 		<-ctx.Done()
 		return ctx.Err()
@@ -289,46 +301,56 @@ func TestAsyncSinkWriteTimeout(t *testing.T) {
 }
 
 func TestAsyncSinkRecoversPanic(t *testing.T) {
-	t.Run("then succeeds", func(t *testing.T) {
-		var rec auctiontest.EventRecorder
-		var calls atomic.Int64
-		inner := gavel.EventSinkFunc(func(ctx context.Context, events []gavel.Event) error {
-			if calls.Add(1) == 1 {
-				panic("sink bug")
-			}
-			return rec.Write(ctx, events)
-		})
-		hooks := &sinkHookRecorder{}
-		s := newSink(t, inner, gavel.WithRetry(3, time.Millisecond, time.Millisecond), gavel.WithSinkHooks(hooks))
-		require.NoError(t, s.Write(context.Background(), makeEvents(0, 4)))
-		require.NoError(t, s.Flush(waitCtx(t)))
-		assert.Equal(t, makeEvents(0, 4), rec.Events())
-		assert.Equal(t, gavel.SinkStats{Accepted: 4, Delivered: 4, Retries: 1}, s.Stats())
-		require.Len(t, hooks.retryErrs, 1)
-		assert.EqualError(t, hooks.retryErrs[0], "gavel: event sink panicked: sink bug")
+	t.Run("then succeeds", func(t *testing.T) { synctest.Test(t, testAsyncSinkRecoversPanicThenSucceeds) })
+	t.Run("always", func(t *testing.T) { synctest.Test(t, testAsyncSinkRecoversPanicAlways) })
+}
+
+func testAsyncSinkRecoversPanicThenSucceeds(t *testing.T) {
+	var rec auctiontest.EventRecorder
+	var calls atomic.Int64
+	inner := gavel.EventSinkFunc(func(ctx context.Context, events []gavel.Event) error {
+		if calls.Add(1) == 1 {
+			panic("sink bug")
+		}
+		return rec.Write(ctx, events)
 	})
-	t.Run("always", func(t *testing.T) {
-		inner := gavel.EventSinkFunc(func(context.Context, []gavel.Event) error { panic(errors.New("always")) })
-		s := newSink(t, inner, gavel.WithRetry(2, time.Millisecond, time.Millisecond))
-		require.NoError(t, s.Write(context.Background(), makeEvents(0, 4)))
-		require.NoError(t, s.Flush(waitCtx(t)))
-		assert.Equal(t, gavel.SinkStats{Accepted: 4, Failed: 4, Retries: 1}, s.Stats())
-	})
+	hooks := &sinkHookRecorder{}
+	s := newSink(t, inner, gavel.WithRetry(3, time.Millisecond, time.Millisecond), gavel.WithSinkHooks(hooks))
+	require.NoError(t, s.Write(context.Background(), makeEvents(0, 4)))
+	require.NoError(t, s.Flush(waitCtx(t)))
+	assert.Equal(t, makeEvents(0, 4), rec.Events())
+	assert.Equal(t, gavel.SinkStats{Accepted: 4, Delivered: 4, Retries: 1}, s.Stats())
+	require.Len(t, hooks.retryErrs, 1)
+	assert.EqualError(t, hooks.retryErrs[0], "gavel: event sink panicked: sink bug")
+}
+
+func testAsyncSinkRecoversPanicAlways(t *testing.T) {
+	inner := gavel.EventSinkFunc(func(context.Context, []gavel.Event) error { panic(errors.New("always")) })
+	s := newSink(t, inner, gavel.WithRetry(2, time.Millisecond, time.Millisecond))
+	require.NoError(t, s.Write(context.Background(), makeEvents(0, 4)))
+	require.NoError(t, s.Flush(waitCtx(t)))
+	assert.Equal(t, gavel.SinkStats{Accepted: 4, Failed: 4, Retries: 1}, s.Stats())
 }
 
 func TestAsyncSinkLinger(t *testing.T) {
-	const linger = 20 * time.Millisecond
-	var rec auctiontest.EventRecorder
-	s := newSink(t, &rec, gavel.WithLinger(linger))
-	start := time.Now()
-	require.NoError(t, s.Write(context.Background(), makeEvents(0, 1)))
-	require.NoError(t, rec.WaitFor(waitCtx(t), 1), "delivered without Flush")
-	elapsed := time.Since(start)
-	assert.GreaterOrEqual(t, elapsed, linger, "a lone event waits for its batch to fill")
-	assert.Less(t, elapsed, linger+time.Second, "but no longer than the linger, plus slack for a busy machine")
+	synctest.Test(t, func(t *testing.T) {
+		const linger = 20 * time.Millisecond
+		var rec auctiontest.EventRecorder
+		s := newSink(t, &rec, gavel.WithLinger(linger))
+		start := time.Now()
+		require.NoError(t, s.Write(context.Background(), makeEvents(0, 1)))
+		synctest.Wait()
+		assert.Zero(t, rec.Len(), "a lone event waits for its batch to fill")
+		require.NoError(t, rec.WaitFor(waitCtx(t), 1), "delivered without Flush")
+		assert.Equal(t, linger, time.Since(start), "but no longer than the linger")
+	})
 }
 
 func TestAsyncSinkBatchSize(t *testing.T) {
+	synctest.Test(t, testAsyncSinkBatchSize)
+}
+
+func testAsyncSinkBatchSize(t *testing.T) {
 	var mu sync.Mutex
 	var sizes []int
 	var rec auctiontest.EventRecorder
@@ -341,9 +363,11 @@ func TestAsyncSinkBatchSize(t *testing.T) {
 	s := newSink(t, inner, gavel.WithBatchSize(7), gavel.WithLinger(time.Hour))
 
 	// A full batch is written at once, without waiting for the linger.
+	start := time.Now()
 	require.NoError(t, s.Write(context.Background(), makeEvents(0, 3)))
 	require.NoError(t, s.Write(context.Background(), makeEvents(3, 4)))
 	require.NoError(t, rec.WaitFor(waitCtx(t), 7))
+	assert.Zero(t, time.Since(start))
 
 	require.NoError(t, s.Write(context.Background(), makeEvents(7, 100)))
 	for i := 107; i < 200; i += 3 {
@@ -373,18 +397,22 @@ func TestAsyncSinkFlush(t *testing.T) {
 		assert.Equal(t, makeEvents(0, 5), rec.Events())
 	})
 	t.Run("ctx done first", func(t *testing.T) {
-		gate := newGateSink()
-		s := newSink(t, gate)
-		require.NoError(t, s.Write(context.Background(), makeEvents(0, 5)))
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-		defer cancel()
-		assert.ErrorIs(t, s.Flush(ctx), context.DeadlineExceeded)
-		assert.Equal(t, int64(5), s.Stats().Queued, "the events stay queued")
+		synctest.Test(t, func(t *testing.T) {
+			gate := newGateSink()
+			s := newSink(t, gate)
+			require.NoError(t, s.Write(context.Background(), makeEvents(0, 5)))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			assert.ErrorIs(t, s.Flush(ctx), context.DeadlineExceeded)
+			assert.Equal(t, 10*time.Millisecond, time.Since(start), "Flush returns when its ctx ends")
+			assert.Equal(t, int64(5), s.Stats().Queued, "the events stay queued")
 
-		// Events written after Flush started are not waited for.
-		close(gate.release)
-		require.NoError(t, s.Flush(waitCtx(t)))
-		assert.Equal(t, 5, gate.rec.Len())
+			// Events written after Flush started are not waited for.
+			close(gate.release)
+			require.NoError(t, s.Flush(waitCtx(t)))
+			assert.Equal(t, 5, gate.rec.Len())
+		})
 	})
 	t.Run("concurrent", func(t *testing.T) {
 		var rec auctiontest.EventRecorder

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"testing"
+	"testing/synctest"
 
 	"github.com/prebid/openrtb/v20/adcom1"
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -169,32 +170,33 @@ func TestRequestValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dsp := auctiontest.Fixed("dsp", auctiontest.Bid("b1", "1", 2))
-			a, err := gavel.New(append([]gavel.Option{gavel.WithBidders(dsp)}, tt.opts...)...)
-			require.NoError(t, err)
-			req := tt.req(validRequest())
-			before := snapshot(req)
+			synctest.Test(t, func(t *testing.T) {
+				dsp := auctiontest.Fixed("dsp", auctiontest.Bid("b1", "1", 2))
+				a := mustAuction(t, append([]gavel.Option{gavel.WithBidders(dsp)}, tt.opts...)...)
+				req := tt.req(validRequest())
+				before := snapshot(req)
 
-			res, err := a.Run(context.Background(), req)
+				res, err := a.Run(context.Background(), req)
 
-			if before != nil {
-				assert.JSONEq(t, string(before), string(snapshot(req)), "the request was modified")
-			}
-			if tt.valid {
-				require.NoError(t, err)
-				require.NotNil(t, res)
-				assert.Equal(t, int64(1), dsp.Calls())
-				return
-			}
-			assert.Nil(t, res)
-			require.Error(t, err)
-			assert.ErrorIs(t, err, gavel.ErrInvalidRequest)
-			var re *gavel.RequestError
-			require.True(t, errors.As(err, &re), "%T is not a *RequestError", err)
-			assert.Equal(t, openrtb3.NoBidInvalidRequest, re.Reason)
-			assert.Contains(t, re.Msg, tt.msg)
-			assert.Contains(t, err.Error(), "gavel: invalid bid request: ")
-			assert.Zero(t, dsp.Calls(), "a bidder was called for an invalid request")
+				if before != nil {
+					assert.JSONEq(t, string(before), string(snapshot(req)), "the request was modified")
+				}
+				if tt.valid {
+					require.NoError(t, err)
+					require.NotNil(t, res)
+					assert.Equal(t, int64(1), dsp.Calls())
+					return
+				}
+				assert.Nil(t, res)
+				require.Error(t, err)
+				assert.ErrorIs(t, err, gavel.ErrInvalidRequest)
+				var re *gavel.RequestError
+				require.True(t, errors.As(err, &re), "%T is not a *RequestError", err)
+				assert.Equal(t, openrtb3.NoBidInvalidRequest, re.Reason)
+				assert.Contains(t, re.Msg, tt.msg)
+				assert.Contains(t, err.Error(), "gavel: invalid bid request: ")
+				assert.Zero(t, dsp.Calls(), "a bidder was called for an invalid request")
+			})
 		})
 	}
 }
@@ -264,62 +266,63 @@ func TestRequestFloorsConverted(t *testing.T) {
 // TestRequestNotModified checks that Run leaves the caller's request as it
 // was, through a busy auction and everything done with its result.
 func TestRequestNotModified(t *testing.T) {
-	imp1 := auctiontest.BannerImp("1", 0.5, [2]int64{300, 250}, [2]int64{728, 90})
-	imp1.Secure = ptr[int8](1)
-	imp1.Banner.BAttr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
-	imp2 := auctiontest.VideoImp("2", 1)
-	imp2.BidFloorCur = "EUR"
-	imp2.PMP = &openrtb2.PMP{PrivateAuction: 1, Deals: []openrtb2.Deal{
-		{ID: "d1", BidFloor: 2, AT: 1, WSeat: []string{"b2", "b3"}},
-		{ID: "d2", BidFloor: 3, AT: 3, WADomain: []string{"brand.example"}},
-	}}
-	imp3 := auctiontest.BannerImp("3", 0)
-	imp3.Qty = &openrtb2.Qty{Multiplier: 2}
-	req := rulesRequest("req-1", imp1, imp2, imp3)
-	req.Cur = []string{"USD", "EUR"}
-	req.AT = 2
-	req.TMax = 900
-	req.BAdv = []string{"blocked.example"}
-	req.BCat = []string{"IAB25"}
-	req.BSeat = []string{"nobody"}
-	req.Site = &openrtb2.Site{ID: "site", Domain: "pub.example"}
-	req.User = &openrtb2.User{ID: "u1"}
-	req.Device = &openrtb2.Device{UA: "ua", IP: "192.0.2.1"}
+	synctest.Test(t, func(t *testing.T) {
+		imp1 := auctiontest.BannerImp("1", 0.5, [2]int64{300, 250}, [2]int64{728, 90})
+		imp1.Secure = ptr[int8](1)
+		imp1.Banner.BAttr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
+		imp2 := auctiontest.VideoImp("2", 1)
+		imp2.BidFloorCur = "EUR"
+		imp2.PMP = &openrtb2.PMP{PrivateAuction: 1, Deals: []openrtb2.Deal{
+			{ID: "d1", BidFloor: 2, AT: 1, WSeat: []string{"b2", "b3"}},
+			{ID: "d2", BidFloor: 3, AT: 3, WADomain: []string{"brand.example"}},
+		}}
+		imp3 := auctiontest.BannerImp("3", 0)
+		imp3.Qty = &openrtb2.Qty{Multiplier: 2}
+		req := rulesRequest("req-1", imp1, imp2, imp3)
+		req.Cur = []string{"USD", "EUR"}
+		req.AT = 2
+		req.TMax = 900
+		req.BAdv = []string{"blocked.example"}
+		req.BCat = []string{"IAB25"}
+		req.BSeat = []string{"nobody"}
+		req.Site = &openrtb2.Site{ID: "site", Domain: "pub.example"}
+		req.User = &openrtb2.User{ID: "u1"}
+		req.Device = &openrtb2.Device{UA: "ua", IP: "192.0.2.1"}
 
-	bid := func(id, imp string, price float64, deal string) openrtb2.Bid {
-		b := auctiontest.Bid(id, imp, price)
-		b.DealID = deal
-		b.ADomain = []string{"brand.example"}
-		b.NURL = "https://dsp.example/win?p=${AUCTION_PRICE}"
-		b.LURL = "https://dsp.example/loss?r=${AUCTION_LOSS}"
-		return b
-	}
-	var bidders []gavel.Bidder
-	for i := range 8 {
-		name := "b" + string(rune('0'+i))
-		bidders = append(bidders, auctiontest.Fixed(name,
-			bid(name+"-1", "1", 1+float64(i)/10, ""),
-			bid(name+"-2", "2", 2+float64(i)/10, "d1"),
-			bid(name+"-3", "2", 3+float64(i)/10, "d2"),
-			bid(name+"-4", "3", 0.1*float64(i+1), ""),
-		))
-	}
-	bidders = append(bidders, auctiontest.NoBid("nobid"), auctiontest.Error("err", errors.New("boom")),
-		auctiontest.Panic("panic", "boom"))
-	a, err := gavel.New(gavel.WithBidders(bidders...),
-		gavel.WithCurrencyConverter(rates(map[string]float64{"EUR>USD": 1.1})))
-	require.NoError(t, err)
-
-	before := snapshot(req)
-	require.NotNil(t, before)
-	for range 3 {
-		res, err := a.Run(context.Background(), req)
-		require.NoError(t, err)
-		require.True(t, res.HasWinner())
-		require.NotNil(t, res.BidResponse())
-		for i := range res.Bids {
-			res.LossURL(i)
+		bid := func(id, imp string, price float64, deal string) openrtb2.Bid {
+			b := auctiontest.Bid(id, imp, price)
+			b.DealID = deal
+			b.ADomain = []string{"brand.example"}
+			b.NURL = "https://dsp.example/win?p=${AUCTION_PRICE}"
+			b.LURL = "https://dsp.example/loss?r=${AUCTION_LOSS}"
+			return b
 		}
-		assert.JSONEq(t, string(before), string(snapshot(req)))
-	}
+		var bidders []gavel.Bidder
+		for i := range 8 {
+			name := "b" + string(rune('0'+i))
+			bidders = append(bidders, auctiontest.Fixed(name,
+				bid(name+"-1", "1", 1+float64(i)/10, ""),
+				bid(name+"-2", "2", 2+float64(i)/10, "d1"),
+				bid(name+"-3", "2", 3+float64(i)/10, "d2"),
+				bid(name+"-4", "3", 0.1*float64(i+1), ""),
+			))
+		}
+		bidders = append(bidders, auctiontest.NoBid("nobid"), auctiontest.Error("err", errors.New("boom")),
+			auctiontest.Panic("panic", "boom"))
+		a := mustAuction(t, gavel.WithBidders(bidders...),
+			gavel.WithCurrencyConverter(rates(map[string]float64{"EUR>USD": 1.1})))
+
+		before := snapshot(req)
+		require.NotNil(t, before)
+		for range 3 {
+			res, err := a.Run(context.Background(), req)
+			require.NoError(t, err)
+			require.True(t, res.HasWinner())
+			require.NotNil(t, res.BidResponse())
+			for i := range res.Bids {
+				res.LossURL(i)
+			}
+			assert.JSONEq(t, string(before), string(snapshot(req)))
+		}
+	})
 }
