@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"testing"
+	"testing/synctest"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
 	"github.com/stretchr/testify/assert"
@@ -39,31 +40,33 @@ func TestRunAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("skipped under -race: the race detector changes allocation counts")
 	}
-	req := auctiontest.Request("alloc",
-		auctiontest.BannerImp("1", 0.50, [2]int64{300, 250}),
-		auctiontest.BannerImp("2", 0.50, [2]int64{728, 90}),
-		auctiontest.VideoImp("3", 0.50),
-	)
-	a := prebuiltAuction(t, req, 8)
-	ctx := context.Background()
+	synctest.Test(t, func(t *testing.T) {
+		req := auctiontest.Request("alloc",
+			auctiontest.BannerImp("1", 0.50, [2]int64{300, 250}),
+			auctiontest.BannerImp("2", 0.50, [2]int64{728, 90}),
+			auctiontest.VideoImp("3", 0.50),
+		)
+		a := prebuiltAuction(t, req, 8)
+		ctx := context.Background()
 
-	res, err := a.Run(ctx, req)
-	require.NoError(t, err)
-	for _, imp := range req.Imp {
-		w := res.Winner(imp.ID)
-		require.NotNil(t, w, "imp %s", imp.ID)
-		assert.Equal(t, "b7", w.Bidder, "imp %s", imp.ID)
-		assert.Equal(t, int64(1_610_000), w.ClearMicros, "imp %s", imp.ID) // 1.60 + 0.01
-	}
-	require.Len(t, res.Bids, 24)
-
-	var runErr error
-	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := a.Run(ctx, req); err != nil {
-			runErr = err
+		res, err := a.Run(ctx, req)
+		require.NoError(t, err)
+		for _, imp := range req.Imp {
+			w := res.Winner(imp.ID)
+			require.NotNil(t, w, "imp %s", imp.ID)
+			assert.Equal(t, "b7", w.Bidder, "imp %s", imp.ID)
+			assert.Equal(t, int64(1_610_000), w.ClearMicros, "imp %s", imp.ID) // 1.60 + 0.01
 		}
+		require.Len(t, res.Bids, 24)
+
+		var runErr error
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, err := a.Run(ctx, req); err != nil {
+				runErr = err
+			}
+		})
+		require.NoError(t, runErr)
+		assert.LessOrEqual(t, allocs, float64(maxRunAllocs), "allocations per Run of 8 bidders x 3 imps")
+		t.Logf("%v allocations per Run of 8 prebuilt bidders x 3 imps", allocs)
 	})
-	require.NoError(t, runErr)
-	assert.LessOrEqual(t, allocs, float64(maxRunAllocs), "allocations per Run of 8 bidders x 3 imps")
-	t.Logf("%v allocations per Run of 8 prebuilt bidders x 3 imps", allocs)
 }

@@ -32,114 +32,110 @@ func healthOf(t testing.TB, a *gavel.Auction, name string) gavel.BidderHealth {
 }
 
 func TestHealthCounts(t *testing.T) {
-	synctest.Test(t, testHealthCounts)
-}
+	synctest.Test(t, func(t *testing.T) {
+		clk := auctiontest.NewClock(healthEpoch)
+		a := mustAuction(t,
+			gavel.WithClock(clk),
+			gavel.WithBidders(
+				auctiontest.Fixed("bid", auctiontest.Bid("b1", "1", 2.00)),
+				auctiontest.NoBid("nobid"),
+				auctiontest.Error("error", errors.New("boom")),
+				auctiontest.Panic("panic", "kaboom"),
+				auctiontest.Prebuilt("invalid", auctiontest.Response("not-the-request", "invalid", auctiontest.Bid("i1", "1", 3.00))),
+				auctiontest.Hang("hang"),
+				auctiontest.Fixed("slow", auctiontest.Bid("s1", "1", 1.50)).WithLatency(20*time.Millisecond),
+			),
+			gavel.WithBidderTimeout("hang", 10*time.Millisecond),
+		)
+		const n = 5
+		for i := range n {
+			_, took := timedRun(t, context.Background(), a, bannerRequest(fmt.Sprint("r", i), 500))
+			require.Equal(t, 20*time.Millisecond, took, "Run waits for the slow bidder")
+		}
 
-func testHealthCounts(t *testing.T) {
-	clk := auctiontest.NewClock(healthEpoch)
-	a := mustAuction(t,
-		gavel.WithClock(clk),
-		gavel.WithBidders(
-			auctiontest.Fixed("bid", auctiontest.Bid("b1", "1", 2.00)),
-			auctiontest.NoBid("nobid"),
-			auctiontest.Error("error", errors.New("boom")),
-			auctiontest.Panic("panic", "kaboom"),
-			auctiontest.Prebuilt("invalid", auctiontest.Response("not-the-request", "invalid", auctiontest.Bid("i1", "1", 3.00))),
-			auctiontest.Hang("hang"),
-			auctiontest.Fixed("slow", auctiontest.Bid("s1", "1", 1.50)).WithLatency(20*time.Millisecond),
-		),
-		gavel.WithBidderTimeout("hang", 10*time.Millisecond),
-	)
-	const n = 5
-	for i := range n {
-		_, took := timedRun(t, context.Background(), a, bannerRequest(fmt.Sprint("r", i), 500))
-		require.Equal(t, 20*time.Millisecond, took, "Run waits for the slow bidder")
-	}
+		type counts struct{ Calls, Bids, NoBids, Timeouts, Errors, Throttled int64 }
+		want := map[string]counts{
+			"bid":     {Calls: n, Bids: n},
+			"nobid":   {Calls: n, NoBids: n},
+			"error":   {Calls: n, Errors: n},
+			"panic":   {Calls: n, Errors: n},
+			"invalid": {Calls: n, Errors: n},
+			"hang":    {Calls: n, Timeouts: n},
+			"slow":    {Calls: n, Bids: n},
+		}
+		all := a.Health()
+		require.Len(t, all, len(want))
+		assert.Equal(t, []string{"bid", "nobid", "error", "panic", "invalid", "hang", "slow"},
+			[]string{all[0].Bidder, all[1].Bidder, all[2].Bidder, all[3].Bidder, all[4].Bidder, all[5].Bidder, all[6].Bidder},
+			"Health follows the order of WithBidders")
+		for _, h := range all {
+			name := h.Bidder
+			assert.Equal(t, want[name], counts{h.Calls, h.Bids, h.NoBids, h.Timeouts, h.Errors, h.Throttled}, name)
+			assert.Equal(t, h, healthOf(t, a, name), "%s: BidderHealth agrees with Health", name)
+			assert.InDelta(t, float64(h.Timeouts+h.Errors)/float64(h.Calls), h.FailureRate, 1e-9, name)
+			assert.Equal(t, 1.0, h.CallRate, name)
+			assert.LessOrEqual(t, h.LatencyP50, h.LatencyP95, name)
+			assert.LessOrEqual(t, h.LatencyP95, h.LatencyP99, name)
+			assert.LessOrEqual(t, h.LatencyMean, h.LatencyP99, "%s: quantiles are upper bounds of their bins", name)
+			assert.Less(t, h.LatencyP99, 2*time.Second, name)
+		}
+		slow := healthOf(t, a, "slow")
+		assert.Equal(t, 20*time.Millisecond, slow.LatencyMean)
+		assert.Equal(t, 27*time.Millisecond, slow.LatencyP50, "the upper bound of the bin of 20ms")
+		hang := healthOf(t, a, "hang")
+		assert.Equal(t, 10*time.Millisecond, hang.LatencyMean, "a timeout counts the time it was given")
+		assert.Equal(t, 12*time.Millisecond, hang.LatencyP50)
+		assert.Equal(t, 1.0, hang.FailureRate)
+		for _, name := range []string{"bid", "nobid", "error", "panic", "invalid"} {
+			assert.Zero(t, healthOf(t, a, name).LatencyMean, "%s answers at once", name)
+		}
 
-	type counts struct{ Calls, Bids, NoBids, Timeouts, Errors, Throttled int64 }
-	want := map[string]counts{
-		"bid":     {Calls: n, Bids: n},
-		"nobid":   {Calls: n, NoBids: n},
-		"error":   {Calls: n, Errors: n},
-		"panic":   {Calls: n, Errors: n},
-		"invalid": {Calls: n, Errors: n},
-		"hang":    {Calls: n, Timeouts: n},
-		"slow":    {Calls: n, Bids: n},
-	}
-	all := a.Health()
-	require.Len(t, all, len(want))
-	assert.Equal(t, []string{"bid", "nobid", "error", "panic", "invalid", "hang", "slow"},
-		[]string{all[0].Bidder, all[1].Bidder, all[2].Bidder, all[3].Bidder, all[4].Bidder, all[5].Bidder, all[6].Bidder},
-		"Health follows the order of WithBidders")
-	for _, h := range all {
-		name := h.Bidder
-		assert.Equal(t, want[name], counts{h.Calls, h.Bids, h.NoBids, h.Timeouts, h.Errors, h.Throttled}, name)
-		assert.Equal(t, h, healthOf(t, a, name), "%s: BidderHealth agrees with Health", name)
-		assert.InDelta(t, float64(h.Timeouts+h.Errors)/float64(h.Calls), h.FailureRate, 1e-9, name)
-		assert.Equal(t, 1.0, h.CallRate, name)
-		assert.LessOrEqual(t, h.LatencyP50, h.LatencyP95, name)
-		assert.LessOrEqual(t, h.LatencyP95, h.LatencyP99, name)
-		assert.LessOrEqual(t, h.LatencyMean, h.LatencyP99, "%s: quantiles are upper bounds of their bins", name)
-		assert.Less(t, h.LatencyP99, 2*time.Second, name)
-	}
-	slow := healthOf(t, a, "slow")
-	assert.Equal(t, 20*time.Millisecond, slow.LatencyMean)
-	assert.Equal(t, 27*time.Millisecond, slow.LatencyP50, "the upper bound of the bin of 20ms")
-	hang := healthOf(t, a, "hang")
-	assert.Equal(t, 10*time.Millisecond, hang.LatencyMean, "a timeout counts the time it was given")
-	assert.Equal(t, 12*time.Millisecond, hang.LatencyP50)
-	assert.Equal(t, 1.0, hang.FailureRate)
-	for _, name := range []string{"bid", "nobid", "error", "panic", "invalid"} {
-		assert.Zero(t, healthOf(t, a, name).LatencyMean, "%s answers at once", name)
-	}
-
-	_, ok := a.BidderHealth("nobody")
-	assert.False(t, ok)
+		_, ok := a.BidderHealth("nobody")
+		assert.False(t, ok)
+	})
 }
 
 func TestHealthWindowSlides(t *testing.T) {
-	synctest.Test(t, testHealthWindowSlides)
-}
-
-func testHealthWindowSlides(t *testing.T) {
-	clk := auctiontest.NewClock(healthEpoch)
-	a := mustAuction(t,
-		gavel.WithClock(clk),
-		gavel.WithBidders(auctiontest.Fixed("bid", auctiontest.Bid("b1", "1", 2.00)), auctiontest.Error("error", errors.New("boom"))),
-		gavel.WithHealthWindow(10*time.Second),
-	)
-	run := func(n int) {
-		for i := range n {
-			timedRun(t, context.Background(), a, bannerRequest(fmt.Sprint("r", i), 300))
-		}
-	}
-	steps := []struct {
-		advance time.Duration
-		run     int
-		calls   int64
-	}{
-		{0, 3, 3},
-		{5 * time.Second, 2, 5},  // both in the window
-		{4 * time.Second, 0, 5},  // 9s after the first: still in
-		{time.Second, 0, 2},      // 10s after the first: those slid out
-		{4 * time.Second, 1, 3},  // 14s: the second batch is still in
-		{time.Second, 0, 1},      // 15s: the second batch slid out
-		{10 * time.Second, 0, 0}, // nothing left
-		{time.Duration(math.MaxInt32) * time.Second, 0, 0}, // far later
-	}
-	for i, s := range steps {
-		clk.Advance(s.advance)
-		run(s.run)
-		for _, h := range a.Health() {
-			assert.Equal(t, s.calls, h.Calls, "step %d: %s", i, h.Bidder)
-			if h.Bidder == "error" {
-				assert.Equal(t, s.calls, h.Errors+h.Timeouts, "step %d", i)
+	synctest.Test(t, func(t *testing.T) {
+		clk := auctiontest.NewClock(healthEpoch)
+		a := mustAuction(t,
+			gavel.WithClock(clk),
+			gavel.WithBidders(auctiontest.Fixed("bid", auctiontest.Bid("b1", "1", 2.00)), auctiontest.Error("error", errors.New("boom"))),
+			gavel.WithHealthWindow(10*time.Second),
+		)
+		run := func(n int) {
+			for i := range n {
+				timedRun(t, context.Background(), a, bannerRequest(fmt.Sprint("r", i), 300))
 			}
 		}
-	}
-	for _, h := range a.Health() {
-		assert.Equal(t, gavel.BidderHealth{Bidder: h.Bidder, CallRate: 1}, h, "an empty window reads as zero")
-	}
+		steps := []struct {
+			advance time.Duration
+			run     int
+			calls   int64
+		}{
+			{0, 3, 3},
+			{5 * time.Second, 2, 5},  // both in the window
+			{4 * time.Second, 0, 5},  // 9s after the first: still in
+			{time.Second, 0, 2},      // 10s after the first: those slid out
+			{4 * time.Second, 1, 3},  // 14s: the second batch is still in
+			{time.Second, 0, 1},      // 15s: the second batch slid out
+			{10 * time.Second, 0, 0}, // nothing left
+			{time.Duration(math.MaxInt32) * time.Second, 0, 0}, // far later
+		}
+		for i, s := range steps {
+			clk.Advance(s.advance)
+			run(s.run)
+			for _, h := range a.Health() {
+				assert.Equal(t, s.calls, h.Calls, "step %d: %s", i, h.Bidder)
+				if h.Bidder == "error" {
+					assert.Equal(t, s.calls, h.Errors+h.Timeouts, "step %d", i)
+				}
+			}
+		}
+		for _, h := range a.Health() {
+			assert.Equal(t, gavel.BidderHealth{Bidder: h.Bidder, CallRate: 1}, h, "an empty window reads as zero")
+		}
+	})
 }
 
 // TestHealthClockBeforeUnixEpoch checks that a clock reading before 1970,
@@ -147,25 +143,23 @@ func testHealthWindowSlides(t *testing.T) {
 func TestHealthClockBeforeUnixEpoch(t *testing.T) {
 	for _, start := range []time.Time{{}, time.Unix(-5, 0), time.Unix(-1, 0).Add(500 * time.Millisecond)} {
 		t.Run(start.String(), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) { testHealthClockBeforeUnixEpoch(t, start) })
+			synctest.Test(t, func(t *testing.T) {
+				clk := auctiontest.NewClock(start)
+				a := mustAuction(t,
+					gavel.WithClock(clk),
+					gavel.WithBidders(auctiontest.Error("error", errors.New("boom"))),
+					gavel.WithThrottling(gavel.Throttle{MinCalls: 2}),
+				)
+				for i := range 3 {
+					timedRun(t, context.Background(), a, bannerRequest(fmt.Sprint("r", i), 300))
+					clk.Advance(time.Second)
+				}
+				h := healthOf(t, a, "error")
+				assert.Equal(t, int64(3), h.Errors+h.Timeouts+h.Throttled)
+				assert.Equal(t, 0.1, h.CallRate, "throttled at the default MinCallRate")
+			})
 		})
 	}
-}
-
-func testHealthClockBeforeUnixEpoch(t *testing.T, start time.Time) {
-	clk := auctiontest.NewClock(start)
-	a := mustAuction(t,
-		gavel.WithClock(clk),
-		gavel.WithBidders(auctiontest.Error("error", errors.New("boom"))),
-		gavel.WithThrottling(gavel.Throttle{MinCalls: 2}),
-	)
-	for i := range 3 {
-		timedRun(t, context.Background(), a, bannerRequest(fmt.Sprint("r", i), 300))
-		clk.Advance(time.Second)
-	}
-	h := healthOf(t, a, "error")
-	assert.Equal(t, int64(3), h.Errors+h.Timeouts+h.Throttled)
-	assert.Equal(t, 0.1, h.CallRate, "throttled at the default MinCallRate")
 }
 
 // flipBidder fails every call until it is made healthy, then bids. It is
@@ -236,83 +230,79 @@ func countTrue(bs []bool) int {
 }
 
 func TestThrottling(t *testing.T) {
-	synctest.Test(t, testThrottling)
-}
+	synctest.Test(t, func(t *testing.T) {
+		clk := auctiontest.NewClock(healthEpoch)
+		flaky := &flipBidder{name: "flaky"}
+		a := mustAuction(t,
+			gavel.WithClock(clk),
+			gavel.WithBidders(auctiontest.Fixed("steady", auctiontest.Bid("s1", "1", 2.00)), flaky),
+			gavel.WithThrottling(gavel.Throttle{MaxFailureRate: 0.5, MinCalls: 10, MinCallRate: 0.2}),
+		)
+		throttleUntilUnhealthy(t, a, clk, 10)
+		h := healthOf(t, a, "flaky")
+		assert.Equal(t, 0.2, h.CallRate)
+		assert.Equal(t, 1.0, healthOf(t, a, "steady").CallRate)
+		callsBefore, throttledBefore := h.Calls, h.Throttled
 
-func testThrottling(t *testing.T) {
-	clk := auctiontest.NewClock(healthEpoch)
-	flaky := &flipBidder{name: "flaky"}
-	a := mustAuction(t,
-		gavel.WithClock(clk),
-		gavel.WithBidders(auctiontest.Fixed("steady", auctiontest.Bid("s1", "1", 2.00)), flaky),
-		gavel.WithThrottling(gavel.Throttle{MaxFailureRate: 0.5, MinCalls: 10, MinCallRate: 0.2}),
-	)
-	throttleUntilUnhealthy(t, a, clk, 10)
-	h := healthOf(t, a, "flaky")
-	assert.Equal(t, 0.2, h.CallRate)
-	assert.Equal(t, 1.0, healthOf(t, a, "steady").CallRate)
-	callsBefore, throttledBefore := h.Calls, h.Throttled
+		// Called for about MinCallRate of the auctions, the others report
+		// StatusThrottled, and health counts them apart.
+		ids := auctionIDs("auction-", 2000)
+		called := flakyCalled(t, a, ids)
+		assert.InDelta(t, 0.2, float64(countTrue(called))/float64(len(ids)), 0.03, "called for %d of %d", countTrue(called), len(ids))
+		h = healthOf(t, a, "flaky")
+		assert.LessOrEqual(t, h.Calls-callsBefore, int64(countTrue(called)), "a call can only be skipped for lack of time")
+		assert.GreaterOrEqual(t, h.Calls-callsBefore, int64(countTrue(called))*9/10)
+		assert.Equal(t, int64(len(ids)-countTrue(called)), h.Throttled-throttledBefore)
+		assert.Equal(t, 0.2, h.CallRate)
 
-	// Called for about MinCallRate of the auctions, the others report
-	// StatusThrottled, and health counts them apart.
-	ids := auctionIDs("auction-", 2000)
-	called := flakyCalled(t, a, ids)
-	assert.InDelta(t, 0.2, float64(countTrue(called))/float64(len(ids)), 0.03, "called for %d of %d", countTrue(called), len(ids))
-	h = healthOf(t, a, "flaky")
-	assert.LessOrEqual(t, h.Calls-callsBefore, int64(countTrue(called)), "a call can only be skipped for lack of time")
-	assert.GreaterOrEqual(t, h.Calls-callsBefore, int64(countTrue(called))*9/10)
-	assert.Equal(t, int64(len(ids)-countTrue(called)), h.Throttled-throttledBefore)
-	assert.Equal(t, 0.2, h.CallRate)
+		// The choice is a function of the auction id.
+		assert.Equal(t, called[:300], flakyCalled(t, a, ids[:300]))
 
-	// The choice is a function of the auction id.
-	assert.Equal(t, called[:300], flakyCalled(t, a, ids[:300]))
-
-	// Once it behaves, it recovers by itself: here when the window has
-	// slid past all its failures.
-	flaky.healthy.Store(true)
-	clk.Advance(11 * time.Second)
-	after := flakyCalled(t, a, auctionIDs("healthy-", 100))
-	assert.Equal(t, 100, countTrue(after), "a recovered bidder is called for every auction")
-	h = healthOf(t, a, "flaky")
-	assert.Equal(t, 1.0, h.CallRate)
-	assert.Zero(t, h.Throttled)
-	assert.Zero(t, h.Errors)
-	assert.Positive(t, h.Bids)
+		// Once it behaves, it recovers by itself: here when the window has
+		// slid past all its failures.
+		flaky.healthy.Store(true)
+		clk.Advance(11 * time.Second)
+		after := flakyCalled(t, a, auctionIDs("healthy-", 100))
+		assert.Equal(t, 100, countTrue(after), "a recovered bidder is called for every auction")
+		h = healthOf(t, a, "flaky")
+		assert.Equal(t, 1.0, h.CallRate)
+		assert.Zero(t, h.Throttled)
+		assert.Zero(t, h.Errors)
+		assert.Positive(t, h.Bids)
+	})
 }
 
 func TestThrottlingRecoversThroughProbes(t *testing.T) {
-	synctest.Test(t, testThrottlingRecoversThroughProbes)
-}
+	synctest.Test(t, func(t *testing.T) {
+		clk := auctiontest.NewClock(healthEpoch)
+		flaky := &flipBidder{name: "flaky"}
+		a := mustAuction(t,
+			gavel.WithClock(clk),
+			gavel.WithBidders(auctiontest.Fixed("steady", auctiontest.Bid("s1", "1", 2.00)), flaky),
+			gavel.WithThrottling(gavel.Throttle{MaxFailureRate: 0.5, MinCalls: 4, MinCallRate: 0.5}),
+		)
+		throttleUntilUnhealthy(t, a, clk, 4)
+		h := healthOf(t, a, "flaky")
+		failures := h.Errors + h.Timeouts
+		flaky.healthy.Store(true)
 
-func testThrottlingRecoversThroughProbes(t *testing.T) {
-	clk := auctiontest.NewClock(healthEpoch)
-	flaky := &flipBidder{name: "flaky"}
-	a := mustAuction(t,
-		gavel.WithClock(clk),
-		gavel.WithBidders(auctiontest.Fixed("steady", auctiontest.Bid("s1", "1", 2.00)), flaky),
-		gavel.WithThrottling(gavel.Throttle{MaxFailureRate: 0.5, MinCalls: 4, MinCallRate: 0.5}),
-	)
-	throttleUntilUnhealthy(t, a, clk, 4)
-	h := healthOf(t, a, "flaky")
-	failures := h.Errors + h.Timeouts
-	flaky.healthy.Store(true)
+		// Good probes that bring the failure rate under MaxFailureRate are not
+		// enough: it must fall to half of it (hysteresis).
+		probes := countTrue(flakyCalled(t, a, auctionIDs("few-", 20)))
+		rate := float64(failures) / float64(failures+int64(probes))
+		require.True(t, rate > 0.25 && rate <= 0.5, "failure rate %v", rate)
+		clk.Advance(time.Second)
+		flakyCalled(t, a, auctionIDs("next-", 1))
+		assert.Equal(t, 0.5, healthOf(t, a, "flaky").CallRate, "still throttled after %d good probes", probes)
 
-	// Good probes that bring the failure rate under MaxFailureRate are not
-	// enough: it must fall to half of it (hysteresis).
-	probes := countTrue(flakyCalled(t, a, auctionIDs("few-", 20)))
-	rate := float64(failures) / float64(failures+int64(probes))
-	require.True(t, rate > 0.25 && rate <= 0.5, "failure rate %v", rate)
-	clk.Advance(time.Second)
-	flakyCalled(t, a, auctionIDs("next-", 1))
-	assert.Equal(t, 0.5, healthOf(t, a, "flaky").CallRate, "still throttled after %d good probes", probes)
-
-	probes += countTrue(flakyCalled(t, a, auctionIDs("many-", 80)))
-	require.LessOrEqual(t, float64(failures)/float64(failures+int64(probes)), 0.25)
-	clk.Advance(time.Second)
-	flakyCalled(t, a, auctionIDs("last-", 1))
-	h = healthOf(t, a, "flaky")
-	assert.Equal(t, 1.0, h.CallRate, "recovered through its probes")
-	assert.Equal(t, failures, h.Errors+h.Timeouts, "the failures are still in the window")
+		probes += countTrue(flakyCalled(t, a, auctionIDs("many-", 80)))
+		require.LessOrEqual(t, float64(failures)/float64(failures+int64(probes)), 0.25)
+		clk.Advance(time.Second)
+		flakyCalled(t, a, auctionIDs("last-", 1))
+		h = healthOf(t, a, "flaky")
+		assert.Equal(t, 1.0, h.CallRate, "recovered through its probes")
+		assert.Equal(t, failures, h.Errors+h.Timeouts, "the failures are still in the window")
+	})
 }
 
 func TestNewValidatesOptions(t *testing.T) {

@@ -234,102 +234,96 @@ func TestAsyncSinkCloseEmptyWithDoneCtx(t *testing.T) {
 }
 
 func TestAsyncSinkRetriesThenDeliversOnce(t *testing.T) {
-	synctest.Test(t, testAsyncSinkRetriesThenDeliversOnce)
-}
+	synctest.Test(t, func(t *testing.T) {
+		var rec auctiontest.EventRecorder
+		boom := errors.New("broker unavailable")
+		rec.FailNext(2, boom)
+		hooks := &sinkHookRecorder{}
+		s := newSink(t, &rec, gavel.WithRetry(5, time.Millisecond, 2*time.Millisecond), gavel.WithSinkHooks(hooks))
+		events := makeEvents(0, 10)
+		require.NoError(t, s.Write(context.Background(), events))
+		require.NoError(t, s.Flush(waitCtx(t)))
 
-func testAsyncSinkRetriesThenDeliversOnce(t *testing.T) {
-	var rec auctiontest.EventRecorder
-	boom := errors.New("broker unavailable")
-	rec.FailNext(2, boom)
-	hooks := &sinkHookRecorder{}
-	s := newSink(t, &rec, gavel.WithRetry(5, time.Millisecond, 2*time.Millisecond), gavel.WithSinkHooks(hooks))
-	events := makeEvents(0, 10)
-	require.NoError(t, s.Write(context.Background(), events))
-	require.NoError(t, s.Flush(waitCtx(t)))
-
-	assert.Equal(t, events, rec.Events(), "delivered once, no duplicates")
-	st := s.Stats()
-	assert.Equal(t, gavel.SinkStats{Accepted: 10, Delivered: 10, Retries: 2}, st)
-	assertAccounting(t, st, hooks)
-	assert.Equal(t, []int{1, 2}, hooks.retries)
-	assert.Equal(t, []error{boom, boom}, hooks.retryErrs)
+		assert.Equal(t, events, rec.Events(), "delivered once, no duplicates")
+		st := s.Stats()
+		assert.Equal(t, gavel.SinkStats{Accepted: 10, Delivered: 10, Retries: 2}, st)
+		assertAccounting(t, st, hooks)
+		assert.Equal(t, []int{1, 2}, hooks.retries)
+		assert.Equal(t, []error{boom, boom}, hooks.retryErrs)
+	})
 }
 
 func TestAsyncSinkRetriesExhausted(t *testing.T) {
-	synctest.Test(t, testAsyncSinkRetriesExhausted)
-}
+	synctest.Test(t, func(t *testing.T) {
+		var rec auctiontest.EventRecorder
+		boom := errors.New("broker unavailable")
+		rec.FailNext(1000, boom)
+		hooks := &sinkHookRecorder{}
+		s := newSink(t, &rec, gavel.WithRetry(3, time.Millisecond, time.Millisecond), gavel.WithSinkHooks(hooks))
+		require.NoError(t, s.Write(context.Background(), makeEvents(0, 10)))
+		require.NoError(t, s.Flush(waitCtx(t)), "Flush returns once the events failed")
 
-func testAsyncSinkRetriesExhausted(t *testing.T) {
-	var rec auctiontest.EventRecorder
-	boom := errors.New("broker unavailable")
-	rec.FailNext(1000, boom)
-	hooks := &sinkHookRecorder{}
-	s := newSink(t, &rec, gavel.WithRetry(3, time.Millisecond, time.Millisecond), gavel.WithSinkHooks(hooks))
-	require.NoError(t, s.Write(context.Background(), makeEvents(0, 10)))
-	require.NoError(t, s.Flush(waitCtx(t)), "Flush returns once the events failed")
+		st := s.Stats()
+		assert.Equal(t, gavel.SinkStats{Accepted: 10, Failed: 10, Retries: 2}, st)
+		assertAccounting(t, st, hooks)
+		assert.Equal(t, []error{boom}, hooks.failedErrs)
+		assert.Zero(t, rec.Len())
 
-	st := s.Stats()
-	assert.Equal(t, gavel.SinkStats{Accepted: 10, Failed: 10, Retries: 2}, st)
-	assertAccounting(t, st, hooks)
-	assert.Equal(t, []error{boom}, hooks.failedErrs)
-	assert.Zero(t, rec.Len())
-
-	// The sink keeps working after a failed batch.
-	rec.Reset()
-	require.NoError(t, s.Write(context.Background(), makeEvents(10, 5)))
-	require.NoError(t, s.Flush(waitCtx(t)))
-	assert.Equal(t, makeEvents(10, 5), rec.Events())
+		// The sink keeps working after a failed batch.
+		rec.Reset()
+		require.NoError(t, s.Write(context.Background(), makeEvents(10, 5)))
+		require.NoError(t, s.Flush(waitCtx(t)))
+		assert.Equal(t, makeEvents(10, 5), rec.Events())
+	})
 }
 
 func TestAsyncSinkWriteTimeout(t *testing.T) {
-	synctest.Test(t, testAsyncSinkWriteTimeout)
-}
-
-func testAsyncSinkWriteTimeout(t *testing.T) {
-	hang := gavel.EventSinkFunc(func(ctx context.Context, _ []gavel.Event) error {
-		<-ctx.Done()
-		return ctx.Err()
+	synctest.Test(t, func(t *testing.T) {
+		hang := gavel.EventSinkFunc(func(ctx context.Context, _ []gavel.Event) error {
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		hooks := &sinkHookRecorder{}
+		s := newSink(t, hang, gavel.WithWriteTimeout(5*time.Millisecond), gavel.WithRetry(2, time.Millisecond, time.Millisecond),
+			gavel.WithSinkHooks(hooks))
+		require.NoError(t, s.Write(context.Background(), makeEvents(0, 1)))
+		require.NoError(t, s.Flush(waitCtx(t)))
+		assert.Equal(t, gavel.SinkStats{Accepted: 1, Failed: 1, Retries: 1}, s.Stats())
+		require.Len(t, hooks.failedErrs, 1)
+		assert.ErrorIs(t, hooks.failedErrs[0], context.DeadlineExceeded)
 	})
-	hooks := &sinkHookRecorder{}
-	s := newSink(t, hang, gavel.WithWriteTimeout(5*time.Millisecond), gavel.WithRetry(2, time.Millisecond, time.Millisecond),
-		gavel.WithSinkHooks(hooks))
-	require.NoError(t, s.Write(context.Background(), makeEvents(0, 1)))
-	require.NoError(t, s.Flush(waitCtx(t)))
-	assert.Equal(t, gavel.SinkStats{Accepted: 1, Failed: 1, Retries: 1}, s.Stats())
-	require.Len(t, hooks.failedErrs, 1)
-	assert.ErrorIs(t, hooks.failedErrs[0], context.DeadlineExceeded)
 }
 
 func TestAsyncSinkRecoversPanic(t *testing.T) {
-	t.Run("then succeeds", func(t *testing.T) { synctest.Test(t, testAsyncSinkRecoversPanicThenSucceeds) })
-	t.Run("always", func(t *testing.T) { synctest.Test(t, testAsyncSinkRecoversPanicAlways) })
-}
-
-func testAsyncSinkRecoversPanicThenSucceeds(t *testing.T) {
-	var rec auctiontest.EventRecorder
-	var calls atomic.Int64
-	inner := gavel.EventSinkFunc(func(ctx context.Context, events []gavel.Event) error {
-		if calls.Add(1) == 1 {
-			panic("sink bug")
-		}
-		return rec.Write(ctx, events)
+	t.Run("then succeeds", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var rec auctiontest.EventRecorder
+			var calls atomic.Int64
+			inner := gavel.EventSinkFunc(func(ctx context.Context, events []gavel.Event) error {
+				if calls.Add(1) == 1 {
+					panic("sink bug")
+				}
+				return rec.Write(ctx, events)
+			})
+			hooks := &sinkHookRecorder{}
+			s := newSink(t, inner, gavel.WithRetry(3, time.Millisecond, time.Millisecond), gavel.WithSinkHooks(hooks))
+			require.NoError(t, s.Write(context.Background(), makeEvents(0, 4)))
+			require.NoError(t, s.Flush(waitCtx(t)))
+			assert.Equal(t, makeEvents(0, 4), rec.Events())
+			assert.Equal(t, gavel.SinkStats{Accepted: 4, Delivered: 4, Retries: 1}, s.Stats())
+			require.Len(t, hooks.retryErrs, 1)
+			assert.EqualError(t, hooks.retryErrs[0], "gavel: event sink panicked: sink bug")
+		})
 	})
-	hooks := &sinkHookRecorder{}
-	s := newSink(t, inner, gavel.WithRetry(3, time.Millisecond, time.Millisecond), gavel.WithSinkHooks(hooks))
-	require.NoError(t, s.Write(context.Background(), makeEvents(0, 4)))
-	require.NoError(t, s.Flush(waitCtx(t)))
-	assert.Equal(t, makeEvents(0, 4), rec.Events())
-	assert.Equal(t, gavel.SinkStats{Accepted: 4, Delivered: 4, Retries: 1}, s.Stats())
-	require.Len(t, hooks.retryErrs, 1)
-	assert.EqualError(t, hooks.retryErrs[0], "gavel: event sink panicked: sink bug")
-}
-
-func testAsyncSinkRecoversPanicAlways(t *testing.T) {
-	inner := gavel.EventSinkFunc(func(context.Context, []gavel.Event) error { panic(errors.New("always")) })
-	s := newSink(t, inner, gavel.WithRetry(2, time.Millisecond, time.Millisecond))
-	require.NoError(t, s.Write(context.Background(), makeEvents(0, 4)))
-	require.NoError(t, s.Flush(waitCtx(t)))
-	assert.Equal(t, gavel.SinkStats{Accepted: 4, Failed: 4, Retries: 1}, s.Stats())
+	t.Run("always", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			inner := gavel.EventSinkFunc(func(context.Context, []gavel.Event) error { panic(errors.New("always")) })
+			s := newSink(t, inner, gavel.WithRetry(2, time.Millisecond, time.Millisecond))
+			require.NoError(t, s.Write(context.Background(), makeEvents(0, 4)))
+			require.NoError(t, s.Flush(waitCtx(t)))
+			assert.Equal(t, gavel.SinkStats{Accepted: 4, Failed: 4, Retries: 1}, s.Stats())
+		})
+	})
 }
 
 func TestAsyncSinkLinger(t *testing.T) {
@@ -347,44 +341,42 @@ func TestAsyncSinkLinger(t *testing.T) {
 }
 
 func TestAsyncSinkBatchSize(t *testing.T) {
-	synctest.Test(t, testAsyncSinkBatchSize)
-}
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var sizes []int
+		var rec auctiontest.EventRecorder
+		inner := gavel.EventSinkFunc(func(ctx context.Context, events []gavel.Event) error {
+			mu.Lock()
+			sizes = append(sizes, len(events))
+			mu.Unlock()
+			return rec.Write(ctx, events)
+		})
+		s := newSink(t, inner, gavel.WithBatchSize(7), gavel.WithLinger(time.Hour))
 
-func testAsyncSinkBatchSize(t *testing.T) {
-	var mu sync.Mutex
-	var sizes []int
-	var rec auctiontest.EventRecorder
-	inner := gavel.EventSinkFunc(func(ctx context.Context, events []gavel.Event) error {
+		// A full batch is written at once, without waiting for the linger.
+		start := time.Now()
+		require.NoError(t, s.Write(context.Background(), makeEvents(0, 3)))
+		require.NoError(t, s.Write(context.Background(), makeEvents(3, 4)))
+		require.NoError(t, rec.WaitFor(waitCtx(t), 7))
+		assert.Zero(t, time.Since(start))
+
+		require.NoError(t, s.Write(context.Background(), makeEvents(7, 100)))
+		for i := 107; i < 200; i += 3 {
+			require.NoError(t, s.Write(context.Background(), makeEvents(i, 3)))
+		}
+		require.NoError(t, s.Flush(waitCtx(t)))
+		assert.Equal(t, makeEvents(0, 200), rec.Events())
 		mu.Lock()
-		sizes = append(sizes, len(events))
-		mu.Unlock()
-		return rec.Write(ctx, events)
+		defer mu.Unlock()
+		sum := 0
+		for _, n := range sizes {
+			assert.LessOrEqual(t, n, 7)
+			assert.Positive(t, n)
+			sum += n
+		}
+		assert.Equal(t, 200, sum)
+		assert.Equal(t, 7, sizes[0])
 	})
-	s := newSink(t, inner, gavel.WithBatchSize(7), gavel.WithLinger(time.Hour))
-
-	// A full batch is written at once, without waiting for the linger.
-	start := time.Now()
-	require.NoError(t, s.Write(context.Background(), makeEvents(0, 3)))
-	require.NoError(t, s.Write(context.Background(), makeEvents(3, 4)))
-	require.NoError(t, rec.WaitFor(waitCtx(t), 7))
-	assert.Zero(t, time.Since(start))
-
-	require.NoError(t, s.Write(context.Background(), makeEvents(7, 100)))
-	for i := 107; i < 200; i += 3 {
-		require.NoError(t, s.Write(context.Background(), makeEvents(i, 3)))
-	}
-	require.NoError(t, s.Flush(waitCtx(t)))
-	assert.Equal(t, makeEvents(0, 200), rec.Events())
-	mu.Lock()
-	defer mu.Unlock()
-	sum := 0
-	for _, n := range sizes {
-		assert.LessOrEqual(t, n, 7)
-		assert.Positive(t, n)
-		sum += n
-	}
-	assert.Equal(t, 200, sum)
-	assert.Equal(t, 7, sizes[0])
 }
 
 func TestAsyncSinkFlush(t *testing.T) {
