@@ -15,6 +15,9 @@ var (
 	// tmax or floors, ...). Its no-bid reason is 2 (invalid request).
 	ErrInvalidRequest = errors.New("gavel: invalid bid request")
 
+	// ErrClosed is returned by Run once the Auction is closed (Close).
+	ErrClosed = errors.New("gavel: auction closed")
+
 	// ErrInvalidOption is wrapped by the error New returns when an option's
 	// value is out of range or two options contradict each other.
 	ErrInvalidOption = errors.New("gavel: invalid option")
@@ -92,7 +95,10 @@ var (
 // ErrInvalidRequest and carries the OpenRTB no-bid reason to answer with.
 type RequestError struct {
 	Reason openrtb3.NoBidReason // no-bid reason for the response; 2 for invalid requests
-	Msg    string               // what is wrong, e.g. `imp[1]: duplicate id "2"`
+	Msg    string               // every problem, joined by "; "
+	// Problems lists what is wrong, each on its own, in the order of the
+	// request: `imp[1]: duplicate id "2"`.
+	Problems []string
 }
 
 func (e *RequestError) Error() string { return "gavel: invalid bid request: " + e.Msg }
@@ -101,7 +107,25 @@ func (e *RequestError) Error() string { return "gavel: invalid bid request: " + 
 func (e *RequestError) Unwrap() error { return ErrInvalidRequest }
 
 func invalidRequest(format string, args ...any) error {
-	return &RequestError{Reason: openrtb3.NoBidInvalidRequest, Msg: fmt.Sprintf(format, args...)}
+	var p requestProblems
+	p.add(format, args...)
+	return p.err()
+}
+
+// requestProblems collects what is wrong with a request, so that Run
+// reports every problem at once. A valid request costs nothing.
+type requestProblems []string
+
+func (p *requestProblems) add(format string, args ...any) {
+	*p = append(*p, fmt.Sprintf(format, args...))
+}
+
+// err returns the *RequestError listing the problems, or nil.
+func (p requestProblems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return &RequestError{Reason: openrtb3.NoBidInvalidRequest, Msg: strings.Join(p, "; "), Problems: p}
 }
 
 // PanicError is the BidderResult.Err of a bidder whose Bid panicked. The
