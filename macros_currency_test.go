@@ -50,12 +50,10 @@ func TestMacrosAreInTheBidsCurrency(t *testing.T) {
 		{"second price", 2, "https://dsp.example/win?p=1.608&m=1.6&c=EUR"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			a := mustAuction(t, gavel.WithBidders(eur, usd), gavel.WithCurrencyConverter(rates))
 			req := auctiontest.Request("r1", auctiontest.BannerImp("1", 0))
 			req.AT = tt.at
 			req.Cur = []string{"USD", "EUR"}
-			res, err := a.Run(context.Background(), req)
-			require.NoError(t, err)
+			res := runAuction(t, req, gavel.WithBidders(eur, usd), gavel.WithCurrencyConverter(rates))
 			w := res.Winner("1")
 			require.NotNil(t, w)
 			assert.Equal(t, "eur-dsp", w.Bidder)
@@ -83,12 +81,9 @@ func TestResponseLeavesTheWinnersLossURLUnexpanded(t *testing.T) {
 	bid := auctiontest.Bid("b1", "1", 2)
 	bid.LURL = "https://dsp.example/loss?r=${AUCTION_LOSS}&p=${AUCTION_PRICE}"
 	bid.NURL = "https://dsp.example/win?p=${AUCTION_PRICE}"
-	a := mustAuction(t, gavel.WithBidders(auctiontest.Fixed("dsp", bid)))
 	req := auctiontest.Request("r1", auctiontest.BannerImp("1", 0))
 	req.AT = 1
-	res, err := a.Run(context.Background(), req)
-	require.NoError(t, err)
-	got := res.BidResponse().SeatBid[0].Bid[0]
+	got := runAuction(t, req, gavel.WithBidders(auctiontest.Fixed("dsp", bid))).BidResponse().SeatBid[0].Bid[0]
 	assert.Equal(t, bid.LURL, got.LURL)
 	assert.Equal(t, "https://dsp.example/win?p=2", got.NURL)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"testing/synctest"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
 	"github.com/prebid/openrtb/v20/openrtb3"
@@ -46,16 +47,18 @@ func TestRunReportsEveryProblemOfARequest(t *testing.T) {
 // After Close, Run refuses at once with ErrClosed rather than running an
 // auction whose events nobody would deliver.
 func TestRunAfterCloseReturnsErrClosed(t *testing.T) {
-	bidder := auctiontest.Fixed("dsp", auctiontest.Bid("b1", "1", 1))
-	a := mustAuction(t, gavel.WithBidders(bidder), gavel.WithEventSink(gavel.EventSinkFunc(func(context.Context, []gavel.Event) error { return nil })))
-	_, err := a.Run(context.Background(), auctiontest.Request("r1", auctiontest.BannerImp("1", 0)))
-	require.NoError(t, err)
-	require.NoError(t, a.Close(context.Background()))
-	require.NoError(t, a.Close(context.Background()), "a second Close does nothing")
+	synctest.Test(t, func(t *testing.T) {
+		bidder := auctiontest.Fixed("dsp", auctiontest.Bid("b1", "1", 1))
+		a := mustAuction(t, gavel.WithBidders(bidder), gavel.WithEventSink(gavel.EventSinkFunc(func(context.Context, []gavel.Event) error { return nil })))
+		_, err := a.Run(context.Background(), auctiontest.Request("r1", auctiontest.BannerImp("1", 0)))
+		require.NoError(t, err)
+		require.NoError(t, a.Close(context.Background()))
+		require.NoError(t, a.Close(context.Background()), "a second Close does nothing")
 
-	res, err := a.Run(context.Background(), auctiontest.Request("r2", auctiontest.BannerImp("1", 0)))
-	assert.Nil(t, res)
-	require.ErrorIs(t, err, gavel.ErrClosed)
-	assert.Equal(t, int64(1), bidder.Calls(), "no bidder is called after Close")
-	assert.Equal(t, int64(1), a.Stats().Auctions)
+		res, err := a.Run(context.Background(), auctiontest.Request("r2", auctiontest.BannerImp("1", 0)))
+		assert.Nil(t, res)
+		require.ErrorIs(t, err, gavel.ErrClosed)
+		assert.Equal(t, int64(1), bidder.Calls(), "no bidder is called after Close")
+		assert.Equal(t, int64(1), a.Stats().Auctions)
+	})
 }
