@@ -151,6 +151,7 @@ func rates(r map[string]float64) gavel.CurrencyConverter {
 	})
 }
 
+// ptr returns a pointer to a copy of v.
 func ptr[T any](v T) *T { return &v }
 
 // makeEvents returns n events numbered from first: Time is the number.
