@@ -184,11 +184,11 @@ var bidRules = []bidRule{
 
 	{name: "max/above WithMaxPrice", setup: func(s *bidScenario) {
 		s.bid().Price = 10.000001
-		s.opts = append(s.opts, gavel.WithMaxPrice(10))
+		s.opts = append(s.opts, gavel.WithMaxPrice(10_000_000))
 	}, want: gavel.LossPriceAboveMax},
 	{name: "max/at WithMaxPrice", setup: func(s *bidScenario) {
 		s.bid().Price = 10
-		s.opts = append(s.opts, gavel.WithMaxPrice(10))
+		s.opts = append(s.opts, gavel.WithMaxPrice(10_000_000))
 	}, want: openrtb3.LossWon, price: 10_000_000},
 	{name: "max/above default", setup: func(s *bidScenario) { s.bid().Price = 1000.01 }, want: gavel.LossPriceAboveMax},
 	{name: "max/huge", setup: func(s *bidScenario) { s.bid().Price = 1e12 }, want: gavel.LossPriceAboveMax},

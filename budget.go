@@ -2,6 +2,7 @@ package gavel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -203,6 +204,11 @@ type LedgerOption interface {
 type ledgerConfig struct {
 	clock  Clock
 	shards int
+	errs   []error
+}
+
+func (c *ledgerConfig) fail(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...))
 }
 
 type ledgerOptionFunc func(*ledgerConfig)
@@ -216,29 +222,42 @@ const (
 )
 
 // WithLedgerClock sets the clock that decides when holds expire and when
-// daily periods turn over. Default (and for nil): the system clock.
+// daily periods turn over; it must not be nil. Default: the system clock.
 func WithLedgerClock(c Clock) LedgerOption {
-	return ledgerOptionFunc(func(cfg *ledgerConfig) { cfg.clock = c })
+	return ledgerOptionFunc(func(cfg *ledgerConfig) {
+		if c == nil {
+			cfg.fail("ledger clock must not be nil")
+			return
+		}
+		cfg.clock = c
+	})
 }
 
 // WithLedgerShards sets the number of shards (independent locks) accounts
-// are spread over. n is rounded up to a power of two and kept within
-// [1, MaxLedgerShards]. Default DefaultLedgerShards (64).
+// are spread over: a power of two in [1, MaxLedgerShards]. Default
+// DefaultLedgerShards (64).
 func WithLedgerShards(n int) LedgerOption {
-	return ledgerOptionFunc(func(cfg *ledgerConfig) { cfg.shards = n })
+	return ledgerOptionFunc(func(cfg *ledgerConfig) {
+		if n < 1 || n > MaxLedgerShards || n&(n-1) != 0 {
+			cfg.fail("ledger shards must be a power of two in [1, %d], got %d", MaxLedgerShards, n)
+			return
+		}
+		cfg.shards = n
+	})
 }
 
-// NewMemoryLedger returns an empty MemoryLedger configured by opts.
-func NewMemoryLedger(opts ...LedgerOption) *MemoryLedger {
+// NewMemoryLedger returns an empty MemoryLedger configured by opts, applied
+// in order. It returns an error wrapping ErrInvalidOption when an option is
+// out of range; all such problems are reported at once.
+func NewMemoryLedger(opts ...LedgerOption) (*MemoryLedger, error) {
 	cfg := ledgerConfig{clock: systemClock{}, shards: DefaultLedgerShards}
 	for _, o := range opts {
 		o.applyLedger(&cfg)
 	}
-	if cfg.clock == nil {
-		cfg.clock = systemClock{}
+	if err := errors.Join(cfg.errs...); err != nil {
+		return nil, err
 	}
-	n := min(max(cfg.shards, 1), MaxLedgerShards)
-	shardBits := bits.Len(uint(n - 1)) // rounds n up to a power of two
+	shardBits := bits.Len(uint(cfg.shards - 1))
 	l := &MemoryLedger{
 		clock:     cfg.clock,
 		mask:      1<<shardBits - 1,
@@ -250,7 +269,7 @@ func NewMemoryLedger(opts ...LedgerOption) *MemoryLedger {
 		l.shards[i].accounts = make(map[string]*ledgerAccount)
 		l.shards[i].freeList = noSlot
 	}
-	return l
+	return l, nil
 }
 
 // SetBudget creates account with budget (micros, >= 0) per period, or

@@ -78,7 +78,7 @@ func BenchmarkLedger(b *testing.B) {
 // benchLedger returns a ledger with n accounts whose budgets outlast any
 // benchmark.
 func benchLedger(b *testing.B, n int) (*gavel.MemoryLedger, []string) {
-	l := gavel.NewMemoryLedger()
+	l := must(gavel.NewMemoryLedger())
 	accounts := make([]string, n)
 	for i := range accounts {
 		accounts[i] = fmt.Sprint("account-", i)

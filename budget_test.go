@@ -99,7 +99,7 @@ func TestLedgerDailyResetAcrossDST(t *testing.T) {
 	ctx := context.Background()
 	ny := loadLocation(t, "America/New_York")
 	clk := auctiontest.NewClock(time.Date(2026, 3, 7, 6, 0, 0, 0, ny))
-	l := gavel.NewMemoryLedger(gavel.WithLedgerClock(clk))
+	l := must(gavel.NewMemoryLedger(gavel.WithLedgerClock(clk)))
 	require.NoError(t, l.SetBudget("acct", 100, gavel.DailyPeriod(ny, 6*time.Hour)))
 	assert.Equal(t, time.Date(2026, 3, 7, 6, 0, 0, 0, ny), balanceOf(t, l, "acct").PeriodStart)
 
@@ -150,7 +150,7 @@ func TestLedgerExpiry(t *testing.T) {
 	t0 := time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC)
 	clk := auctiontest.NewClock(t0)
 	// One shard: the holds of both accounts share one heap.
-	l := gavel.NewMemoryLedger(gavel.WithLedgerClock(clk), gavel.WithLedgerShards(1))
+	l := must(gavel.NewMemoryLedger(gavel.WithLedgerClock(clk), gavel.WithLedgerShards(1)))
 	require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
 	require.NoError(t, l.SetBudget("b", 1_000, gavel.Period{}))
 
@@ -208,7 +208,7 @@ func TestLedgerExpiry(t *testing.T) {
 // the MemoryLedger, with its invariants checked after each.
 func TestLedgerSemantics(t *testing.T) {
 	auctiontest.TestLedger(t, func(t *testing.T) auctiontest.LedgerUnderTest {
-		l := gavel.NewMemoryLedger()
+		l := must(gavel.NewMemoryLedger())
 		require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
 		require.NoError(t, l.SetBudget("b", 1_000, gavel.Period{}))
 		return auctiontest.LedgerUnderTest{
@@ -237,7 +237,7 @@ func TestLedgerContextDone(t *testing.T) {
 	for _, ctx := range []context.Context{canceled, expired} {
 		t.Run(ctx.Err().Error(), func(t *testing.T) {
 			bg := context.Background()
-			l := gavel.NewMemoryLedger()
+			l := must(gavel.NewMemoryLedger())
 			require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
 			h, err := l.Reserve(bg, "a", 300, time.Minute)
 			require.NoError(t, err)
@@ -261,7 +261,7 @@ func TestLedgerContextDone(t *testing.T) {
 func TestLedgerSetBudget(t *testing.T) {
 	ctx := context.Background()
 	t.Run("invalid", func(t *testing.T) {
-		l := gavel.NewMemoryLedger()
+		l := must(gavel.NewMemoryLedger())
 		require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
 		for _, c := range []struct {
 			name    string
@@ -283,7 +283,7 @@ func TestLedgerSetBudget(t *testing.T) {
 
 	t.Run("changes keep committed and reserved", func(t *testing.T) {
 		clk := auctiontest.NewClock(time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC))
-		l := gavel.NewMemoryLedger(gavel.WithLedgerClock(clk))
+		l := must(gavel.NewMemoryLedger(gavel.WithLedgerClock(clk)))
 		require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
 		held, err := l.Reserve(ctx, "a", 300, time.Hour)
 		require.NoError(t, err)
@@ -325,7 +325,7 @@ func TestLedgerSetBudget(t *testing.T) {
 
 	t.Run("a change after the period ended does not carry it over", func(t *testing.T) {
 		clk := auctiontest.NewClock(time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC))
-		l := gavel.NewMemoryLedger(gavel.WithLedgerClock(clk))
+		l := must(gavel.NewMemoryLedger(gavel.WithLedgerClock(clk)))
 		require.NoError(t, l.SetBudget("a", 1_000, gavel.DailyPeriod(nil, 0)))
 		h, err := l.Reserve(ctx, "a", 300, time.Hour)
 		require.NoError(t, err)
@@ -337,10 +337,10 @@ func TestLedgerSetBudget(t *testing.T) {
 }
 
 func TestLedgerShardsAndIDs(t *testing.T) {
-	for _, shards := range []int{-1, 0, 1, 3, 64, 5_000} {
+	for _, shards := range []int{1, 4, 64, gavel.MaxLedgerShards} {
 		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
 			ctx := context.Background()
-			l := gavel.NewMemoryLedger(gavel.WithLedgerShards(shards), gavel.WithLedgerClock(nil))
+			l := must(gavel.NewMemoryLedger(gavel.WithLedgerShards(shards)))
 			const accounts, holds = 200, 5
 			ids := make(map[uint64]bool)
 			var all []gavel.Hold
@@ -372,6 +372,16 @@ func TestLedgerShardsAndIDs(t *testing.T) {
 	}
 }
 
+func TestNewMemoryLedgerRefusesBadOptions(t *testing.T) {
+	l, err := gavel.NewMemoryLedger(gavel.WithLedgerShards(0), gavel.WithLedgerShards(3),
+		gavel.WithLedgerShards(2*gavel.MaxLedgerShards), gavel.WithLedgerClock(nil))
+	require.ErrorIs(t, err, gavel.ErrInvalidOption)
+	assert.Nil(t, l)
+	for _, want := range []string{"got 0", "got 3", fmt.Sprint("got ", 2*gavel.MaxLedgerShards), "clock must not be nil"} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
 // TestLedgerMatchesModel runs random operations against the ledger and a
 // plain model of it, with a clock that moves in random steps, and compares
 // them after every step.
@@ -381,7 +391,7 @@ func TestLedgerMatchesModel(t *testing.T) {
 			ctx := context.Background()
 			rng := rand.New(rand.NewPCG(1, uint64(shards)))
 			clk := auctiontest.NewClock(time.Date(2026, 5, 5, 0, 0, 0, 0, time.UTC))
-			l := gavel.NewMemoryLedger(gavel.WithLedgerClock(clk), gavel.WithLedgerShards(shards))
+			l := must(gavel.NewMemoryLedger(gavel.WithLedgerClock(clk), gavel.WithLedgerShards(shards)))
 			accounts := []string{"a", "b", "c", "d", "e"}
 			type acct struct{ budget, committed, reserved int64 }
 			model := map[string]*acct{}
@@ -490,7 +500,7 @@ func testConcurrentReservations(t *testing.T, yield bool) {
 		budget     = goroutines / 10 * amount
 	)
 	ctx := context.Background()
-	l := gavel.NewMemoryLedger()
+	l := must(gavel.NewMemoryLedger())
 	require.NoError(t, l.SetBudget("acct", budget, gavel.Period{}))
 
 	var (
@@ -588,7 +598,7 @@ func TestLedgerHotPathAllocatesNothing(t *testing.T) {
 		t.Skip("the race detector allocates for its own bookkeeping, so allocation counts mean nothing under -race")
 	}
 	ctx := context.Background()
-	ml := gavel.NewMemoryLedger()
+	ml := must(gavel.NewMemoryLedger())
 	require.NoError(t, ml.SetBudget("rich", math.MaxInt64/2, gavel.Period{}))
 	require.NoError(t, ml.SetBudget("daily", math.MaxInt64/2, gavel.DailyPeriod(time.UTC, 0)))
 	require.NoError(t, ml.SetBudget("broke", 0, gavel.Period{}))
@@ -644,7 +654,7 @@ func TestLedgerHotPathAllocatesNothing(t *testing.T) {
 
 func TestLedgerTooManyHolds(t *testing.T) {
 	ctx := context.Background()
-	l := gavel.NewMemoryLedger(gavel.WithLedgerShards(1))
+	l := must(gavel.NewMemoryLedger(gavel.WithLedgerShards(1)))
 	gavel.SetMaxHolds(l, 3)
 	require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
 	var holds []gavel.Hold
@@ -669,7 +679,7 @@ func TestLedgerTooManyHolds(t *testing.T) {
 // ID comes back only after 2^31 reuses.
 func TestLedgerGenerationsWrap(t *testing.T) {
 	ctx := context.Background()
-	l := gavel.NewMemoryLedger(gavel.WithLedgerShards(1))
+	l := must(gavel.NewMemoryLedger(gavel.WithLedgerShards(1)))
 	require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
 	first, err := l.Reserve(ctx, "a", 10, time.Minute)
 	require.NoError(t, err)
@@ -697,7 +707,7 @@ func TestLedgerGenerationsWrap(t *testing.T) {
 func TestLedgerOutstanding(t *testing.T) {
 	ctx := context.Background()
 	clk := auctiontest.NewClock(time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC))
-	l := gavel.NewMemoryLedger(gavel.WithLedgerClock(clk), gavel.WithLedgerShards(4))
+	l := must(gavel.NewMemoryLedger(gavel.WithLedgerClock(clk), gavel.WithLedgerShards(4)))
 	assert.Zero(t, l.Outstanding(), "a new ledger")
 	var holds []gavel.Hold
 	for i := range 8 {

@@ -17,7 +17,7 @@ import (
 
 func TestRunEmitsEvents(t *testing.T) {
 	rec := &auctiontest.EventRecorder{}
-	ledger := gavel.NewMemoryLedger()
+	ledger := must(gavel.NewMemoryLedger())
 	require.NoError(t, ledger.SetBudget("b", 1_000_000, gavel.Period{}))
 	a, err := gavel.New(
 		gavel.WithBidders(

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"time"
 )
 
@@ -28,6 +27,7 @@ const (
 	DefaultMinBidderTime  = 10 * time.Millisecond
 	DefaultPriceIncrement = 10_000        // micros CPM: 0.01 in the auction currency
 	DefaultMaxPrice       = 1_000_000_000 // micros CPM: 1000.00 in the auction currency
+	MaxPriceLimit         = 1e15          // micros CPM: the most WithMaxPrice accepts (1e9 CPM)
 	DefaultHealthWindow   = 10 * time.Second
 )
 
@@ -177,16 +177,18 @@ func WithPriceIncrement(micros int64) Option {
 	})
 }
 
-// WithMaxPrice sets the highest CPM a bid may have; a bid above it loses
-// with LossPriceAboveMax. It guards against bidders that lie or err by
-// orders of magnitude. Default DefaultMaxPrice (1000.00 CPM).
-func WithMaxPrice(cpm float64) Option {
+// WithMaxPrice sets the highest price a bid may have, in micros of CPM; a
+// bid above it loses with LossPriceAboveMax. It guards against bidders that
+// lie or err by orders of magnitude. It must be positive and at most
+// MaxPriceLimit. Default DefaultMaxPrice (1_000_000_000, that is 1000.00
+// CPM).
+func WithMaxPrice(micros int64) Option {
 	return optionFunc(func(c *config) {
-		if !(cpm > 0) || cpm > 1e9 {
-			c.fail("max price must be in (0, 1e9], got %v", cpm)
+		if micros <= 0 || micros > MaxPriceLimit {
+			c.fail("max price must be in (0, %d] micros, got %d", int64(MaxPriceLimit), micros)
 			return
 		}
-		c.maxPrice = int64(math.Round(cpm * 1e6))
+		c.maxPrice = micros
 	})
 }
 

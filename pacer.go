@@ -70,7 +70,7 @@ type pacerConfig struct {
 }
 
 func (c *pacerConfig) fail(format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("gavel: "+format, args...))
+	c.errs = append(c.errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...))
 }
 
 // WithPacerClock sets the clock that the pacer reads to step and to tell
@@ -191,18 +191,19 @@ type EvenPacer struct {
 }
 
 // NewEvenPacer returns an EvenPacer configured by opts, applied in order (a
-// later option overrides an earlier one). It panics when an option is out
-// of range, as that is a programming error.
-func NewEvenPacer(opts ...PacerOption) *EvenPacer {
+// later option overrides an earlier one). It returns an error wrapping
+// ErrInvalidOption when an option is out of range; all such problems are
+// reported at once.
+func NewEvenPacer(opts ...PacerOption) (*EvenPacer, error) {
 	cfg := pacerConfig{clock: systemClock{}, step: DefaultPacerStep, minRate: DefaultMinRate}
 	for _, o := range opts {
 		o.applyPacer(&cfg)
 	}
 	if err := errors.Join(cfg.errs...); err != nil {
-		panic(err)
+		return nil, err
 	}
 	cfg.errs = nil
-	return &EvenPacer{cfg: cfg}
+	return &EvenPacer{cfg: cfg}, nil
 }
 
 // pacedAccount is one account's pacing state. Allow reads rate and next

@@ -112,7 +112,7 @@ func TestEvenPacerSimulation(t *testing.T) {
 				t.Skip("one goroutine: the race detector finds nothing here, and slows it tenfold")
 			}
 			clock := auctiontest.NewClock(simDay)
-			pacer := gavel.NewEvenPacer(gavel.WithPacerClock(clock), gavel.WithTrafficShape(tt.shape))
+			pacer := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock), gavel.WithTrafficShape(tt.shape)))
 			total := int64(budget * tt.days)
 			if tt.days == 1 {
 				require.NoError(t, pacer.SetBudget("acme", total, gavel.DailyPeriod(time.UTC, 0)))
@@ -150,7 +150,7 @@ func TestASAP(t *testing.T) {
 }
 
 func TestEvenPacerUnknownAccount(t *testing.T) {
-	p := gavel.NewEvenPacer()
+	p := must(gavel.NewEvenPacer())
 	p.Spend(context.Background(), "nobody", 1_000)
 	assert.True(t, p.Allow(context.Background(), "nobody", 0))
 	assert.True(t, p.Allow(context.Background(), "nobody", math.MaxUint64))
@@ -159,7 +159,7 @@ func TestEvenPacerUnknownAccount(t *testing.T) {
 }
 
 func TestEvenPacerSetBudgetErrors(t *testing.T) {
-	p := gavel.NewEvenPacer()
+	p := must(gavel.NewEvenPacer())
 	day := gavel.DailyPeriod(time.UTC, 0)
 	tests := []struct {
 		name string
@@ -204,17 +204,14 @@ func TestNewEvenPacerOptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got any
-			func() {
-				defer func() { got = recover() }()
-				gavel.NewEvenPacer(tt.opt)
-			}()
+			p, err := gavel.NewEvenPacer(tt.opt)
 			if tt.ok {
-				assert.Nil(t, got)
+				assert.NoError(t, err)
+				assert.NotNil(t, p)
 				return
 			}
-			err, isErr := got.(error)
-			require.True(t, isErr, "NewEvenPacer must panic with an error, got %v", got)
+			require.ErrorIs(t, err, gavel.ErrInvalidOption)
+			assert.Nil(t, p)
 			assert.Regexp(t, `^gavel: `, err.Error())
 		})
 	}
@@ -252,7 +249,7 @@ func TestEvenPacerStep(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			clock := auctiontest.NewClock(simDay)
-			p := gavel.NewEvenPacer(gavel.WithPacerClock(clock), gavel.WithTrafficShape([]float64{1, 3}))
+			p := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock), gavel.WithTrafficShape([]float64{1, 3})))
 			require.NoError(t, tt.set(p))
 
 			s, next, ok := p.Step("acme", gavel.PacingState{}, clock.Now(), 0, 0)
@@ -276,14 +273,14 @@ func TestEvenPacerStep(t *testing.T) {
 			assert.Equal(t, rate, p.Rate("acme"), "Step changes nothing in the pacer")
 		})
 	}
-	s, _, ok := gavel.NewEvenPacer().Step("nobody", gavel.PacingState{Rate: 0.5}, simDay, 0, 0)
+	s, _, ok := must(gavel.NewEvenPacer()).Step("nobody", gavel.PacingState{Rate: 0.5}, simDay, 0, 0)
 	assert.False(t, ok)
 	assert.Equal(t, 0.5, s.Rate)
 }
 
 func TestEvenPacerDeterministic(t *testing.T) {
 	clock := auctiontest.NewClock(simDay)
-	p := gavel.NewEvenPacer(gavel.WithPacerClock(clock))
+	p := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock)))
 	paceDown(t, p, clock, "acme")
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -312,7 +309,7 @@ func TestEvenPacerAllowAllocs(t *testing.T) {
 		t.Skip("the race detector allocates")
 	}
 	clock := auctiontest.NewClock(simDay)
-	p := gavel.NewEvenPacer(gavel.WithPacerClock(clock))
+	p := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock)))
 	paceDown(t, p, clock, "paced")
 	require.NoError(t, p.SetBudget("unpaced", 1_000_000, gavel.DailyPeriod(time.UTC, 0)))
 	ctx := context.Background()
@@ -337,7 +334,7 @@ func TestEvenPacerDailyReset(t *testing.T) {
 	// The day starts at 06:00 UTC.
 	start := simDay.Add(6 * time.Hour)
 	clock := auctiontest.NewClock(start)
-	p := gavel.NewEvenPacer(gavel.WithPacerClock(clock))
+	p := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock)))
 	ctx := context.Background()
 	const budget = 1_440_000
 	require.NoError(t, p.SetBudget("acme", budget, gavel.DailyPeriod(time.UTC, 6*time.Hour)))
@@ -361,9 +358,9 @@ func TestEvenPacerDailyReset(t *testing.T) {
 func TestEvenPacerTarget(t *testing.T) {
 	const budget = 1_000_000
 	clock := auctiontest.NewClock(simDay)
-	uniform := gavel.NewEvenPacer(gavel.WithPacerClock(clock))
+	uniform := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock)))
 	// A quarter of the traffic in the first half of the day.
-	shaped := gavel.NewEvenPacer(gavel.WithPacerClock(clock), gavel.WithTrafficShape([]float64{1, 3}))
+	shaped := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock), gavel.WithTrafficShape([]float64{1, 3})))
 	est := time.FixedZone("EST", -5*3600)
 	for _, p := range []*gavel.EvenPacer{uniform, shaped} {
 		require.NoError(t, p.SetBudget("utc", budget, gavel.DailyPeriod(nil, 0)))
@@ -400,7 +397,7 @@ func TestEvenPacerTarget(t *testing.T) {
 
 func TestEvenPacerFlightEnds(t *testing.T) {
 	clock := auctiontest.NewClock(simDay)
-	p := gavel.NewEvenPacer(gavel.WithPacerClock(clock))
+	p := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock)))
 	ctx := context.Background()
 	require.NoError(t, p.SetFlight("acme", 1_000_000, simDay.Add(time.Hour), simDay.Add(2*time.Hour)))
 	assert.Equal(t, gavel.DefaultMinRate, p.Rate("acme"), "before the flight")
@@ -414,7 +411,7 @@ func TestEvenPacerFlightEnds(t *testing.T) {
 
 func TestEvenPacerSetBudgetAgain(t *testing.T) {
 	clock := auctiontest.NewClock(simDay)
-	p := gavel.NewEvenPacer(gavel.WithPacerClock(clock))
+	p := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock)))
 	paceDown(t, p, clock, "acme")
 	rate := p.Rate("acme")
 	day := gavel.DailyPeriod(time.UTC, 0)
@@ -427,7 +424,7 @@ func TestEvenPacerSetBudgetAgain(t *testing.T) {
 
 func TestEvenPacerClockSetBack(t *testing.T) {
 	clock := auctiontest.NewClock(simDay)
-	p := gavel.NewEvenPacer(gavel.WithPacerClock(clock))
+	p := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock)))
 	paceDown(t, p, clock, "acme")
 	clock.Set(simDay.Add(-time.Hour)) // the day before: nothing is due yet
 	p.Spend(context.Background(), "acme", 0)
@@ -436,7 +433,7 @@ func TestEvenPacerClockSetBack(t *testing.T) {
 
 func TestEvenPacerConcurrent(t *testing.T) {
 	clock := auctiontest.NewClock(simDay)
-	p := gavel.NewEvenPacer(gavel.WithPacerClock(clock), gavel.WithPacerStep(time.Second))
+	p := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock), gavel.WithPacerStep(time.Second)))
 	accounts := []string{"a", "b", "c"}
 	for _, a := range accounts {
 		require.NoError(t, p.SetBudget(a, 10_000_000, gavel.DailyPeriod(time.UTC, 0)))
@@ -498,7 +495,7 @@ func BenchmarkPacerAllow(b *testing.B) {
 		b.Run(bm.name, func(b *testing.B) {
 			clock := &fastClock{}
 			clock.ns.Store(simDay.UnixNano())
-			p := gavel.NewEvenPacer(gavel.WithPacerClock(clock))
+			p := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock)))
 			ctx := context.Background()
 			names := make([]string, bm.accounts)
 			for i := range names {
@@ -555,7 +552,7 @@ func mix64(z uint64) uint64 {
 func ExampleEvenPacer() {
 	day := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	clock := auctiontest.NewClock(day)
-	pacer := gavel.NewEvenPacer(gavel.WithPacerClock(clock))
+	pacer := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock)))
 	// 1440.00 a day, in micros: 1.00 a minute.
 	if err := pacer.SetBudget("acme", 1_440_000_000, gavel.DailyPeriod(time.UTC, 0)); err != nil {
 		panic(err)

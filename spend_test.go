@@ -26,7 +26,7 @@ func (h *reserveRecorder) OnReserve(_ context.Context, _ string, _ gavel.Hold, e
 }
 
 func TestRunReservesTheWinnersCost(t *testing.T) {
-	ledger := gavel.NewMemoryLedger()
+	ledger := must(gavel.NewMemoryLedger())
 	require.NoError(t, ledger.SetBudget("rich", 1_000_000, gavel.Period{}))
 	require.NoError(t, ledger.SetBudget("poor", 1_000, gavel.Period{})) // 1.00 CPM at most
 	hook := &reserveRecorder{}
@@ -119,7 +119,7 @@ func (p *fixedPacer) Spend(_ context.Context, account string, amount int64) {
 func TestRunAsksThePacer(t *testing.T) {
 	pacer := &fixedPacer{allow: map[string]bool{"a": true}, spends: map[string]int64{}}
 	b := auctiontest.Fixed("b", auctiontest.Bid("b1", "1", 9.00))
-	ledger := gavel.NewMemoryLedger()
+	ledger := must(gavel.NewMemoryLedger())
 	require.NoError(t, ledger.SetBudget("a", 1_000_000, gavel.Period{}))
 	a, err := gavel.New(
 		gavel.WithBidders(auctiontest.Fixed("a", auctiontest.Bid("a1", "1", 2.00)), b),

@@ -107,8 +107,8 @@ func newStateful(tb testing.TB, f *benchmarks.Fixture, on bool) *stateful {
 	opts := []gavel.Option{gavel.WithBidders(bidders...)}
 	if on {
 		s.accounts = append(append([]string(nil), f.Names...), "seat-v")
-		s.ledger = gavel.NewMemoryLedger()
-		pacer := gavel.NewEvenPacer()
+		s.ledger, _ = gavel.NewMemoryLedger()
+		pacer, _ := gavel.NewEvenPacer()
 		for _, acct := range s.accounts {
 			if err := s.ledger.SetBudget(acct, ledgerBudget, gavel.Period{}); err != nil {
 				tb.Fatal(err)

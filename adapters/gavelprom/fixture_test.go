@@ -56,10 +56,10 @@ func newFixture(t *testing.T, opts ...gavelprom.Option) *fixture {
 	f.m, err = gavelprom.New(append([]gavelprom.Option{gavelprom.WithConstLabels(prometheus.Labels{"exchange": "test"})}, opts...)...)
 	require.NoError(t, err)
 
-	f.ledger = gavel.NewMemoryLedger()
+	f.ledger, _ = gavel.NewMemoryLedger()
 	require.NoError(t, f.ledger.SetBudget("alpha", alphaBudget, gavel.Period{}))
 	require.NoError(t, f.ledger.SetBudget("beta", betaBudget, gavel.Period{}))
-	f.pacer = gavel.NewEvenPacer()
+	f.pacer, _ = gavel.NewEvenPacer()
 	require.NoError(t, f.pacer.SetBudget("alpha", 1_000_000, gavel.DailyPeriod(nil, 0)))
 	profiles, err := gavel.NewMemoryProfileStore()
 	require.NoError(t, err)

@@ -250,8 +250,8 @@ func TestWatchErrors(t *testing.T) {
 	sink, err := gavel.NewAsyncSink(&auctiontest.EventRecorder{})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, sink.Close(context.Background())) }()
-	ledger := gavel.NewMemoryLedger()
-	pacer := gavel.NewEvenPacer()
+	ledger, _ := gavel.NewMemoryLedger()
+	pacer, _ := gavel.NewEvenPacer()
 
 	require.NoError(t, m.WatchAuction(a))
 	assert.Error(t, m.WatchAuction(a), "second auction")

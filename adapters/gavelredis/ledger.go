@@ -298,7 +298,11 @@ func NewLedger(client rueidis.Client, opts ...LedgerOption) (*Ledger, error) {
 	l.bg, l.stopBG = context.WithCancel(context.Background())
 	if cfg.leases() {
 		l.localClock.clock = cfg.clock
-		l.local = gavel.NewMemoryLedger(gavel.WithLedgerClock(&l.localClock))
+		local, err := gavel.NewMemoryLedger(gavel.WithLedgerClock(&l.localClock))
+		if err != nil {
+			return nil, err
+		}
+		l.local = local
 		l.loopDone = make(chan struct{})
 		go l.loop()
 	}

@@ -296,7 +296,7 @@ func NewPacer(client rueidis.Client, opts ...PacerOption) (*Pacer, error) {
 			cfg.fail("hook %T implements no hook interface", h)
 		}
 	}
-	even, err := newEvenPacer(append(cfg.pacing, gavel.WithPacerClock(cfg.clock)))
+	even, err := gavel.NewEvenPacer(append(cfg.pacing, gavel.WithPacerClock(cfg.clock))...)
 	if err != nil {
 		cfg.errs = append(cfg.errs, err)
 	}
@@ -309,21 +309,6 @@ func NewPacer(client rueidis.Client, opts ...PacerOption) (*Pacer, error) {
 		go p.loop()
 	}
 	return p, nil
-}
-
-// newEvenPacer returns gavel.NewEvenPacer(opts...), or the error it panics
-// with for an option out of range.
-func newEvenPacer(opts []gavel.PacerOption) (p *gavel.EvenPacer, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok {
-				err = e
-			} else {
-				err = fmt.Errorf("gavel: %v", r)
-			}
-		}
-	}()
-	return gavel.NewEvenPacer(opts...), nil
 }
 
 // Allow implements gavel.Pacer: account takes part when the draw, read as a
