@@ -111,7 +111,7 @@ func BenchmarkRedisLedger(b *testing.B) {
 			// A lease slice that covers a few lease intervals of this rate, as
 			// WithLeaseSlice asks: with the default (10.00) 64 goroutines drain
 			// a lease within a refresh's round trip.
-			l, err := gavelredis.NewLedger(c, gavelredis.WithLedgerPrefix(prefix), gavelredis.WithLedgerMode(mode),
+			l, err := gavelredis.NewLedger(c, gavelredis.WithKeyPrefix(prefix), gavelredis.WithLedgerMode(mode),
 				gavelredis.WithLeaseSlice(1_000_000_000))
 			if err != nil {
 				b.Fatal(err)
@@ -152,7 +152,7 @@ func BenchmarkRedisLedger(b *testing.B) {
 			}
 			// Every commit reaches Redis: at once in strict mode, with the
 			// lease's next report in lease mode.
-			check, err := gavelredis.NewLedger(c, gavelredis.WithLedgerPrefix(prefix))
+			check, err := gavelredis.NewLedger(c, gavelredis.WithKeyPrefix(prefix))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -203,9 +203,9 @@ func redisProfile(userID string) *gavel.Profile {
 // served.
 func BenchmarkRedisProfile(b *testing.B) {
 	c := redisClient(b, true)
-	prefix := redisPrefix(b, c, func(p string) string { return p + ":*" }) + ":"
+	prefix := redisPrefix(b, c, func(p string) string { return p + ":*" })
 	ctx := context.Background()
-	writer, err := gavelredis.NewProfileStore(c, gavelredis.WithProfilePrefix(prefix))
+	writer, err := gavelredis.NewProfileStore(c, gavelredis.WithKeyPrefix(prefix))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func BenchmarkRedisProfile(b *testing.B) {
 		{"cache=miss", []gavelredis.ProfileOption{gavelredis.WithProfileCacheTTL(0), gavelredis.WithProfileDecoded(0)}},
 	} {
 		b.Run(bm.name, func(b *testing.B) {
-			s, err := gavelredis.NewProfileStore(c, append([]gavelredis.ProfileOption{gavelredis.WithProfilePrefix(prefix)}, bm.opts...)...)
+			s, err := gavelredis.NewProfileStore(c, append([]gavelredis.ProfileOption{gavelredis.WithKeyPrefix(prefix)}, bm.opts...)...)
 			if err != nil {
 				b.Fatal(err)
 			}

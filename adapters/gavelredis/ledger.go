@@ -73,14 +73,14 @@ import (
 //
 // and, when each process loses at most one lease (it dies, or one outage
 // lasts longer than the TTL), at most processes × slice. A lost lease is
-// counted (LedgerStats.LeasesLost) and reported to the ErrorHook as
+// counted (LedgerStats.LeasesLost) and reported to the LedgerErrorHooks as
 // ErrLeaseLost. Without such a loss lease mode never overspends.
 //
 // # Keys
 //
-// With the prefix P (WithLedgerPrefix, default "gavel") and the account A,
-// all of an account's keys share the hash tag {P:A}, so that a Redis
-// Cluster keeps them in one slot:
+// With the key prefix P (WithKeyPrefix, default DefaultKeyPrefix, "gavel")
+// and the account A, all of an account's keys share the hash tag {P:A}, so
+// that a Redis Cluster keeps them in one slot:
 //
 //	{P:A}:budget      hash: amount (micros per period), period ("total" or
 //	                  "daily"), tz (time zone name), reset (ns after local
@@ -120,7 +120,7 @@ import (
 // gavel.Auction then declares no winner for the imp, on time, since Run
 // bounds the ledger's ctx by its deadline. Every call to Redis is also
 // bounded by WithLedgerTimeout. Failed calls are counted in Stats and
-// passed to the ErrorHooks (WithLedgerErrorHook); a call canceled by its
+// passed to the LedgerErrorHooks (WithLedgerHooks); a call canceled by its
 // ctx (context.Canceled) is the caller's doing and is neither.
 //
 // A strict-mode reservation whose reply is lost (its ctx ended during the
@@ -193,16 +193,6 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
-// Operations, as the ErrorHook is told them.
-const (
-	opReserve   = "reserve"
-	opCommit    = "commit"
-	opRelease   = "release"
-	opBalance   = "balance"
-	opSetBudget = "setbudget"
-	opLease     = "lease"
-)
-
 // MaxAmount is the largest budget SetBudget takes, in micros: amounts are
 // exact in the scripts' Lua numbers up to it. A larger reservation is
 // refused with gavel.ErrBudgetExhausted.
@@ -212,22 +202,12 @@ var (
 	// ErrLedgerClosed is returned by every method of a Ledger after Close.
 	ErrLedgerClosed = errors.New("gavel: redis ledger closed")
 
-	// ErrLeaseLost is given to the ErrorHooks when a lease the process
+	// ErrLeaseLost is given to the LedgerErrorHooks when a lease the process
 	// still counted on had expired in Redis (see Ledger). The holds taken
 	// from it stay, and count against the process's next lease on the
 	// account; what they commit is still reported.
 	ErrLeaseLost = errors.New("gavel: redis ledger: lease expired in redis")
 )
-
-// ErrorHook is told of every call to Redis that failed, with the
-// operation ("reserve", "commit", "release", "balance", "setbudget" or
-// "lease", the background refresh of a lease) and the error, which names
-// the account. It is also given ErrLeaseLost. It is called synchronously,
-// possibly from many goroutines at once, and must be fast and safe for
-// concurrent use.
-type ErrorHook interface {
-	OnRedisError(op string, err error)
-}
 
 // LedgerStats are a Ledger's counters since NewLedger.
 type LedgerStats struct {
@@ -236,7 +216,7 @@ type LedgerStats struct {
 	Failures     int64 // reservations that failed on Redis (fail closed: nothing reserved)
 	Commits      int64
 	Releases     int64
-	RedisErrors  int64 // calls to Redis that failed, each also given to the ErrorHooks
+	RedisErrors  int64 // calls to Redis that failed, each also given to the LedgerErrorHooks
 	LeaseRefills int64 // lease refreshes that added money to a lease
 	LeaseReports int64 // lease refreshes that reported committed money
 	LeasesLost   int64 // leases found expired in Redis while the process counted on them
@@ -270,15 +250,16 @@ func (l *Ledger) Stats() LedgerStats {
 }
 
 // NewLedger returns a Ledger on client configured by opts. It returns an
-// error wrapping gavel.ErrInvalidOption when an option is out of range.
+// error wrapping gavel.ErrInvalidOption for a nil client or an option out
+// of range, all such problems at once.
 // It does not talk to Redis: accounts are read when first used. When an
 // account may be in lease mode it starts the background refresh, which
 // Close stops; call Close when done with the Ledger in any case.
 func NewLedger(client rueidis.Client, opts ...LedgerOption) (*Ledger, error) {
-	if client == nil {
-		return nil, fmt.Errorf("%w: redis ledger: nil client", gavel.ErrInvalidOption)
-	}
 	cfg, err := newLedgerConfig(opts)
+	if client == nil {
+		err = errors.Join(invalidOption(ledgerWhat, "nil client"), err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -368,14 +349,14 @@ func (l *Ledger) start(f func()) bool {
 // redisError counts and reports a failed call and returns it, wrapped. A
 // call canceled by its ctx is the caller's choice, not a failure of Redis:
 // it is neither counted nor reported.
-func (l *Ledger) redisError(op, account string, err error) error {
+func (l *Ledger) redisError(op LedgerOp, account string, err error) error {
 	err = fmt.Errorf("gavel: redis ledger: %s %q: %w", op, account, err)
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
 	l.stats.redisErrors.Add(1)
 	for _, h := range l.cfg.hooks {
-		h.OnRedisError(op, err)
+		h.OnLedgerError(op, account, err)
 	}
 	return err
 }

@@ -89,7 +89,7 @@ func (l *Ledger) Balance(ctx context.Context, account string) (gavel.Balance, er
 	}
 	a := l.lookup(account)
 	var used *accountConfig
-	r, code, err := l.call(ctx, opBalance, l.scripts.balance, a, func(c *accountConfig) []string {
+	r, code, err := l.call(ctx, LedgerBalance, l.scripts.balance, a, func(c *accountConfig) []string {
 		used = c
 		return []string{c.version, c.startMs}
 	})
@@ -101,12 +101,12 @@ func (l *Ledger) Balance(ctx context.Context, account string) (gavel.Balance, er
 	case replyUnknown:
 		return gavel.Balance{}, gavel.ErrUnknownAccount
 	default:
-		return gavel.Balance{}, l.redisError(opBalance, a.name, fmt.Errorf("%w: code %d", errBadReply, code))
+		return gavel.Balance{}, l.redisError(LedgerBalance, a.name, fmt.Errorf("%w: code %d", errBadReply, code))
 	}
 	var b gavel.Balance
 	var start int64
 	if err := r.ints(&b.Budget, &b.Committed, &b.Reserved, &start); err != nil {
-		return gavel.Balance{}, l.redisError(opBalance, a.name, err)
+		return gavel.Balance{}, l.redisError(LedgerBalance, a.name, err)
 	}
 	l.keep(a)
 	switch {
@@ -159,14 +159,14 @@ func (l *Ledger) SetBudget(ctx context.Context, account string, budget int64, pe
 	next := newAccountConfig(version, period, l.cfg.clock.Now())
 	a := l.lookup(account)
 	amt := strconv.FormatInt(budget, 10)
-	r, code, err := l.call(ctx, opSetBudget, l.scripts.budget, a, func(c *accountConfig) []string {
+	r, code, err := l.call(ctx, LedgerSetBudget, l.scripts.budget, a, func(c *accountConfig) []string {
 		return []string{c.version, c.startMs, amt, kind, tz, reset, version, next.startMs}
 	})
 	if err != nil {
 		return err
 	}
 	if code != replyOK {
-		return l.redisError(opSetBudget, a.name, fmt.Errorf("%w: code %d", errBadReply, code))
+		return l.redisError(LedgerSetBudget, a.name, fmt.Errorf("%w: code %d", errBadReply, code))
 	}
 	if r.str(1) == version { // the period changed; else the one a knows holds
 		a.conf.Store(next)
@@ -180,7 +180,7 @@ func (l *Ledger) SetBudget(ctx context.Context, account string, budget int64, pe
 // the reply and its code. A STALE reply teaches a the account's
 // configuration in Redis, and s runs again, up to twice more. A failure is
 // counted and reported.
-func (l *Ledger) call(ctx context.Context, op string, s *rueidis.Lua, a *account, args func(*accountConfig) []string) (reply, int64, error) {
+func (l *Ledger) call(ctx context.Context, op LedgerOp, s *rueidis.Lua, a *account, args func(*accountConfig) []string) (reply, int64, error) {
 	ctx, cancel := l.bound(ctx)
 	defer cancel()
 	for range 3 {

@@ -38,7 +38,7 @@ func testLedgerConcurrentReservations(t *testing.T, mode Mode) {
 	c := ledgerClient(t)
 	l := newTestLedger(t, c, WithLedgerMode(mode), WithLeaseSlice(20*amount), WithLeaseInterval(20*time.Millisecond))
 	require.NoError(t, l.SetBudget(ctx, "acct", budget, gavel.Period{}))
-	observer, err := NewLedger(c, WithLedgerPrefix(l.cfg.prefix))
+	observer, err := NewLedger(c, WithKeyPrefix(l.cfg.prefix))
 	require.NoError(t, err)
 	defer func() { _ = observer.Close(ctx) }()
 

@@ -21,8 +21,8 @@ func TestLedgerFailsClosed(t *testing.T) {
 	direct := ledgerClient(t)
 	proxy := newLedgerProxy(t, redisAddr())
 	hook := &ledgerErrors{}
-	l := newTestLedgerAt(t, ledgerClientAt(t, proxy.Addr()), ledgerPrefix(t, direct), WithLedgerErrorHook(hook))
-	reader, err := NewLedger(direct, WithLedgerPrefix(l.cfg.prefix))
+	l := newTestLedgerAt(t, ledgerClientAt(t, proxy.Addr()), ledgerPrefix(t, direct), WithLedgerHooks(hook))
+	reader, err := NewLedger(direct, WithKeyPrefix(l.cfg.prefix))
 	require.NoError(t, err)
 	defer func() { _ = reader.Close(ctx) }()
 	require.NoError(t, l.SetBudget(ctx, "dsp", 1_000_000, gavel.Period{}))
@@ -74,7 +74,7 @@ func TestLedgerFailsClosed(t *testing.T) {
 			assert.GreaterOrEqual(t, s.RedisErrors, before.RedisErrors+2)
 			assert.GreaterOrEqual(t, hook.count(), hooked+2)
 			hook.mu.Lock()
-			assert.Equal(t, opReserve, hook.ops[len(hook.ops)-1])
+			assert.Equal(t, LedgerReserve, hook.ops[len(hook.ops)-1])
 			hook.mu.Unlock()
 		})
 	}
@@ -102,8 +102,8 @@ func TestLedgerLeaseOutage(t *testing.T) {
 	l := newTestLedgerAt(t, ledgerClientAt(t, proxy.Addr()), ledgerPrefix(t, direct),
 		WithLedgerMode(ModeLease), WithLeaseSlice(slice), WithLeaseTTL(ttl),
 		WithLeaseInterval(50*time.Millisecond), WithLedgerTimeout(100*time.Millisecond),
-		WithLedgerErrorHook(hook))
-	other, err := NewLedger(direct, WithLedgerPrefix(l.cfg.prefix))
+		WithLedgerHooks(hook))
+	other, err := NewLedger(direct, WithKeyPrefix(l.cfg.prefix))
 	require.NoError(t, err)
 	defer func() { _ = other.Close(ctx) }()
 	require.NoError(t, l.SetBudget(ctx, "a", budget, gavel.Period{}))

@@ -86,7 +86,7 @@ func newTestLedger(t testing.TB, c rueidis.Client, opts ...LedgerOption) *Ledger
 // ends.
 func newTestLedgerAt(t testing.TB, c rueidis.Client, prefix string, opts ...LedgerOption) *Ledger {
 	t.Helper()
-	l, err := NewLedger(c, append([]LedgerOption{WithLedgerPrefix(prefix)}, opts...)...)
+	l, err := NewLedger(c, append([]LedgerOption{WithKeyPrefix(prefix)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = l.Close(context.Background()) })
 	return l
@@ -99,16 +99,18 @@ func ledgerBalanceOf(t testing.TB, l *Ledger, account string) gavel.Balance {
 	return b
 }
 
-// ledgerErrors is an ErrorHook that keeps what it is told.
+// ledgerErrors is a LedgerErrorHook that keeps what it is told.
 type ledgerErrors struct {
-	mu   sync.Mutex
-	ops  []string
-	errs []error
+	mu       sync.Mutex
+	ops      []LedgerOp
+	accounts []string
+	errs     []error
 }
 
-func (r *ledgerErrors) OnRedisError(op string, err error) {
+func (r *ledgerErrors) OnLedgerError(op LedgerOp, account string, err error) {
 	r.mu.Lock()
 	r.ops = append(r.ops, op)
+	r.accounts = append(r.accounts, account)
 	r.errs = append(r.errs, err)
 	r.mu.Unlock()
 }

@@ -79,23 +79,10 @@ func (l *Ledger) reserveLease(ctx context.Context, a *account, amount int64, ttl
 	// held).
 	for waits := 0; ; waits++ {
 		h, err := l.take(ctx, ls, amount, ttl)
-		switch {
-		case err == nil:
-			l.stats.reserves.Add(1)
-			l.topUp(a, amount)
-			return h, nil
-		case err != errShort:
-			if errors.Is(err, gavel.ErrBudgetExhausted) {
-				l.stats.refusals.Add(1)
-			}
-			return gavel.Hold{}, err
+		if err != errShort {
+			return l.taken(a, amount, h, err)
 		}
-		dry := ls.dry.Load() && l.cfg.clock.Now().UnixNano() < ls.dryUntil.Load()
-		// Stuck only after a refresh that this Reserve started: the first
-		// one waited for may have begun before the period turned over, and
-		// then says nothing about what the account has now.
-		stuck := waits > 1 && ls.grant.Load() <= 0 && l.unreported(ls) == 0 && !ls.busy.Load()
-		if ls.valid.Load() && (dry || stuck) || waits == maxLeaseWaits {
+		if l.leaseExhausted(ls, waits) {
 			ls.wanted.Store(true)
 			l.stats.refusals.Add(1)
 			return gavel.Hold{}, gavel.ErrBudgetExhausted
@@ -107,6 +94,42 @@ func (l *Ledger) reserveLease(ctx context.Context, a *account, amount int64, ttl
 			return gavel.Hold{}, err
 		}
 	}
+}
+
+// taken counts what take answered for a reservation of amount from a's
+// lease, other than errShort, and returns it.
+func (l *Ledger) taken(a *account, amount int64, h gavel.Hold, err error) (gavel.Hold, error) {
+	if err != nil {
+		if errors.Is(err, gavel.ErrBudgetExhausted) {
+			l.stats.refusals.Add(1)
+		}
+		return gavel.Hold{}, err
+	}
+	l.stats.reserves.Add(1)
+	l.topUp(a, amount)
+	return h, nil
+}
+
+// leaseExhausted reports whether a reservation that ls could not cover,
+// after waits refreshes, is refused rather than waiting for another: the
+// lease is valid and dry or stuck, or the reservation waited long enough.
+func (l *Ledger) leaseExhausted(ls *lease, waits int) bool {
+	return waits == maxLeaseWaits || ls.valid.Load() && (l.leaseDry(ls) || l.leaseStuck(ls, waits))
+}
+
+// leaseDry reports whether the last refresh of ls found nothing left to
+// lease in the period that holds now.
+func (l *Ledger) leaseDry(ls *lease) bool {
+	return ls.dry.Load() && l.cfg.clock.Now().UnixNano() < ls.dryUntil.Load()
+}
+
+// leaseStuck reports whether no refresh can bring ls money: the last one
+// brought nothing, none runs, and no commit waits to be reported. Stuck
+// only after a refresh that this reservation started (waits > 1): the
+// first one waited for may have begun before the period turned over, and
+// then says nothing about what the account has now.
+func (l *Ledger) leaseStuck(ls *lease, waits int) bool {
+	return waits > 1 && ls.grant.Load() <= 0 && l.unreported(ls) == 0 && !ls.busy.Load()
 }
 
 // topUp starts a refresh of a's lease before it runs dry (below half the
@@ -199,6 +222,37 @@ func (l *Ledger) refresh(ctx context.Context, a *account, final bool) error {
 		ls.pending = l.nextReport(ls, idle)
 	}
 	r := ls.pending
+	sent := l.mono()
+	rep, code, used, err := l.sendReport(ctx, a, r, idle, final)
+	if err == nil && code == replyUnknown {
+		l.dropLease(a)
+		return gavel.ErrUnknownAccount
+	}
+	var got leaseReply
+	if err == nil {
+		got, err = l.parseLease(a, rep, code)
+	}
+	if err != nil {
+		ls.retry.Store(true)
+		ls.retryAt.Store(l.mono() + int64(l.cfg.interval))
+		return err
+	}
+	l.applyLease(a, r, got, used, sent, final)
+	return nil
+}
+
+// leaseReply is what the lease script answers when it applied a report.
+type leaseReply struct {
+	existed int64 // 0: the lease had expired in Redis (or never existed)
+	amount  int64 // the lease's amount now
+	expiry  int64 // its expiry, Unix ms by the Redis server's clock
+	left    int64 // what the account has left to lease in the period
+}
+
+// sendReport runs the lease script for a with the report r, asking for a
+// lease of the slice, or of nothing when idle; final ends the lease. It
+// returns the reply, its code, and the configuration the call used.
+func (l *Ledger) sendReport(ctx context.Context, a *account, r report, idle, final bool) (reply, int64, *accountConfig, error) {
 	target, end := l.cfg.slice, "0"
 	if idle {
 		target = 0
@@ -206,66 +260,64 @@ func (l *Ledger) refresh(ctx context.Context, a *account, final bool) error {
 	if final {
 		end = "1"
 	}
-	sent := l.mono()
 	var used *accountConfig
-	rep, code, err := l.call(ctx, opLease, l.scripts.lease, a, func(c *accountConfig) []string {
+	rep, code, err := l.call(ctx, LedgerLease, l.scripts.lease, a, func(c *accountConfig) []string {
 		used = c
 		return []string{c.version, c.startMs, l.owner, strconv.FormatInt(r.seq, 10),
 			strconv.FormatInt(r.spend, 10), strconv.FormatInt(r.back, 10), strconv.FormatInt(target, 10),
 			strconv.FormatInt(l.cfg.leaseTTL.Milliseconds(), 10), end}
 	})
-	var existed, amount, expiry, left int64
-	if err == nil {
-		switch code {
-		case replyOK:
-			err = rep.ints(&existed, &amount, &expiry, &left)
-		case replyUnknown: // the account's budget is gone, and its leases with it
-			ls.pending = report{}
-			ls.valid.Store(false)
-			ls.amount.Store(0)
-			if ls.budget > 0 {
-				l.setBudget(ls, ls.reported.Load()) // nothing free
-			}
-			l.forget(a)
-			return gavel.ErrUnknownAccount
-		default:
-			err = fmt.Errorf("%w: code %d", errBadReply, code)
-		}
-		if err != nil {
-			err = l.redisError(opLease, a.name, err)
-		}
+	return rep, code, used, err
+}
+
+// parseLease reads the lease script's reply rep, of code, for a.
+func (l *Ledger) parseLease(a *account, rep reply, code int64) (leaseReply, error) {
+	var got leaseReply
+	err := fmt.Errorf("%w: code %d", errBadReply, code)
+	if code == replyOK {
+		err = rep.ints(&got.existed, &got.amount, &got.expiry, &got.left)
 	}
 	if err != nil {
-		ls.retry.Store(true)
-		ls.retryAt.Store(l.mono() + int64(l.cfg.interval))
-		return err
+		return leaseReply{}, l.redisError(LedgerLease, a.name, err)
 	}
+	return got, nil
+}
 
+// dropLease forgets a's lease and a itself: the account's budget is gone
+// from Redis, and its leases with it.
+func (l *Ledger) dropLease(a *account) {
+	ls := a.lease
+	ls.pending = report{}
+	ls.valid.Store(false)
+	ls.amount.Store(0)
+	if ls.budget > 0 {
+		l.setBudget(ls, ls.reported.Load()) // nothing free
+	}
+	l.forget(a)
+}
+
+// applyLease takes in what the lease script answered to the report r, sent
+// at mono time sent with the account configuration used.
+func (l *Ledger) applyLease(a *account, r report, got leaseReply, used *accountConfig, sent int64, final bool) {
+	ls := a.lease
 	ls.pending = report{}
 	ls.retry.Store(false)
 	if r.spend > 0 {
 		l.stats.reports.Add(1)
 	}
-	if existed == 0 && ls.amount.Load() > 0 {
-		// The lease expired in Redis while the process counted on it: its
-		// money is the account's again. Holds taken from it stay, and
-		// count against the new lease; what they commit is reported.
-		l.stats.lost.Add(1)
-		lost := fmt.Errorf("%w: account %q", ErrLeaseLost, a.name)
-		for _, h := range l.cfg.hooks {
-			h.OnRedisError(opLease, lost)
-		}
+	if got.existed == 0 && ls.amount.Load() > 0 {
+		l.leaseLost(a)
 	}
 	// > 0: a grant, with any lost in a reply that never came.
-	d := amount - (ls.budget - ls.reported.Load())
-	l.setBudget(ls, ls.reported.Load()+amount)
+	d := got.amount - (ls.budget - ls.reported.Load())
+	l.setBudget(ls, ls.reported.Load()+got.amount)
 	ls.spare.Store(0) // the next reservation reads the balance
 	if d > 0 {
 		l.stats.refills.Add(1)
 	}
 	ls.grant.Store(d)
-	ls.amount.Store(amount)
-	ls.dry.Store(left <= 0)
+	ls.amount.Store(got.amount)
+	ls.dry.Store(got.left <= 0)
 	ls.dryUntil.Store(math.MaxInt64)
 	if used.period.Daily {
 		ls.dryUntil.Store(used.next.UnixNano())
@@ -274,7 +326,18 @@ func (l *Ledger) refresh(ctx context.Context, a *account, final bool) error {
 	ls.validUntil.Store(sent + ttl*3/4)
 	ls.renewAt.Store(sent + ttl/4)
 	ls.valid.Store(!final)
-	return nil
+}
+
+// leaseLost counts and reports a's lease, which expired in Redis while the
+// process counted on it: its money is the account's again. Holds taken
+// from it stay, and count against the new lease; what they commit is
+// reported.
+func (l *Ledger) leaseLost(a *account) {
+	l.stats.lost.Add(1)
+	lost := fmt.Errorf("%w: account %q", ErrLeaseLost, a.name)
+	for _, h := range l.cfg.hooks {
+		h.OnLedgerError(LedgerLease, a.name, lost)
+	}
 }
 
 // nextReport takes the next report of ls from the local account: what

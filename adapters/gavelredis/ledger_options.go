@@ -2,8 +2,6 @@ package gavelredis
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/gavelrtb/gavel"
@@ -11,7 +9,8 @@ import (
 
 // A LedgerOption configures a Ledger. NewLedger applies options in order;
 // a later option overrides an earlier one of the same kind, except
-// WithAccountMode and WithLedgerErrorHook, which add.
+// WithAccountMode and WithLedgerHooks, which add. WithKeyPrefix is a
+// LedgerOption too.
 type LedgerOption interface {
 	applyLedger(*ledgerConfig)
 }
@@ -22,7 +21,6 @@ func (f ledgerOptionFunc) applyLedger(c *ledgerConfig) { f(c) }
 
 // Defaults of the ledger options.
 const (
-	DefaultLedgerPrefix  = "gavel"
 	DefaultLeaseSlice    = 10_000_000 // micros: 10.00 in the account's currency
 	DefaultLeaseTTL      = 10 * time.Second
 	DefaultLeaseInterval = 100 * time.Millisecond
@@ -38,19 +36,12 @@ type ledgerConfig struct {
 	interval time.Duration
 	timeout  time.Duration
 	clock    gavel.Clock
-	hooks    []ErrorHook
+	hooks    []LedgerErrorHook
 	errs     []error
 }
 
 func (c *ledgerConfig) fail(format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("%w: redis ledger: "+format, append([]any{gavel.ErrInvalidOption}, args...)...))
-}
-
-// WithLedgerPrefix sets the prefix of every key of the ledger (see Ledger):
-// ledgers with different prefixes share nothing. It must not be empty nor
-// contain '{' or '}'. Default DefaultLedgerPrefix ("gavel").
-func WithLedgerPrefix(prefix string) LedgerOption {
-	return ledgerOptionFunc(func(c *ledgerConfig) { c.prefix = prefix })
+	c.errs = append(c.errs, invalidOption(ledgerWhat, format, args...))
 }
 
 // WithLedgerMode sets the mode of every account that WithAccountMode does
@@ -103,27 +94,67 @@ func WithLedgerTimeout(d time.Duration) LedgerOption {
 }
 
 // WithLedgerClock sets the clock that computes daily periods and expires
-// lease-mode holds. Holds and leases in Redis expire by the Redis server's
-// clock whatever it says. Default (and for nil): the system clock.
+// lease-mode holds, as gavel.WithLedgerClock does for a MemoryLedger; it
+// must not be nil. Holds and leases in Redis expire by the Redis server's
+// clock whatever it says. Default: the system clock.
 func WithLedgerClock(clk gavel.Clock) LedgerOption {
-	return ledgerOptionFunc(func(c *ledgerConfig) { c.clock = clk })
-}
-
-// WithLedgerErrorHook adds h to the hooks told of failed calls to Redis.
-// Default: none.
-func WithLedgerErrorHook(h ErrorHook) LedgerOption {
 	return ledgerOptionFunc(func(c *ledgerConfig) {
-		if h == nil {
-			c.fail("nil error hook")
+		if clk == nil {
+			c.fail("ledger clock must not be nil")
 			return
 		}
-		c.hooks = append(c.hooks, h)
+		c.clock = clk
+	})
+}
+
+// A LedgerHook observes a Ledger. It is any value that implements one or
+// more of the ledger's hook interfaces (today LedgerErrorHook); register
+// hooks with WithLedgerHooks.
+type LedgerHook any
+
+// LedgerErrorHook is told of every call to Redis that failed, with the
+// operation, the account and the error, which names them too; and of
+// every lease lost, with LedgerLease and an error wrapping ErrLeaseLost. A
+// call canceled by its ctx is not a failure. It is called synchronously,
+// possibly from many goroutines at once, and must be fast and safe for
+// concurrent use.
+type LedgerErrorHook interface {
+	OnLedgerError(op LedgerOp, account string, err error)
+}
+
+// LedgerOp names what a Ledger was doing when a call to Redis failed.
+type LedgerOp string
+
+// The operations of a Ledger, as a LedgerErrorHook is told them.
+const (
+	LedgerReserve   LedgerOp = "reserve"
+	LedgerCommit    LedgerOp = "commit"
+	LedgerRelease   LedgerOp = "release"
+	LedgerBalance   LedgerOp = "balance"
+	LedgerSetBudget LedgerOp = "setbudget"
+	LedgerLease     LedgerOp = "lease" // the background refresh of a lease
+)
+
+// WithLedgerHooks registers hooks (see LedgerHook); later calls add to
+// earlier ones. NewLedger refuses a hook that implements no hook
+// interface. Default: none.
+func WithLedgerHooks(hooks ...LedgerHook) LedgerOption {
+	return ledgerOptionFunc(func(c *ledgerConfig) {
+		for _, h := range hooks {
+			eh, ok := h.(LedgerErrorHook)
+			if !ok {
+				c.fail("hook %T implements no hook interface", h)
+				continue
+			}
+			c.hooks = append(c.hooks, eh)
+		}
 	})
 }
 
 func newLedgerConfig(opts []LedgerOption) (ledgerConfig, error) {
 	c := ledgerConfig{
-		prefix:   DefaultLedgerPrefix,
+		prefix:   DefaultKeyPrefix,
+		clock:    ledgerWallClock{},
 		slice:    DefaultLeaseSlice,
 		leaseTTL: DefaultLeaseTTL,
 		interval: DefaultLeaseInterval,
@@ -131,12 +162,6 @@ func newLedgerConfig(opts []LedgerOption) (ledgerConfig, error) {
 	}
 	for _, o := range opts {
 		o.applyLedger(&c)
-	}
-	if c.clock == nil {
-		c.clock = ledgerWallClock{}
-	}
-	if c.prefix == "" || strings.ContainsAny(c.prefix, "{}") {
-		c.fail("key prefix %q must be non-empty and hold no braces", c.prefix)
 	}
 	if c.mode != ModeStrict && c.mode != ModeLease {
 		c.fail("unknown mode %v", c.mode)

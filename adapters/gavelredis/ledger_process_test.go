@@ -242,7 +242,7 @@ func TestLedgerHelperProcess(t *testing.T) {
 		mode = ModeLease
 	}
 	client := ledgerClient(t)
-	l, err := NewLedger(client, WithLedgerPrefix(os.Getenv(helperPrefixEnv)), WithLedgerMode(mode),
+	l, err := NewLedger(client, WithKeyPrefix(os.Getenv(helperPrefixEnv)), WithLedgerMode(mode),
 		WithLeaseSlice(procSlice), WithLeaseTTL(time.Second))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = l.Close(context.Background()) })

@@ -46,7 +46,7 @@ func (l *Ledger) reserveStrict(ctx context.Context, a *account, amount int64, tt
 	for range 3 {
 		id := l.idBase | uint64(l.nextID.Add(1))
 		ids := strconv.FormatUint(id, 10)
-		r, code, err := l.call(ctx, opReserve, l.scripts.reserve, a, func(c *accountConfig) []string {
+		r, code, err := l.call(ctx, LedgerReserve, l.scripts.reserve, a, func(c *accountConfig) []string {
 			return []string{c.version, c.startMs, amt, ms, ids}
 		})
 		if err != nil {
@@ -76,11 +76,11 @@ func (l *Ledger) reserveStrict(ctx context.Context, a *account, amount int64, tt
 			err = fmt.Errorf("%w: code %d", errBadReply, code)
 		}
 		l.orphaned(a, ids, amt) // a reply not understood may have reserved
-		err = l.redisError(opReserve, a.name, err)
+		err = l.redisError(LedgerReserve, a.name, err)
 		l.failed(err)
 		return gavel.Hold{}, err
 	}
-	err := l.redisError(opReserve, a.name, errors.New("hold ids taken"))
+	err := l.redisError(LedgerReserve, a.name, errors.New("hold ids taken"))
 	l.failed(err)
 	return gavel.Hold{}, err
 }
@@ -152,7 +152,7 @@ func (l *Ledger) releaseOrphansNow(ctx context.Context) {
 }
 
 func (l *Ledger) releaseOrphan(ctx context.Context, o orphan) {
-	_, _, _ = l.call(ctx, opRelease, l.scripts.end, o.a, func(c *accountConfig) []string {
+	_, _, _ = l.call(ctx, LedgerRelease, l.scripts.end, o.a, func(c *accountConfig) []string {
 		return []string{c.version, c.startMs, o.id, o.amount, ""}
 	})
 }
@@ -183,9 +183,9 @@ func (l *Ledger) end(ctx context.Context, h gavel.Hold, actual int64, commit boo
 		return gavel.ErrHoldNotFound
 	}
 	a := l.lookup(h.Account)
-	op, act := opRelease, ""
+	op, act := LedgerRelease, ""
 	if commit {
-		op, act = opCommit, strconv.FormatInt(actual, 10)
+		op, act = LedgerCommit, strconv.FormatInt(actual, 10)
 	}
 	id, amt := strconv.FormatUint(h.ID, 10), strconv.FormatInt(h.Amount, 10)
 	_, code, err := l.call(ctx, op, l.scripts.end, a, func(c *accountConfig) []string {

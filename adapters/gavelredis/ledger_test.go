@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,7 +28,7 @@ var ledgerModes = []Mode{ModeStrict, ModeLease}
 func settled(t testing.TB, l *Ledger, account string) gavel.Balance {
 	t.Helper()
 	require.NoError(t, l.Close(context.Background()))
-	r, err := NewLedger(l.client, WithLedgerPrefix(l.cfg.prefix))
+	r, err := NewLedger(l.client, WithKeyPrefix(l.cfg.prefix))
 	require.NoError(t, err)
 	defer func() { _ = r.Close(context.Background()) }()
 	return ledgerBalanceOf(t, r, account)
@@ -172,7 +173,7 @@ func TestLedgerDailyResetAcrossDST(t *testing.T) {
 	// Another process, whose clock is a minute behind, learns the period
 	// from Redis.
 	lagging := auctiontest.NewClock(clk.Now().Add(-time.Minute))
-	other, err := NewLedger(c, WithLedgerPrefix(l.cfg.prefix), WithLedgerClock(lagging))
+	other, err := NewLedger(c, WithKeyPrefix(l.cfg.prefix), WithLedgerClock(lagging))
 	require.NoError(t, err)
 	defer func() { _ = other.Close(ctx) }()
 	assert.Equal(t, gavel.Balance{Budget: 100, Committed: 60, Reserved: 30, PeriodStart: day(7, 6)}, balance(other))
@@ -239,7 +240,7 @@ func TestLedgerSetBudget(t *testing.T) {
 	t.Run("changes keep committed and reserved", func(t *testing.T) {
 		clk := auctiontest.NewClock(time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC))
 		l := newTestLedger(t, c, WithLedgerClock(clk))
-		other, err := NewLedger(c, WithLedgerPrefix(l.cfg.prefix), WithLedgerClock(clk))
+		other, err := NewLedger(c, WithKeyPrefix(l.cfg.prefix), WithLedgerClock(clk))
 		require.NoError(t, err)
 		defer func() { _ = other.Close(ctx) }()
 
@@ -361,7 +362,7 @@ func TestLedgerLeaseHolds(t *testing.T) {
 	ctx := context.Background()
 	c := ledgerClient(t)
 	l := newTestLedger(t, c, WithAccountMode("a", ModeLease), WithLeaseSlice(1_000))
-	other, err := NewLedger(c, WithLedgerPrefix(l.cfg.prefix), WithLedgerMode(ModeLease))
+	other, err := NewLedger(c, WithKeyPrefix(l.cfg.prefix), WithLedgerMode(ModeLease))
 	require.NoError(t, err)
 	defer func() { _ = other.Close(ctx) }()
 	require.NoError(t, l.SetBudget(ctx, "a", 10_000, gavel.Period{}))
@@ -406,8 +407,8 @@ func TestLedgerOptions(t *testing.T) {
 		name string
 		opt  LedgerOption
 	}{
-		{"empty prefix", WithLedgerPrefix("")},
-		{"prefix with a brace", WithLedgerPrefix("a{b")},
+		{"empty prefix", WithKeyPrefix("")},
+		{"prefix with a brace", WithKeyPrefix("a{b")},
 		{"unknown mode", WithLedgerMode(Mode(7))},
 		{"unknown account mode", WithAccountMode("a", Mode(-1))},
 		{"zero slice", WithLeaseSlice(0)},
@@ -415,14 +416,20 @@ func TestLedgerOptions(t *testing.T) {
 		{"zero interval", WithLeaseInterval(0)},
 		{"ttl under 4 intervals", WithLeaseTTL(399 * time.Millisecond)},
 		{"zero timeout", WithLedgerTimeout(0)},
-		{"nil hook", WithLedgerErrorHook(nil)},
+		{"prefix ending with the separator", WithKeyPrefix("gavel:")},
+		{"nil hook", WithLedgerHooks(nil)},
+		{"not a hook", WithLedgerHooks(42)},
+		{"nil clock", WithLedgerClock(nil)},
 	} {
 		_, err := NewLedger(c, tc.opt)
 		assert.ErrorIs(t, err, gavel.ErrInvalidOption, tc.name)
 	}
 	_, err := NewLedger(nil)
 	assert.ErrorIs(t, err, gavel.ErrInvalidOption)
-	l, err := NewLedger(c, WithLedgerClock(nil), WithLeaseTTL(400*time.Millisecond))
+	_, err = NewLedger(c, WithLeaseSlice(0), WithLedgerTimeout(0))
+	assert.ErrorIs(t, err, gavel.ErrInvalidOption)
+	assert.Len(t, strings.Split(err.Error(), "\n"), 2, "all problems at once: %v", err)
+	l, err := NewLedger(c, WithLeaseTTL(400*time.Millisecond), WithLedgerHooks(&ledgerErrors{}))
 	require.NoError(t, err)
 	require.NoError(t, l.Close(context.Background()))
 	assert.Equal(t, "lease", ModeLease.String())
@@ -438,7 +445,7 @@ func TestLedgerLeaseIdle(t *testing.T) {
 	c := ledgerClient(t)
 	l := newTestLedger(t, c, WithLedgerMode(ModeLease), WithLeaseSlice(1_000),
 		WithLeaseTTL(ttl), WithLeaseInterval(ttl/8))
-	other, err := NewLedger(c, WithLedgerPrefix(l.cfg.prefix))
+	other, err := NewLedger(c, WithKeyPrefix(l.cfg.prefix))
 	require.NoError(t, err)
 	defer func() { _ = other.Close(ctx) }()
 	require.NoError(t, l.SetBudget(ctx, "a", 10_000, gavel.Period{}))
@@ -471,7 +478,7 @@ func TestLedgerLeaseDaily(t *testing.T) {
 	clk := auctiontest.NewClock(time.Date(2026, 5, 5, 10, 0, 0, 0, time.UTC))
 	l := newTestLedger(t, c, WithLedgerMode(ModeLease), WithLedgerClock(clk),
 		WithLeaseTTL(time.Second), WithLeaseInterval(20*time.Millisecond))
-	other, err := NewLedger(c, WithLedgerPrefix(l.cfg.prefix), WithLedgerClock(clk))
+	other, err := NewLedger(c, WithKeyPrefix(l.cfg.prefix), WithLedgerClock(clk))
 	require.NoError(t, err)
 	defer func() { _ = other.Close(ctx) }()
 	require.NoError(t, l.SetBudget(ctx, "a", 1_000, gavel.DailyPeriod(time.UTC, 0)))
@@ -503,7 +510,7 @@ func TestLedgerLeaseHoldOwner(t *testing.T) {
 	ctx := context.Background()
 	c := ledgerClient(t)
 	l1 := newTestLedger(t, c, WithLedgerMode(ModeLease), WithLeaseSlice(1_000))
-	l2, err := NewLedger(c, WithLedgerPrefix(l1.cfg.prefix), WithLedgerMode(ModeLease), WithLeaseSlice(1_000))
+	l2, err := NewLedger(c, WithKeyPrefix(l1.cfg.prefix), WithLedgerMode(ModeLease), WithLeaseSlice(1_000))
 	require.NoError(t, err)
 	defer func() { _ = l2.Close(ctx) }()
 	require.NoError(t, l1.SetBudget(ctx, "a", 10_000, gavel.Period{}))
@@ -569,7 +576,7 @@ func TestLedgerLeaseCommitsDuringClose(t *testing.T) {
 	}
 	require.NoError(t, l.Close(ctx))
 	wg.Wait()
-	r, err := NewLedger(c, WithLedgerPrefix(l.cfg.prefix))
+	r, err := NewLedger(c, WithKeyPrefix(l.cfg.prefix))
 	require.NoError(t, err)
 	defer func() { _ = r.Close(ctx) }()
 	assert.Equal(t, gavel.Balance{Budget: holds * amount, Committed: committed.Load()}, ledgerBalanceOf(t, r, "a"))

@@ -14,9 +14,10 @@ import (
 	"github.com/gavelrtb/gavel"
 )
 
-// Defaults of the Pacer options.
+// Defaults of the Pacer options. The controller's options have the
+// defaults of gavel's: gavel.DefaultPacerStep, gavel.DefaultMinRate, and a
+// uniform traffic shape.
 const (
-	DefaultPacerPrefix  = "gavel:"
 	DefaultSyncInterval = 250 * time.Millisecond
 	DefaultLockTTL      = 2 * time.Second
 )
@@ -51,13 +52,13 @@ const (
 //     cached copy, so they read it at their next Sync.
 //
 // Which process steps does not matter: the one whose Sync finds the step
-// due first. The controller, its options (WithPacing) and the budgets
-// (SetBudget, SetFlight) must be the same in every process; each step uses
-// those of the process that runs it.
+// due first. The controller's options (WithPacerStep, WithTrafficShape,
+// WithMinRate) and the budgets (SetBudget, SetFlight) must be the same in
+// every process; each step uses those of the process that runs it.
 //
 // # Staleness
 //
-// With a sync interval S and a step T (gavel.WithPacerStep, 1 minute by
+// With a sync interval S and a step T (WithPacerStep, 1 minute by
 // default): spend reaches Redis at most S after Spend; a step runs at most
 // S after it is due, and misses at most the last S of each other
 // process's spend, which then counts in the next step; and every process
@@ -79,13 +80,14 @@ const (
 //
 // # Keys
 //
-// All of an account's keys share the hash tag {account}, so the scripts
-// also run on a Redis Cluster:
+// With the key prefix P (WithKeyPrefix, default DefaultKeyPrefix, "gavel")
+// and the account A, all of an account's keys share the hash tag {A}, so
+// the scripts also run on a Redis Cluster:
 //
-//	<prefix>pacer:{<account>}:state           the controller state, JSON with "v":1 (see PacerStateVersion)
-//	<prefix>pacer:{<account>}:spent:<start>   spend in the period or flight that starts at <start>, Unix seconds
-//	<prefix>pacer:{<account>}:step            spend since the last step
-//	<prefix>pacer:{<account>}:lock            the step lock
+//	P:pacer:{A}:state           the controller state, JSON with "v":1 (see PacerStateVersion)
+//	P:pacer:{A}:spent:<start>   spend in the period or flight that starts at <start>, Unix seconds
+//	P:pacer:{A}:step            spend since the last step
+//	P:pacer:{A}:lock            the step lock
 //
 // Spend counters expire a day after their period or flight ends, the
 // state a week after its last step.
@@ -97,7 +99,7 @@ type Pacer struct {
 	client   rueidis.Client
 	even     *gavel.EvenPacer // budgets, options and the controller; its own state is unused
 	clock    gavel.Clock
-	prefix   string // <prefix>pacer:
+	prefix   string // P:pacer:
 	interval time.Duration
 	lockTTL  time.Duration
 	errHooks []PacerErrorHook
@@ -145,7 +147,8 @@ type pacerAccount struct {
 	end    time.Time // a flight's end
 }
 
-// A PacerOption configures a Pacer; see NewPacer.
+// A PacerOption configures a Pacer; see NewPacer. WithKeyPrefix is a
+// PacerOption too.
 type PacerOption interface {
 	applyPacer(*pacerConfig)
 }
@@ -153,7 +156,7 @@ type PacerOption interface {
 type pacerConfig struct {
 	prefix   string
 	clock    gavel.Clock
-	pacing   []gavel.PacerOption
+	pacing   []gavel.PacerOption // the controller's options, for gavel.NewEvenPacer
 	interval time.Duration
 	lockTTL  time.Duration
 	hooks    []PacerHook
@@ -161,39 +164,47 @@ type pacerConfig struct {
 }
 
 func (c *pacerConfig) fail(format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("gavel: redis pacer "+format, args...))
+	c.errs = append(c.errs, invalidOption(pacerWhat, format, args...))
 }
 
 type pacerOptionFunc func(*pacerConfig)
 
 func (f pacerOptionFunc) applyPacer(c *pacerConfig) { f(c) }
 
-// WithPacerPrefix sets the prefix of the pacer's keys. Default
-// DefaultPacerPrefix ("gavel:"). Every process pacing the same budgets must
-// use the same prefix.
-func WithPacerPrefix(prefix string) PacerOption {
-	return pacerOptionFunc(func(c *pacerConfig) { c.prefix = prefix })
-}
-
 // WithPacerClock sets the clock that decides when steps are due and which
-// period spend belongs to; it overrides a clock given in WithPacing. The
-// background goroutine runs Sync on the wall clock whatever this clock
-// says. Default: the system clock.
+// period spend belongs to, as gavel.WithPacerClock does for an EvenPacer;
+// it must not be nil. The background goroutine runs Sync on the wall
+// clock whatever this clock says. Default: the system clock.
 func WithPacerClock(clock gavel.Clock) PacerOption {
 	return pacerOptionFunc(func(c *pacerConfig) {
 		if clock == nil {
-			c.fail("clock must not be nil")
+			c.fail("pacer clock must not be nil")
 			return
 		}
 		c.clock = clock
 	})
 }
 
-// WithPacing sets the options of the controller: gavel.WithPacerStep,
-// gavel.WithTrafficShape, gavel.WithMinRate, with their defaults there.
-// Later calls add to earlier ones.
-func WithPacing(opts ...gavel.PacerOption) PacerOption {
-	return pacerOptionFunc(func(c *pacerConfig) { c.pacing = append(c.pacing, opts...) })
+// WithPacerStep sets how often each account's participation probability
+// is adapted to the spend of every process, as gavel.WithPacerStep does
+// for an EvenPacer, with the same bounds. Default gavel.DefaultPacerStep
+// (1 minute).
+func WithPacerStep(d time.Duration) PacerOption {
+	return pacerOptionFunc(func(c *pacerConfig) { c.pacing = append(c.pacing, gavel.WithPacerStep(d)) })
+}
+
+// WithTrafficShape sets the relative traffic of each equal slice of a
+// day, as gavel.WithTrafficShape does for an EvenPacer, with the same
+// bounds. Default: uniform.
+func WithTrafficShape(weights []float64) PacerOption {
+	return pacerOptionFunc(func(c *pacerConfig) { c.pacing = append(c.pacing, gavel.WithTrafficShape(weights)) })
+}
+
+// WithMinRate sets the floor of the participation probability, in [0, 1],
+// as gavel.WithMinRate does for an EvenPacer. Default gavel.DefaultMinRate
+// (0.001).
+func WithMinRate(p float64) PacerOption {
+	return pacerOptionFunc(func(c *pacerConfig) { c.pacing = append(c.pacing, gavel.WithMinRate(p)) })
 }
 
 // WithSyncInterval sets how often the background goroutine runs Sync, and
@@ -251,8 +262,9 @@ const (
 	PacerStep    PacerOp = "step"
 )
 
-// WithPacerHooks registers hooks; NewPacer refuses a hook that implements
-// none of the hook interfaces. Default: none.
+// WithPacerHooks registers hooks (see PacerHook); later calls add to
+// earlier ones. NewPacer refuses a hook that implements no hook interface.
+// Default: none.
 func WithPacerHooks(hooks ...PacerHook) PacerOption {
 	return pacerOptionFunc(func(c *pacerConfig) { c.hooks = append(c.hooks, hooks...) })
 }
@@ -261,10 +273,10 @@ func WithPacerHooks(hooks ...PacerHook) PacerOption {
 // client and, unless WithSyncInterval(0), starts the goroutine that runs
 // Sync. It does no I/O. It returns an error wrapping gavel.ErrInvalidOption
 // for a nil client, an option out of range, or a hook that implements no
-// hook interface.
+// hook interface, all such problems at once.
 func NewPacer(client rueidis.Client, opts ...PacerOption) (*Pacer, error) {
 	cfg := pacerConfig{
-		prefix:   DefaultPacerPrefix,
+		prefix:   DefaultKeyPrefix,
 		clock:    pacerSystemClock{},
 		interval: DefaultSyncInterval,
 		lockTTL:  DefaultLockTTL,
@@ -273,12 +285,12 @@ func NewPacer(client rueidis.Client, opts ...PacerOption) (*Pacer, error) {
 		o.applyPacer(&cfg)
 	}
 	if client == nil {
-		cfg.fail("needs a client")
+		cfg.fail("nil client")
 	}
 	p := &Pacer{
 		client:   client,
 		clock:    cfg.clock,
-		prefix:   cfg.prefix + "pacer:",
+		prefix:   cfg.prefix + ":pacer:",
 		interval: cfg.interval,
 		lockTTL:  cfg.lockTTL,
 		token:    newPacerToken(),
@@ -300,8 +312,8 @@ func NewPacer(client rueidis.Client, opts ...PacerOption) (*Pacer, error) {
 	if err != nil {
 		cfg.errs = append(cfg.errs, err)
 	}
-	if len(cfg.errs) > 0 {
-		return nil, errors.Join(append([]error{gavel.ErrInvalidOption}, cfg.errs...)...)
+	if err := errors.Join(cfg.errs...); err != nil {
+		return nil, err
 	}
 	p.even = even
 	if p.interval > 0 {

@@ -19,7 +19,7 @@ func ExamplePacer() {
 		log.Fatal(err)
 	}
 	defer client.Close()
-	pacer, err := gavelredis.NewPacer(client, gavelredis.WithPacing(gavel.WithPacerStep(time.Minute)))
+	pacer, err := gavelredis.NewPacer(client, gavelredis.WithPacerStep(time.Minute), gavelredis.WithMinRate(0.01))
 	if err != nil {
 		log.Fatal(err)
 	}

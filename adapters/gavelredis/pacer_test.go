@@ -35,7 +35,7 @@ func pacerDiurnal(m int) float64 {
 // by hand, closed when the test ends.
 func newTestPacer(t *testing.T, c rueidis.Client, prefix string, opts ...PacerOption) *Pacer {
 	t.Helper()
-	p, err := NewPacer(c, append([]PacerOption{WithPacerPrefix(prefix), WithSyncInterval(0)}, opts...)...)
+	p, err := NewPacer(c, append([]PacerOption{testPrefix(prefix), WithSyncInterval(0)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close(context.Background()) })
 	return p
@@ -80,8 +80,8 @@ func TestPacerSharedSimulation(t *testing.T) {
 				if i > 0 {
 					client = profileNewClient(t, redisAddr())
 				}
-				pacers[i] = newTestPacer(t, client, prefix+tt.name+":",
-					WithPacerClock(clock), WithPacing(gavel.WithTrafficShape(tt.shape)))
+				pacers[i] = newTestPacer(t, client, prefix+tt.name,
+					WithPacerClock(clock), WithTrafficShape(tt.shape))
 				require.NoError(t, pacers[i].SetBudget("acme", budget, pacerDay))
 			}
 			syncAll := func(tick int) {
@@ -259,7 +259,7 @@ func TestPacerRedisDown(t *testing.T) {
 func TestPacerBackground(t *testing.T) {
 	c, prefix := profileClient(t)
 	ctx := context.Background()
-	p, err := NewPacer(c, WithPacerPrefix(prefix), WithSyncInterval(10*time.Millisecond))
+	p, err := NewPacer(c, testPrefix(prefix), WithSyncInterval(10*time.Millisecond))
 	require.NoError(t, err)
 	require.NoError(t, p.SetBudget("acme", 1_000_000_000, pacerDay))
 	p.Spend(ctx, "acme", 700)
@@ -340,9 +340,16 @@ func TestNewPacerOptions(t *testing.T) {
 		opt    PacerOption
 		ok     bool
 	}{
-		{"defaults", c, WithPacerPrefix("x:"), true},
-		{"pacing", c, WithPacing(gavel.WithPacerStep(time.Second), gavel.WithMinRate(0.01)), true},
-		{"bad pacing", c, WithPacing(gavel.WithPacerStep(0)), false},
+		{"defaults", c, WithKeyPrefix("x"), true},
+		{"prefix ending with the separator", c, WithKeyPrefix("x:"), false},
+		{"prefix with a brace", c, WithKeyPrefix("{x}"), false},
+		{"step", c, WithPacerStep(time.Second), true},
+		{"zero step", c, WithPacerStep(0), false},
+		{"min rate", c, WithMinRate(0.01), true},
+		{"min rate above 1", c, WithMinRate(2), false},
+		{"traffic shape", c, WithTrafficShape([]float64{1, 2, 1}), true},
+		{"negative traffic shape", c, WithTrafficShape([]float64{1, -2}), false},
+		{"clock", c, WithPacerClock(auctiontest.NewClock(time.Unix(0, 0))), true},
 		{"nil clock", c, WithPacerClock(nil), false},
 		{"manual sync", c, WithSyncInterval(0), true},
 		{"negative sync", c, WithSyncInterval(-time.Second), false},
@@ -350,7 +357,7 @@ func TestNewPacerOptions(t *testing.T) {
 		{"tiny lock ttl", c, WithLockTTL(time.Microsecond), false},
 		{"hook", c, WithPacerHooks(&pacerRecorder{}), true},
 		{"not a hook", c, WithPacerHooks(42), false},
-		{"nil client", nil, WithPacerPrefix("x:"), false},
+		{"nil client", nil, WithKeyPrefix("x"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -414,7 +421,7 @@ func (r *pacerRecorder) ops() []PacerOp {
 func BenchmarkRedisPacer(b *testing.B) {
 	c, prefix := profileClient(b)
 	clock := auctiontest.NewClock(pacerSimDay)
-	p, err := NewPacer(c, WithPacerPrefix(prefix), WithSyncInterval(0), WithPacerClock(clock))
+	p, err := NewPacer(c, testPrefix(prefix), WithSyncInterval(0), WithPacerClock(clock))
 	require.NoError(b, err)
 	defer func() { _ = p.Close(context.Background()) }()
 	require.NoError(b, p.SetBudget("acme", 1_000_000, pacerDay))

@@ -16,7 +16,6 @@ import (
 
 // Defaults of the ProfileStore options.
 const (
-	DefaultProfilePrefix   = "gavel:"
 	DefaultProfileCacheTTL = 30 * time.Second
 	DefaultProfileDecoded  = 65_536
 )
@@ -36,8 +35,8 @@ const ProfileSchemaVersion = 1
 //
 // # Key schema
 //
-// Each profile is one string key, <prefix>profile:<key> (prefix by
-// WithProfilePrefix, default "gavel:"), holding a JSON object:
+// With the key prefix P (WithKeyPrefix, default DefaultKeyPrefix, "gavel"),
+// each profile is one string key, P:profile:<key>, holding a JSON object:
 //
 //	{"v":1,"uid":"u1","segments":[<openrtb2.Data>...],"eids":[<openrtb2.EID>...],
 //	 "kw":["news"],"attrs":{"tier":"gold"}}
@@ -60,7 +59,7 @@ const ProfileSchemaVersion = 1
 // create one with NewProfileStore.
 type ProfileStore struct {
 	client   rueidis.Client
-	prefix   string // <prefix>profile:
+	prefix   string // P:profile:
 	cacheTTL time.Duration
 	decoded  *decodedProfiles // nil: decode every time
 
@@ -70,6 +69,7 @@ type ProfileStore struct {
 var _ gavel.ProfileStore = (*ProfileStore)(nil)
 
 // A ProfileOption configures a ProfileStore; see NewProfileStore.
+// WithKeyPrefix is a ProfileOption too.
 type ProfileOption interface {
 	applyProfile(*profileConfig)
 }
@@ -81,16 +81,13 @@ type profileConfig struct {
 	errs     []error
 }
 
+func (c *profileConfig) fail(format string, args ...any) {
+	c.errs = append(c.errs, invalidOption(profileWhat, format, args...))
+}
+
 type profileOptionFunc func(*profileConfig)
 
 func (f profileOptionFunc) applyProfile(c *profileConfig) { f(c) }
-
-// WithProfilePrefix sets the prefix of every key the store reads and
-// writes, for example "exchange-eu:" to share one Redis among several
-// exchanges. Default DefaultProfilePrefix ("gavel:").
-func WithProfilePrefix(prefix string) ProfileOption {
-	return profileOptionFunc(func(c *profileConfig) { c.prefix = prefix })
-}
 
 // WithProfileCacheTTL sets how long a profile may stay in the client-side
 // cache, at most; the key's own TTL in Redis, and any change to the key,
@@ -99,7 +96,7 @@ func WithProfilePrefix(prefix string) ProfileOption {
 func WithProfileCacheTTL(d time.Duration) ProfileOption {
 	return profileOptionFunc(func(c *profileConfig) {
 		if d < 0 {
-			c.errs = append(c.errs, fmt.Errorf("gavel: redis profile cache ttl must not be negative, got %v", d))
+			c.fail("cache ttl must not be negative, got %v", d)
 			return
 		}
 		c.cacheTTL = d
@@ -113,7 +110,7 @@ func WithProfileCacheTTL(d time.Duration) ProfileOption {
 func WithProfileDecoded(n int) ProfileOption {
 	return profileOptionFunc(func(c *profileConfig) {
 		if n < 0 {
-			c.errs = append(c.errs, fmt.Errorf("gavel: redis decoded profiles must not be negative, got %d", n))
+			c.fail("decoded profiles must not be negative, got %d", n)
 			return
 		}
 		c.decoded = n
@@ -122,19 +119,19 @@ func WithProfileDecoded(n int) ProfileOption {
 
 // NewProfileStore returns a ProfileStore reading and writing through
 // client. It does no I/O. It returns an error wrapping gavel.ErrInvalidOption
-// for a nil client or an option out of range.
+// for a nil client or an option out of range, all such problems at once.
 func NewProfileStore(client rueidis.Client, opts ...ProfileOption) (*ProfileStore, error) {
-	cfg := profileConfig{prefix: DefaultProfilePrefix, cacheTTL: DefaultProfileCacheTTL, decoded: DefaultProfileDecoded}
+	cfg := profileConfig{prefix: DefaultKeyPrefix, cacheTTL: DefaultProfileCacheTTL, decoded: DefaultProfileDecoded}
 	for _, o := range opts {
 		o.applyProfile(&cfg)
 	}
 	if client == nil {
-		cfg.errs = append(cfg.errs, errors.New("gavel: redis profile store needs a client"))
+		cfg.fail("nil client")
 	}
-	if len(cfg.errs) > 0 {
-		return nil, errors.Join(append([]error{gavel.ErrInvalidOption}, cfg.errs...)...)
+	if err := errors.Join(cfg.errs...); err != nil {
+		return nil, err
 	}
-	s := &ProfileStore{client: client, prefix: cfg.prefix + "profile:", cacheTTL: cfg.cacheTTL}
+	s := &ProfileStore{client: client, prefix: cfg.prefix + ":profile:", cacheTTL: cfg.cacheTTL}
 	if cfg.decoded > 0 {
 		s.decoded = newDecodedProfiles(cfg.decoded)
 	}

@@ -19,7 +19,7 @@ func ExampleProfileStore() {
 		log.Fatal(err)
 	}
 	defer client.Close()
-	store, err := gavelredis.NewProfileStore(client, gavelredis.WithProfilePrefix("eu:"), gavelredis.WithProfileCacheTTL(time.Minute))
+	store, err := gavelredis.NewProfileStore(client, gavelredis.WithKeyPrefix("eu"), gavelredis.WithProfileCacheTTL(time.Minute))
 	if err != nil {
 		log.Fatal(err)
 	}

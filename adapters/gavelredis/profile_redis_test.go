@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,12 @@ func profileClient(t testing.TB) (rueidis.Client, string) {
 	c := profileNewClient(t, addr)
 	t.Cleanup(func() { profileDeleteKeys(t, c, prefix) })
 	return c, prefix
+}
+
+// testPrefix returns the option of the key prefix that profileClient
+// returned, which ends with the separator the keys add.
+func testPrefix(prefix string) Option {
+	return WithKeyPrefix(strings.TrimSuffix(prefix, ":"))
 }
 
 // profileNewClient returns a new client of the Redis at addr, closed when

@@ -37,7 +37,7 @@ func fullProfile() *gavel.Profile {
 
 func newTestProfileStore(t *testing.T, c rueidis.Client, prefix string, opts ...ProfileOption) *ProfileStore {
 	t.Helper()
-	s, err := NewProfileStore(c, append([]ProfileOption{WithProfilePrefix(prefix)}, opts...)...)
+	s, err := NewProfileStore(c, append([]ProfileOption{testPrefix(prefix)}, opts...)...)
 	require.NoError(t, err)
 	return s
 }
@@ -334,12 +334,13 @@ func TestNewProfileStoreOptions(t *testing.T) {
 		opt    ProfileOption
 		ok     bool
 	}{
-		{"defaults", c, WithProfilePrefix("x:"), true},
+		{"defaults", c, WithKeyPrefix("x"), true},
+		{"empty prefix", c, WithKeyPrefix(""), false},
 		{"no cache", c, WithProfileCacheTTL(0), true},
 		{"no decoded", c, WithProfileDecoded(0), true},
 		{"negative ttl", c, WithProfileCacheTTL(-time.Second), false},
 		{"negative decoded", c, WithProfileDecoded(-1), false},
-		{"nil client", nil, WithProfilePrefix("x:"), false},
+		{"nil client", nil, WithKeyPrefix("x"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
