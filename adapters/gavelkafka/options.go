@@ -14,7 +14,7 @@ import (
 
 // An Option configures a Sink. Options are applied in order by NewSink,
 // which validates the result; a later option overrides an earlier one of
-// the same kind, except WithHooks and WithClientOptions, which add.
+// the same kind, except WithSinkHooks and WithClientOptions, which add.
 type Option interface {
 	apply(*config)
 }
@@ -23,8 +23,10 @@ type optionFunc func(*config)
 
 func (f optionFunc) apply(c *config) { f(c) }
 
-// Defaults of the options. They are documented on each option too.
+// Defaults of the options. They are documented on each option too; the
+// default codecs are DefaultCompression's.
 const (
+	DefaultIdempotence        = true
 	DefaultLinger             = 10 * time.Millisecond
 	DefaultBatchMaxBytes      = 1_000_012 // Kafka's max.message.bytes default
 	DefaultMaxBufferedRecords = 100_000
@@ -42,23 +44,29 @@ type config struct {
 	maxRecords  int
 	maxBytes    int64
 	timeout     time.Duration
-	hooks       []Hook
+	hooks       []gavel.SinkHook
 	client      *kgo.Client
 	clientOpts  []kgo.Opt
 	configured  []string // options that configure the client, by name: they contradict WithClient
 }
 
+// DefaultCompression returns the default of WithCompression, in order of
+// preference: zstd at its fastest level, snappy, none.
+func DefaultCompression() []kgo.CompressionCodec {
+	return []kgo.CompressionCodec{
+		kgo.ZstdCompression().WithLevel(int(zstd.SpeedFastest)), kgo.SnappyCompression(), kgo.NoCompression(),
+	}
+}
+
 func defaultConfig() config {
 	return config{
-		compression: []kgo.CompressionCodec{
-			kgo.ZstdCompression().WithLevel(int(zstd.SpeedFastest)), kgo.SnappyCompression(), kgo.NoCompression(),
-		},
-		idempotent: true,
-		linger:     DefaultLinger,
-		batchBytes: DefaultBatchMaxBytes,
-		maxRecords: DefaultMaxBufferedRecords,
-		maxBytes:   DefaultMaxBufferedBytes,
-		timeout:    DefaultDeliveryTimeout,
+		compression: DefaultCompression(),
+		idempotent:  DefaultIdempotence,
+		linger:      DefaultLinger,
+		batchBytes:  DefaultBatchMaxBytes,
+		maxRecords:  DefaultMaxBufferedRecords,
+		maxBytes:    DefaultMaxBufferedBytes,
+		timeout:     DefaultDeliveryTimeout,
 	}
 }
 
@@ -94,7 +102,8 @@ func WithTopic(topic string) Option {
 // supports, and sends a batch uncompressed if compressing does not make it
 // smaller. Every consumer of the topic must be able to decode them.
 //
-// Default: zstd at its fastest level, then snappy, then none. The events of
+// Default DefaultCompression(): zstd at its fastest level, then snappy,
+// then none. The events of
 // an auction share a key, so they share a batch, and they repeat their
 // field names and ids: in BenchmarkKafkaSink (in the benchmarks module),
 // zstd's fastest level leaves 10% of the bytes and snappy 19%, for up to
@@ -113,8 +122,9 @@ func WithCompression(codecs ...kgo.CompressionCodec) Option {
 // events of one auction keep their order across retries; it requires acks
 // from all in-sync replicas, which the Sink always asks for. Without it the
 // client sends one request at a time per broker, and a retry can duplicate
-// a batch. Default: on (as in franz-go); turn it off only if the cluster
-// denies the IDEMPOTENT_WRITE permission (Kafka before 3.0).
+// a batch. Default DefaultIdempotence, on (as in franz-go); turn it off
+// only if the cluster denies the IDEMPOTENT_WRITE permission (Kafka before
+// 3.0).
 func WithIdempotence(on bool) Option {
 	return clientOption("WithIdempotence", func(c *config) { c.idempotent = on })
 }
@@ -169,10 +179,24 @@ func WithDeliveryTimeout(d time.Duration) Option {
 	return clientOption("WithDeliveryTimeout", func(c *config) { c.timeout = d })
 }
 
-// WithHooks registers hooks that observe the Sink. Each must implement at
-// least one of gavel.EventsDroppedHook, EventsFailedHook and EventsDeliveredHook;
-// NewSink fails otherwise.
-func WithHooks(hooks ...Hook) Option {
+// WithSinkHooks registers hooks that observe the Sink, as
+// gavel.WithSinkHooks does for an AsyncSink: each implements one or more
+// of gavel.EventsDroppedHook (Write refused n events: the buffer is full,
+// the Sink is closed, or an event is invalid), gavel.EventsFailedHook (n
+// accepted events were given up: the client failed them with err, such as
+// the delivery timeout or a broker's error that is not retried, or Close
+// gave up on them with the cause of its ctx) and gavel.EventsDeliveredHook
+// (Kafka acknowledged n events); NewSink refuses a hook that implements
+// none. The client reports events one by one, so n is usually 1. One value
+// can observe both a Sink and gavel's AsyncSink. Later calls add to
+// earlier ones. Default: none.
+//
+// Hooks are called synchronously: OnEventsDropped from the goroutine that
+// called Write, the others from the client's promise goroutine (and
+// OnEventsFailed from Close). The client calls its promises one at a time,
+// so a slow hook delays every delivery: hooks must be fast, safe for
+// concurrent use, and must not call the Sink's Write, Flush or Close.
+func WithSinkHooks(hooks ...gavel.SinkHook) Option {
 	return optionFunc(func(c *config) { c.hooks = append(c.hooks, hooks...) })
 }
 
@@ -259,30 +283,13 @@ func (c *config) clientOptions() []kgo.Opt {
 	return append(opts, c.clientOpts...)
 }
 
-// A Hook observes a Sink. It is any value that implements one or more of
-// gavel's sink hook interfaces: gavel.EventsDroppedHook (Write refused n
-// events: the buffer is full, the Sink is closed, or an event is invalid),
-// gavel.EventsFailedHook (n accepted events were given up: the client
-// failed them with err, such as the delivery timeout or a broker's error
-// that is not retried, or Close gave up on them with the cause of its ctx)
-// and gavel.EventsDeliveredHook (Kafka acknowledged n events). The client
-// reports events one by one, so n is usually 1. One value can observe both
-// a Sink and gavel's AsyncSink. Register hooks with WithHooks.
-//
-// Hooks are called synchronously: OnEventsDropped from the goroutine that
-// called Write, the others from the client's promise goroutine (and
-// OnEventsFailed from Close). The client calls its promises one at a time,
-// so a slow hook delays every delivery: hooks must be fast, safe for
-// concurrent use, and must not call the Sink's Write, Flush or Close.
-type Hook any
-
 type hooks struct {
 	dropped   []gavel.EventsDroppedHook
 	failed    []gavel.EventsFailedHook
 	delivered []gavel.EventsDeliveredHook
 }
 
-func (hs *hooks) add(h Hook) error {
+func (hs *hooks) add(h gavel.SinkHook) error {
 	known := false
 	if x, ok := h.(gavel.EventsDroppedHook); ok {
 		hs.dropped, known = append(hs.dropped, x), true

@@ -31,7 +31,7 @@ func TestSinkBrokerOutage(t *testing.T) {
 	addr := c1.ListenAddrs()[0]
 	hooks := &countingHooks{}
 	const buffer = 400
-	s := newSink(t, gavelkafka.WithBrokers(addr), gavelkafka.WithMaxBufferedRecords(buffer), gavelkafka.WithHooks(hooks),
+	s := newSink(t, gavelkafka.WithBrokers(addr), gavelkafka.WithMaxBufferedRecords(buffer), gavelkafka.WithSinkHooks(hooks),
 		gavelkafka.WithDeliveryTimeout(time.Minute), gavelkafka.WithLinger(time.Millisecond), fastRecovery())
 	ctx := context.Background()
 
@@ -108,7 +108,7 @@ func TestSinkTopicRecreated(t *testing.T) {
 	c1 := startCluster(t)
 	addr := c1.ListenAddrs()[0]
 	hooks := &countingHooks{}
-	s := newSink(t, gavelkafka.WithBrokers(addr), gavelkafka.WithHooks(hooks), fastRecovery())
+	s := newSink(t, gavelkafka.WithBrokers(addr), gavelkafka.WithSinkHooks(hooks), fastRecovery())
 	ctx := context.Background()
 	require.NoError(t, s.Write(ctx, events("a", 0, 10)))
 	require.NoError(t, s.Flush(ctx))

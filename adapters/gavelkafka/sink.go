@@ -32,7 +32,7 @@ var (
 type Stats struct {
 	Produced  int64 // events Write accepted and handed to the client
 	Delivered int64 // produced events that Kafka acknowledged
-	Failed    int64 // produced events given up: see EventsFailedHook
+	Failed    int64 // produced events given up: see WithSinkHooks
 	Dropped   int64 // events Write refused: buffer full, Sink closed, or invalid; never produced
 	Buffered  int64 // produced events not yet delivered or failed
 }
@@ -156,7 +156,7 @@ func (s *Sink) Write(_ context.Context, events []gavel.Event) error {
 			for _, r := range *batch {
 				s.records.put(r)
 			}
-			return s.drop(len(events), fmt.Errorf("gavel: kafka sink: event %d: %w", i, err))
+			return s.drop(len(events), fmt.Errorf("%w: kafka sink: event %d", err, i))
 		}
 		*batch = append(*batch, r)
 		size += recordSize(r)

@@ -33,7 +33,7 @@ func TestNewSinkOptions(t *testing.T) {
 			gavelkafka.WithBrokers("127.0.0.1:1"), gavelkafka.WithTopic("t"), gavelkafka.WithCompression(kgo.SnappyCompression()),
 			gavelkafka.WithIdempotence(false), gavelkafka.WithLinger(0), gavelkafka.WithBatchMaxBytes(512),
 			gavelkafka.WithMaxBufferedRecords(1), gavelkafka.WithMaxBufferedBytes(1), gavelkafka.WithDeliveryTimeout(time.Second),
-			gavelkafka.WithHooks(&countingHooks{}), gavelkafka.WithClientOptions(kgo.ClientID("test")),
+			gavelkafka.WithSinkHooks(&countingHooks{}), gavelkafka.WithClientOptions(kgo.ClientID("test")),
 		}, nil},
 		{"nothing", nil, []string{"topic is required", "seed brokers are required"}},
 		{"client and client options", []gavelkafka.Option{
@@ -47,7 +47,7 @@ func TestNewSinkOptions(t *testing.T) {
 			"max buffered records must be at least 1", "max buffered bytes must be at least 1",
 			"delivery timeout must be at least 1s, got 0s",
 		}},
-		{"bad hook", []gavelkafka.Option{gavelkafka.WithBrokers("b"), gavelkafka.WithTopic("t"), gavelkafka.WithHooks(42)},
+		{"bad hook", []gavelkafka.Option{gavelkafka.WithBrokers("b"), gavelkafka.WithTopic("t"), gavelkafka.WithSinkHooks(42)},
 			[]string{"hook int implements no hook interface"}},
 	}
 	for _, tt := range tests {
@@ -76,7 +76,7 @@ func TestSinkDeliversEveryEventOnce(t *testing.T) {
 	c := startCluster(t)
 	addr := c.ListenAddrs()[0]
 	hooks := &countingHooks{}
-	sink := newSink(t, gavelkafka.WithBrokers(addr), gavelkafka.WithHooks(hooks))
+	sink := newSink(t, gavelkafka.WithBrokers(addr), gavelkafka.WithSinkHooks(hooks))
 	ctx := context.Background()
 
 	// 16 bidders bid on the one imp: 1 auction event, 16 bid events, 1 win
@@ -156,7 +156,7 @@ func TestSinkRefusesWhatDoesNotFit(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			hooks := &countingHooks{}
 			// Nothing listens at the broker's address: records stay buffered.
-			s := newSink(t, gavelkafka.WithBrokers(deadPort(t)), gavelkafka.WithHooks(hooks), tt.opt)
+			s := newSink(t, gavelkafka.WithBrokers(deadPort(t)), gavelkafka.WithSinkHooks(hooks), tt.opt)
 			ctx := context.Background()
 			require.NoError(t, s.Write(ctx, events("a", 0, 6)))
 			assert.ErrorIs(t, s.Write(ctx, events("a", 6, 5)), gavelkafka.ErrBufferFull, "5 more do not fit: none is produced")
@@ -186,7 +186,7 @@ func TestSinkRefusesInvalidEvents(t *testing.T) {
 	evs := events("a", 0, 3)
 	evs[1].Type = 0
 	err := s.Write(ctx, evs)
-	assert.ErrorContains(t, err, `gavel: kafka sink: event 1: gavel: event of auction "a": unknown event type 0`)
+	assert.EqualError(t, err, `gavel: event of auction "a": unknown event type 0: kafka sink: event 1`)
 	require.NoError(t, s.Write(ctx, events("b", 0, 2)))
 	require.NoError(t, s.Close(ctx))
 	assert.Equal(t, gavelkafka.Stats{Produced: 2, Delivered: 2, Dropped: 3}, s.Stats())
@@ -226,7 +226,7 @@ func TestSinkClose(t *testing.T) {
 func TestSinkCloseExpired(t *testing.T) {
 	c := startCluster(t)
 	hooks := &countingHooks{}
-	s := newSink(t, gavelkafka.WithBrokers(c.ListenAddrs()[0]), gavelkafka.WithHooks(hooks), fastRecovery())
+	s := newSink(t, gavelkafka.WithBrokers(c.ListenAddrs()[0]), gavelkafka.WithSinkHooks(hooks), fastRecovery())
 	ctx := context.Background()
 	require.NoError(t, s.Write(ctx, events("a", 0, 5)))
 	require.NoError(t, s.Flush(ctx))
@@ -251,7 +251,7 @@ func TestSinkCloseExpired(t *testing.T) {
 func TestSinkDeliveryTimeout(t *testing.T) {
 	c := startCluster(t)
 	hooks := &countingHooks{}
-	s := newSink(t, gavelkafka.WithBrokers(c.ListenAddrs()[0]), gavelkafka.WithHooks(hooks), fastRecovery(),
+	s := newSink(t, gavelkafka.WithBrokers(c.ListenAddrs()[0]), gavelkafka.WithSinkHooks(hooks), fastRecovery(),
 		gavelkafka.WithDeliveryTimeout(time.Second), gavelkafka.WithMaxBufferedRecords(50))
 	ctx := context.Background()
 	require.NoError(t, s.Write(ctx, events("a", 0, 5)))

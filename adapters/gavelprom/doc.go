@@ -3,7 +3,8 @@
 //
 // A Metrics is a gavel hook for auctions and for event sinks, and reads the
 // state of an Auction, a ledger, a pacer and a sink when it is scraped.
-// Imported as gavelprom next to client_golang's prometheus package:
+// Its name never collides with client_golang's prometheus package, which
+// its users import too:
 //
 //	m, err := gavelprom.New(gavelprom.WithConstLabels(prometheus.Labels{"exchange": "eu-1"}))
 //	sink, err := gavel.NewAsyncSink(inner, gavel.WithSinkHooks(m))
@@ -43,7 +44,7 @@
 //
 // # Metrics
 //
-// With the default namespace "gavel". From the auction hooks
+// With the default namespace, DefaultNamespace ("gavel"). From the auction hooks
 // (gavel.WithHooks):
 //
 //	name                                    type       labels          meaning

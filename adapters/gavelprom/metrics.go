@@ -86,17 +86,17 @@ type accountMetrics struct {
 
 // New returns a Metrics configured by opts and registers its metrics. It
 // returns an error wrapping gavel.ErrInvalidOption when an option is out of
-// range, or the registerer's error (for example a
+// range, all such problems at once, or the registerer's error (for example a
 // prometheus.AlreadyRegisteredError when another Metrics with the same
 // namespace and constant labels is registered there); it then leaves the
 // registerer as it was.
 func New(opts ...Option) (*Metrics, error) {
 	cfg := config{
-		namespace:   "gavel",
-		latency:     defaultLatencyBuckets,
+		namespace:   DefaultNamespace,
+		latency:     DefaultLatencyBuckets(),
 		readTimeout: DefaultReadTimeout,
 	}
-	WithPriceBuckets(defaultPriceBuckets...).apply(&cfg)
+	WithPriceBuckets(DefaultPriceBuckets()...).apply(&cfg)
 	for _, o := range opts {
 		o.apply(&cfg)
 	}

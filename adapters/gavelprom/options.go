@@ -33,25 +33,37 @@ type config struct {
 }
 
 func (c *config) fail(format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("%w: prometheus: "+format, append([]any{gavel.ErrInvalidOption}, args...)...))
+	c.errs = append(c.errs, fmt.Errorf("%w: prometheus metrics: "+format, append([]any{gavel.ErrInvalidOption}, args...)...))
 }
 
-// The default histogram buckets; see WithLatencyBuckets and WithPriceBuckets.
-var (
-	defaultLatencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1}
-	defaultPriceBuckets   = []int64{
+// Defaults of the options. The default buckets are those of
+// DefaultLatencyBuckets and DefaultPriceBuckets; the default registerer is
+// a new registry of the Metrics' own.
+const (
+	DefaultNamespace   = "gavel"
+	DefaultReadTimeout = 2 * time.Second
+)
+
+// DefaultLatencyBuckets returns the default of WithLatencyBuckets, in
+// seconds: from half a millisecond to a second, dense where RTB deadlines
+// fall.
+func DefaultLatencyBuckets() []float64 {
+	return []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1}
+}
+
+// DefaultPriceBuckets returns the default of WithPriceBuckets, in micros
+// of CPM: 0.10 to 100 in the auction currency.
+func DefaultPriceBuckets() []int64 {
+	return []int64{
 		100_000, 250_000, 500_000, 1_000_000, 2_000_000, 3_000_000, 5_000_000,
 		7_500_000, 10_000_000, 15_000_000, 20_000_000, 30_000_000, 50_000_000, 100_000_000,
 	}
-)
-
-// DefaultReadTimeout is the default of WithReadTimeout.
-const DefaultReadTimeout = 2 * time.Second
+}
 
 // WithNamespace sets the prefix of every metric name, followed by an
 // underscore. "" leaves the names without prefix. It must be a classic
 // (ASCII) metric name, [a-zA-Z_:][a-zA-Z0-9_:]*, so that every scraper can
-// read the names. Default "gavel".
+// read the names. Default DefaultNamespace ("gavel").
 func WithNamespace(ns string) Option {
 	return optionFunc(func(c *config) {
 		if ns != "" && !model.LegacyValidation.IsValidMetricName(ns) {
@@ -78,10 +90,10 @@ func WithRegisterer(r prometheus.Registerer) Option {
 
 // WithLatencyBuckets sets the upper bounds, in seconds, of the duration
 // histograms (auctions, bidder calls, profile lookups). They must be
-// positive and strictly increasing; the slice is copied. Default: from half
-// a millisecond to a second, dense where RTB deadlines fall: 0.0005,
-// 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5
-// and 1.
+// positive and strictly increasing; the slice is copied. Default
+// DefaultLatencyBuckets(): from half a millisecond to a second, dense where
+// RTB deadlines fall: 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+// 0.075, 0.1, 0.15, 0.2, 0.3, 0.5 and 1.
 func WithLatencyBuckets(seconds ...float64) Option {
 	return optionFunc(func(c *config) {
 		if !increasing(seconds) {
@@ -93,8 +105,8 @@ func WithLatencyBuckets(seconds ...float64) Option {
 }
 
 // WithPriceBuckets sets the upper bounds, in micros of CPM, of the clearing
-// price histogram. They must be positive and strictly increasing. Default:
-// 0.10, 0.25, 0.50, 1, 2, 3, 5, 7.50, 10, 15, 20, 30, 50 and 100 in the
+// price histogram. They must be positive and strictly increasing. Default
+// DefaultPriceBuckets(): 0.10, 0.25, 0.50, 1, 2, 3, 5, 7.50, 10, 15, 20, 30, 50 and 100 in the
 // auction currency (100_000 to 100_000_000 micros).
 func WithPriceBuckets(micros ...int64) Option {
 	return optionFunc(func(c *config) {

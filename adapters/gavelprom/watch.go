@@ -24,13 +24,13 @@ type RateReader interface {
 // returns an error if it already watches one.
 func (m *Metrics) WatchAuction(a *gavel.Auction) error {
 	if a == nil {
-		return errors.New("gavel: prometheus: watch a nil auction")
+		return errors.New("gavel: prometheus metrics: watch a nil auction")
 	}
 	s := m.state
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.auction != nil {
-		return errors.New("gavel: prometheus: an auction is already watched; use one Metrics per Auction")
+		return errors.New("gavel: prometheus metrics: an auction is already watched; use one Metrics per Auction")
 	}
 	s.auction = a
 	return nil
@@ -44,7 +44,7 @@ func (m *Metrics) WatchAuction(a *gavel.Auction) error {
 // out of the scrape and counted in ledger_read_errors_total.
 func (m *Metrics) WatchLedger(l gavel.BalanceReader, accounts ...string) error {
 	if l == nil {
-		return errors.New("gavel: prometheus: watch a nil ledger")
+		return errors.New("gavel: prometheus metrics: watch a nil ledger")
 	}
 	s := m.state
 	s.mu.Lock()
@@ -65,7 +65,7 @@ func (m *Metrics) WatchLedger(l gavel.BalanceReader, accounts ...string) error {
 // of accounts.
 func (m *Metrics) WatchPacer(p RateReader, accounts ...string) error {
 	if p == nil {
-		return errors.New("gavel: prometheus: watch a nil pacer")
+		return errors.New("gavel: prometheus metrics: watch a nil pacer")
 	}
 	s := m.state
 	s.mu.Lock()
@@ -87,13 +87,13 @@ func (m *Metrics) WatchPacer(p RateReader, accounts ...string) error {
 // watches one.
 func (m *Metrics) WatchSink(sink *gavel.AsyncSink) error {
 	if sink == nil {
-		return errors.New("gavel: prometheus: watch a nil sink")
+		return errors.New("gavel: prometheus metrics: watch a nil sink")
 	}
 	s := m.state
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sink != nil {
-		return errors.New("gavel: prometheus: a sink is already watched; use one Metrics per AsyncSink")
+		return errors.New("gavel: prometheus metrics: a sink is already watched; use one Metrics per AsyncSink")
 	}
 	s.sink = sink
 	return nil
@@ -104,9 +104,9 @@ func checkAccounts(watched map[string]bool, accounts []string) error {
 	for _, a := range accounts {
 		switch {
 		case a == "":
-			return errors.New("gavel: prometheus: empty account name")
+			return errors.New("gavel: prometheus metrics: empty account name")
 		case watched[a] || seen[a]:
-			return fmt.Errorf("gavel: prometheus: account %q is already watched", a)
+			return fmt.Errorf("gavel: prometheus metrics: account %q is already watched", a)
 		}
 		seen[a] = true
 	}
