@@ -2,14 +2,12 @@ package gavel
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/prebid/openrtb/v20/openrtb2"
-	"github.com/prebid/openrtb/v20/openrtb3"
 )
 
 // An Auction runs OpenRTB 2.6 auctions among a fixed set of bidders. Create
@@ -136,91 +134,12 @@ func (a *Auction) Run(ctx context.Context, req *openrtb2.BidRequest) (*Result, e
 	return res, err
 }
 
-// noBidReason says why nothing won, from what the bidders did.
-func noBidReason(res *Result) openrtb3.NoBidReason {
-	var called, failed, skipped, bids int
-	for i := range res.Bidders {
-		br := &res.Bidders[i]
-		switch {
-		case br.Status == StatusSkippedNoTime:
-			skipped++
-		case br.Status.Called():
-			called++
-			if br.Status == StatusTimeout || br.Status == StatusError || br.Status == StatusInvalidResponse {
-				failed++
-			}
-		}
-		bids += br.Bids
+// Close releases what the Auction owns: it closes the AsyncSink that
+// WithEventSink made, delivering the events still queued within ctx. It
+// returns that sink's Close error. Run must not be called after Close.
+func (a *Auction) Close(ctx context.Context) error {
+	if a.ownSink != nil {
+		return a.ownSink.Close(ctx)
 	}
-	switch {
-	case called == 0 && skipped > 0:
-		return openrtb3.NoBidInsufficientTime
-	case called == 0:
-		return NoBidNoBidders // none configured, or all blocked, throttled or paced
-	case bids > 0:
-		return NoBidNoEligibleBids
-	case failed == called:
-		return openrtb3.NoBidTechnicalError
-	default:
-		return NoBidNoDemand
-	}
-}
-
-// canceled reports whether ctx was canceled, as opposed to running out of time.
-func canceled(ctx context.Context) bool {
-	return errors.Is(ctx.Err(), context.Canceled)
-}
-
-// run is Run's body on a round from the pool. It holds one reference to the
-// round, which Run releases.
-func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Time) (*Result, error) {
-	r.refs.Store(1)
-	a := r.a
-	cur, err := r.prepare(req)
-	if err != nil {
-		return nil, err
-	}
-	a.stats.auctions.Add(1)
-	for _, h := range a.hooks.start {
-		h.OnAuctionStart(ctx, req)
-	}
-	deadline := a.deadline(ctx, req, start)
-	r.fanout = deadline.Add(-a.cfg.clearingTime)
-	r.idHash = hashString(req.ID)
-	res := &Result{
-		AuctionID: req.ID, Currency: cur, Start: start, Deadline: deadline, FanoutEnd: r.fanout,
-		Bidders: make([]BidderResult, len(a.bidders)),
-		req:     req,
-	}
-	if a.cfg.profiles != nil {
-		r.enrich(ctx, req, r.fanout)
-	}
-	actx, cancel := context.WithDeadline(ctx, r.fanout)
-	defer cancel()
-	rctx := &roundCtx{Context: actx, r: r}
-	r.wait(rctx.Done(), r.launch(rctx, req, r.fanout, res))
-	if canceled(ctx) {
-		return nil, ctx.Err()
-	}
-	r.collect(ctx, req, res)
-	r.clear(ctx, req, res)
-	if r.ledgerCancel != nil {
-		r.ledgerCancel()
-		r.ledgerCtx, r.ledgerCancel = nil, nil
-	}
-	if !res.HasWinner() {
-		res.NBR = noBidReason(res)
-	}
-	if len(a.hooks.outcome) > 0 {
-		for i := range res.Bids {
-			for _, h := range a.hooks.outcome {
-				h.OnBidOutcome(ctx, req.ID, &res.Bids[i])
-			}
-		}
-	}
-	res.Duration = time.Since(start)
-	if a.sink != nil {
-		r.emit(ctx, res)
-	}
-	return res, nil
+	return nil
 }

@@ -5,39 +5,6 @@ import (
 	"time"
 )
 
-// WithEventSink reports every auction to sink as events: one auction event,
-// one per bidder that was called (bid, no_bid, timeout or error), one per
-// bid (win or loss) and, through Auction.Commit, one per billed impression.
-// Run never waits for the sink: a sink that is not a NonBlockingSink (such
-// as an *AsyncSink) is wrapped in an AsyncSink with its defaults, owned by
-// the Auction and closed by Auction.Close. A NonBlockingSink passed here is
-// used as it is and stays the caller's to close. Default: no events are
-// built.
-func WithEventSink(sink EventSink) Option {
-	return optionFunc(func(c *config) { c.sink = sink })
-}
-
-// A NonBlockingSink is an EventSink whose Write never waits on I/O: it
-// queues or refuses the events and returns. WithEventSink hands events to
-// such a sink directly instead of putting an AsyncSink in front of it.
-type NonBlockingSink interface {
-	EventSink
-	NonBlocking
-}
-
-// NonBlocking marks AsyncSink as a NonBlockingSink.
-func (s *AsyncSink) NonBlocking() {}
-
-// Close releases what the Auction owns: it closes the AsyncSink that
-// WithEventSink made, delivering the events still queued within ctx. It
-// returns that sink's Close error. Run must not be called after Close.
-func (a *Auction) Close(ctx context.Context) error {
-	if a.ownSink != nil {
-		return a.ownSink.Close(ctx)
-	}
-	return nil
-}
-
 // emit builds the auction's events in the round's scratch slice and hands
 // them to the sink, which copies them.
 func (r *round) emit(ctx context.Context, res *Result) {
@@ -109,20 +76,4 @@ func bidderEventType(s BidderStatus) EventType {
 		return EventError
 	}
 	return 0
-}
-
-// billingEvent reports a committed impression.
-func (a *Auction) billingEvent(ctx context.Context, b *Billing, cost int64) {
-	if a.sink == nil {
-		return
-	}
-	evs := []Event{{
-		Version: EventSchemaVersion, Type: EventBilling, Time: time.Now().UnixMilli(),
-		AuctionID: b.AuctionID, ImpID: b.ImpID, Bidder: b.Bidder, Seat: b.Seat, BidID: b.BidID,
-		DealID: b.DealID, Account: b.Hold.Account, Currency: b.Currency,
-		ClearMicros: b.ClearMicros, CostMicros: cost,
-	}}
-	if err := a.sink.Write(ctx, evs); err != nil {
-		a.stats.eventWrites.Add(1)
-	}
 }

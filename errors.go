@@ -130,3 +130,7 @@ func (e *HTTPStatusError) Error() string {
 
 // Unwrap returns ErrHTTPStatus.
 func (e *HTTPStatusError) Unwrap() error { return ErrHTTPStatus }
+
+// ErrNoLedger is returned by Auction.Commit and Auction.Release when the
+// Auction has no Ledger (WithLedger).
+var ErrNoLedger = errors.New("gavel: auction has no ledger")

@@ -2,55 +2,12 @@ package gavel
 
 import (
 	"context"
-	"encoding/json"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
 )
-
-// A round is the working state of one auction: the bidder calls, the
-// bidders' copies of the request and the scratch space of validation and
-// clearing. Rounds are pooled. A round goes back to the pool only when Run
-// and every bidder goroutine it started are done with it (refs reaches 0),
-// so a bidder that answers late never writes into another auction.
-type round struct {
-	a     *Auction
-	refs  atomic.Int32
-	calls []call   // one per bidder, in bidder order
-	runs  []func() // runs[i] is calls[i].run, bound once so that go runs[i]() does not allocate
-
-	// pending counts the calls not finished yet, plus one held by Run until
-	// it waits; whoever brings it to 0 from a call sends on allDone
-	// (capacity 1), so Run wakes once per auction, not once per bidder.
-	pending atomic.Int32
-	allDone chan struct{}
-
-	// reqs[:nreqs] holds the bidders' copies of the request, one per
-	// distinct tmax. Its length is len(bidders) and the slice itself is
-	// never reassigned: bidder goroutines look their request up in it
-	// (requestBody) while launch is still adding copies, so only the
-	// elements change, and pointers into it stay valid for the whole round.
-	// nreqs is read and written by Run's goroutine only.
-	reqs   []openrtb2.BidRequest
-	nreqs  int
-	bodies []sharedBody // bodies[i] is the JSON of reqs[i], built on demand
-
-	fanout  time.Time     // when the fan-out ends
-	idHash  uint64        // xxhash of the request id, for throttling, pacing and ties
-	profile profileLookup // the profile lookup and the merged user
-
-	ledgerCtx    context.Context // bounds the Ledger by Run's deadline; made on first use
-	ledgerCancel context.CancelFunc
-
-	imps       []impInfo // per request imp
-	dealFloors []int64   // floors of all deals, imps[i].deals indexes into it
-	ties       []uint64  // per bid: tie-break key
-	rank       []int     // per imp: bid indexes in rank order
-	events     []Event   // the auction's events, handed to the sink
-}
 
 // call is one bidder's call within a round. The fields above the line are
 // written by Run before the goroutine starts; those below by the goroutine,
@@ -90,90 +47,13 @@ func (c *roundCtx) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-type sharedBody struct {
-	once sync.Once
-	body []byte
-	err  error
-}
-
-func newRound(a *Auction) *round {
-	n := len(a.bidders)
-	r := &round{
-		a:       a,
-		allDone: make(chan struct{}, 1),
-		runs:    make([]func(), n),
-		calls:   make([]call, n),
-		reqs:    make([]openrtb2.BidRequest, n),
-		bodies:  make([]sharedBody, n),
-	}
-	for i := range r.calls {
-		r.runs[i] = r.calls[i].run
-	}
-	r.profile.done = make(chan struct{}, 1)
-	return r
-}
-
-// release drops one reference; the last one clears the round and puts it
-// back in the pool.
-func (r *round) release() {
-	if r.refs.Add(-1) != 0 {
-		return
-	}
-	select { // a call's signal that Run did not wait for
-	case <-r.allDone:
-	default:
-	}
-	for len(r.profile.done) > 0 {
-		<-r.profile.done
-	}
-	r.profile.p, r.profile.err, r.profile.merged = nil, nil, false
-	clear(r.calls)
-	clear(r.reqs[:r.nreqs])
-	r.nreqs = 0
-	clear(r.bodies)
-	r.a.rounds.Put(r)
-}
-
-// requestFor returns the bidders' copy of req with the given tmax, making it
-// on first use.
-func (r *round) requestFor(req *openrtb2.BidRequest, tmax int64) *openrtb2.BidRequest {
-	for i := range r.reqs[:r.nreqs] {
-		if r.reqs[i].TMax == tmax {
-			return &r.reqs[i]
-		}
-	}
-	c := &r.reqs[r.nreqs]
-	*c = *req
-	c.TMax = tmax
-	if r.profile.merged {
-		c.User = &r.profile.user
-	}
-	r.nreqs++
-	return c
-}
-
-// requestBody returns the JSON encoding of a request that this round handed
-// to its bidders, encoding it once however many bidders ask. Bidders must
-// not modify the bytes. It runs in bidder goroutines, concurrently with
-// launch: it compares addresses only and never reads r.nreqs.
-func (r *round) requestBody(req *openrtb2.BidRequest) ([]byte, error) {
-	for i := range r.reqs {
-		if &r.reqs[i] == req {
-			sb := &r.bodies[i]
-			sb.once.Do(func() { sb.body, sb.err = json.Marshal(req) })
-			return sb.body, sb.err
-		}
-	}
-	return json.Marshal(req)
-}
-
-// encodeRequest returns the JSON of req, shared with the other bidders of
-// the auction when ctx comes from Run.
-func encodeRequest(ctx context.Context, req *openrtb2.BidRequest) ([]byte, error) {
-	if r, ok := ctx.Value(roundKey{}).(*round); ok {
-		return r.requestBody(req)
-	}
-	return json.Marshal(req)
+// fanOut calls every eligible bidder under the fan-out deadline and waits
+// until all have answered or the fan-out ends.
+func (r *round) fanOut(ctx context.Context, req *openrtb2.BidRequest, res *Result) {
+	actx, cancel := context.WithDeadline(ctx, r.fanout)
+	defer cancel()
+	rctx := &roundCtx{Context: actx, r: r}
+	r.wait(rctx.Done(), r.launch(rctx, req, r.fanout, res))
 }
 
 // launch starts the calls of every eligible bidder under ctx and returns
@@ -292,4 +172,21 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// bidderDeadline is when the bidder's own time ends: the fan-out deadline,
+// or earlier when the bidder's timeout says so.
+func (s *bidderSlot) deadline(fanout, now time.Time) time.Time {
+	if s.timeout > 0 {
+		if d := now.Add(s.timeout); d.Before(fanout) {
+			return d
+		}
+	}
+	return fanout
+}
+
+// tmaxMillis is the tmax sent to a bidder that has until deadline: the whole
+// milliseconds left, never less than 1.
+func tmaxMillis(deadline, now time.Time) int64 {
+	return max(int64(deadline.Sub(now)/time.Millisecond), 1)
 }

@@ -3,6 +3,7 @@ package gavel
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
 )
@@ -73,4 +74,17 @@ func (hs *hookSet) add(h Hook) error {
 		return fmt.Errorf("%w: hook %T implements no hook interface", ErrInvalidOption, h)
 	}
 	return nil
+}
+
+// ProfileHook is called after every profile lookup of Run, including the
+// ones that found nothing or failed; a failed lookup never fails the auction.
+type ProfileHook interface {
+	OnProfile(ctx context.Context, auctionID string, outcome ProfileOutcome, latency time.Duration, err error)
+}
+
+// BudgetHook is called for every reservation Run attempts: err is nil when
+// the ledger reserved the hold, wraps ErrBudgetExhausted when the account
+// is out of money, and is anything else when the ledger failed.
+type BudgetHook interface {
+	OnReserve(ctx context.Context, auctionID string, h Hold, err error)
 }

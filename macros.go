@@ -150,41 +150,58 @@ func (v *MacroValues) value(name string, buf []byte) (str string, num []byte, ok
 	if v == nil {
 		return "", nil, false
 	}
+	if str, ok := v.text(name); ok {
+		return str, nil, true
+	}
+	num, ok = v.number(name, buf)
+	return "", num, ok
+}
+
+// text returns the value of a macro whose value is a string.
+func (v *MacroValues) text(name string) (string, bool) {
 	switch name {
 	case "AUCTION_ID":
-		return v.AuctionID, nil, true
+		return v.AuctionID, true
 	case "AUCTION_BID_ID":
-		return v.BidID, nil, true
+		return v.BidID, true
 	case "AUCTION_IMP_ID":
-		return v.ImpID, nil, true
+		return v.ImpID, true
 	case "AUCTION_SEAT_ID":
-		return v.SeatID, nil, true
+		return v.SeatID, true
 	case "AUCTION_AD_ID":
-		return v.AdID, nil, true
+		return v.AdID, true
 	case "AUCTION_CURRENCY":
-		return v.Currency, nil, true
+		return v.Currency, true
+	}
+	return "", false
+}
+
+// number formats into buf the value of a macro whose value is a number,
+// and reports false when it is not known yet.
+func (v *MacroValues) number(name string, buf []byte) ([]byte, bool) {
+	switch name {
 	case "AUCTION_PRICE":
-		return "", AppendMicros(buf, v.Price), true
+		return AppendMicros(buf, v.Price), true
 	case "AUCTION_LOSS":
-		return "", strconv.AppendInt(buf, int64(v.Loss), 10), true
+		return strconv.AppendInt(buf, int64(v.Loss), 10), true
 	case "AUCTION_MBR":
 		if v.BidPrice > 0 {
-			return "", strconv.AppendFloat(buf, float64(v.Price)/float64(v.BidPrice), 'f', -1, 64), true
+			return strconv.AppendFloat(buf, float64(v.Price)/float64(v.BidPrice), 'f', -1, 64), true
 		}
 	case "AUCTION_MIN_TO_WIN":
 		if v.MinToWin >= 0 {
-			return "", AppendMicros(buf, v.MinToWin), true
+			return AppendMicros(buf, v.MinToWin), true
 		}
 	case "AUCTION_MULTIPLIER":
 		if v.Multiplier != 0 {
-			return "", strconv.AppendFloat(buf, v.Multiplier, 'f', -1, 64), true
+			return strconv.AppendFloat(buf, v.Multiplier, 'f', -1, 64), true
 		}
 	case "AUCTION_IMP_TS":
 		if v.ImpTS != 0 {
-			return "", strconv.AppendInt(buf, v.ImpTS, 10), true
+			return strconv.AppendInt(buf, v.ImpTS, 10), true
 		}
 	}
-	return "", nil, false
+	return nil, false
 }
 
 // appendBase64 appends src encoded with macroB64 to dst. It encodes through

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -29,6 +31,7 @@ const (
 	DefaultMaxPrice       = 1_000_000_000 // micros CPM: 1000.00 in the auction currency
 	MaxPriceLimit         = 1e15          // micros CPM: the most WithMaxPrice accepts (1e9 CPM)
 	DefaultHealthWindow   = 10 * time.Second
+	MinHealthWindow       = 10 * time.Millisecond // the shortest WithHealthWindow accepts
 )
 
 type config struct {
@@ -232,6 +235,21 @@ func WithThrottling(t Throttle) Option {
 }
 
 func (c *config) validate() error {
+	c.validateTimes()
+	if c.clock == nil {
+		c.fail("clock must not be nil")
+	}
+	if c.throttle != nil {
+		if err := c.throttle.validate(); err != nil {
+			c.errs = append(c.errs, err)
+		}
+	}
+	c.validateBidders()
+	return errors.Join(c.errs...)
+}
+
+// validateTimes checks the auction's durations against each other.
+func (c *config) validateTimes() {
 	switch {
 	case c.defaultTMax <= 0:
 		c.fail("default tmax must be positive, got %v", c.defaultTMax)
@@ -249,17 +267,14 @@ func (c *config) validate() error {
 	if c.minBidderTime < 0 {
 		c.fail("min bidder time must not be negative, got %v", c.minBidderTime)
 	}
-	if c.clock == nil {
-		c.fail("clock must not be nil")
+	if c.healthWindow < MinHealthWindow {
+		c.fail("health window must be at least %v, got %v", MinHealthWindow, c.healthWindow)
 	}
-	if c.healthWindow < 10*time.Millisecond {
-		c.fail("health window must be at least 10ms, got %v", c.healthWindow)
-	}
-	if c.throttle != nil {
-		if err := c.throttle.validate(); err != nil {
-			c.errs = append(c.errs, err)
-		}
-	}
+}
+
+// validateBidders requires every bidder to have a name of its own, and
+// every per-bidder option to name a bidder.
+func (c *config) validateBidders() {
 	seen := make(map[string]bool, len(c.bidders))
 	for i, b := range c.bidders {
 		if b == nil {
@@ -279,12 +294,11 @@ func (c *config) validate() error {
 		}
 		seen[name] = true
 	}
-	for name := range c.bidderTimeout {
+	for _, name := range slices.Sorted(maps.Keys(c.bidderTimeout)) {
 		if !seen[name] {
 			c.fail("timeout for unknown bidder %q", name)
 		}
 	}
-	return errors.Join(c.errs...)
 }
 
 // bidderName calls b.Name, reporting false when it panics, as a nil pointer
@@ -297,3 +311,84 @@ func bidderName(b Bidder) (name string, ok bool) {
 	}()
 	return b.Name(), true
 }
+
+// WithEventSink reports every auction to sink as events: one auction event,
+// one per bidder that was called (bid, no_bid, timeout or error), one per
+// bid (win or loss) and, through Auction.Commit, one per billed impression.
+// Run never waits for the sink: a sink that is not a NonBlockingSink (such
+// as an *AsyncSink) is wrapped in an AsyncSink with its defaults, owned by
+// the Auction and closed by Auction.Close. A NonBlockingSink passed here is
+// used as it is and stays the caller's to close. Default: no events are
+// built.
+func WithEventSink(sink EventSink) Option {
+	return optionFunc(func(c *config) { c.sink = sink })
+}
+
+// WithProfileStore enriches every request from store before the fan-out.
+// Default: no enrichment.
+func WithProfileStore(store ProfileStore) Option {
+	return optionFunc(func(c *config) { c.profiles = store })
+}
+
+// WithProfileTimeout bounds a profile lookup; the fan-out waits for it at
+// most d (and never past the auction's own deadline), then goes on without
+// the profile. Default DefaultProfileTimeout (3ms).
+func WithProfileTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			c.fail("profile timeout must be positive, got %v", d)
+			return
+		}
+		c.profileTimeout = d
+	})
+}
+
+// WithProfileKeys sets how a request's user is looked up: the first key
+// that is not empty is used. Default: ProfileKeyUserID.
+func WithProfileKeys(keys ...ProfileKey) Option {
+	return optionFunc(func(c *config) { c.profileKeys = keys })
+}
+
+// WithLedger makes every winner reserve its cost (CostMicros: the clearing
+// price per impression) on l before it wins. When the ledger refuses, the
+// bid loses with LossBudget and the next eligible bid of the imp wins at its
+// own recomputed clearing price. A failing or slow ledger fails closed:
+// nothing is spent and the auction still returns on time (the Ledger gets
+// the time left until Run's deadline; see WithClearingTime). Default: no
+// ledger, bids are not budget-controlled.
+func WithLedger(l Ledger) Option {
+	return optionFunc(func(c *config) { c.ledger = l })
+}
+
+// WithAccounts sets how bids map to budget accounts. Default SeatAccount.
+func WithAccounts(f AccountFunc) Option {
+	return optionFunc(func(c *config) { c.account = f })
+}
+
+// WithHoldTTL sets how long a winner's hold lives: an impression not billed
+// (Commit) or given back (Release) by then returns its money by itself. Set
+// it longer than the delay of your billing notices. Default DefaultHoldTTL
+// (15 minutes).
+func WithHoldTTL(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			c.fail("hold ttl must be positive, got %v", d)
+			return
+		}
+		c.holdTTL = d
+	})
+}
+
+// WithPacer consults p before the fan-out, for every bidder with an account
+// (WithAccounts): a bidder it holds back is not called (StatusPaced). Run
+// tells p of every winner's cost, and Commit and Release of what changed.
+// Default: no pacing.
+func WithPacer(p Pacer) Option {
+	return optionFunc(func(c *config) { c.pacer = p })
+}
+
+// DefaultHoldTTL is the default of WithHoldTTL.
+const DefaultHoldTTL = 15 * time.Minute
+
+// DefaultProfileTimeout is the default of WithProfileTimeout.
+const DefaultProfileTimeout = 3 * time.Millisecond

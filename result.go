@@ -210,3 +210,16 @@ func seatBid(resp *openrtb2.BidResponse, seat string) *openrtb2.SeatBid {
 	resp.SeatBid = append(resp.SeatBid, openrtb2.SeatBid{Seat: seat})
 	return &resp.SeatBid[len(resp.SeatBid)-1]
 }
+
+// Billing returns the Billing of Bids[i], which must be a winner; its Hold
+// is the imp's.
+func (r *Result) Billing(i int) Billing {
+	b := &r.Bids[i]
+	bl := Billing{AuctionID: r.AuctionID, Bidder: b.Bidder, Seat: b.Seat, BidID: b.Bid.ID,
+		Currency: r.Currency, ClearMicros: b.ClearMicros, Hold: r.Imps[b.Imp].Hold}
+	bl.ImpID = b.Bid.ImpID
+	if b.Deal != nil {
+		bl.DealID = b.Deal.ID
+	}
+	return bl
+}

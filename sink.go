@@ -456,3 +456,6 @@ func (s *AsyncSink) resolve(b *eventBlock, err error) {
 	s.notifyLocked()
 	s.mu.Unlock()
 }
+
+// NonBlocking marks AsyncSink as a NonBlockingSink.
+func (s *AsyncSink) NonBlocking() {}

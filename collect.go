@@ -38,26 +38,7 @@ func (r *round) collect(ctx context.Context, req *openrtb2.BidRequest, res *Resu
 			}
 			continue
 		}
-		switch {
-		case !c.received:
-			// A call started after the fan-out ended (Run's goroutine was
-			// held up during launch) waited for nothing, not a negative time.
-			br.Status, br.Err, br.Latency = StatusTimeout, ErrBidderTimeout, max(r.fanout.Sub(c.start), 0)
-		case c.end.After(c.deadline):
-			br.Status, br.Err, br.Latency = StatusTimeout, ErrBidderTimeout, c.end.Sub(c.start)
-		case c.err != nil:
-			br.Status, br.Err, br.Latency = StatusError, c.err, c.end.Sub(c.start)
-			switch {
-			case errors.Is(c.err, context.DeadlineExceeded):
-				br.Status = StatusTimeout
-			case errors.Is(c.err, ErrInvalidResponse):
-				br.Status = StatusInvalidResponse
-			}
-			var pe *PanicError
-			if errors.As(c.err, &pe) {
-				a.logger.Error("gavel: bidder panicked", "bidder", pe.Bidder, "panic", pe.Value, "stack", string(pe.Stack))
-			}
-		default:
+		if r.callStatus(c, br) {
 			br.Latency = c.end.Sub(c.start)
 			r.addBids(req, res, c.slot, c.resp, br)
 		}
@@ -66,6 +47,35 @@ func (r *round) collect(ctx context.Context, req *openrtb2.BidRequest, res *Resu
 			h.OnBidderResponse(ctx, req.ID, br)
 		}
 	}
+}
+
+// callStatus sets the status, error and latency of a call that failed or
+// timed out and reports false, or reports true for a call that answered in
+// time.
+func (r *round) callStatus(c *call, br *BidderResult) bool {
+	switch {
+	case !c.received:
+		// A call started after the fan-out ended (Run's goroutine was
+		// held up during launch) waited for nothing, not a negative time.
+		br.Status, br.Err, br.Latency = StatusTimeout, ErrBidderTimeout, max(r.fanout.Sub(c.start), 0)
+	case c.end.After(c.deadline):
+		br.Status, br.Err, br.Latency = StatusTimeout, ErrBidderTimeout, c.end.Sub(c.start)
+	case c.err != nil:
+		br.Status, br.Err, br.Latency = StatusError, c.err, c.end.Sub(c.start)
+		switch {
+		case errors.Is(c.err, context.DeadlineExceeded):
+			br.Status = StatusTimeout
+		case errors.Is(c.err, ErrInvalidResponse):
+			br.Status = StatusInvalidResponse
+		}
+		var pe *PanicError
+		if errors.As(c.err, &pe) {
+			r.a.logger.Error("gavel: bidder panicked", "bidder", pe.Bidder, "panic", pe.Value, "stack", string(pe.Stack))
+		}
+	default:
+		return true
+	}
+	return false
 }
 
 // addBids validates one bidder's response and appends its bids to res.Bids.
@@ -120,22 +130,53 @@ var errInvalidResponseID = fmt.Errorf("%w: id does not match the request", ErrIn
 // (203), secure (207), floor (100) or deal floor (101).
 func (r *round) checkBid(req *openrtb2.BidRequest, res *Result, b *BidOutcome, cur string, first int) openrtb3.LossReason {
 	bid := b.Bid
-	if bid.ID == "" {
+	if loss := checkBidID(res, b, first); loss != lossPending {
+		return loss
+	}
+	if b.Imp = impIndex(req, bid.ImpID); b.Imp < 0 {
+		return openrtb3.LossInvalidResponse
+	}
+	if loss := r.checkPrice(req, res, b, cur); loss != lossPending {
+		return loss
+	}
+	if bid.AdM == "" && bid.NURL == "" {
+		return openrtb3.LossMissingMarkup
+	}
+	if seatExcluded(req.WSeat, req.BSeat, b.Seat) {
+		return openrtb3.LossSeatBlocked
+	}
+	imp := &req.Imp[b.Imp]
+	if loss := r.checkDealBid(imp, b); loss != lossPending {
+		return loss
+	}
+	if loss := checkCreative(req, imp, bid); loss != lossPending {
+		return loss
+	}
+	return r.checkFloor(imp, b)
+}
+
+// checkBidID requires a bid id, unique within the seat's bids of one
+// response (res.Bids[first:] are that response's bids so far).
+func checkBidID(res *Result, b *BidOutcome, first int) openrtb3.LossReason {
+	if b.Bid.ID == "" {
 		return openrtb3.LossInvalidResponse
 	}
 	for i := first; i < len(res.Bids)-1; i++ {
-		if res.Bids[i].Bid.ID == bid.ID && res.Bids[i].Seat == b.Seat {
+		if res.Bids[i].Bid.ID == b.Bid.ID && res.Bids[i].Seat == b.Seat {
 			return LossDuplicateBid
 		}
 	}
-	b.Imp = impIndex(req, bid.ImpID)
-	if b.Imp < 0 {
-		return openrtb3.LossInvalidResponse
-	}
-	if !(bid.Price > 0) || bid.Price > 1e12 {
+	return lossPending
+}
+
+// checkPrice converts the bid's price, in the response currency cur, to
+// micros of the auction currency in b.PriceMicros, and checks it is
+// positive and at most the maximum price.
+func (r *round) checkPrice(req *openrtb2.BidRequest, res *Result, b *BidOutcome, cur string) openrtb3.LossReason {
+	if !(b.Bid.Price > 0) || b.Bid.Price > 1e12 {
 		return openrtb3.LossMissingBidPrice
 	}
-	price := toMicros(bid.Price)
+	price := toMicros(b.Bid.Price)
 	if cur != res.Currency {
 		if !currencyAllowed(req.Cur, cur) {
 			return LossCurrency
@@ -152,24 +193,17 @@ func (r *round) checkBid(req *openrtb2.BidRequest, res *Result, b *BidOutcome, c
 	if price > r.a.cfg.maxPrice {
 		return LossPriceAboveMax
 	}
-	if bid.AdM == "" && bid.NURL == "" {
-		return openrtb3.LossMissingMarkup
-	}
-	if seatExcluded(req.WSeat, req.BSeat, b.Seat) {
-		return openrtb3.LossSeatBlocked
-	}
-	imp := &req.Imp[b.Imp]
-	if loss := r.checkDealBid(imp, b); loss != lossPending {
-		return loss
-	}
-	if loss := checkCreative(req, imp, bid); loss != lossPending {
-		return loss
-	}
+	return lossPending
+}
+
+// checkFloor holds a deal bid to its deal's floor and an open bid to the
+// imp's.
+func (r *round) checkFloor(imp *openrtb2.Imp, b *BidOutcome) openrtb3.LossReason {
 	if b.Deal != nil {
-		if price < r.dealFloors[r.imps[b.Imp].dealStart+dealIndex(imp, b.Deal)] {
+		if b.PriceMicros < r.dealFloors[r.imps[b.Imp].dealStart+dealIndex(imp, b.Deal)] {
 			return openrtb3.LossBelowDealFloor
 		}
-	} else if price < r.imps[b.Imp].floor {
+	} else if b.PriceMicros < r.imps[b.Imp].floor {
 		return openrtb3.LossBelowAuctionFloor
 	}
 	return lossPending
@@ -320,43 +354,69 @@ func attrBlocked(imp *openrtb2.Imp, bid *openrtb2.Bid) bool {
 }
 
 // sizeAllowed checks a banner bid's w and h against the imp's formats, its
-// w and h, and its flexible-size ranges. A bid without a size, or not for
-// the banner, passes.
+// w and h, and its flexible-size ranges: a bid passes when it fits any of
+// them, or when the banner constrains no size. A bid without a size, or not
+// for the banner, passes.
 func sizeAllowed(imp *openrtb2.Imp, bid *openrtb2.Bid) bool {
 	bn := imp.Banner
-	if bn == nil || bid.W <= 0 || bid.H <= 0 {
+	if bn == nil || bid.W <= 0 || bid.H <= 0 || !forBanner(imp, bid) {
 		return true
 	}
-	if bid.MType != openrtb2.MarkupBanner && (bid.MType != 0 || imp.Video != nil || imp.Audio != nil || imp.Native != nil) {
+	w, h, hasSize := bannerSize(bn)
+	hasRange := bn.WMax > 0 || bn.HMax > 0
+	switch {
+	case len(bn.Format) == 0 && !hasSize && !hasRange: // no size constrained
+		return true
+	case fitsAnyFormat(bn.Format, bid):
+		return true
+	case hasSize && w == bid.W && h == bid.H:
 		return true
 	}
-	constrained := false
-	for _, f := range bn.Format {
-		constrained = true
-		switch {
-		case f.W > 0 && f.H > 0:
-			if f.W == bid.W && f.H == bid.H {
-				return true
-			}
-		case f.WRatio > 0 && f.HRatio > 0:
-			if bid.W*f.HRatio == bid.H*f.WRatio && bid.W >= f.WMin {
-				return true
-			}
-		}
+	return hasRange && fitsRange(bn, bid)
+}
+
+// bannerSize returns the banner's own w and h, when it has both.
+func bannerSize(bn *openrtb2.Banner) (w, h int64, ok bool) {
+	if bn.W == nil || bn.H == nil || *bn.W <= 0 || *bn.H <= 0 {
+		return 0, 0, false
 	}
-	if bn.W != nil && bn.H != nil && *bn.W > 0 && *bn.H > 0 {
-		constrained = true
-		if *bn.W == bid.W && *bn.H == bid.H {
+	return *bn.W, *bn.H, true
+}
+
+func fitsAnyFormat(formats []openrtb2.Format, bid *openrtb2.Bid) bool {
+	for _, f := range formats {
+		if fitsFormat(f, bid) {
 			return true
 		}
 	}
-	if bn.WMax > 0 || bn.HMax > 0 {
-		constrained = true
-		if bid.W >= bn.WMin && bid.H >= bn.HMin && (bn.WMax == 0 || bid.W <= bn.WMax) && (bn.HMax == 0 || bid.H <= bn.HMax) {
-			return true
-		}
+	return false
+}
+
+// forBanner reports whether a bid is for the imp's banner: its mtype says
+// so, or it has none and the imp has no other media object.
+func forBanner(imp *openrtb2.Imp, bid *openrtb2.Bid) bool {
+	if bid.MType == openrtb2.MarkupBanner {
+		return true
 	}
-	return !constrained
+	return bid.MType == 0 && imp.Video == nil && imp.Audio == nil && imp.Native == nil
+}
+
+// fitsFormat reports whether the bid's size is the format's exact size, or
+// has its aspect ratio and at least its minimum width (a flexible format).
+func fitsFormat(f openrtb2.Format, bid *openrtb2.Bid) bool {
+	switch {
+	case f.W > 0 && f.H > 0:
+		return f.W == bid.W && f.H == bid.H
+	case f.WRatio > 0 && f.HRatio > 0:
+		return bid.W*f.HRatio == bid.H*f.WRatio && bid.W >= f.WMin
+	}
+	return false
+}
+
+// fitsRange reports whether the bid's size is within the banner's
+// wmin..wmax and hmin..hmax (a max of 0: no upper bound).
+func fitsRange(bn *openrtb2.Banner, bid *openrtb2.Bid) bool {
+	return bid.W >= bn.WMin && bid.H >= bn.HMin && (bn.WMax == 0 || bid.W <= bn.WMax) && (bn.HMax == 0 || bid.H <= bn.HMax)
 }
 
 // insecureURL reports whether s holds an http:// URL that a browser would

@@ -1,0 +1,73 @@
+package gavel
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Billing identifies a won impression to bill or give back; Result.Billing
+// fills it in from a winner. Keep it (or what is needed to rebuild it) until
+// the billing notice or the loss notice arrives.
+type Billing struct {
+	AuctionID   string
+	ImpID       string
+	Bidder      string
+	Seat        string
+	BidID       string
+	DealID      string
+	Currency    string // the auction currency
+	ClearMicros int64  // the clearing price, micros of CPM
+	Hold        Hold
+}
+
+// Commit bills an impression: it commits costMicros (at most the hold's
+// amount; the rest returns to the account) on the Ledger, tells the Pacer,
+// and emits a billing event. It returns the Ledger's error (ErrHoldNotFound
+// for a hold already ended or expired, ErrCommitExceedsHold, ctx.Err()),
+// or ErrNoLedger.
+func (a *Auction) Commit(ctx context.Context, b Billing, costMicros int64) error {
+	if a.cfg.ledger == nil {
+		return ErrNoLedger
+	}
+	if err := a.cfg.ledger.Commit(ctx, b.Hold, costMicros); err != nil {
+		return fmt.Errorf("gavel: commit %s/%s: %w", b.AuctionID, b.ImpID, err)
+	}
+	if a.cfg.pacer != nil {
+		a.cfg.pacer.Spend(ctx, b.Hold.Account, costMicros-b.Hold.Amount)
+	}
+	a.billingEvent(ctx, &b, costMicros)
+	return nil
+}
+
+// Release gives a won impression's money back to its account, for a loss
+// notice or an impression that will never be billed. It returns the
+// Ledger's error (ErrHoldNotFound, ctx.Err()), or ErrNoLedger.
+func (a *Auction) Release(ctx context.Context, b Billing) error {
+	if a.cfg.ledger == nil {
+		return ErrNoLedger
+	}
+	if err := a.cfg.ledger.Release(ctx, b.Hold); err != nil {
+		return fmt.Errorf("gavel: release %s/%s: %w", b.AuctionID, b.ImpID, err)
+	}
+	if a.cfg.pacer != nil {
+		a.cfg.pacer.Spend(ctx, b.Hold.Account, -b.Hold.Amount)
+	}
+	return nil
+}
+
+// billingEvent reports a committed impression.
+func (a *Auction) billingEvent(ctx context.Context, b *Billing, cost int64) {
+	if a.sink == nil {
+		return
+	}
+	evs := []Event{{
+		Version: EventSchemaVersion, Type: EventBilling, Time: time.Now().UnixMilli(),
+		AuctionID: b.AuctionID, ImpID: b.ImpID, Bidder: b.Bidder, Seat: b.Seat, BidID: b.BidID,
+		DealID: b.DealID, Account: b.Hold.Account, Currency: b.Currency,
+		ClearMicros: b.ClearMicros, CostMicros: cost,
+	}}
+	if err := a.sink.Write(ctx, evs); err != nil {
+		a.stats.eventWrites.Add(1)
+	}
+}

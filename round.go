@@ -1,0 +1,191 @@
+package gavel
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/prebid/openrtb/v20/openrtb3"
+)
+
+// A round is the working state of one auction: the bidder calls, the
+// bidders' copies of the request and the scratch space of validation and
+// clearing. Rounds are pooled. A round goes back to the pool only when Run
+// and every bidder goroutine it started are done with it (refs reaches 0),
+// so a bidder that answers late never writes into another auction.
+type round struct {
+	a     *Auction
+	refs  atomic.Int32
+	calls []call   // one per bidder, in bidder order
+	runs  []func() // runs[i] is calls[i].run, bound once so that go runs[i]() does not allocate
+
+	// pending counts the calls not finished yet, plus one held by Run until
+	// it waits; whoever brings it to 0 from a call sends on allDone
+	// (capacity 1), so Run wakes once per auction, not once per bidder.
+	pending atomic.Int32
+	allDone chan struct{}
+
+	// reqs[:nreqs] holds the bidders' copies of the request, one per
+	// distinct tmax. Its length is len(bidders) and the slice itself is
+	// never reassigned: bidder goroutines look their request up in it
+	// (requestBody) while launch is still adding copies, so only the
+	// elements change, and pointers into it stay valid for the whole round.
+	// nreqs is read and written by Run's goroutine only.
+	reqs   []openrtb2.BidRequest
+	nreqs  int
+	bodies []sharedBody // bodies[i] is the JSON of reqs[i], built on demand
+
+	fanout  time.Time     // when the fan-out ends
+	idHash  uint64        // xxhash of the request id, for throttling, pacing and ties
+	profile profileLookup // the profile lookup and the merged user
+
+	ledgerCtx    context.Context // bounds the Ledger by Run's deadline; made on first use
+	ledgerCancel context.CancelFunc
+
+	imps       []impInfo // per request imp
+	dealFloors []int64   // floors of all deals, imps[i].deals indexes into it
+	ties       []uint64  // per bid: tie-break key
+	rank       []int     // per imp: bid indexes in rank order
+	events     []Event   // the auction's events, handed to the sink
+}
+
+// run is Run's body on a round from the pool, and the table of contents of
+// an auction: each step is a method in the file named after it. It holds
+// one reference to the round, which Run releases.
+func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Time) (*Result, error) {
+	r.refs.Store(1)
+	a := r.a
+	// 1. Check the request and choose its currency (request.go).
+	cur, err := r.prepare(req)
+	if err != nil {
+		return nil, err
+	}
+	a.stats.auctions.Add(1)
+	for _, h := range a.hooks.start {
+		h.OnAuctionStart(ctx, req)
+	}
+	// 2. Set Run's deadline and, the clearing time before it, the end of
+	// the fan-out (request.go).
+	deadline := a.deadline(ctx, req, start)
+	r.fanout = deadline.Add(-a.cfg.clearingTime)
+	r.idHash = hashString(req.ID)
+	res := &Result{
+		AuctionID: req.ID, Currency: cur, Start: start, Deadline: deadline, FanoutEnd: r.fanout,
+		Bidders: make([]BidderResult, len(a.bidders)),
+		req:     req,
+	}
+	// 3. Enrich the user from the profile store (enrich.go).
+	if a.cfg.profiles != nil {
+		r.enrich(ctx, req, r.fanout)
+	}
+	// 4. Call the eligible bidders and wait for them until the fan-out
+	// ends (fanout.go).
+	r.fanOut(ctx, req, res)
+	if canceled(ctx) {
+		return nil, ctx.Err()
+	}
+	// 5. Collect the responses and check every bid (collect.go).
+	r.collect(ctx, req, res)
+	// 6. Rank and clear each imp; each winner reserves its cost on the
+	// ledger (clearing.go, budget.go).
+	r.clear(ctx, req, res)
+	r.endLedger()
+	// 7. Say why nothing won, tell the hooks and the sink (emit.go).
+	r.finish(ctx, res, start)
+	return res, nil
+}
+
+// finish completes res and reports it: the no-bid reason when nothing won,
+// the bid outcome hooks, and the events.
+func (r *round) finish(ctx context.Context, res *Result, start time.Time) {
+	a := r.a
+	if !res.HasWinner() {
+		res.NBR = noBidReason(res)
+	}
+	if len(a.hooks.outcome) > 0 {
+		for i := range res.Bids {
+			for _, h := range a.hooks.outcome {
+				h.OnBidOutcome(ctx, res.AuctionID, &res.Bids[i])
+			}
+		}
+	}
+	res.Duration = time.Since(start)
+	if a.sink != nil {
+		r.emit(ctx, res)
+	}
+}
+
+func newRound(a *Auction) *round {
+	n := len(a.bidders)
+	r := &round{
+		a:       a,
+		allDone: make(chan struct{}, 1),
+		runs:    make([]func(), n),
+		calls:   make([]call, n),
+		reqs:    make([]openrtb2.BidRequest, n),
+		bodies:  make([]sharedBody, n),
+	}
+	for i := range r.calls {
+		r.runs[i] = r.calls[i].run
+	}
+	r.profile.done = make(chan struct{}, 1)
+	return r
+}
+
+// release drops one reference; the last one clears the round and puts it
+// back in the pool.
+func (r *round) release() {
+	if r.refs.Add(-1) != 0 {
+		return
+	}
+	select { // a call's signal that Run did not wait for
+	case <-r.allDone:
+	default:
+	}
+	for len(r.profile.done) > 0 {
+		<-r.profile.done
+	}
+	r.profile.p, r.profile.err, r.profile.merged = nil, nil, false
+	clear(r.calls)
+	clear(r.reqs[:r.nreqs])
+	r.nreqs = 0
+	clear(r.bodies)
+	r.a.rounds.Put(r)
+}
+
+// noBidReason says why nothing won, from what the bidders did.
+func noBidReason(res *Result) openrtb3.NoBidReason {
+	var called, failed, skipped, bids int
+	for i := range res.Bidders {
+		br := &res.Bidders[i]
+		switch {
+		case br.Status == StatusSkippedNoTime:
+			skipped++
+		case br.Status.Called():
+			called++
+			if br.Status == StatusTimeout || br.Status == StatusError || br.Status == StatusInvalidResponse {
+				failed++
+			}
+		}
+		bids += br.Bids
+	}
+	switch {
+	case called == 0 && skipped > 0:
+		return openrtb3.NoBidInsufficientTime
+	case called == 0:
+		return NoBidNoBidders // none configured, or all blocked, throttled or paced
+	case bids > 0:
+		return NoBidNoEligibleBids
+	case failed == called:
+		return openrtb3.NoBidTechnicalError
+	default:
+		return NoBidNoDemand
+	}
+}
+
+// canceled reports whether ctx was canceled, as opposed to running out of time.
+func canceled(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
+}
