@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -22,7 +23,8 @@ type Auction struct {
 	stats   stats
 	sink    EventSink  // nil: no events
 	ownSink *AsyncSink // the sink New made around a synchronous one
-	rounds  sync.Pool  // *round, see fanout.go
+	rounds  sync.Pool  // *round, see round.go
+	closed  atomic.Bool
 }
 
 // bidderSlot is a bidder with what the Auction keeps about it.
@@ -121,10 +123,15 @@ func (a *Auction) BidderHealth(name string) (BidderHealth, bool) {
 // StatusError and a *PanicError. If ctx is canceled before the auction ends
 // (canceled, not past its deadline), Run returns ctx.Err() and a nil Result.
 //
+// After Close, Run returns ErrClosed and a nil Result.
+//
 // A request that nothing wins still gets a Result, with Result.NBR saying
 // why; Result.BidResponse builds the response either way.
 func (a *Auction) Run(ctx context.Context, req *openrtb2.BidRequest) (*Result, error) {
 	start := time.Now()
+	if a.closed.Load() {
+		return nil, ErrClosed
+	}
 	r := a.rounds.Get().(*round)
 	res, err := r.run(ctx, req, start)
 	r.release()
@@ -136,8 +143,14 @@ func (a *Auction) Run(ctx context.Context, req *openrtb2.BidRequest) (*Result, e
 
 // Close releases what the Auction owns: it closes the AsyncSink that
 // WithEventSink made, delivering the events still queued within ctx. It
-// returns that sink's Close error. Run must not be called after Close.
+// returns that sink's Close error. From then on Run returns ErrClosed at
+// once; a Run already under way finishes, and its events, if the sink is
+// closed by then, are counted in Stats.EventWriteErrors. Close may be
+// called more than once; later calls do nothing and return nil.
 func (a *Auction) Close(ctx context.Context) error {
+	if a.closed.Swap(true) {
+		return nil
+	}
 	if a.ownSink != nil {
 		return a.ownSink.Close(ctx)
 	}

@@ -2,7 +2,6 @@ package gavel
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -31,7 +30,7 @@ func (a *Auction) Commit(ctx context.Context, b Billing, costMicros int64) error
 		return ErrNoLedger
 	}
 	if err := a.cfg.ledger.Commit(ctx, b.Hold, costMicros); err != nil {
-		return fmt.Errorf("gavel: commit %s/%s: %w", b.AuctionID, b.ImpID, err)
+		return withContext(err, "commit %s/%s", b.AuctionID, b.ImpID)
 	}
 	if a.cfg.pacer != nil {
 		a.cfg.pacer.Spend(ctx, b.Hold.Account, costMicros-b.Hold.Amount)
@@ -48,7 +47,7 @@ func (a *Auction) Release(ctx context.Context, b Billing) error {
 		return ErrNoLedger
 	}
 	if err := a.cfg.ledger.Release(ctx, b.Hold); err != nil {
-		return fmt.Errorf("gavel: release %s/%s: %w", b.AuctionID, b.ImpID, err)
+		return withContext(err, "release %s/%s", b.AuctionID, b.ImpID)
 	}
 	if a.cfg.pacer != nil {
 		a.cfg.pacer.Spend(ctx, b.Hold.Account, -b.Hold.Amount)

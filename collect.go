@@ -102,7 +102,7 @@ func (r *round) addBids(req *openrtb2.BidRequest, res *Result, s *bidderSlot, re
 		}
 		for k := range sb.Bid {
 			res.Bids = append(res.Bids, BidOutcome{
-				Bidder: s.name, Seat: seat, Bid: &sb.Bid[k], Imp: -1,
+				Bidder: s.name, Seat: seat, Bid: &sb.Bid[k], Imp: -1, BidCurrency: cur,
 				ResponseBidID: resp.BidID, MinToWinMicros: -1, Loss: respLoss,
 			})
 			b := &res.Bids[len(res.Bids)-1]
@@ -177,6 +177,7 @@ func (r *round) checkPrice(req *openrtb2.BidRequest, res *Result, b *BidOutcome,
 		return openrtb3.LossMissingBidPrice
 	}
 	price := toMicros(b.Bid.Price)
+	b.BidPriceMicros = price
 	if cur != res.Currency {
 		if !currencyAllowed(req.Cur, cur) {
 			return LossCurrency

@@ -3,6 +3,7 @@ package gavel
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/prebid/openrtb/v20/openrtb3"
 )
@@ -13,6 +14,9 @@ var (
 	// bid request fails validation (no id, no imps, duplicate imp ids, negative
 	// tmax or floors, ...). Its no-bid reason is 2 (invalid request).
 	ErrInvalidRequest = errors.New("gavel: invalid bid request")
+
+	// ErrClosed is returned by Run once the Auction is closed (Close).
+	ErrClosed = errors.New("gavel: auction closed")
 
 	// ErrInvalidOption is wrapped by the error New returns when an option's
 	// value is out of range or two options contradict each other.
@@ -91,7 +95,10 @@ var (
 // ErrInvalidRequest and carries the OpenRTB no-bid reason to answer with.
 type RequestError struct {
 	Reason openrtb3.NoBidReason // no-bid reason for the response; 2 for invalid requests
-	Msg    string               // what is wrong, e.g. `imp[1]: duplicate id "2"`
+	Msg    string               // every problem, joined by "; "
+	// Problems lists what is wrong, each on its own, in the order of the
+	// request: `imp[1]: duplicate id "2"`.
+	Problems []string
 }
 
 func (e *RequestError) Error() string { return "gavel: invalid bid request: " + e.Msg }
@@ -100,7 +107,25 @@ func (e *RequestError) Error() string { return "gavel: invalid bid request: " + 
 func (e *RequestError) Unwrap() error { return ErrInvalidRequest }
 
 func invalidRequest(format string, args ...any) error {
-	return &RequestError{Reason: openrtb3.NoBidInvalidRequest, Msg: fmt.Sprintf(format, args...)}
+	var p requestProblems
+	p.add(format, args...)
+	return p.err()
+}
+
+// requestProblems collects what is wrong with a request, so that Run
+// reports every problem at once. A valid request costs nothing.
+type requestProblems []string
+
+func (p *requestProblems) add(format string, args ...any) {
+	*p = append(*p, fmt.Sprintf(format, args...))
+}
+
+// err returns the *RequestError listing the problems, or nil.
+func (p requestProblems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return &RequestError{Reason: openrtb3.NoBidInvalidRequest, Msg: strings.Join(p, "; "), Problems: p}
 }
 
 // PanicError is the BidderResult.Err of a bidder whose Bid panicked. The
@@ -134,3 +159,19 @@ func (e *HTTPStatusError) Unwrap() error { return ErrHTTPStatus }
 // ErrNoLedger is returned by Auction.Commit and Auction.Release when the
 // Auction has no Ledger (WithLedger).
 var ErrNoLedger = errors.New("gavel: auction has no ledger")
+
+// contextError is an error with the context it happened in. Its message
+// carries the "gavel: " prefix once, however many gavel errors it wraps.
+type contextError struct {
+	msg string
+	err error
+}
+
+func (e *contextError) Error() string { return e.msg }
+func (e *contextError) Unwrap() error { return e.err }
+
+// withContext wraps err with the context that format and args describe:
+// "gavel: <context>: <err without its own gavel: prefix>".
+func withContext(err error, format string, args ...any) error {
+	return &contextError{msg: "gavel: " + fmt.Sprintf(format, args...) + ": " + strings.TrimPrefix(err.Error(), "gavel: "), err: err}
+}

@@ -47,7 +47,7 @@ func ExampleNewHTTPBidder() {
 		log.Fatal(err)
 	}
 	req := auctiontest.Request("auction-1", auctiontest.BannerImp("1", 1.00, [2]int64{300, 250}))
-	req.TMax = 500 // generous, for the example
+	req.TMax = 1000 // generous: Run returns as soon as both bidders have answered
 	res, err := a.Run(context.Background(), req)
 	if err != nil {
 		log.Fatal(err)

@@ -1,7 +1,6 @@
 package gavel
 
 import (
-	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -46,20 +45,34 @@ type Throttle struct {
 	MinCallRate    float64 // in (0, 1]; default 0.1
 }
 
-func (t *Throttle) validate() error {
+// Defaults of the Throttle's fields, used for a field left 0.
+const (
+	DefaultMaxFailureRate = 0.5
+	DefaultMinCalls       = 20
+	DefaultMinCallRate    = 0.1
+)
+
+// validate fills in the defaults of the fields left 0 and records the
+// fields out of range.
+func (t *Throttle) validate(errs *optionErrors) {
 	if t.MaxFailureRate == 0 {
-		t.MaxFailureRate = 0.5
+		t.MaxFailureRate = DefaultMaxFailureRate
 	}
 	if t.MinCalls == 0 {
-		t.MinCalls = 20
+		t.MinCalls = DefaultMinCalls
 	}
 	if t.MinCallRate == 0 {
-		t.MinCallRate = 0.1
+		t.MinCallRate = DefaultMinCallRate
 	}
-	if !(t.MaxFailureRate > 0 && t.MaxFailureRate < 1) || t.MinCalls < 1 || !(t.MinCallRate > 0 && t.MinCallRate <= 1) {
-		return fmt.Errorf("%w: throttle %+v out of range", ErrInvalidOption, *t)
+	if !(t.MaxFailureRate > 0 && t.MaxFailureRate < 1) {
+		errs.fail("throttle max failure rate must be in (0, 1), got %v", t.MaxFailureRate)
 	}
-	return nil
+	if t.MinCalls < 1 {
+		errs.fail("throttle min calls must be at least 1, got %d", t.MinCalls)
+	}
+	if !(t.MinCallRate > 0 && t.MinCallRate <= 1) {
+		errs.fail("throttle min call rate must be in (0, 1], got %v", t.MinCallRate)
+	}
 }
 
 const (

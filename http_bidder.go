@@ -90,11 +90,7 @@ type httpConfig struct {
 	header  http.Header
 	maxSize int64
 	gzipReq bool
-	errs    []error
-}
-
-func (c *httpConfig) fail(format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...))
+	optionErrors
 }
 
 // WithHTTPClient makes the bidder send its requests with client.Do, for a
@@ -201,7 +197,7 @@ func NewHTTPBidder(name, endpoint string, opts ...HTTPOption) (*HTTPBidder, erro
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
-	if err := errors.Join(cfg.errs...); err != nil {
+	if err := cfg.err(); err != nil {
 		return nil, err
 	}
 	out, err := http.NewRequest(http.MethodPost, endpoint, nil)
@@ -276,7 +272,7 @@ func (b *HTTPBidder) CloseIdleConnections() {
 func (b *HTTPBidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.BidResponse, error) {
 	body, err := b.encode(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("gavel: http bidder %q: encoding the request: %w", b.name, err)
+		return nil, withContext(err, "http bidder %q: encoding the request", b.name)
 	}
 	if b.gzipReq {
 		body = gzipBytes(body)
@@ -295,7 +291,7 @@ func (b *HTTPBidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrt
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
 		}
-		return nil, fmt.Errorf("gavel: http bidder %q: %w", b.name, err)
+		return nil, withContext(err, "http bidder %q", b.name)
 	}
 	resp, err := b.read(hresp)
 	if err != nil {

@@ -55,7 +55,7 @@ func (s *JSONLinesSink) Write(ctx context.Context, events []Event) error {
 	}
 	s.buf = buf
 	if _, err := s.w.Write(buf); err != nil {
-		return fmt.Errorf("gavel: json lines sink: %w", err)
+		return withContext(err, "json lines sink")
 	}
 	return nil
 }

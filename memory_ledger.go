@@ -2,7 +2,6 @@ package gavel
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -51,11 +50,7 @@ type LedgerOption interface {
 type ledgerConfig struct {
 	clock  Clock
 	shards int
-	errs   []error
-}
-
-func (c *ledgerConfig) fail(format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...))
+	optionErrors
 }
 
 type ledgerOptionFunc func(*ledgerConfig)
@@ -101,7 +96,7 @@ func NewMemoryLedger(opts ...LedgerOption) (*MemoryLedger, error) {
 	for _, o := range opts {
 		o.applyLedger(&cfg)
 	}
-	if err := errors.Join(cfg.errs...); err != nil {
+	if err := cfg.err(); err != nil {
 		return nil, err
 	}
 	shardBits := bits.Len(uint(cfg.shards - 1))

@@ -2,7 +2,6 @@ package gavel
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 )
@@ -34,43 +33,79 @@ type profileEntry struct {
 
 // A ProfileStoreOption configures a MemoryProfileStore.
 type ProfileStoreOption interface {
-	applyProfileStore(*MemoryProfileStore, *int)
+	applyProfileStore(*profileStoreConfig)
 }
 
-type profileStoreOption func(*MemoryProfileStore, *int)
+type profileStoreConfig struct {
+	ttl      time.Duration
+	capacity int
+	clock    Clock
+	optionErrors
+}
 
-func (f profileStoreOption) applyProfileStore(s *MemoryProfileStore, capacity *int) { f(s, capacity) }
+type profileStoreOption func(*profileStoreConfig)
 
-// WithProfileTTL sets how long a stored profile lives. Default 1 hour.
+func (f profileStoreOption) applyProfileStore(c *profileStoreConfig) { f(c) }
+
+// Defaults of the MemoryProfileStore options.
+const (
+	DefaultProfileTTL      = time.Hour
+	DefaultProfileCapacity = 100_000
+)
+
+// WithProfileTTL sets how long a stored profile lives; it must be
+// positive. Default DefaultProfileTTL (1 hour).
 func WithProfileTTL(d time.Duration) ProfileStoreOption {
-	return profileStoreOption(func(s *MemoryProfileStore, _ *int) { s.ttl = d })
+	return profileStoreOption(func(c *profileStoreConfig) {
+		if d <= 0 {
+			c.fail("profile ttl must be positive, got %v", d)
+			return
+		}
+		c.ttl = d
+	})
 }
 
 // WithProfileCapacity bounds the number of stored profiles; past it the
 // least recently used are evicted (per shard, so the bound is met
-// approximately, never exceeded). Default 100,000.
+// approximately, never exceeded). It must be positive. Default
+// DefaultProfileCapacity (100,000).
 func WithProfileCapacity(n int) ProfileStoreOption {
-	return profileStoreOption(func(_ *MemoryProfileStore, c *int) { *c = n })
+	return profileStoreOption(func(c *profileStoreConfig) {
+		if n <= 0 {
+			c.fail("profile capacity must be positive, got %d", n)
+			return
+		}
+		c.capacity = n
+	})
 }
 
-// WithProfileClock sets the clock that ages profiles. Default: system clock.
-func WithProfileClock(c Clock) ProfileStoreOption {
-	return profileStoreOption(func(s *MemoryProfileStore, _ *int) { s.clock = c })
+// WithProfileClock sets the clock that ages profiles; it must not be nil.
+// Default: the system clock.
+func WithProfileClock(clk Clock) ProfileStoreOption {
+	return profileStoreOption(func(c *profileStoreConfig) {
+		if clk == nil {
+			c.fail("profile clock must not be nil")
+			return
+		}
+		c.clock = clk
+	})
 }
 
 const profileShards = 32
 
-// NewMemoryProfileStore returns an empty store. It returns an error wrapping
-// ErrInvalidOption for a TTL or capacity that is not positive.
+// NewMemoryProfileStore returns an empty store configured by opts, applied
+// in order. It returns an error wrapping ErrInvalidOption when an option is
+// out of range; all such problems are reported at once.
 func NewMemoryProfileStore(opts ...ProfileStoreOption) (*MemoryProfileStore, error) {
-	s := &MemoryProfileStore{ttl: time.Hour, clock: systemClock{}}
-	capacity := 100_000
+	cfg := profileStoreConfig{ttl: DefaultProfileTTL, capacity: DefaultProfileCapacity, clock: systemClock{}}
 	for _, o := range opts {
-		o.applyProfileStore(s, &capacity)
+		o.applyProfileStore(&cfg)
 	}
-	if s.ttl <= 0 || capacity <= 0 || s.clock == nil {
-		return nil, errors.Join(ErrInvalidOption, errors.New("gavel: profile store ttl and capacity must be positive, clock non-nil"))
+	if err := cfg.err(); err != nil {
+		return nil, err
 	}
+	s := &MemoryProfileStore{ttl: cfg.ttl, clock: cfg.clock}
+	capacity := cfg.capacity
 	n := min(profileShards, capacity)
 	s.shards = make([]profileShard, n)
 	for i := range s.shards {

@@ -60,7 +60,7 @@ type config struct {
 	holdTTL        time.Duration
 	pacer          Pacer
 	sink           EventSink
-	errs           []error
+	optionErrors
 }
 
 func defaultConfig() config {
@@ -81,9 +81,17 @@ func defaultConfig() config {
 	}
 }
 
-func (c *config) fail(format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...))
+// optionErrors collects what a constructor finds wrong with its options,
+// so that it reports every problem at once.
+type optionErrors []error
+
+// fail records a problem; the message follows ErrInvalidOption's.
+func (e *optionErrors) fail(format string, args ...any) {
+	*e = append(*e, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...))
 }
+
+// err returns the problems joined, or nil.
+func (e optionErrors) err() error { return errors.Join(e...) }
 
 // WithBidders adds bidders to the auction. Every auction calls each bidder
 // that is eligible for it (see Run). Names must be non-empty and unique;
@@ -240,12 +248,10 @@ func (c *config) validate() error {
 		c.fail("clock must not be nil")
 	}
 	if c.throttle != nil {
-		if err := c.throttle.validate(); err != nil {
-			c.errs = append(c.errs, err)
-		}
+		c.throttle.validate(&c.optionErrors)
 	}
 	c.validateBidders()
-	return errors.Join(c.errs...)
+	return c.err()
 }
 
 // validateTimes checks the auction's durations against each other.

@@ -2,7 +2,6 @@ package gavel
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -66,11 +65,7 @@ type pacerConfig struct {
 	step    time.Duration
 	shape   trafficShape
 	minRate float64
-	errs    []error
-}
-
-func (c *pacerConfig) fail(format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...))
+	optionErrors
 }
 
 // WithPacerClock sets the clock that the pacer reads to step and to tell
@@ -199,10 +194,10 @@ func NewEvenPacer(opts ...PacerOption) (*EvenPacer, error) {
 	for _, o := range opts {
 		o.applyPacer(&cfg)
 	}
-	if err := errors.Join(cfg.errs...); err != nil {
+	if err := cfg.err(); err != nil {
 		return nil, err
 	}
-	cfg.errs = nil
+	cfg.optionErrors = nil
 	return &EvenPacer{cfg: cfg}, nil
 }
 

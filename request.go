@@ -26,69 +26,68 @@ func (r *round) prepare(req *openrtb2.BidRequest) (string, error) {
 	if req == nil {
 		return "", invalidRequest("nil request")
 	}
-	if err := checkRequestFields(req); err != nil {
-		return "", err
-	}
+	var problems requestProblems
+	checkRequestFields(req, &problems)
 	cur := "USD"
-	if len(req.Cur) > 0 {
+	if len(req.Cur) > 0 && req.Cur[0] != "" {
 		cur = req.Cur[0]
 	}
 	r.imps, r.dealFloors = r.imps[:0], r.dealFloors[:0]
 	for i := range req.Imp {
-		if err := r.prepareImp(req, i, cur); err != nil {
-			return "", err
-		}
+		r.prepareImp(req, i, cur, &problems)
 	}
-	return cur, nil
+	return cur, problems.err()
 }
 
 // checkRequestFields checks the request's own fields: id, imps, tmax,
 // auction type and currency.
-func checkRequestFields(req *openrtb2.BidRequest) error {
-	switch {
-	case req.ID == "":
-		return invalidRequest("missing id")
-	case len(req.Imp) == 0:
-		return invalidRequest("no imps")
-	case req.TMax < 0:
-		return invalidRequest("negative tmax %d", req.TMax)
-	case req.AT < 0 || req.AT > 2:
-		return invalidRequest("unsupported auction type at=%d", req.AT)
-	case len(req.Cur) > 0 && req.Cur[0] == "":
-		return invalidRequest("empty currency in cur")
+func checkRequestFields(req *openrtb2.BidRequest, problems *requestProblems) {
+	if req.ID == "" {
+		problems.add("missing id")
 	}
-	return nil
+	if len(req.Imp) == 0 {
+		problems.add("no imps")
+	}
+	if req.TMax < 0 {
+		problems.add("negative tmax %d", req.TMax)
+	}
+	if req.AT < 0 || req.AT > 2 {
+		problems.add("unsupported auction type at=%d", req.AT)
+	}
+	if len(req.Cur) > 0 && req.Cur[0] == "" {
+		problems.add("empty currency in cur")
+	}
 }
 
 // prepareImp checks imp i (id, floor, deals) and appends its floors in
 // micros of cur to r.imps and r.dealFloors.
-func (r *round) prepareImp(req *openrtb2.BidRequest, i int, cur string) error {
+func (r *round) prepareImp(req *openrtb2.BidRequest, i int, cur string, problems *requestProblems) {
 	imp := &req.Imp[i]
 	if imp.ID == "" {
-		return invalidRequest("imp[%d]: missing id", i)
+		problems.add("imp[%d]: missing id", i)
 	}
 	for j := range i {
-		if req.Imp[j].ID == imp.ID {
-			return invalidRequest("imp[%d]: duplicate id %q", i, imp.ID)
+		if imp.ID != "" && req.Imp[j].ID == imp.ID {
+			problems.add("imp[%d]: duplicate id %q", i, imp.ID)
+			break
 		}
 	}
 	floor, err := r.floorMicros(imp.BidFloor, imp.BidFloorCur, cur)
 	if err != nil {
-		return invalidRequest("imp[%d]: bidfloor: %v", i, err)
+		problems.add("imp[%d]: bidfloor: %v", i, err)
 	}
 	r.imps = append(r.imps, impInfo{floor: floor, dealStart: len(r.dealFloors)})
 	if imp.PMP == nil {
-		return nil
+		return
 	}
 	for k := range imp.PMP.Deals {
 		d := &imp.PMP.Deals[k]
 		if err := r.checkDeal(imp, k, cur); err != nil {
-			return invalidRequest("imp[%d]: deal[%d]: %v", i, k, err)
+			problems.add("imp[%d]: deal[%d]: %v", i, k, err)
 		}
-		floor, _ := r.floorMicros(d.BidFloor, d.BidFloorCur, cur) // checked by checkDeal
+		floor, _ := r.floorMicros(d.BidFloor, d.BidFloorCur, cur) // an error is reported by checkDeal
 		r.dealFloors = append(r.dealFloors, floor)
 	}
-	return nil
 }
 
 func (r *round) checkDeal(imp *openrtb2.Imp, k int, cur string) error {

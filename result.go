@@ -1,6 +1,7 @@
 package gavel
 
 import (
+	"math"
 	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -83,6 +84,12 @@ type BidOutcome struct {
 
 	// PriceMicros is the bid price in the auction currency, micros of CPM.
 	PriceMicros int64
+	// BidCurrency is the currency the bidder priced the bid in (the
+	// response's cur, or USD), and BidPriceMicros the price in it, micros
+	// of CPM; they equal Result.Currency and PriceMicros when no
+	// conversion took place. Macros are in this currency (OpenRTB 2.6 §4.4).
+	BidCurrency    string
+	BidPriceMicros int64
 	// ClearMicros is what the winner pays, micros of CPM; 0 for a loser.
 	ClearMicros int64
 	// MinToWinMicros is the least bid that would have won: for the winner
@@ -101,6 +108,16 @@ type BidOutcome struct {
 // thousand, in micros of the auction currency (CPM/1000), rounded half up.
 func (b *BidOutcome) CostMicros() int64 {
 	return (b.ClearMicros + 500) / 1000
+}
+
+// inBidCurrency converts micros of the auction currency into the bid's
+// currency at the rate its price was converted at. Negative amounts (-1:
+// unknown) are kept as they are.
+func (b *BidOutcome) inBidCurrency(micros int64) int64 {
+	if micros <= 0 || b.BidPriceMicros == b.PriceMicros || b.PriceMicros <= 0 || b.BidPriceMicros <= 0 {
+		return micros
+	}
+	return int64(math.Round(float64(micros) * float64(b.BidPriceMicros) / float64(b.PriceMicros)))
 }
 
 // BidderResult is one bidder's part in the auction.
@@ -135,7 +152,10 @@ func (r *Result) HasWinner() bool {
 
 // Macros returns the macro values of Bids[i], for ExpandMacros: the auction
 // data of a winner, or of a loser with its loss reason (for its lurl).
-// ImpTS is left unknown; set it when the impression is billed.
+// Prices and the currency are the bid's own (OpenRTB 2.6 §4.4): amounts of
+// the auction currency are converted back at the rate the bid's price was
+// converted at, so a first-price winner sees exactly its own price. ImpTS
+// is left unknown; set it when the impression is billed.
 func (r *Result) Macros(i int) MacroValues {
 	b := &r.Bids[i]
 	v := MacroValues{
@@ -144,11 +164,14 @@ func (r *Result) Macros(i int) MacroValues {
 		SeatID:    b.Seat,
 		AdID:      b.Bid.AdID,
 		ImpID:     b.Bid.ImpID,
-		Price:     b.ClearMicros,
-		BidPrice:  b.PriceMicros,
-		Currency:  r.Currency,
+		Price:     b.inBidCurrency(b.ClearMicros),
+		BidPrice:  b.BidPriceMicros,
+		Currency:  b.BidCurrency,
 		Loss:      b.Loss,
-		MinToWin:  b.MinToWinMicros,
+		MinToWin:  b.inBidCurrency(b.MinToWinMicros),
+	}
+	if v.Currency == "" { // an outcome not built by Run
+		v.Currency, v.BidPrice = r.Currency, b.PriceMicros
 	}
 	if b.Imp >= 0 && r.req != nil {
 		if q := r.req.Imp[b.Imp].Qty; q != nil {
@@ -172,8 +195,10 @@ func (r *Result) LossURL(i int) string {
 
 // BidResponse builds the response to send back: one seatbid per seat with a
 // winner, each winning bid a copy of the bidder's with the clearing price
-// and with its macros expanded in nurl, burl, lurl and adm. ${AUCTION_IMP_TS}
-// is left for the billing stage. With no winner the response has no seatbid
+// and with its macros expanded in nurl, burl and adm. ${AUCTION_IMP_TS} is
+// left for the billing stage. The lurl is passed on as the bidder sent it,
+// macros and all: the bid won here, so only whoever decides later that it
+// lost can fill in a loss. With no winner the response has no seatbid
 // and nbr set to r.NBR.
 func (r *Result) BidResponse() *openrtb2.BidResponse {
 	resp := &openrtb2.BidResponse{ID: r.AuctionID, Cur: r.Currency}
@@ -194,7 +219,6 @@ func (r *Result) BidResponse() *openrtb2.BidResponse {
 		bid.Price = float64(b.ClearMicros) / 1e6
 		bid.NURL = ExpandMacros(bid.NURL, &v)
 		bid.BURL = ExpandMacros(bid.BURL, &v)
-		bid.LURL = ExpandMacros(bid.LURL, &v)
 		bid.AdM = ExpandMacros(bid.AdM, &v)
 		sb.Bid = append(sb.Bid, bid)
 	}

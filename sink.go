@@ -2,7 +2,6 @@ package gavel
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -86,16 +85,18 @@ func NewAsyncSink(sink EventSink, opts ...SinkOption) (*AsyncSink, error) {
 	for _, o := range opts {
 		o.applySink(&cfg)
 	}
-	var errs []error
+	var errs optionErrors
 	if sink == nil {
-		errs = append(errs, fmt.Errorf("%w: event sink must not be nil", ErrInvalidOption))
+		errs.fail("event sink must not be nil")
 	}
-	errs = append(errs, cfg.validate())
+	cfg.validate(&errs)
 	s := &AsyncSink{inner: sink, cfg: cfg}
 	for _, h := range cfg.hooks {
-		errs = append(errs, s.hooks.add(h))
+		if err := s.hooks.add(h); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errs.err(); err != nil {
 		return nil, err
 	}
 	s.wake = make(chan struct{}, 1)

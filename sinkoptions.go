@@ -1,7 +1,6 @@
 package gavel
 
 import (
-	"errors"
 	"fmt"
 	"time"
 )
@@ -28,15 +27,26 @@ type sinkConfig struct {
 	hooks    []SinkHook
 }
 
+// Defaults of the AsyncSink options.
+const (
+	DefaultSinkQueueSize    = 65536
+	DefaultSinkBatchSize    = 512
+	DefaultSinkLinger       = 50 * time.Millisecond
+	DefaultSinkAttempts     = 5
+	DefaultSinkBackoff      = 10 * time.Millisecond
+	DefaultSinkMaxBackoff   = time.Second
+	DefaultSinkWriteTimeout = 5 * time.Second
+)
+
 func defaultSinkConfig() sinkConfig {
 	return sinkConfig{
-		queue:    65536,
-		batch:    512,
-		linger:   50 * time.Millisecond,
-		attempts: 5,
-		base:     10 * time.Millisecond,
-		max:      time.Second,
-		timeout:  5 * time.Second,
+		queue:    DefaultSinkQueueSize,
+		batch:    DefaultSinkBatchSize,
+		linger:   DefaultSinkLinger,
+		attempts: DefaultSinkAttempts,
+		base:     DefaultSinkBackoff,
+		max:      DefaultSinkMaxBackoff,
+		timeout:  DefaultSinkWriteTimeout,
 	}
 }
 
@@ -44,21 +54,21 @@ func defaultSinkConfig() sinkConfig {
 // written to the inner sink. A Write that would exceed the bound is refused
 // whole with ErrSinkFull. The queue's memory is taken in blocks of the
 // batch size as the queue fills, and kept for reuse. It must be at least 1
-// and at least the batch size. Default 65536.
+// and at least the batch size. Default DefaultSinkQueueSize (65536).
 func WithQueueSize(events int) SinkOption {
 	return sinkOptionFunc(func(c *sinkConfig) { c.queue = events })
 }
 
 // WithBatchSize sets the most events passed to one Write of the inner sink.
 // A batch is written as soon as it is full; see WithLinger for one that is
-// not. It must be at least 1. Default 512.
+// not. It must be at least 1. Default DefaultSinkBatchSize (512).
 func WithBatchSize(events int) SinkOption {
 	return sinkOptionFunc(func(c *sinkConfig) { c.batch = events })
 }
 
 // WithLinger sets the longest an event waits in the queue for its batch to
 // fill before the batch is written anyway. 0 writes whatever is queued at
-// once. It must not be negative. Default 50ms.
+// once. It must not be negative. Default DefaultSinkLinger (50ms).
 func WithLinger(d time.Duration) SinkOption {
 	return sinkOptionFunc(func(c *sinkConfig) { c.linger = d })
 }
@@ -68,7 +78,8 @@ func WithLinger(d time.Duration) SinkOption {
 // waits base doubled k-1 times, capped at max, less a random part of up to
 // half (jitter). When every attempt has failed, the batch is dropped and its
 // events counted as failed. attempts must be at least 1, base positive and
-// max at least base. Default 5 attempts, 10ms, 1s.
+// max at least base. Default DefaultSinkAttempts (5), DefaultSinkBackoff
+// (10ms), DefaultSinkMaxBackoff (1s).
 func WithRetry(attempts int, base, max time.Duration) SinkOption {
 	return sinkOptionFunc(func(c *sinkConfig) { c.attempts, c.base, c.max = attempts, base, max })
 }
@@ -76,7 +87,7 @@ func WithRetry(attempts int, base, max time.Duration) SinkOption {
 // WithWriteTimeout sets the deadline of the context given to each Write of
 // the inner sink, counted from the start of that Write. A Write that runs
 // past it should return the context's error; it is then retried like any
-// failure. It must be positive. Default 5s.
+// failure. It must be positive. Default DefaultSinkWriteTimeout (5s).
 func WithWriteTimeout(d time.Duration) SinkOption {
 	return sinkOptionFunc(func(c *sinkConfig) { c.timeout = d })
 }
@@ -88,11 +99,8 @@ func WithSinkHooks(hooks ...SinkHook) SinkOption {
 	return sinkOptionFunc(func(c *sinkConfig) { c.hooks = append(c.hooks, hooks...) })
 }
 
-func (c *sinkConfig) validate() error {
-	var errs []error
-	fail := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...))
-	}
+func (c *sinkConfig) validate(errs *optionErrors) {
+	fail := errs.fail
 	if c.queue < 1 {
 		fail("sink queue size must be at least 1, got %d", c.queue)
 	}
@@ -113,7 +121,6 @@ func (c *sinkConfig) validate() error {
 	if c.timeout <= 0 {
 		fail("sink write timeout must be positive, got %v", c.timeout)
 	}
-	return errors.Join(errs...)
 }
 
 // A SinkHook observes an AsyncSink. It is any value that implements one or
