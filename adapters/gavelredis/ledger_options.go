@@ -51,7 +51,8 @@ func WithLedgerMode(m Mode) LedgerOption {
 }
 
 // WithAccountMode sets the mode of one account, whatever WithLedgerMode
-// says.
+// says; later calls add to earlier ones, and the last for an account
+// wins. Default: none, every account in the ledger's mode.
 func WithAccountMode(account string, m Mode) LedgerOption {
 	return ledgerOptionFunc(func(c *ledgerConfig) {
 		if c.modes == nil {

@@ -147,8 +147,9 @@ type pacerAccount struct {
 	end    time.Time // a flight's end
 }
 
-// A PacerOption configures a Pacer; see NewPacer. WithKeyPrefix is a
-// PacerOption too.
+// A PacerOption configures a Pacer. NewPacer applies options in order; a
+// later option overrides an earlier one of the same kind, except
+// WithPacerHooks, which adds. WithKeyPrefix is a PacerOption too.
 type PacerOption interface {
 	applyPacer(*pacerConfig)
 }

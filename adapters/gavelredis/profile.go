@@ -68,8 +68,9 @@ type ProfileStore struct {
 
 var _ gavel.ProfileStore = (*ProfileStore)(nil)
 
-// A ProfileOption configures a ProfileStore; see NewProfileStore.
-// WithKeyPrefix is a ProfileOption too.
+// A ProfileOption configures a ProfileStore. NewProfileStore applies
+// options in order; a later option overrides an earlier one of the same
+// kind. WithKeyPrefix is a ProfileOption too.
 type ProfileOption interface {
 	applyProfile(*profileConfig)
 }
