@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gavelrtb/gavel/adapters/gavelkafka"
 )
@@ -29,6 +30,9 @@ func TestErrorsSayGavelOnce(t *testing.T) {
 	assertPrefixedOnce(t, err)
 	_, err = gavelkafka.NewSink(gavelkafka.WithBrokers("b"), gavelkafka.WithTopic("t"),
 		gavelkafka.WithSinkHooks(42), gavelkafka.WithLinger(-1))
+	assertPrefixedOnce(t, err)
+	_, err = gavelkafka.NewSink(gavelkafka.WithBrokers("b"), gavelkafka.WithTopic("t"),
+		gavelkafka.WithClientOptions(kgo.RequiredAcks(kgo.LeaderAck())))
 	assertPrefixedOnce(t, err)
 
 	c := startCluster(t)

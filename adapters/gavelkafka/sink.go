@@ -92,9 +92,11 @@ type Sink struct {
 // NewSink returns a Sink configured by opts, with a client of its own
 // unless WithClient is given. It returns an error wrapping
 // gavel.ErrInvalidOption when an option is missing or out of range, all
-// such problems at once, or the client's error if it cannot be made. It
-// does not connect: the client dials the brokers in the background, so a
-// cluster that is down makes events wait, not NewSink fail.
+// such problems at once; or, when the client refuses its options (see
+// WithClientOptions), an error wrapping both gavel.ErrInvalidOption and the
+// client's. It does not connect: the client dials the brokers in the
+// background, so a cluster that is down makes events wait, not NewSink
+// fail.
 func NewSink(opts ...Option) (*Sink, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -117,7 +119,8 @@ func NewSink(opts ...Option) (*Sink, error) {
 	if s.cl == nil {
 		cl, err := kgo.NewClient(cfg.clientOptions()...)
 		if err != nil {
-			return nil, fmt.Errorf("gavel: kafka sink: %w", err)
+			// kgo.NewClient fails only on options it refuses.
+			return nil, fmt.Errorf("%w: kafka sink: client: %w", gavel.ErrInvalidOption, err)
 		}
 		s.cl, s.own = cl, true
 	}

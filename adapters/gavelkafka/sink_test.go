@@ -49,6 +49,9 @@ func TestNewSinkOptions(t *testing.T) {
 		}},
 		{"bad hook", []gavelkafka.Option{gavelkafka.WithBrokers("b"), gavelkafka.WithTopic("t"), gavelkafka.WithSinkHooks(42)},
 			[]string{"hook int implements no hook interface"}},
+		{"client refuses its options", []gavelkafka.Option{gavelkafka.WithBrokers("b"), gavelkafka.WithTopic("t"),
+			gavelkafka.WithClientOptions(kgo.RequiredAcks(kgo.LeaderAck()))},
+			[]string{"client: idempotency requires acks=all"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
