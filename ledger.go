@@ -48,6 +48,46 @@ type Ledger interface {
 	Release(ctx context.Context, h Hold) error
 }
 
+// A Reservation asks a BatchLedger for one hold: Amount micros on Account
+// for TTL, as Ledger.Reserve's arguments do.
+type Reservation struct {
+	Account string
+	Amount  int64
+	TTL     time.Duration
+}
+
+// BatchLedger is an optional Ledger capability: a ledger that can make
+// several reservations in one call, which a remote ledger serves in one
+// round trip, implements it. Run reserves the winners of all imps of an
+// auction with one ReserveBatch, and the next bids of the imps whose
+// winner was refused with a second one, rather than calling Reserve once
+// per imp. Check for it with a type assertion.
+type BatchLedger interface {
+	// ReserveBatch makes each reservation of rs as Reserve would, each on
+	// its own: one may fail while others succeed, and the outcome of rs[i]
+	// is holds[i] and errs[i] (nil on success). holds and errs have the
+	// length of rs; ReserveBatch overwrites them. Reservations on one
+	// account are made in the order of rs. If ctx is done before the call,
+	// every errs[i] is ctx.Err() and nothing changes; if it ends during the
+	// call, errs[i] may be ctx.Err() for reservations whose outcome the
+	// caller cannot know, and a hold it cannot account for returns at its
+	// expiry.
+	ReserveBatch(ctx context.Context, rs []Reservation, holds []Hold, errs []error)
+}
+
+// BalanceCache is an optional Ledger capability: a ledger that knows an
+// account's balance without a round trip (kept in memory, refreshed in the
+// background or pushed to it) implements it. Before the fan-out, Run reads
+// it to leave out the bidders whose account cannot afford the imps'
+// floors (StatusBudgetExhausted), so that no auction waits on a bidder that
+// cannot win. Check for it with a type assertion.
+type BalanceCache interface {
+	// CachedBalance returns the account's last known balance and true, or
+	// false when it knows none (an unknown account, or nothing read yet).
+	// It never waits on I/O and is safe for concurrent use.
+	CachedBalance(account string) (Balance, bool)
+}
+
 // BalanceReader is an optional Ledger capability: a ledger that can tell an
 // account's balance implements it. Check for it with a type assertion.
 type BalanceReader interface {

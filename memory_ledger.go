@@ -39,7 +39,9 @@ type MemoryLedger struct {
 
 var (
 	_ Ledger        = (*MemoryLedger)(nil)
+	_ BatchLedger   = (*MemoryLedger)(nil)
 	_ BalanceReader = (*MemoryLedger)(nil)
+	_ BalanceCache  = (*MemoryLedger)(nil)
 )
 
 // A LedgerOption configures a MemoryLedger.
@@ -197,6 +199,14 @@ func (l *MemoryLedger) Reserve(ctx context.Context, account string, amount int64
 	return Hold{Account: account, ID: id, Amount: amount, Expires: now.Add(ttl)}, nil
 }
 
+// ReserveBatch implements BatchLedger: it makes each reservation in turn,
+// as Reserve does.
+func (l *MemoryLedger) ReserveBatch(ctx context.Context, rs []Reservation, holds []Hold, errs []error) {
+	for i := range rs {
+		holds[i], errs[i] = l.Reserve(ctx, rs[i].Account, rs[i].Amount, rs[i].TTL)
+	}
+}
+
 // NonBlocking marks the ledger as NonBlocking: Run reserves on it directly,
 // without a deadline context of its own.
 func (l *MemoryLedger) NonBlocking() {}
@@ -260,6 +270,13 @@ func (l *MemoryLedger) Balance(ctx context.Context, account string) (Balance, er
 	s.expire(nanos)
 	a.turn(now, nanos)
 	return Balance{Budget: a.budget, Committed: a.committed, Reserved: a.reserved, PeriodStart: a.start}, nil
+}
+
+// CachedBalance implements BalanceCache: a MemoryLedger always knows the
+// balance, so it is Balance without a ctx.
+func (l *MemoryLedger) CachedBalance(account string) (Balance, bool) {
+	b, err := l.Balance(context.Background(), account)
+	return b, err == nil
 }
 
 // Outstanding returns the number of holds outstanding in the ledger, with

@@ -2,10 +2,8 @@ module github.com/gavelrtb/gavel/benchmarks
 
 go 1.26.0
 
-replace github.com/gavelrtb/gavel => ../
-
 require (
-	github.com/gavelrtb/gavel v0.0.0
+	github.com/gavelrtb/gavel v0.1.0
 	github.com/klauspost/compress v1.20.3
 	github.com/prebid/openrtb/v20 v20.3.0
 	github.com/redis/rueidis v1.0.79
@@ -23,11 +21,7 @@ require (
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/gavelrtb/gavel/adapters/kafka v0.0.0-00010101000000-000000000000
-	github.com/gavelrtb/gavel/adapters/redis v0.0.0-00010101000000-000000000000
+	github.com/gavelrtb/gavel/adapters/gavelkafka v0.1.0
+	github.com/gavelrtb/gavel/adapters/gavelredis v0.1.0
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )
-
-replace github.com/gavelrtb/gavel/adapters/redis => ../adapters/redis
-
-replace github.com/gavelrtb/gavel/adapters/kafka => ../adapters/kafka

@@ -16,7 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gavelrtb/gavel"
-	"github.com/gavelrtb/gavel/adapters/kafka"
+	"github.com/gavelrtb/gavel/adapters/gavelkafka"
 )
 
 const (
@@ -55,8 +55,8 @@ func BenchmarkKafkaSink(b *testing.B) {
 			}
 			b.Cleanup(cluster.Close)
 			sent := &batchBytes{}
-			s, err := kafka.NewSink(kafka.WithTopic(kafkaTopic), kafka.WithBrokers(cluster.ListenAddrs()[0]),
-				kafka.WithCompression(c.codec), kafka.WithClientOptions(kgo.WithHooks(sent)))
+			s, err := gavelkafka.NewSink(gavelkafka.WithTopic(kafkaTopic), gavelkafka.WithBrokers(cluster.ListenAddrs()[0]),
+				gavelkafka.WithCompression(c.codec), gavelkafka.WithClientOptions(kgo.WithHooks(sent)))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -96,7 +96,7 @@ func BenchmarkKafkaSink(b *testing.B) {
 					if err == nil {
 						break
 					}
-					if !errors.Is(err, kafka.ErrBufferFull) {
+					if !errors.Is(err, gavelkafka.ErrBufferFull) {
 						b.Fatal(err)
 					}
 					full++

@@ -15,7 +15,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/gavelrtb/gavel"
-	"github.com/gavelrtb/gavel/adapters/redis"
+	"github.com/gavelrtb/gavel/adapters/gavelredis"
 )
 
 // redisAddr is the Redis the benchmarks run against: $GAVEL_REDIS_ADDR,
@@ -104,15 +104,15 @@ const redisLedgerGoroutines = 64
 func BenchmarkRedisLedger(b *testing.B) {
 	const amount, actual = 1_000, 700
 	c := redisClient(b, false)
-	for _, mode := range []redis.Mode{redis.ModeStrict, redis.ModeLease} {
+	for _, mode := range []gavelredis.Mode{gavelredis.ModeStrict, gavelredis.ModeLease} {
 		b.Run("mode="+mode.String()+"/goroutines=64", func(b *testing.B) {
 			ctx := context.Background()
 			prefix := redisPrefix(b, c, func(p string) string { return "{" + p + ":*" })
 			// A lease slice that covers a few lease intervals of this rate, as
 			// WithLeaseSlice asks: with the default (10.00) 64 goroutines drain
 			// a lease within a refresh's round trip.
-			l, err := redis.NewLedger(c, redis.WithLedgerPrefix(prefix), redis.WithLedgerMode(mode),
-				redis.WithLeaseSlice(1_000_000_000))
+			l, err := gavelredis.NewLedger(c, gavelredis.WithKeyPrefix(prefix), gavelredis.WithLedgerMode(mode),
+				gavelredis.WithLeaseSlice(1_000_000_000))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -122,7 +122,7 @@ func BenchmarkRedisLedger(b *testing.B) {
 					l.Close(context.Background())
 				}
 			})
-			if err := l.SetBudget(ctx, "acct", redis.MaxAmount, gavel.Period{}); err != nil {
+			if err := l.SetBudget(ctx, "acct", gavelredis.MaxAmount, gavel.Period{}); err != nil {
 				b.Fatal(err)
 			}
 			var ops atomic.Int64
@@ -152,7 +152,7 @@ func BenchmarkRedisLedger(b *testing.B) {
 			}
 			// Every commit reaches Redis: at once in strict mode, with the
 			// lease's next report in lease mode.
-			check, err := redis.NewLedger(c, redis.WithLedgerPrefix(prefix))
+			check, err := gavelredis.NewLedger(c, gavelredis.WithKeyPrefix(prefix))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -178,7 +178,7 @@ func BenchmarkRedisLedger(b *testing.B) {
 			if got, err = check.Balance(ctx, "acct"); err != nil {
 				b.Fatal(err)
 			}
-			if wantBal := (gavel.Balance{Budget: redis.MaxAmount, Committed: want}); got != wantBal {
+			if wantBal := (gavel.Balance{Budget: gavelredis.MaxAmount, Committed: want}); got != wantBal {
 				b.Fatalf("after Close: balance %+v, want %+v", got, wantBal)
 			}
 		})
@@ -203,9 +203,9 @@ func redisProfile(userID string) *gavel.Profile {
 // served.
 func BenchmarkRedisProfile(b *testing.B) {
 	c := redisClient(b, true)
-	prefix := redisPrefix(b, c, func(p string) string { return p + ":*" }) + ":"
+	prefix := redisPrefix(b, c, func(p string) string { return p + ":*" })
 	ctx := context.Background()
-	writer, err := redis.NewProfileStore(c, redis.WithProfilePrefix(prefix))
+	writer, err := gavelredis.NewProfileStore(c, gavelredis.WithKeyPrefix(prefix))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -215,14 +215,14 @@ func BenchmarkRedisProfile(b *testing.B) {
 	}
 	for _, bm := range []struct {
 		name string
-		opts []redis.ProfileOption
+		opts []gavelredis.ProfileOption
 	}{
 		{"cache=hit", nil},
-		{"cache=hit/decoded=off", []redis.ProfileOption{redis.WithProfileDecoded(0)}},
-		{"cache=miss", []redis.ProfileOption{redis.WithProfileCacheTTL(0), redis.WithProfileDecoded(0)}},
+		{"cache=hit/decoded=off", []gavelredis.ProfileOption{gavelredis.WithProfileDecoded(0)}},
+		{"cache=miss", []gavelredis.ProfileOption{gavelredis.WithProfileCacheTTL(0), gavelredis.WithProfileDecoded(0)}},
 	} {
 		b.Run(bm.name, func(b *testing.B) {
-			s, err := redis.NewProfileStore(c, append([]redis.ProfileOption{redis.WithProfilePrefix(prefix)}, bm.opts...)...)
+			s, err := gavelredis.NewProfileStore(c, append([]gavelredis.ProfileOption{gavelredis.WithKeyPrefix(prefix)}, bm.opts...)...)
 			if err != nil {
 				b.Fatal(err)
 			}

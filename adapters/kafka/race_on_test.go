@@ -1,8 +1,0 @@
-//go:build race
-
-package kafka
-
-// raceEnabled tells whether the race detector is on: it adds allocations
-// of its own, and makes sync.Pool drop items, so allocation counts mean
-// nothing under it.
-const raceEnabled = true

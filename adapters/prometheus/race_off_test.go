@@ -1,7 +1,0 @@
-//go:build !race
-
-package prometheus_test
-
-// raceEnabled tells whether the race detector is on: it adds allocations
-// of its own, so allocation counts mean nothing under it.
-const raceEnabled = false

@@ -1,7 +1,0 @@
-//go:build race
-
-package redis
-
-// pacerRaceEnabled tells the pacer tests that the race detector is on, so
-// that they skip what it distorts (allocation counts).
-const pacerRaceEnabled = true
