@@ -58,8 +58,10 @@ type LedgerUnderTest struct {
 // hold and returns the rest; Release returns it all; a hold ends once, and a
 // forged or ended hold is refused with ErrHoldNotFound, changing nothing; a
 // call with a done ctx returns ctx.Err() and changes nothing; and many
-// goroutines reserving at once never overspend. With SetBudget it checks
-// budget changes, and with Clock too, daily periods.
+// goroutines reserving at once never overspend, nor does the balance read
+// meanwhile (with Balance, or else with the ledger's own Balance if it is a
+// gavel.BalanceReader) ever show more spent than the budget. With
+// SetBudget it checks budget changes, and with Clock too, daily periods.
 //
 // newLedger is called for every subtest and must return a fresh ledger
 // set up as LedgerUnderTest says. forgedIDs alter a hold's ID in ways the
