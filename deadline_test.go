@@ -509,9 +509,10 @@ func TestBidderContextOutlivesTheCall(t *testing.T) {
 // TestRunReturnsByDeadlineWhateverBiddersDo and TestBidderTimeouts run on
 // real time, with the slack and the lag meter below, until a bug that
 // synctest shows is fixed: a bidder that returns its context's error at the
-// very instant of its deadline (c.end == c.deadline in collect) gets
-// StatusTimeout with Err context.DeadlineExceeded, not ErrBidderTimeout as
-// errors.go documents, because collect tests c.end.After(c.deadline). On
+// very instant of its deadline (c.end == c.deadline) gets StatusTimeout with
+// Err context.DeadlineExceeded, not ErrBidderTimeout as errors.go
+// documents, because round.callStatus (collect.go) tests
+// c.end.After(c.deadline) and then passes the bidder's own error on. On
 // real time the answer always comes some nanoseconds late; in a bubble it
 // comes exactly on time: always for a bidder with a timeout of its own
 // ("short" and "all" below), and whenever the bidder's goroutine runs
