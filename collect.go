@@ -64,7 +64,9 @@ func (r *round) callStatus(c *call, br *BidderResult) bool {
 		br.Status, br.Err, br.Latency = StatusError, c.err, c.end.Sub(c.start)
 		switch {
 		case errors.Is(c.err, context.DeadlineExceeded):
-			br.Status = StatusTimeout
+			// The bidder gave up at its deadline: a timeout like any other,
+			// also when its answer came at the deadline's very instant.
+			br.Status, br.Err = StatusTimeout, ErrBidderTimeout
 		case errors.Is(c.err, ErrInvalidResponse):
 			br.Status = StatusInvalidResponse
 		}

@@ -506,108 +506,6 @@ func TestBidderContextOutlivesTheCall(t *testing.T) {
 	})
 }
 
-// TestRunReturnsByDeadlineWhateverBiddersDo and TestBidderTimeouts run on
-// real time, with the slack and the lag meter below, until a bug that
-// synctest shows is fixed: a bidder that returns its context's error at the
-// very instant of its deadline (c.end == c.deadline) gets StatusTimeout with
-// Err context.DeadlineExceeded, not ErrBidderTimeout as errors.go
-// documents, because round.callStatus (collect.go) tests
-// c.end.After(c.deadline) and then passes the bidder's own error on. On
-// real time the answer always comes some nanoseconds late; in a bubble it
-// comes exactly on time: always for a bidder with a timeout of its own
-// ("short" and "all" below), and whenever the bidder's goroutine runs
-// before Run's for one that has until the end of the fan-out ("hang" and
-// "slow" below). Once fixed, both tests move into bubbles, with exact
-// durations.
-
-// deadlineSlack is how late past its deadline Run may return in the tests
-// on real time, on top of the scheduling lag that a lagMeter saw meanwhile:
-// 30ms, or 100ms under the race detector, which slows goroutine-heavy code
-// several times over. What it catches is Run waiting for a bidder that
-// ignores its context, which would hold it for a second or for ever.
-var deadlineSlack = func() time.Duration {
-	if raceEnabled {
-		return 100 * time.Millisecond
-	}
-	return 30 * time.Millisecond
-}()
-
-// A lagMeter measures how late the machine lets the Go runtime run: it
-// sleeps a millisecond at a time and keeps the longest overshoot. The
-// machines that run these tests are shared and noisy (a plain 20ms sleep
-// has been seen to overshoot by 130ms), so deadline checks allow for the
-// lag measured while they ran, and never flake on it.
-type lagMeter struct {
-	stop  chan struct{}
-	done  chan struct{}
-	worst time.Duration
-}
-
-func startLagMeter() *lagMeter {
-	m := &lagMeter{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(m.done)
-		for {
-			t0 := time.Now()
-			select {
-			case <-m.stop:
-				return
-			case <-time.After(time.Millisecond):
-				m.worst = max(m.worst, time.Since(t0)-time.Millisecond)
-			}
-		}
-	}()
-	return m
-}
-
-// Stop ends the meter and returns the worst lag it saw.
-func (m *lagMeter) Stop() time.Duration {
-	close(m.stop)
-	<-m.done
-	return m.worst
-}
-
-// A realRun is one call of Run on real time, timed.
-type realRun struct {
-	res      *gavel.Result
-	elapsed  time.Duration // how long Run took
-	deadline time.Duration // the auction deadline, from the call
-	lag      time.Duration // the scheduling lag meanwhile
-}
-
-// timeRealRun runs one auction on real time and times it.
-func timeRealRun(t testing.TB, a *gavel.Auction, req *openrtb2.BidRequest) realRun {
-	t.Helper()
-	lag := startLagMeter()
-	before := time.Now()
-	res, err := a.Run(context.Background(), req)
-	tr := realRun{res: res, elapsed: time.Since(before), lag: lag.Stop()}
-	require.NoError(t, err)
-	require.NotNil(t, res)
-	tr.deadline = res.Deadline.Sub(before)
-	return tr
-}
-
-func (tr realRun) onTime() bool { return tr.elapsed <= tr.deadline+deadlineSlack+tr.lag }
-
-// runOnTime runs attempt, a deadline scenario on fresh state, up to three
-// times until Run returns on time, and returns that run's Result. A loaded
-// machine can hold up any one run past its deadline (the lag meter does not
-// see a thread that the OS leaves waiting), but not three in a row, while
-// a Run that waits for a bidder is late every time.
-func runOnTime(t testing.TB, attempt func() realRun) *gavel.Result {
-	t.Helper()
-	var tr realRun
-	for range 3 {
-		if tr = attempt(); tr.onTime() {
-			break
-		}
-	}
-	assert.LessOrEqual(t, tr.elapsed, tr.deadline+deadlineSlack+tr.lag,
-		"returned %v after the deadline, scheduling lag %v", tr.elapsed-tr.deadline, tr.lag)
-	return tr.res
-}
-
 func TestRunReturnsByDeadlineWhateverBiddersDo(t *testing.T) {
 	tests := []struct {
 		name string
@@ -627,36 +525,34 @@ func TestRunReturnsByDeadlineWhateverBiddersDo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel() // each waits for its deadline
-			res := runOnTime(t, func() realRun {
+			synctest.Test(t, func(t *testing.T) {
 				a := mustAuction(t, gavel.WithBidders(
 					auctiontest.Fixed("good", auctiontest.Bid("g1", "1", 2.00)),
 					tt.bad(t),
 				))
-				return timeRealRun(t, a, bannerRequest("r1", 150))
-			})
+				res, took := timedRun(t, context.Background(), a, bannerRequest("r1", 150))
 
-			assert.Equal(t, 145*time.Millisecond, res.Deadline.Sub(res.Start), "tmax 150ms less the 5ms reserve")
-			if tt.wait {
-				assert.GreaterOrEqual(t, res.Duration, res.FanoutEnd.Sub(res.Start))
-			}
-			w := winnerOf(t, res, "1") // the bid that arrived in time wins
-			assert.Equal(t, "good", w.Bidder)
-			assert.Equal(t, int64(1_010_000), w.ClearMicros, "floor plus the increment")
-			assert.Equal(t, map[string]gavel.BidderStatus{"good": gavel.StatusBid, "bad": tt.want}, statusesOf(res))
-			bad := bidderResultOf(t, res, "bad")
-			assert.Zero(t, bad.Bids)
-			if tt.want == gavel.StatusTimeout {
-				assert.ErrorIs(t, bad.Err, gavel.ErrBidderTimeout)
-			}
+				assert.Equal(t, 145*time.Millisecond, res.Deadline.Sub(res.Start), "tmax 150ms less the 5ms reserve")
+				if tt.wait {
+					assert.Equal(t, res.FanoutEnd.Sub(res.Start), took, "Run returns when the fan-out ends")
+				}
+				w := winnerOf(t, res, "1") // the bid that arrived in time wins
+				assert.Equal(t, "good", w.Bidder)
+				assert.Equal(t, int64(1_010_000), w.ClearMicros, "floor plus the increment")
+				assert.Equal(t, map[string]gavel.BidderStatus{"good": gavel.StatusBid, "bad": tt.want}, statusesOf(res))
+				bad := bidderResultOf(t, res, "bad")
+				assert.Zero(t, bad.Bids)
+				if tt.want == gavel.StatusTimeout {
+					assert.ErrorIs(t, bad.Err, gavel.ErrBidderTimeout)
+				}
+			})
 		})
 	}
 }
 
 func TestBidderTimeouts(t *testing.T) {
-	var short, capped, all *auctiontest.Bidder
-	res := runOnTime(t, func() realRun {
-		short, capped, all = auctiontest.Hang("short"), auctiontest.Hang("capped"), auctiontest.Hang("all")
+	synctest.Test(t, func(t *testing.T) {
+		short, capped, all := auctiontest.Hang("short"), auctiontest.Hang("capped"), auctiontest.Hang("all")
 		a := mustAuction(t,
 			gavel.WithBidders(short, capped, all, auctiontest.Fixed("good", auctiontest.Bid("g1", "1", 2.00))),
 			gavel.WithAllBiddersTimeout(15*time.Millisecond),
@@ -664,37 +560,28 @@ func TestBidderTimeouts(t *testing.T) {
 			gavel.WithBidderTimeout("capped", 10*time.Second),
 			gavel.WithBidderTimeout("good", 10*time.Second),
 		)
-		return timeRealRun(t, a, bannerRequest("r1", 150))
-	})
-	fanout := res.FanoutEnd.Sub(res.Start)
+		res, _ := timedRun(t, context.Background(), a, bannerRequest("r1", 150))
+		fanout := res.FanoutEnd.Sub(res.Start)
 
-	tests := []struct {
-		b       *auctiontest.Bidder
-		timeout time.Duration // the time the bidder has
-		slack   time.Duration // how much less it may be told
-	}{
-		{short, 20 * time.Millisecond, 3 * time.Millisecond}, // its own timeout
-		{all, 15 * time.Millisecond, 3 * time.Millisecond},   // the timeout of all bidders
-		{capped, fanout, deadlineSlack},                      // its own, capped by the fan-out deadline, less the time to the fan-out
-	}
-	for _, tt := range tests {
-		t.Run(tt.b.Name(), func(t *testing.T) {
-			tmax := tt.b.LastRequest().TMax
+		tests := []struct {
+			b       *auctiontest.Bidder
+			timeout time.Duration // the time the bidder has
+		}{
+			{short, 20 * time.Millisecond}, // its own timeout
+			{all, 15 * time.Millisecond},   // the timeout of all bidders
+			{capped, fanout},               // its own, capped by the fan-out deadline
+		}
+		for _, tt := range tests {
+			name := tt.b.Name()
 			dl, ok := tt.b.LastDeadline()
-			require.True(t, ok)
-			br := bidderResultOf(t, res, tt.b.Name())
-			assert.Equal(t, tmax, br.TMax, "Result reports the tmax the bidder was sent")
-			assert.LessOrEqual(t, tmax, tt.timeout.Milliseconds())
-			assert.GreaterOrEqual(t, tmax, (tt.timeout - tt.slack).Milliseconds())
-			// The bidder's ctx carries the deadline that its tmax tells.
-			assert.False(t, dl.After(res.FanoutEnd), "bidder deadline past the fan-out deadline")
-			assert.GreaterOrEqual(t, dl.Sub(res.Start), time.Duration(tmax)*time.Millisecond)
-			assert.LessOrEqual(t, dl.Sub(res.Start), tt.timeout+deadlineSlack)
-			assert.Equal(t, gavel.StatusTimeout, br.Status)
-			assert.ErrorIs(t, br.Err, gavel.ErrBidderTimeout)
-		})
-	}
-	dl, _ := capped.LastDeadline()
-	assert.Equal(t, res.FanoutEnd, dl, "a capped bidder has until the fan-out deadline")
-	assert.Equal(t, "good", winnerOf(t, res, "1").Bidder)
+			require.True(t, ok, name)
+			br := bidderResultOf(t, res, name)
+			assert.Equal(t, tt.timeout.Milliseconds(), tt.b.LastRequest().TMax, "%s: tmax is the time the bidder has", name)
+			assert.Equal(t, tt.b.LastRequest().TMax, br.TMax, "%s: Result reports the tmax the bidder was sent", name)
+			assert.Equal(t, tt.timeout, dl.Sub(res.Start), "%s: the bidder's ctx carries the deadline its tmax tells", name)
+			assert.Equal(t, gavel.StatusTimeout, br.Status, name)
+			assert.ErrorIs(t, br.Err, gavel.ErrBidderTimeout, name)
+		}
+		assert.Equal(t, "good", winnerOf(t, res, "1").Bidder)
+	})
 }
