@@ -25,6 +25,10 @@ type Auction struct {
 	ownSink *AsyncSink // the sink New made around a synchronous one
 	rounds  sync.Pool  // *round, see round.go
 	closed  atomic.Bool
+
+	balances   BalanceCache      // the Ledger's, when it has the capability
+	ledgerTime ledgerTimer       // the remote Ledger's latency, for the clearing time
+	unknown    unknownAccountLog // accounts without budget, logged
 }
 
 // bidderSlot is a bidder with what the Auction keeps about it.
@@ -34,6 +38,7 @@ type bidderSlot struct {
 	index   int
 	hash    uint64        // xxhash of the name, for throttling and ties
 	timeout time.Duration // 0: until the fan-out deadline
+	seats   []string      // the seats it may bid for besides its name (WithBidderSeats)
 	health  *health
 }
 
@@ -54,6 +59,7 @@ func New(opts ...Option) (*Auction, error) {
 			return nil, err
 		}
 	}
+	a.balances, _ = cfg.ledger.(BalanceCache)
 	a.logger = cfg.logger
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)
@@ -65,6 +71,7 @@ func New(opts ...Option) (*Auction, error) {
 			timeout: cfg.allTimeout,
 			health:  newHealth(cfg.healthWindow, cfg.throttle),
 		}
+		s.seats = cfg.bidderSeats[s.name]
 		if d, ok := cfg.bidderTimeout[s.name]; ok {
 			s.timeout = d
 		}

@@ -88,7 +88,7 @@ func (failingLedger) Reserve(ctx context.Context, _ string, _ int64, _ time.Dura
 	return gavel.Hold{}, ctx.Err()
 }
 
-func TestRunFailsClosedOnALedgerThatFails(t *testing.T) {
+func TestRunFailsClosedOnALedgerThatHangs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := mustAuction(t,
 			gavel.WithBidders(auctiontest.Fixed("a", auctiontest.Bid("a1", "1", 5.00))),
@@ -99,8 +99,9 @@ func TestRunFailsClosedOnALedgerThatFails(t *testing.T) {
 		res, took := timedRun(t, context.Background(), a, req)
 		assert.Equal(t, res.Deadline.Sub(res.Start), took, "the hanging ledger has until Run's deadline, and no longer")
 		assert.Nil(t, res.Winner("1"), "nothing is spent without the ledger's word")
-		assert.Equal(t, gavel.LossBudget, res.Bids[0].Loss)
-		assert.Equal(t, int64(1), a.Stats().LedgerErrors)
+		assert.Equal(t, gavel.LossNoTimeToReserve, res.Bids[0].Loss, "the deadline passed: not a ledger failure")
+		assert.Equal(t, int64(1), a.Stats().ReserveNoTime)
+		assert.Zero(t, a.Stats().LedgerErrors)
 		assert.Equal(t, gavel.NoBidNoEligibleBids, res.NBR)
 	})
 }

@@ -23,6 +23,12 @@ import (
 // The first bid in rank order that the budget admits wins; the others lose
 // with LossLostToHigherBid, or LossLostToDealBid when the winner is a deal
 // bid and they are not.
+//
+// The budget is asked for all imps at once: each round of clearing
+// proposes the best bid not yet refused of every imp that has no winner,
+// and reserves the costs of all of them together (budget.go), so that a
+// remote Ledger costs one round trip for the winners of every imp, and one
+// more for the imps whose best bid it refused.
 
 // clear ranks and clears every imp.
 func (r *round) clear(ctx context.Context, req *openrtb2.BidRequest, res *Result) {
@@ -32,20 +38,86 @@ func (r *round) clear(ctx context.Context, req *openrtb2.BidRequest, res *Result
 	for i := range res.Bids {
 		r.ties[i] = mix64(auctionHash ^ hashString(res.Bids[i].Seat))
 	}
+	r.rank = r.rank[:0]
 	for i := range req.Imp {
-		ir := &res.Imps[i]
-		ir.ImpID, ir.FloorMicros, ir.Winner = req.Imp[i].ID, r.imps[i].floor, -1
-		r.rank = r.rank[:0]
+		ir, info := &res.Imps[i], &r.imps[i]
+		ir.ImpID, ir.FloorMicros, ir.Winner = req.Imp[i].ID, info.floor, -1
+		info.rankLo = len(r.rank)
 		for j := range res.Bids {
 			if res.Bids[j].Imp == i && res.Bids[j].Loss == lossPending {
 				r.rank = append(r.rank, j)
 			}
 		}
-		if len(r.rank) == 0 {
+		info.rankHi, info.next = len(r.rank), info.rankLo
+		slices.SortFunc(r.rank[info.rankLo:], func(x, y int) int { return r.compare(res, x, y) })
+	}
+	for r.propose(ctx, req, res) {
+		r.reserve(ctx, res)
+	}
+	for i := range req.Imp {
+		r.settle(res, i)
+	}
+}
+
+// propose prices the best bid not yet refused of every imp without a
+// winner. A bid whose cost needs no reservation wins at once; the others
+// go to r.reserving for reserve. It reports whether any bid is pending.
+func (r *round) propose(ctx context.Context, req *openrtb2.BidRequest, res *Result) bool {
+	r.reserving = r.reserving[:0]
+	for i := range res.Imps {
+		info := &r.imps[i]
+		if res.Imps[i].Winner >= 0 || info.next == info.rankHi {
 			continue
 		}
-		slices.SortFunc(r.rank, func(x, y int) int { return r.compare(res, x, y) })
-		ir.Winner = r.clearImp(ctx, req, res, i)
+		j := r.rank[info.next]
+		b := &res.Bids[j]
+		r.price(req, res, i, b, r.rank[info.next+1:info.rankHi])
+		if account, cost := r.costOf(b); account == "" || cost == 0 || r.a.cfg.ledger == nil {
+			r.win(ctx, res, j, Hold{}, account, cost)
+		} else {
+			r.reserving = append(r.reserving, j)
+		}
+	}
+	return len(r.reserving) > 0
+}
+
+// win makes bid j its imp's winner, with the hold that pays for it.
+func (r *round) win(ctx context.Context, res *Result, j int, h Hold, account string, cost int64) {
+	b := &res.Bids[j]
+	b.Won, b.Loss = true, openrtb3.LossWon
+	res.Imps[b.Imp].Winner, res.Imps[b.Imp].Hold = j, h
+	if account != "" {
+		r.spend(ctx, account, cost)
+	}
+}
+
+// refuse makes bid j, which the budget refused, lose with loss, and moves
+// its imp on to the next bid.
+func (r *round) refuse(res *Result, j int, loss openrtb3.LossReason) {
+	b := &res.Bids[j]
+	b.Loss, b.ClearMicros, b.MinToWinMicros = loss, 0, -1
+	r.imps[b.Imp].next++
+}
+
+// settle sets the outcome of every ranked bid of imp i that neither won
+// nor was refused: it lost to the winner.
+func (r *round) settle(res *Result, i int) {
+	info := &r.imps[i]
+	winner := res.Imps[i].Winner
+	if winner < 0 {
+		return
+	}
+	w := &res.Bids[winner]
+	for _, j := range r.rank[info.next:info.rankHi] {
+		if j == winner {
+			continue
+		}
+		b := &res.Bids[j]
+		b.Loss = openrtb3.LossLostToHigherBid
+		if w.Deal != nil && b.Deal == nil {
+			b.Loss = openrtb3.LossLostToDealBid
+		}
+		b.MinToWinMicros = w.PriceMicros
 	}
 }
 
@@ -74,30 +146,6 @@ func (r *round) compare(res *Result, x, y int) int {
 		return c
 	}
 	return x - y
-}
-
-// clearImp walks the ranked bids of imp i until the budget admits one, sets
-// the outcome of every ranked bid and returns the winner's index, or -1.
-func (r *round) clearImp(ctx context.Context, req *openrtb2.BidRequest, res *Result, i int) int {
-	winner := -1
-	for k, j := range r.rank {
-		b := &res.Bids[j]
-		if winner >= 0 {
-			b.Loss = openrtb3.LossLostToHigherBid
-			if w := &res.Bids[winner]; w.Deal != nil && b.Deal == nil {
-				b.Loss = openrtb3.LossLostToDealBid
-			}
-			b.MinToWinMicros = res.Bids[winner].PriceMicros
-			continue
-		}
-		r.price(req, res, i, b, r.rank[k+1:])
-		if !r.admit(ctx, res, b) {
-			b.Loss, b.ClearMicros, b.MinToWinMicros = LossBudget, 0, -1
-			continue
-		}
-		b.Won, b.Loss, winner = true, openrtb3.LossWon, j
-	}
-	return winner
 }
 
 // price sets the clearing price and the minimum to win of bid b, the best

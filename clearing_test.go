@@ -276,7 +276,8 @@ func TestClearingTies(t *testing.T) {
 			for _, name := range order {
 				bidders = append(bidders, auctiontest.Prebuilt(name, auctiontest.Response(req.ID, "shared", auctiontest.Bid("same", "1", 2))))
 			}
-			res := runAuction(t, req, gavel.WithBidders(bidders...))
+			res := runAuction(t, req, gavel.WithBidders(bidders...),
+				gavel.WithBidderSeats("p", "shared"), gavel.WithBidderSeats("q", "shared"))
 			require.NotNil(t, res.Winner("1"))
 			assert.Equal(t, order[0], res.Winner("1").Bidder)
 		}

@@ -102,13 +102,18 @@ func (r *round) addBids(req *openrtb2.BidRequest, res *Result, s *bidderSlot, re
 		if seat == "" {
 			seat = s.name
 		}
+		seatLoss := respLoss
+		if seatLoss == lossPending && !s.mayBidFor(seat) {
+			seatLoss = LossSeatNotAllowed
+			r.a.stats.seatRefusals.Add(int64(len(sb.Bid)))
+		}
 		for k := range sb.Bid {
 			res.Bids = append(res.Bids, BidOutcome{
 				Bidder: s.name, Seat: seat, Bid: &sb.Bid[k], Imp: -1, BidCurrency: cur,
-				ResponseBidID: resp.BidID, MinToWinMicros: -1, Loss: respLoss,
+				ResponseBidID: resp.BidID, MinToWinMicros: -1, Loss: seatLoss,
 			})
 			b := &res.Bids[len(res.Bids)-1]
-			if respLoss == lossPending {
+			if seatLoss == lossPending {
 				b.Loss = r.checkBid(req, res, b, cur, first)
 			}
 		}
@@ -117,6 +122,12 @@ func (r *round) addBids(req *openrtb2.BidRequest, res *Result, s *bidderSlot, re
 	if br.Bids > 0 && br.Status == StatusNoBid {
 		br.Status = StatusBid
 	}
+}
+
+// mayBidFor reports whether the bidder may bid for seat: its own name, or
+// a seat WithBidderSeats gave it.
+func (s *bidderSlot) mayBidFor(seat string) bool {
+	return seat == s.name || contains(s.seats, seat)
 }
 
 var errInvalidResponseID = fmt.Errorf("%w: id does not match the request", ErrInvalidResponse)

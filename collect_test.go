@@ -84,6 +84,7 @@ var bidRules = []bidRule{
 		other.Bid = []openrtb2.Bid{other.Bid[0]}
 		other.Bid[0].Price = 3
 		s.resp.SeatBid = append([]openrtb2.SeatBid{other}, s.resp.SeatBid...)
+		s.opts = append(s.opts, gavel.WithBidderSeats("dsp", "other-seat"))
 	}, want: openrtb3.LossLostToHigherBid},
 
 	{name: "impid/unknown", setup: func(s *bidScenario) { s.bid().ImpID = "nope" }, want: openrtb3.LossInvalidResponse},
@@ -175,15 +176,28 @@ var bidRules = []bidRule{
 
 	{name: "seat/bseat", setup: func(s *bidScenario) {
 		s.resp.SeatBid[0].Seat = "seat-x"
+		s.opts = append(s.opts, gavel.WithBidderSeats("dsp", "seat-x"))
 		s.req.BSeat = []string{"seat-x"}
 	}, want: openrtb3.LossSeatBlocked},
 	{name: "seat/wseat without the seat", setup: func(s *bidScenario) {
 		s.resp.SeatBid[0].Seat = "seat-x"
+		s.opts = append(s.opts, gavel.WithBidderSeats("dsp", "seat-x"))
 		s.req.WSeat = []string{"dsp"}
 	}, want: openrtb3.LossSeatBlocked},
 	{name: "seat/wseat with the seat", setup: func(s *bidScenario) {
 		s.resp.SeatBid[0].Seat = "seat-x"
+		s.opts = append(s.opts, gavel.WithBidderSeats("dsp", "seat-x"))
 		s.req.WSeat = []string{"dsp", "seat-x"}
+	}, want: openrtb3.LossWon},
+	{name: "seat/not allowed to the bidder", setup: func(s *bidScenario) {
+		s.resp.SeatBid[0].Seat = "someone-else"
+	}, want: gavel.LossSeatNotAllowed},
+	{name: "seat/allowed to another bidder only", setup: func(s *bidScenario) {
+		s.resp.SeatBid[0].Seat = "seat-x"
+		s.opts = append(s.opts, gavel.WithBidders(auctiontest.NoBid("other")), gavel.WithBidderSeats("other", "seat-x"))
+	}, want: gavel.LossSeatNotAllowed},
+	{name: "seat/the bidder's own name", setup: func(s *bidScenario) {
+		s.resp.SeatBid[0].Seat = "dsp"
 	}, want: openrtb3.LossWon},
 	{name: "seat/empty seat is the bidder", setup: func(s *bidScenario) {
 		s.req.WSeat = []string{"dsp"}

@@ -54,6 +54,11 @@ var (
 	// hold IDs can number (about 67 million with the default shards).
 	ErrBudgetExhausted = errors.New("gavel: budget exhausted")
 
+	// ErrNoTime is the error a BudgetHook is told of when the auction's
+	// deadline came before a winner's cost could be reserved; the Ledger
+	// was not called.
+	ErrNoTime = errors.New("gavel: no time left to reserve")
+
 	// ErrUnknownAccount is returned by Ledger.Reserve and
 	// BalanceReader.Balance for an account that has no budget.
 	ErrUnknownAccount = errors.New("gavel: unknown account")

@@ -79,6 +79,10 @@ func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time
 		case !r.pacerAllows(ctx, s, auctionHash):
 			br.Status = StatusPaced
 			continue
+		case !r.canAfford(s):
+			br.Status = StatusBudgetExhausted
+			a.stats.budgetSkips.Add(1)
+			continue
 		}
 		// Bidders share one "now" for their deadlines and tmax, so that
 		// they share the request copy (and its JSON); the time left in the
@@ -155,6 +159,23 @@ func (r *round) pacerAllows(ctx context.Context, s *bidderSlot, auctionHash uint
 	}
 	account := r.a.cfg.account(s.name, s.name)
 	return account == "" || p.Allow(ctx, account, mix64(auctionHash+s.hash))
+}
+
+// canAfford reports whether the bidder's account can pay for an impression
+// at the lowest floor of the request, by the balance the Ledger knows
+// without a round trip (BalanceCache). An account whose balance is not
+// known can: the reservation decides.
+func (r *round) canAfford(s *bidderSlot) bool {
+	bc := r.a.balances
+	if bc == nil {
+		return true
+	}
+	account := r.a.cfg.account(s.name, s.name)
+	if account == "" {
+		return true
+	}
+	b, ok := bc.CachedBalance(account)
+	return !ok || b.Remaining() >= r.minCost
 }
 
 // seatExcluded applies the request's wseat and bseat to a seat.

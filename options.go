@@ -22,44 +22,52 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // Defaults of the options. They are documented on each option too.
 const (
-	DefaultTMax           = 100 * time.Millisecond
-	DefaultMaxTMax        = time.Second
-	DefaultReserve        = 5 * time.Millisecond
-	DefaultClearingTime   = time.Millisecond
-	DefaultMinBidderTime  = 10 * time.Millisecond
-	DefaultPriceIncrement = 10_000        // micros CPM: 0.01 in the auction currency
-	DefaultMaxPrice       = 1_000_000_000 // micros CPM: 1000.00 in the auction currency
-	MaxPriceLimit         = 1e15          // micros CPM: the most WithMaxPrice accepts (1e9 CPM)
-	DefaultHealthWindow   = 10 * time.Second
-	MinHealthWindow       = 10 * time.Millisecond // the shortest WithHealthWindow accepts
+	DefaultTMax         = 100 * time.Millisecond
+	DefaultMaxTMax      = time.Second
+	DefaultReserve      = 5 * time.Millisecond
+	DefaultClearingTime = time.Millisecond
+	// DefaultRemoteClearingTime is the clearing time with a Ledger that is
+	// not NonBlocking until its latency has been measured; MaxClearingTime
+	// bounds the clearing time that latency calls for (WithClearingTime).
+	DefaultRemoteClearingTime = 5 * time.Millisecond
+	MaxClearingTime           = 20 * time.Millisecond
+	DefaultMinBidderTime      = 10 * time.Millisecond
+	DefaultPriceIncrement     = 10_000        // micros CPM: 0.01 in the auction currency
+	DefaultMaxPrice           = 1_000_000_000 // micros CPM: 1000.00 in the auction currency
+	MaxPriceLimit             = 1e15          // micros CPM: the most WithMaxPrice accepts (1e9 CPM)
+	DefaultHealthWindow       = 10 * time.Second
+	MinHealthWindow           = 10 * time.Millisecond // the shortest WithHealthWindow accepts
 )
 
 type config struct {
-	bidders        []Bidder
-	bidderTimeout  map[string]time.Duration
-	allTimeout     time.Duration
-	defaultTMax    time.Duration
-	maxTMax        time.Duration
-	reserve        time.Duration
-	minBidderTime  time.Duration
-	converter      CurrencyConverter
-	increment      int64
-	maxPrice       int64
-	preferDeals    bool
-	hooks          []Hook
-	logger         *slog.Logger
-	clock          Clock
-	healthWindow   time.Duration
-	throttle       *Throttle
-	clearingTime   time.Duration
-	profiles       ProfileStore
-	profileTimeout time.Duration
-	profileKeys    []ProfileKey
-	ledger         Ledger
-	account        AccountFunc
-	holdTTL        time.Duration
-	pacer          Pacer
-	sink           EventSink
+	bidders         []Bidder
+	bidderTimeout   map[string]time.Duration
+	bidderSeats     map[string][]string
+	allTimeout      time.Duration
+	defaultTMax     time.Duration
+	maxTMax         time.Duration
+	reserve         time.Duration
+	minBidderTime   time.Duration
+	converter       CurrencyConverter
+	increment       int64
+	maxPrice        int64
+	preferDeals     bool
+	hooks           []Hook
+	logger          *slog.Logger
+	clock           Clock
+	healthWindow    time.Duration
+	throttle        *Throttle
+	clearingTime    time.Duration
+	clearingFixed   bool // WithClearingTime was given
+	unknownAccounts UnknownAccountPolicy
+	profiles        ProfileStore
+	profileTimeout  time.Duration
+	profileKeys     []ProfileKey
+	ledger          Ledger
+	account         AccountFunc
+	holdTTL         time.Duration
+	pacer           Pacer
+	sink            EventSink
 	optionErrors
 }
 
@@ -76,7 +84,7 @@ func defaultConfig() config {
 		clearingTime:   DefaultClearingTime,
 		profileTimeout: DefaultProfileTimeout,
 		profileKeys:    []ProfileKey{ProfileKeyUserID},
-		account:        SeatAccount,
+		account:        BidderAccount,
 		holdTTL:        DefaultHoldTTL,
 	}
 }
@@ -118,6 +126,28 @@ func WithBidderTimeout(name string, d time.Duration) Option {
 	})
 }
 
+// WithBidderSeats lets the named bidder bid for the given seats, besides
+// its own name. A bidder answers for a seat in seatbid.seat, which it
+// writes itself, so by default it may bid only for its own name (or leave
+// the seat empty): a bid for any other seat loses with LossSeatNotAllowed,
+// is counted in Stats.SeatRefusals and never reaches the Ledger, so that no
+// bidder can spend another's money. Seats must not be empty. Given more
+// than once for a bidder, the seats add up. Default: none.
+func WithBidderSeats(name string, seats ...string) Option {
+	return optionFunc(func(c *config) {
+		for _, s := range seats {
+			if s == "" {
+				c.fail("empty seat for bidder %q", name)
+				return
+			}
+		}
+		if c.bidderSeats == nil {
+			c.bidderSeats = make(map[string][]string)
+		}
+		c.bidderSeats[name] = append(c.bidderSeats[name], seats...)
+	})
+}
+
 // WithAllBiddersTimeout caps the time every bidder gets at d, unless
 // WithBidderTimeout names it. Default: no cap, bidders get all the time left
 // until the auction deadline.
@@ -154,10 +184,15 @@ func WithReserve(d time.Duration) Option {
 // WithClearingTime sets the time Run keeps for itself after the fan-out:
 // validating bids, clearing and reserving budget. Bidders are waited for
 // until Run's deadline less this time; the Ledger gets what is left until
-// the deadline. Raise it with a remote Ledger. Default DefaultClearingTime
-// (1ms).
+// the deadline. Default DefaultClearingTime (1ms) with no Ledger or one
+// that is NonBlocking; with any other Ledger (a remote one), by default the
+// clearing time follows the ledger's observed latency: twice the 99th
+// percentile of its last 256 calls plus DefaultClearingTime, between
+// DefaultClearingTime and MaxClearingTime, and DefaultRemoteClearingTime
+// until 32 calls have been seen. Given, d is used as it is, whatever the
+// ledger.
 func WithClearingTime(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.clearingTime = d })
+	return optionFunc(func(c *config) { c.clearingTime, c.clearingFixed = d, true })
 }
 
 // WithMinBidderTime sets the least time a bidder must have left at fan-out
@@ -305,6 +340,11 @@ func (c *config) validateBidders() {
 			c.fail("timeout for unknown bidder %q", name)
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(c.bidderSeats)) {
+		if !seen[name] {
+			c.fail("seats for unknown bidder %q", name)
+		}
+	}
 }
 
 // bidderName calls b.Name, reporting false when it panics, as a nil pointer
@@ -366,9 +406,29 @@ func WithLedger(l Ledger) Option {
 	return optionFunc(func(c *config) { c.ledger = l })
 }
 
-// WithAccounts sets how bids map to budget accounts. Default SeatAccount.
+// WithAccounts sets how bids map to budget accounts. Default BidderAccount:
+// every bid of a bidder spends the bidder's account, whatever seat it is
+// for. SeatAccount charges each seat instead; only seats the bidder may use
+// (WithBidderSeats) get that far.
 func WithAccounts(f AccountFunc) Option {
 	return optionFunc(func(c *config) { c.account = f })
+}
+
+// WithUnknownAccounts sets what happens to a winner whose account the
+// Ledger has no budget for (ErrUnknownAccount): RefuseUnknownAccounts makes
+// it lose with LossUnknownAccount, and the next bid of the imp is tried;
+// AllowUnknownAccounts lets it win unbudgeted, with no hold. Either way it
+// is counted (Stats.UnknownAccounts), told to the BudgetHooks, and logged
+// on the Auction's logger at most once a minute per account. It is never
+// taken for a ledger failure. Default RefuseUnknownAccounts.
+func WithUnknownAccounts(p UnknownAccountPolicy) Option {
+	return optionFunc(func(c *config) {
+		if p != RefuseUnknownAccounts && p != AllowUnknownAccounts {
+			c.fail("unknown account policy %d", p)
+			return
+		}
+		c.unknownAccounts = p
+	})
 }
 
 // WithHoldTTL sets how long a winner's hold lives: an impression not billed

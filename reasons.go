@@ -17,8 +17,24 @@ const (
 	LossPriceAboveMax openrtb3.LossReason = 502
 	// LossDuplicateBid: the seat already sent a bid with this id in this auction.
 	LossDuplicateBid openrtb3.LossReason = 503
-	// LossBudget: the bid would have won but the Ledger refused its cost.
+	// LossBudget: the bid would have won but its account's budget cannot
+	// cover its cost (the Ledger returned ErrBudgetExhausted).
 	LossBudget openrtb3.LossReason = 504
+	// LossSeatNotAllowed: the bid is for a seat that its bidder may not bid
+	// for (WithBidderSeats). It never reaches the Ledger.
+	LossSeatNotAllowed openrtb3.LossReason = 505
+	// LossUnknownAccount: the bid would have won but the Ledger has no
+	// budget for its account (ErrUnknownAccount), and WithUnknownAccounts
+	// says to refuse such accounts, as it does by default.
+	LossUnknownAccount openrtb3.LossReason = 506
+	// LossLedgerUnavailable: the bid would have won but the Ledger failed
+	// to reserve its cost (a store down or erring). Nothing was spent: the
+	// auction fails closed.
+	LossLedgerUnavailable openrtb3.LossReason = 507
+	// LossNoTimeToReserve: the bid would have won but the auction's deadline
+	// came before its cost could be reserved. No reservation is tried
+	// once the deadline has passed.
+	LossNoTimeToReserve openrtb3.LossReason = 508
 )
 
 // gavel's own no-bid reasons, in the exchange-specific range (500+). Result.NBR

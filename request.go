@@ -17,6 +17,10 @@ import (
 type impInfo struct {
 	floor     int64 // micros of CPM
 	dealStart int   // deal k of the imp has its floor at round.dealFloors[dealStart+k]
+
+	// The imp's valid bids in rank order are round.rank[rankLo:rankHi];
+	// next is the first of them not yet refused by the budget.
+	rankLo, rankHi, next int
 }
 
 // prepare validates the request and converts its floors to micros of the
@@ -36,7 +40,24 @@ func (r *round) prepare(req *openrtb2.BidRequest) (string, error) {
 	for i := range req.Imp {
 		r.prepareImp(req, i, cur, &problems)
 	}
+	r.minCost = r.lowestCost()
 	return cur, problems.err()
+}
+
+// lowestCost is what one impression costs at the lowest floor of the
+// request, imp or deal, at least 1 micro: an account that cannot pay it
+// cannot win anything.
+func (r *round) lowestCost() int64 {
+	lowest := int64(-1)
+	for i := range r.imps {
+		if f := r.imps[i].floor; lowest < 0 || f < lowest {
+			lowest = f
+		}
+	}
+	for _, f := range r.dealFloors {
+		lowest = min(lowest, f)
+	}
+	return max((lowest+500)/1000, 1)
 }
 
 // checkRequestFields checks the request's own fields: id, imps, tmax,

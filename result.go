@@ -22,9 +22,10 @@ const (
 	StatusThrottled                               // not called: unhealthy and throttled
 	StatusSeatBlocked                             // not called: excluded by wseat or bseat
 	StatusPaced                                   // not called: held back by the Pacer
+	StatusBudgetExhausted                         // not called: its account cannot afford the imps' floors
 )
 
-var statusNames = [...]string{"", "bid", "no_bid", "timeout", "error", "invalid_response", "skipped_no_time", "throttled", "seat_blocked", "paced"}
+var statusNames = [...]string{"", "bid", "no_bid", "timeout", "error", "invalid_response", "skipped_no_time", "throttled", "seat_blocked", "paced", "budget_exhausted"}
 
 // String returns the status in snake case, as hooks and metrics label it.
 func (s BidderStatus) String() string {

@@ -46,9 +46,14 @@ type round struct {
 
 	imps       []impInfo // per request imp
 	dealFloors []int64   // floors of all deals, imps[i].deals indexes into it
+	minCost    int64     // the cost of one impression at the lowest floor, at least 1 micro
 	ties       []uint64  // per bid: tie-break key
-	rank       []int     // per imp: bid indexes in rank order
-	events     []Event   // the auction's events, handed to the sink
+	rank       []int     // bid indexes in rank order, imp after imp (see impInfo)
+	reserving  []int     // bids whose cost is being reserved, see reserve
+	rs         []Reservation
+	holds      []Hold
+	errs       []error
+	events     []Event // the auction's events, handed to the sink
 }
 
 // run is Run's body on a round from the pool, and the table of contents of
@@ -69,7 +74,7 @@ func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Ti
 	// 2. Set Run's deadline and, the clearing time before it, the end of
 	// the fan-out (request.go).
 	deadline := a.deadline(ctx, req, start)
-	r.fanout = deadline.Add(-a.cfg.clearingTime)
+	r.fanout = deadline.Add(-a.clearingTime())
 	r.idHash = hashString(req.ID)
 	res := &Result{
 		AuctionID: req.ID, Currency: cur, Start: start, Deadline: deadline, FanoutEnd: r.fanout,

@@ -1,13 +1,16 @@
 package gavel
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
+
+	"github.com/prebid/openrtb/v20/openrtb3"
 )
 
 // Stats are an Auction's counters since New, for what hooks would otherwise
-// have to count: lookups that failed, money the budget refused. Read them
-// with Auction.Stats.
+// have to count: lookups that failed, money the budget refused and why.
+// Read them with Auction.Stats.
 type Stats struct {
 	Auctions         int64 // calls of Run that passed validation
 	ProfileHits      int64
@@ -15,25 +18,43 @@ type Stats struct {
 	ProfileNoKey     int64
 	ProfileErrors    int64
 	ProfileTimeouts  int64
-	BudgetRefusals   int64 // reservations refused for lack of budget
-	LedgerErrors     int64 // reservations the ledger failed (fail closed: not spent)
+	SeatRefusals     int64 // bids for a seat their bidder may not use (LossSeatNotAllowed)
+	BudgetSkips      int64 // bidders not called: their account could not afford the floors (StatusBudgetExhausted)
+	BudgetRefusals   int64 // reservations refused for lack of budget (LossBudget)
+	UnknownAccounts  int64 // reservations for an account the ledger has no budget for (LossUnknownAccount, or let through)
+	LedgerErrors     int64 // reservations the ledger failed (LossLedgerUnavailable; fail closed: not spent)
+	ReserveNoTime    int64 // reservations not tried for lack of time (LossNoTimeToReserve)
 	EventWriteErrors int64 // batches of events the sink refused (full or closed)
 }
 
 type stats struct {
-	auctions    atomic.Int64
-	profiles    [ProfileTimeout + 1]atomic.Int64 // by ProfileOutcome
-	refusals    atomic.Int64
-	ledger      atomic.Int64
-	eventWrites atomic.Int64
+	auctions     atomic.Int64
+	profiles     [ProfileTimeout + 1]atomic.Int64 // by ProfileOutcome
+	seatRefusals atomic.Int64
+	budgetSkips  atomic.Int64
+	refusals     atomic.Int64
+	unknown      atomic.Int64
+	ledger       atomic.Int64
+	noTime       atomic.Int64
+	eventWrites  atomic.Int64
 }
 
-func (s *stats) reserveFailed(err error) {
-	if errors.Is(err, ErrBudgetExhausted) {
+// reserveLoss counts a reservation that failed with err and returns the
+// loss reason of its bid.
+func (s *stats) reserveLoss(err error) openrtb3.LossReason {
+	switch {
+	case errors.Is(err, ErrNoTime), errors.Is(err, context.DeadlineExceeded):
+		s.noTime.Add(1)
+		return LossNoTimeToReserve
+	case errors.Is(err, ErrBudgetExhausted):
 		s.refusals.Add(1)
-	} else {
-		s.ledger.Add(1)
+		return LossBudget
+	case errors.Is(err, ErrUnknownAccount):
+		s.unknown.Add(1)
+		return LossUnknownAccount
 	}
+	s.ledger.Add(1)
+	return LossLedgerUnavailable
 }
 
 func (s *stats) profile(o ProfileOutcome) { s.profiles[o].Add(1) }
@@ -48,8 +69,12 @@ func (a *Auction) Stats() Stats {
 		ProfileNoKey:     s.profiles[ProfileNoKey].Load(),
 		ProfileErrors:    s.profiles[ProfileError].Load(),
 		ProfileTimeouts:  s.profiles[ProfileTimeout].Load(),
+		SeatRefusals:     s.seatRefusals.Load(),
+		BudgetSkips:      s.budgetSkips.Load(),
 		BudgetRefusals:   s.refusals.Load(),
+		UnknownAccounts:  s.unknown.Load(),
 		LedgerErrors:     s.ledger.Load(),
+		ReserveNoTime:    s.noTime.Load(),
 		EventWriteErrors: s.eventWrites.Load(),
 	}
 }

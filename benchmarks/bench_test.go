@@ -35,7 +35,7 @@ func grid(b *testing.B, bench func(b *testing.B, f *benchmarks.Fixture)) {
 
 func newAuction(b *testing.B, f *benchmarks.Fixture) *gavel.Auction {
 	b.Helper()
-	a, err := gavel.New(gavel.WithBidders(f.Bidders()...))
+	a, err := gavel.New(f.Options(f.Bidders())...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -177,6 +177,17 @@ func want(req *openrtb2.BidRequest, names []string, j int) Win {
 	return win
 }
 
+// Options returns the options of an Auction over bidders, the fixture's
+// bidders or stand-ins with their names: the bidders, each allowed to bid
+// for imp 3's seat (gavel.WithBidderSeats).
+func (f *Fixture) Options(bidders []gavel.Bidder) []gavel.Option {
+	opts := []gavel.Option{gavel.WithBidders(bidders...)}
+	for _, b := range bidders {
+		opts = append(opts, gavel.WithBidderSeats(b.Name(), imp3Seat))
+	}
+	return opts
+}
+
 // Check returns an error unless res is the fixture's expected outcome:
 // every bidder bid, every imp has its expected winner at its expected price
 // and clearing price, and every other bid lost to a higher bid.

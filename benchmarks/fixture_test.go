@@ -28,7 +28,7 @@ func TestFixture(t *testing.T) {
 			f, err := benchmarks.NewFixture(benchmarks.RequestFile, n, m)
 			require.NoError(t, err)
 			require.Len(t, f.Want, m)
-			a, err := gavel.New(gavel.WithBidders(f.Bidders()...))
+			a, err := gavel.New(f.Options(f.Bidders())...)
 			require.NoError(t, err)
 			res, err := a.Run(context.Background(), f.Request)
 			require.NoError(t, err)
@@ -71,7 +71,7 @@ func TestCheckCatchesErrors(t *testing.T) {
 	f, err := benchmarks.NewFixture(benchmarks.RequestFile, 5, 3)
 	require.NoError(t, err)
 	run := func(t *testing.T) *gavel.Result {
-		a, err := gavel.New(gavel.WithBidders(f.Bidders()...))
+		a, err := gavel.New(f.Options(f.Bidders())...)
 		require.NoError(t, err)
 		res, err := a.Run(context.Background(), f.Request)
 		require.NoError(t, err)

@@ -52,7 +52,7 @@ func BenchmarkRunHTTP(b *testing.B) {
 				b.Run("bidders="+strconv.Itoa(n), func(b *testing.B) {
 					f := newFixture(b, n, 1)
 					bidders, calls := tr.build(b, f)
-					a, err := gavel.New(gavel.WithBidders(bidders...))
+					a, err := gavel.New(f.Options(bidders)...)
 					if err != nil {
 						b.Fatal(err)
 					}

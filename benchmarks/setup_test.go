@@ -30,7 +30,7 @@ func TestHTTPBidders(t *testing.T) {
 		t.Run(fmt.Sprintf("transport=%s/bidders=%d", tt.transport, tt.bidders), func(t *testing.T) {
 			f := newFixture(t, tt.bidders, 1)
 			bidders, calls := tt.build(t, f)
-			a, err := gavel.New(gavel.WithBidders(bidders...))
+			a, err := gavel.New(f.Options(bidders)...)
 			require.NoError(t, err)
 			const runs = 3
 			for range runs {

@@ -104,7 +104,7 @@ func newStateful(tb testing.TB, f *benchmarks.Fixture, on bool) *stateful {
 	watch := &segmentWatch{Bidder: bidders[0]}
 	bidders[0] = watch
 	s := &stateful{f: f, on: on, watch: watch}
-	opts := []gavel.Option{gavel.WithBidders(bidders...)}
+	opts := f.Options(bidders)
 	if on {
 		s.accounts = append(append([]string(nil), f.Names...), "seat-v")
 		s.ledger, _ = gavel.NewMemoryLedger()

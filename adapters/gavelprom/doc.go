@@ -63,7 +63,9 @@
 //	gavel_profile_lookups_total             counter    outcome         profile lookups: hit, miss, no_key, error, timeout
 //	gavel_profile_lookup_duration_seconds   histogram                  profile lookups of requests that had a key
 //	gavel_budget_reservations_total         counter    account, result reservations of winners: reserved, refused (budget
-//	                                                                   exhausted), error (the ledger failed; account empty)
+//	                                                                   exhausted), unknown_account (no budget), unavailable
+//	                                                                   (the ledger failed) and no_time (the deadline came
+//	                                                                   first; account empty for these two)
 //	gavel_budget_reserved_micros_total      counter    account         money reserved for winners, micros
 //	gavel_billed_micros_total               counter    account         money billed, as told by Metrics.Billed, micros
 //

@@ -44,7 +44,8 @@ const (
 //	auc-1  user u2 (profile miss)  alpha wins, beta loses 102
 //	auc-2  no user (no key)        alpha refused by the budget (504), beta wins
 //	auc-3  no user                 same as auc-2
-//	auc-4  floor 100.00            both lose 100: no_bid, nbr 501
+//	auc-4  floor 100.00            alpha cannot afford the floor: not called
+//	                               (budget_exhausted); beta loses 100, nbr 501
 //	auc-5  no imps                 invalid_request, nbr 2
 //	auc-6  canceled ctx            canceled
 //

@@ -101,9 +101,10 @@ func (m *Metrics) OnProfile(_ context.Context, _ string, o gavel.ProfileOutcome,
 }
 
 // OnReserve implements gavel.BudgetHook: it counts the reservation by
-// result and the money reserved. The account of a reservation that the
-// ledger failed is not used as a label: the ledger may not know it (the
-// default account is the seat, which the bidder chooses).
+// result and the money reserved: reserved, refused (the budget is
+// exhausted), unknown_account (the ledger has no budget for it),
+// unavailable (the ledger failed) and no_time (the deadline came first).
+// The account is not a label of the last two, which say nothing of it.
 func (m *Metrics) OnReserve(_ context.Context, _ string, h gavel.Hold, err error) {
 	switch {
 	case err == nil:
@@ -112,6 +113,10 @@ func (m *Metrics) OnReserve(_ context.Context, _ string, h gavel.Hold, err error
 		am.reserved.Add(float64(h.Amount))
 	case errors.Is(err, gavel.ErrBudgetExhausted):
 		m.accounts.get(h.Account).refusals.Inc()
+	case errors.Is(err, gavel.ErrUnknownAccount):
+		m.accounts.get(h.Account).unknown.Inc()
+	case errors.Is(err, gavel.ErrNoTime), errors.Is(err, context.DeadlineExceeded):
+		m.reserveNoTime.Inc()
 	default:
 		m.reserveErrors.Inc()
 	}

@@ -49,7 +49,8 @@ type Metrics struct {
 	reserved      *prometheus.CounterVec // account
 	billed        *prometheus.CounterVec // account
 	accounts      childCache[string, *accountMetrics]
-	reserveErrors prometheus.Counter // account "", result error
+	reserveErrors prometheus.Counter // account "", result unavailable
+	reserveNoTime prometheus.Counter // account "", result no_time
 
 	eventsDropped   prometheus.Counter
 	eventsDelivered prometheus.Counter
@@ -80,6 +81,7 @@ type bidderMetrics struct {
 type accountMetrics struct {
 	reservations prometheus.Counter // result "reserved"
 	refusals     prometheus.Counter // result "refused"
+	unknown      prometheus.Counter // result "unknown_account"
 	reserved     prometheus.Counter
 	billed       prometheus.Counter
 }
@@ -136,7 +138,7 @@ func (m *Metrics) build(cfg *config) []prometheus.Collector {
 	m.winCost = b.counterVec("win_cost_micros_total", "Cost of the impressions won (clearing price / 1000), micros of the auction currency.", "bidder")
 	m.profileLookups = b.counterVec("profile_lookups_total", "Profile lookups, by outcome (hit, miss, no_key, error, timeout).", "outcome")
 	m.profileLatency = b.histogram("profile_lookup_duration_seconds", "Duration of the profile lookups of requests that had a key.", cfg.latency)
-	m.reservations = b.counterVec("budget_reservations_total", "Budget reservations of winners, by result (reserved, refused, error); account is empty for errors.", "account", "result")
+	m.reservations = b.counterVec("budget_reservations_total", "Budget reservations of winners, by result (reserved, refused, unknown_account, unavailable, no_time); account is empty for the last two.", "account", "result")
 	m.reserved = b.counterVec("budget_reserved_micros_total", "Money reserved for winners, micros of the account currency.", "account")
 	m.billed = b.counterVec("billed_micros_total", "Money billed (reported with Metrics.Billed), micros of the account currency.", "account")
 	m.eventsDropped = b.counter("events_dropped_total", "Events the AsyncSink refused: queue full or sink closed.")
@@ -162,7 +164,8 @@ func (m *Metrics) resolve() {
 	for o := gavel.ProfileHit; o <= gavel.ProfileTimeout; o++ {
 		m.profileOutcomes[o] = m.profileLookups.WithLabelValues(o.String())
 	}
-	m.reserveErrors = m.reservations.WithLabelValues("", "error")
+	m.reserveErrors = m.reservations.WithLabelValues("", "unavailable")
+	m.reserveNoTime = m.reservations.WithLabelValues("", "no_time")
 	m.bidders.build = m.newBidder
 	m.accounts.build = m.newAccount
 }
@@ -188,6 +191,7 @@ func (m *Metrics) newAccount(name string) *accountMetrics {
 	return &accountMetrics{
 		reservations: m.reservations.WithLabelValues(name, "reserved"),
 		refusals:     m.reservations.WithLabelValues(name, "refused"),
+		unknown:      m.reservations.WithLabelValues(name, "unknown_account"),
 		reserved:     m.reserved.WithLabelValues(name),
 		billed:       m.billed.WithLabelValues(name),
 	}

@@ -36,18 +36,18 @@ func TestAuctionMetrics(t *testing.T) {
 		{"gavel_auction_duration_seconds", []string{"outcome", "won"}, 4},
 		{"gavel_auction_duration_seconds", []string{"outcome", "no_bid"}, 1},
 
-		{"gavel_bidder_auctions_total", []string{"bidder", "alpha", "status", "bid"}, 5},
+		{"gavel_bidder_auctions_total", []string{"bidder", "alpha", "status", "bid"}, 4},
+		{"gavel_bidder_auctions_total", []string{"bidder", "alpha", "status", "budget_exhausted"}, 1},
 		{"gavel_bidder_auctions_total", []string{"bidder", "beta", "status", "bid"}, 5},
 		{"gavel_bidder_auctions_total", []string{"bidder", "gamma", "status", "no_bid"}, 5},
 		{"gavel_bidder_auctions_total", []string{"bidder", "delta", "status", "error"}, 5},
 		{"gavel_bidder_auctions_total", []string{"bidder", "slow", "status", "timeout"}, 5},
 		{"gavel_bidder_request_duration_seconds", []string{"bidder", "slow"}, 5},
-		{"gavel_bids_received_total", []string{"bidder", "alpha"}, 5},
+		{"gavel_bids_received_total", []string{"bidder", "alpha"}, 4},
 		{"gavel_bids_received_total", []string{"bidder", "gamma"}, 0},
 		{"gavel_bids_won_total", []string{"bidder", "alpha"}, 2},
 		{"gavel_bids_won_total", []string{"bidder", "beta"}, 2},
 		{"gavel_bids_lost_total", []string{"bidder", "alpha", "reason", "504"}, 2},
-		{"gavel_bids_lost_total", []string{"bidder", "alpha", "reason", "100"}, 1},
 		{"gavel_bids_lost_total", []string{"bidder", "beta", "reason", "102"}, 2},
 		{"gavel_bids_lost_total", []string{"bidder", "beta", "reason", "100"}, 1},
 		{"gavel_clearing_price_micros", []string{"bidder", "alpha"}, 2},
@@ -66,7 +66,7 @@ func TestAuctionMetrics(t *testing.T) {
 		{"gavel_budget_reserved_micros_total", []string{"account", "beta"}, 6_000},
 		{"gavel_billed_micros_total", []string{"account", "alpha"}, 4_000},
 
-		{"gavel_bidder_window_calls", []string{"bidder", "alpha"}, 5},
+		{"gavel_bidder_window_calls", []string{"bidder", "alpha"}, 4},
 		{"gavel_bidder_failure_ratio", []string{"bidder", "alpha"}, 0},
 		{"gavel_bidder_failure_ratio", []string{"bidder", "delta"}, 1},
 		{"gavel_bidder_failure_ratio", []string{"bidder", "slow"}, 1},
@@ -98,7 +98,6 @@ func TestAuctionMetrics(t *testing.T) {
 	const lost = `
 # HELP gavel_bids_lost_total Bids that lost, by OpenRTB loss reason code (reason).
 # TYPE gavel_bids_lost_total counter
-gavel_bids_lost_total{bidder="alpha",exchange="test",reason="100"} 1
 gavel_bids_lost_total{bidder="alpha",exchange="test",reason="504"} 2
 gavel_bids_lost_total{bidder="beta",exchange="test",reason="100"} 1
 gavel_bids_lost_total{bidder="beta",exchange="test",reason="102"} 2
@@ -282,19 +281,27 @@ func TestWatchErrors(t *testing.T) {
 
 // A ledger that fails the reservation counts an error without the account,
 // which the ledger may not know.
-func TestReserveErrorHasNoAccount(t *testing.T) {
+func TestReservationOutcomesHaveTheirOwnLabel(t *testing.T) {
 	m, err := gavelprom.New()
 	require.NoError(t, err)
 	ctx := context.Background()
-	m.OnReserve(ctx, "auc", gavel.Hold{Account: "seat-chosen-by-bidder", Amount: 10}, gavel.ErrUnknownAccount)
-	m.OnReserve(ctx, "auc", gavel.Hold{Account: "acme", Amount: 10}, errors.New("redis down"))
+	m.OnReserve(ctx, "auc", gavel.Hold{Account: "acme", Amount: 10}, nil)
 	m.OnReserve(ctx, "auc", gavel.Hold{Account: "acme", Amount: 10}, gavel.ErrBudgetExhausted)
+	m.OnReserve(ctx, "auc", gavel.Hold{Account: "newco", Amount: 10}, gavel.ErrUnknownAccount)
+	m.OnReserve(ctx, "auc", gavel.Hold{Account: "acme", Amount: 10}, errors.New("redis down"))
+	m.OnReserve(ctx, "auc", gavel.Hold{Account: "acme", Amount: 10}, gavel.ErrNoTime)
+	m.OnReserve(ctx, "auc", gavel.Hold{Account: "acme", Amount: 10}, context.DeadlineExceeded)
 	const want = `
-# HELP gavel_budget_reservations_total Budget reservations of winners, by result (reserved, refused, error); account is empty for errors.
+# HELP gavel_budget_reservations_total Budget reservations of winners, by result (reserved, refused, unknown_account, unavailable, no_time); account is empty for the last two.
 # TYPE gavel_budget_reservations_total counter
-gavel_budget_reservations_total{account="",result="error"} 2
+gavel_budget_reservations_total{account="",result="no_time"} 2
+gavel_budget_reservations_total{account="",result="unavailable"} 1
 gavel_budget_reservations_total{account="acme",result="refused"} 1
-gavel_budget_reservations_total{account="acme",result="reserved"} 0
+gavel_budget_reservations_total{account="acme",result="reserved"} 1
+gavel_budget_reservations_total{account="acme",result="unknown_account"} 0
+gavel_budget_reservations_total{account="newco",result="refused"} 0
+gavel_budget_reservations_total{account="newco",result="reserved"} 0
+gavel_budget_reservations_total{account="newco",result="unknown_account"} 1
 `
 	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "gavel_budget_reservations_total"))
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prebid/openrtb/v20/openrtb3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -48,9 +49,10 @@ func TestLedgerFailsClosed(t *testing.T) {
 	for _, stage := range []struct {
 		name  string
 		cause func()
+		loss  openrtb3.LossReason
 	}{
-		{"stalled", proxy.Pause},
-		{"closed port", proxy.Close},
+		{"stalled", proxy.Pause, gavel.LossNoTimeToReserve}, // the deadline passes first
+		{"closed port", proxy.Close, gavel.LossLedgerUnavailable},
 	} {
 		t.Run(stage.name, func(t *testing.T) {
 			stage.cause()
@@ -66,7 +68,7 @@ func TestLedgerFailsClosed(t *testing.T) {
 
 			res := run()
 			assert.Nil(t, res.Winner("1"), "nothing is spent without the ledger's word")
-			assert.Equal(t, gavel.LossBudget, res.Bids[0].Loss)
+			assert.Equal(t, stage.loss, res.Bids[0].Loss)
 
 			s := l.Stats()
 			assert.Equal(t, before.Failures+2, s.Failures)
@@ -81,7 +83,8 @@ func TestLedgerFailsClosed(t *testing.T) {
 	// Closing the proxy dropped what it held: Redis saw only the first
 	// auction.
 	assert.Equal(t, gavel.Balance{Budget: 1_000_000, Committed: 510}, ledgerBalanceOf(t, reader, "dsp"))
-	assert.Equal(t, int64(2), a.Stats().LedgerErrors)
+	assert.Equal(t, int64(1), a.Stats().ReserveNoTime, "the stalled Redis ran into the deadline")
+	assert.Equal(t, int64(1), a.Stats().LedgerErrors, "the closed port failed")
 }
 
 // TestLedgerLeaseOutage cuts a lease-mode ledger off Redis for longer than
