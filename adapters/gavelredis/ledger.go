@@ -164,11 +164,20 @@ type Ledger struct {
 
 	orphans    chan orphan // reservations whose reply was lost, to release
 	orphanOnce sync.Once
+	queue      reserveQueue // strict-mode reservations waiting (ledger_batch.go)
+
+	// The balance cache (ledger_balances.go).
+	balanceOnce  sync.Once    // starts the refresh
+	balanceTicks atomic.Int64 // refreshes started
+	wanted       sync.Map     // names of accounts to read that the ledger does not keep
+	nwanted      atomic.Int64 // entries in wanted
 }
 
 var (
 	_ gavel.Ledger        = (*Ledger)(nil)
+	_ gavel.BatchLedger   = (*Ledger)(nil)
 	_ gavel.BalanceReader = (*Ledger)(nil)
+	_ gavel.BalanceCache  = (*Ledger)(nil)
 )
 
 // Mode is how a Ledger keeps an account: see Ledger.
