@@ -69,7 +69,7 @@ func TestRunReservesTheWinnersCost(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, int64(2010), bal.Reserved)
 
-		bill := res.Billing(res.Imps[0].Winner)
+		bill := must(res.Billing(res.Imps[0].Winner))
 		assert.Equal(t, "r1", bill.AuctionID)
 		assert.Equal(t, "1", bill.ImpID)
 		require.NoError(t, a.Commit(ctx, bill, 2000))
@@ -136,7 +136,7 @@ func TestRunAsksThePacer(t *testing.T) {
 		assert.Equal(t, gavel.StatusPaced, res.Bidders[1].Status)
 		assert.Zero(t, b.Calls(), "a paced bidder is not called")
 		assert.Equal(t, int64(510), pacer.spends["a"], "the winner's cost: floor + increment, per impression")
-		require.NoError(t, a.Release(ctx, res.Billing(res.Imps[0].Winner)))
+		require.NoError(t, a.Release(ctx, must(res.Billing(res.Imps[0].Winner))))
 		assert.Equal(t, int64(0), pacer.spends["a"])
 	})
 }

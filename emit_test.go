@@ -40,7 +40,7 @@ func TestRunEmitsEvents(t *testing.T) {
 		ctx := context.Background()
 		res, err := a.Run(ctx, auctiontest.Request("r1", auctiontest.BannerImp("1", 0.5)))
 		require.NoError(t, err)
-		require.NoError(t, a.Commit(ctx, res.Billing(res.Imps[0].Winner), 2000))
+		require.NoError(t, a.Commit(ctx, must(res.Billing(res.Imps[0].Winner)), 2000))
 		require.NoError(t, a.Close(ctx), "Close delivers what the owned sink queued")
 
 		evs := rec.Events()

@@ -18,6 +18,10 @@ var (
 	// ErrClosed is returned by Run once the Auction is closed (Close).
 	ErrClosed = errors.New("gavel: auction closed")
 
+	// ErrNotWinner is wrapped by the error Result.Billing returns for an
+	// index out of range or a bid that did not win.
+	ErrNotWinner = errors.New("gavel: not a winning bid")
+
 	// ErrInvalidOption is wrapped by the error New returns when an option's
 	// value is out of range or two options contradict each other.
 	ErrInvalidOption = errors.New("gavel: invalid option")

@@ -46,7 +46,11 @@ func ExampleAuction_Commit() {
 		}
 		// Keep the Billing, a plain value, until the impression's notice
 		// arrives (in real life, in the notice URL's signed token).
-		return res.Billing(res.Imps[0].Winner)
+		bill, err := res.Billing(res.Imps[0].Winner)
+		if err != nil {
+			panic(err)
+		}
+		return bill
 	}
 
 	balance("before:")

@@ -366,3 +366,18 @@ func TestClearingTimeFollowsTheLedger(t *testing.T) {
 		assert.Equal(t, 2*time.Millisecond, clearing(res), "WithClearingTime wins over the measurement")
 	})
 }
+
+// Result.Billing refuses an index out of range or a bid that did not win,
+// and never panics.
+func TestBillingOfANonWinnerIsAnError(t *testing.T) {
+	req := bannerRequest("r1", 100)
+	res := runAuction(t, req, gavel.WithBidders(
+		auctiontest.Fixed("a", auctiontest.Bid("a1", "1", 3)), auctiontest.Fixed("b", auctiontest.Bid("b1", "1", 2))))
+	for _, i := range []int{-1, len(res.Bids), res.Imps[0].Winner ^ 1} {
+		_, err := res.Billing(i)
+		assert.ErrorIs(t, err, gavel.ErrNotWinner, "index %d", i)
+	}
+	bill, err := res.Billing(res.Imps[0].Winner)
+	require.NoError(t, err)
+	assert.Equal(t, "a", bill.Bidder)
+}

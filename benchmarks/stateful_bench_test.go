@@ -167,7 +167,10 @@ func (s *stateful) run(tb testing.TB, ctx context.Context) {
 	}
 	for j := range res.Imps {
 		w := res.Imps[j].Winner
-		bl := res.Billing(w)
+		bl, err := res.Billing(w)
+		if err != nil {
+			tb.Fatalf("imp %d: %v", j, err)
+		}
 		cost := res.Bids[w].CostMicros()
 		if err := s.a.Commit(ctx, bl, cost); err != nil {
 			tb.Fatalf("imp %s: %v", bl.ImpID, err) // a winner without its hold fails here

@@ -121,7 +121,8 @@ func newFixture(t *testing.T, opts ...gavelprom.Option) *fixture {
 
 	for i := range first.Bids {
 		if first.Bids[i].Won {
-			b := first.Billing(i)
+			b, err := first.Billing(i)
+			require.NoError(t, err)
 			require.NoError(t, f.a.Commit(ctx, b, 4000))
 			f.m.Billed(b, 4000)
 		}

@@ -44,7 +44,9 @@ func TestLedgerFailsClosed(t *testing.T) {
 	}
 	res := run()
 	require.NotNil(t, res.Winner("1"), "with Redis answering, the bid wins")
-	require.NoError(t, a.Commit(ctx, res.Billing(res.Imps[0].Winner), 510))
+	bill, err := res.Billing(res.Imps[0].Winner)
+	require.NoError(t, err)
+	require.NoError(t, a.Commit(ctx, bill, 510))
 
 	for _, stage := range []struct {
 		name  string
