@@ -71,7 +71,10 @@
 // [Ledger] ([MemoryLedger]; bill with [Auction.Commit], give back with
 // [Auction.Release]), [Pacer] ([EvenPacer]), [ProfileStore]
 // ([MemoryProfileStore]), [EventSink] ([AsyncSink], [JSONLinesSink]).
-// Adapters that share them between processes are modules of their own:
+// An account's [Budget] (amount in int64 micros, period or flight, pacing)
+// is declared once, with [WithBudgets] or [Auction.SetBudget], and feeds
+// both the Ledger and the Pacer ([BudgetSetter]). Adapters that share them
+// between processes are modules of their own:
 //
 //   - github.com/gavelrtb/gavel/adapters/gavelredis: Ledger, Pacer and
 //     ProfileStore over Redis;

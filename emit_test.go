@@ -20,7 +20,7 @@ func TestRunEmitsEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &auctiontest.EventRecorder{}
 		ledger := must(gavel.NewMemoryLedger())
-		require.NoError(t, ledger.SetBudget("b", 1_000_000, gavel.Period{}))
+		require.NoError(t, ledger.SetBudget(t.Context(), gavel.Budget{Account: "b", Amount: 1_000_000}))
 		a, err := gavel.New(
 			gavel.WithBidders(
 				auctiontest.Fixed("a", auctiontest.Bid("a1", "1", 2.00)),

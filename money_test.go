@@ -56,8 +56,8 @@ func TestSpoofedSeatCannotSpendAnotherAccount(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			ledger := must(gavel.NewMemoryLedger())
-			require.NoError(t, ledger.SetBudget("honest", 1_000_000, gavel.Period{}))
-			require.NoError(t, ledger.SetBudget("evil", 1_000_000, gavel.Period{}))
+			require.NoError(t, ledger.SetBudget(ctx, gavel.Budget{Account: "honest", Amount: 1_000_000}))
+			require.NoError(t, ledger.SetBudget(ctx, gavel.Budget{Account: "evil", Amount: 1_000_000}))
 			a := mustAuction(t, gavel.WithLedger(ledger), gavel.WithBidders(
 				tt.evil,
 				auctiontest.Fixed("honest", auctiontest.Bid("h1", "1", 2.00)),
@@ -107,7 +107,7 @@ func TestAllowedSeatsAndTheirAccounts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ledger := must(gavel.NewMemoryLedger())
 			for _, acct := range []string{"dsp", "seat-1"} {
-				require.NoError(t, ledger.SetBudget(acct, 1_000_000, gavel.Period{}))
+				require.NoError(t, ledger.SetBudget(t.Context(), gavel.Budget{Account: acct, Amount: 1_000_000}))
 			}
 			opts := append([]gavel.Option{gavel.WithLedger(ledger), gavel.WithBidders(bid("seat-1")),
 				gavel.WithBidderSeats("dsp", "seat-1", "seat-2")}, tt.opts...)
@@ -243,8 +243,8 @@ func (l *countingLedger) ReserveBatch(ctx context.Context, rs []gavel.Reservatio
 // their next bid in a second one.
 func TestWinnersOfAllImpsAreReservedInOneCall(t *testing.T) {
 	ledger := &countingLedger{MemoryLedger: must(gavel.NewMemoryLedger())}
-	require.NoError(t, ledger.SetBudget("big", 1_000_000, gavel.Period{}))
-	require.NoError(t, ledger.SetBudget("small", 2_500, gavel.Period{})) // one win at 2.00 CPM, not two
+	require.NoError(t, ledger.SetBudget(t.Context(), gavel.Budget{Account: "big", Amount: 1_000_000}))
+	require.NoError(t, ledger.SetBudget(t.Context(), gavel.Budget{Account: "small", Amount: 2_500})) // one win at 2.00 CPM, not two
 	imps := []openrtb2.Imp{auctiontest.BannerImp("1", 0), auctiontest.BannerImp("2", 0), auctiontest.BannerImp("3", 0)}
 	req := auctiontest.Request("r1", imps...)
 	req.AT = 1
@@ -298,7 +298,7 @@ func (l *singleLedger) Reserve(ctx context.Context, account string, amount int64
 // lose with LossNoTimeToReserve.
 func TestNoReservationAfterTheDeadline(t *testing.T) {
 	mem := must(gavel.NewMemoryLedger())
-	require.NoError(t, mem.SetBudget("dsp", 1_000_000, gavel.Period{}))
+	require.NoError(t, mem.SetBudget(t.Context(), gavel.Budget{Account: "dsp", Amount: 1_000_000}))
 	ledger := &singleLedger{Ledger: mem, delay: 8 * time.Millisecond}
 	req := auctiontest.Request("r1", auctiontest.BannerImp("1", 0), auctiontest.BannerImp("2", 0), auctiontest.BannerImp("3", 0))
 	req.TMax = 100 // deadline 95ms, fan-out end 85ms
@@ -322,8 +322,8 @@ func TestNoReservationAfterTheDeadline(t *testing.T) {
 // lowest floor is not called, and says so in its status.
 func TestExhaustedAccountIsNotCalled(t *testing.T) {
 	ledger := must(gavel.NewMemoryLedger())
-	require.NoError(t, ledger.SetBudget("broke", 999, gavel.Period{}))    // 1.00 CPM costs 1000
-	require.NoError(t, ledger.SetBudget("solvent", 1000, gavel.Period{})) // exactly one impression
+	require.NoError(t, ledger.SetBudget(t.Context(), gavel.Budget{Account: "broke", Amount: 999}))    // 1.00 CPM costs 1000
+	require.NoError(t, ledger.SetBudget(t.Context(), gavel.Budget{Account: "solvent", Amount: 1000})) // exactly one impression
 	broke := auctiontest.Fixed("broke", auctiontest.Bid("x1", "1", 5.00))
 	solvent := auctiontest.Fixed("solvent", auctiontest.Bid("s1", "1", 1.00))
 	req := bannerRequest("r1", 100) // floor 1.00
@@ -347,7 +347,7 @@ func TestExhaustedAccountIsNotCalled(t *testing.T) {
 func TestClearingTimeFollowsTheLedger(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		mem := must(gavel.NewMemoryLedger())
-		require.NoError(t, mem.SetBudget("dsp", 1_000_000_000, gavel.Period{}))
+		require.NoError(t, mem.SetBudget(t.Context(), gavel.Budget{Account: "dsp", Amount: 1_000_000_000}))
 		ledger := &singleLedger{Ledger: mem, delay: 3 * time.Millisecond}
 		a := mustAuction(t, gavel.WithLedger(ledger),
 			gavel.WithBidders(auctiontest.Fixed("dsp", auctiontest.Bid("d", "1", 2))))

@@ -55,28 +55,35 @@ func testLedgerContextDone(t *testing.T, newLedger func(t *testing.T) LedgerUnde
 // testLedgerBudgetChanges changes the budget of an account with money
 // committed and reserved: a change keeps both, a budget lowered below them
 // stops new reservations and takes nothing back, and a budget raised again
-// makes room. Invalid budgets are refused with ErrInvalidBudget.
+// makes room. Invalid budgets are refused with ErrInvalidBudget, and a
+// done ctx with its error; a flight is a total budget.
 func testLedgerBudgetChanges(t *testing.T, ut LedgerUnderTest) {
 	if ut.SetBudget == nil {
 		t.Skip("LedgerUnderTest.SetBudget is nil")
 	}
 	ctx := context.Background()
 	l := ut.Ledger
+	day := time.Date(2026, 5, 5, 0, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
-		name    string
-		account string
-		budget  int64
-		period  gavel.Period
+		name string
+		b    gavel.Budget
 	}{
-		{"empty account", "", 1, gavel.Period{}},
-		{"negative budget", "a", -1, gavel.Period{}},
-		{"reset 24h", "a", 1, gavel.DailyPeriod(nil, 24*time.Hour)},
-		{"negative reset", "a", 1, gavel.DailyPeriod(nil, -time.Nanosecond)},
+		{"empty account", gavel.Budget{Amount: 1}},
+		{"negative budget", gavel.Budget{Account: "a", Amount: -1}},
+		{"reset 24h", gavel.Budget{Account: "a", Amount: 1, Period: gavel.DailyPeriod(nil, 24*time.Hour)}},
+		{"negative reset", gavel.Budget{Account: "a", Amount: 1, Period: gavel.DailyPeriod(nil, -time.Nanosecond)}},
+		{"flight without end", gavel.Budget{Account: "a", Amount: 1, Start: day}},
+		{"flight ending at its start", gavel.Budget{Account: "a", Amount: 1, Start: day, End: day}},
+		{"daily flight", gavel.Budget{Account: "a", Amount: 1, Period: gavel.DailyPeriod(nil, 0), Start: day, End: day.Add(time.Hour)}},
+		{"unknown pacing", gavel.Budget{Account: "a", Amount: 1, Pacing: 7}},
 	} {
-		if err := ut.SetBudget(c.account, c.budget, c.period); !errors.Is(err, gavel.ErrInvalidBudget) {
+		if err := ut.SetBudget(ctx, c.b); !errors.Is(err, gavel.ErrInvalidBudget) {
 			t.Errorf("SetBudget with %s: got %v, want %v", c.name, err, gavel.ErrInvalidBudget)
 		}
 	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	equal(t, "SetBudget with a done ctx", context.Canceled, ut.SetBudget(canceled, gavel.Budget{Account: "a", Amount: 5}))
 	checkBalance(t, ut, "after refused changes", "a", gavel.Balance{Budget: 1_000})
 	if br, ok := l.(gavel.BalanceReader); ok {
 		_, err := br.Balance(ctx, "")
@@ -92,7 +99,7 @@ func testLedgerBudgetChanges(t *testing.T, ut LedgerUnderTest) {
 	must(t, l.Commit(ctx, h, 500))
 
 	// Lowered below what is spent: nothing is taken back, nothing more reserved.
-	must(t, ut.SetBudget("a", 600, gavel.Period{}))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 600}))
 	checkBalance(t, ut, "lowered", "a", gavel.Balance{Budget: 600, Committed: 500, Reserved: 300})
 	refused(t, l, "a", 1, "a budget lowered below what is spent")
 	must(t, l.Release(ctx, held))
@@ -101,12 +108,20 @@ func testLedgerBudgetChanges(t *testing.T, ut LedgerUnderTest) {
 	must(t, err)
 
 	// Raised: room again.
-	must(t, ut.SetBudget("a", 2_000, gavel.Period{}))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 2_000}))
 	checkBalance(t, ut, "raised", "a", gavel.Balance{Budget: 2_000, Committed: 500, Reserved: 100})
 	h, err = l.Reserve(ctx, "a", 1_400, time.Hour)
 	must(t, err)
 	must(t, l.Commit(ctx, h, 1_400))
 	refused(t, l, "a", 1, "the raised budget is spent")
+
+	// A flight is a total budget to a ledger: its dates are the Pacer's.
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "f", Amount: 700, Start: day.AddDate(0, 0, 2), End: day.AddDate(0, 0, 3)}))
+	checkBalance(t, ut, "a flight", "f", gavel.Balance{Budget: 700})
+	h, err = l.Reserve(ctx, "f", 700, time.Hour)
+	must(t, err)
+	must(t, l.Release(ctx, h))
+
 	want := gavel.Balance{Budget: 2_000, Committed: 1_900, Reserved: 100}
 	if ut.SettleEndsHolds {
 		want.Reserved = 0
@@ -251,7 +266,7 @@ func testLedgerDaily(t *testing.T, ut LedgerUnderTest) {
 	}
 
 	clk.Set(day(3, 7))
-	must(t, ut.SetBudget("daily", 100, gavel.DailyPeriod(ny, 6*time.Hour)))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "daily", Amount: 100, Period: gavel.DailyPeriod(ny, 6*time.Hour)}))
 	checkBalance(t, ut, "a new account", "daily", gavel.Balance{Budget: 100, PeriodStart: day(3, 7)})
 	must(t, l.Commit(ctx, reserve(60, time.Hour), 60))
 	refused(t, l, "daily", 50, "60 of 100 spent")
@@ -298,18 +313,18 @@ func testLedgerDailyChanges(t *testing.T, ut LedgerUnderTest) {
 	day := func(d int) time.Time { return time.Date(2026, 5, d, 0, 0, 0, 0, time.UTC) }
 	clk.Set(day(5).Add(12 * time.Hour))
 
-	must(t, ut.SetBudget("d", 1_000, gavel.DailyPeriod(nil, 0)))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "d", Amount: 1_000, Period: gavel.DailyPeriod(nil, 0)}))
 	h, err := l.Reserve(ctx, "d", 300, time.Hour)
 	must(t, err)
 	must(t, l.Commit(ctx, h, 300))
 	clk.Advance(24 * time.Hour) // no call on the account since yesterday
-	must(t, ut.SetBudget("d", 1_000, gavel.DailyPeriod(nil, 6*time.Hour)))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "d", Amount: 1_000, Period: gavel.DailyPeriod(nil, 6*time.Hour)}))
 	checkBalance(t, ut, "changed after the day ended", "d", gavel.Balance{Budget: 1_000, PeriodStart: day(6).Add(6 * time.Hour)})
 	h, err = l.Reserve(ctx, "d", 1_000, time.Hour) // the whole budget: nothing carried over
 	must(t, err)
 	must(t, l.Release(ctx, h))
 
-	must(t, ut.SetBudget("c", 2_000, gavel.Period{}))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "c", Amount: 2_000}))
 	h, err = l.Reserve(ctx, "c", 500, time.Hour)
 	must(t, err)
 	must(t, l.Commit(ctx, h, 500))
@@ -317,14 +332,14 @@ func testLedgerDailyChanges(t *testing.T, ut LedgerUnderTest) {
 	must(t, err)
 
 	// Made daily: committed stays until the next day starts.
-	must(t, ut.SetBudget("c", 2_000, gavel.DailyPeriod(nil, 0)))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "c", Amount: 2_000, Period: gavel.DailyPeriod(nil, 0)}))
 	checkBalance(t, ut, "made daily", "c", gavel.Balance{Budget: 2_000, Committed: 500, Reserved: 100, PeriodStart: day(6)})
 	refused(t, l, "c", 1_401, "made daily: what was committed counts today")
 	clk.Advance(12 * time.Hour)
 	checkBalance(t, ut, "the next day", "c", gavel.Balance{Budget: 2_000, Reserved: 100, PeriodStart: day(7)})
 
 	// Back to total: nothing resets any more.
-	must(t, ut.SetBudget("c", 2_000, gavel.Period{}))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "c", Amount: 2_000}))
 	h, err = l.Reserve(ctx, "c", 700, time.Hour)
 	must(t, err)
 	must(t, l.Commit(ctx, h, 700))

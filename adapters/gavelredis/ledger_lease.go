@@ -355,7 +355,7 @@ func (l *Ledger) nextReport(ls *lease, idle bool) report {
 	r := report{seq: ls.seq}
 	if idle && ls.budget > 0 {
 		// Stop reservations first, so that what is free stays free.
-		_ = l.local.SetBudget(ls.account, 0, gavel.Period{})
+		_ = l.local.SetBudget(context.Background(), gavel.Budget{Account: ls.account, Amount: 0})
 		b, _ = l.localBalance(ls)
 		r.back = max(ls.budget-b.Committed-b.Reserved, 0)
 		l.setBudget(ls, ls.budget-r.back)

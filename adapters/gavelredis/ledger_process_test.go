@@ -80,7 +80,7 @@ func testLedgerProcesses(t *testing.T, mode Mode) {
 	client := ledgerClient(t)
 	prefix := ledgerPrefix(t, client)
 	reader := newTestLedgerAt(t, client, prefix)
-	require.NoError(t, reader.SetBudget(ctx, procAccount, procBudget, gavel.Period{}))
+	require.NoError(t, reader.SetBudget(ctx, gavel.Budget{Account: procAccount, Amount: procBudget}))
 
 	type proc struct {
 		cmd    *exec.Cmd
