@@ -137,111 +137,152 @@ func testLedgerBudgetChanges(t *testing.T, ut LedgerUnderTest) {
 // the budget, or they yield first, so that many holds are outstanding
 // together and Reserved presses against the budget.
 func testLedgerConcurrent(t *testing.T, ut LedgerUnderTest, yield bool) {
-	const (
-		goroutines = 500
-		each       = 4
-		amount     = 1_000
-		budget     = 200_000 // of "many": a tenth of the reservations
-		account    = "many"
-	)
-	ctx := context.Background()
-	l := ut.Ledger
-	read := ut.Balance
-	if br, ok := l.(gavel.BalanceReader); ok && read == nil {
-		read = func(t testing.TB, account string) gavel.Balance {
-			b, err := br.Balance(ctx, account)
-			if err != nil {
-				t.Error(err)
-			}
-			return b
-		}
+	c := &concurrentCase{t: t, l: ut.Ledger, read: balanceFunc(ut), yield: yield}
+	start, done := make(chan struct{}), make(chan struct{})
+	var workers, observer sync.WaitGroup
+	if c.read != nil {
+		observer.Go(func() { c.observe(done) })
 	}
-
-	var (
-		start, done         = make(chan struct{}), make(chan struct{})
-		workers, observer   sync.WaitGroup
-		reserved, exhausted atomic.Int64
-		committed           atomic.Int64 // sum of the amounts of successful commits
-		observations        atomic.Int64
-		errMu               sync.Mutex
-		errs                []error
-	)
-	fail := func(err error) {
-		errMu.Lock()
-		if len(errs) < 10 { // enough to see what went wrong
-			errs = append(errs, err)
-		}
-		errMu.Unlock()
-	}
-	if read != nil {
-		observer.Go(func() {
-			for {
-				if b := read(t, account); b.Committed+b.Reserved > b.Budget || b.Reserved < 0 || b.Committed < 0 {
-					fail(fmt.Errorf("balance out of bounds: %+v", b))
-				}
-				observations.Add(1)
-				select {
-				case <-done:
-					return
-				default:
-				}
-			}
-		})
-	}
-	for g := range goroutines {
+	for g := range concurrentGoroutines {
 		workers.Go(func() {
 			<-start
-			for i := range each {
-				h, err := l.Reserve(ctx, account, amount, time.Minute)
-				if errors.Is(err, gavel.ErrBudgetExhausted) {
-					exhausted.Add(1)
-					continue
-				}
-				if err != nil {
-					fail(err)
-					continue
-				}
-				reserved.Add(1)
-				if yield {
-					runtime.Gosched() // let other holds pile up
-				}
-				if n := int64(g*each + i); n%2 == 0 { // half commit a part (deterministic, about half on average)
-					actual := n * 7919 % (amount + 1)
-					if err := l.Commit(ctx, h, actual); err != nil {
-						fail(err)
-						continue
-					}
-					committed.Add(actual)
-				} else if err := l.Release(ctx, h); err != nil {
-					fail(err)
-				}
-			}
+			c.work(g)
 		})
 	}
 	close(start)
 	workers.Wait()
 	close(done)
 	observer.Wait()
+	c.check(ut)
+}
 
-	for _, err := range errs {
+// The size of testLedgerConcurrent: the budget of "many" covers a tenth
+// of the reservations.
+const (
+	concurrentGoroutines = 500
+	concurrentEach       = 4
+	concurrentAmount     = 1_000
+	concurrentBudget     = 200_000
+	concurrentAccount    = "many"
+)
+
+// concurrentCase is the state that testLedgerConcurrent's goroutines share.
+type concurrentCase struct {
+	t     *testing.T
+	l     gavel.Ledger
+	read  func(t testing.TB, account string) gavel.Balance
+	yield bool
+
+	reserved, exhausted atomic.Int64
+	committed           atomic.Int64 // sum of the amounts of successful commits
+	observations        atomic.Int64
+	errMu               sync.Mutex
+	errs                []error
+}
+
+// balanceFunc returns how the case reads a balance: the fixture's Balance,
+// or the ledger's own when it is a BalanceReader, or nil.
+func balanceFunc(ut LedgerUnderTest) func(t testing.TB, account string) gavel.Balance {
+	if ut.Balance != nil {
+		return ut.Balance
+	}
+	br, ok := ut.Ledger.(gavel.BalanceReader)
+	if !ok {
+		return nil
+	}
+	return func(t testing.TB, account string) gavel.Balance {
+		b, err := br.Balance(context.Background(), account)
+		if err != nil {
+			t.Error(err)
+		}
+		return b
+	}
+}
+
+func (c *concurrentCase) fail(err error) {
+	c.errMu.Lock()
+	if len(c.errs) < 10 { // enough to see what went wrong
+		c.errs = append(c.errs, err)
+	}
+	c.errMu.Unlock()
+}
+
+// observe reads the balance until done, checking its bounds.
+func (c *concurrentCase) observe(done <-chan struct{}) {
+	for {
+		if b := c.read(c.t, concurrentAccount); b.Committed+b.Reserved > b.Budget || b.Reserved < 0 || b.Committed < 0 {
+			c.fail(fmt.Errorf("balance out of bounds: %+v", b))
+		}
+		c.observations.Add(1)
+		select {
+		case <-done:
+			return
+		default:
+		}
+	}
+}
+
+// work is goroutine g's reservations, each committed in part or released.
+func (c *concurrentCase) work(g int) {
+	ctx := context.Background()
+	for i := range concurrentEach {
+		h, err := c.l.Reserve(ctx, concurrentAccount, concurrentAmount, time.Minute)
+		if errors.Is(err, gavel.ErrBudgetExhausted) {
+			c.exhausted.Add(1)
+			continue
+		}
+		if err != nil {
+			c.fail(err)
+			continue
+		}
+		c.reserved.Add(1)
+		if c.yield {
+			runtime.Gosched() // let other holds pile up
+		}
+		c.end(ctx, h, int64(g*concurrentEach+i))
+	}
+}
+
+// end commits a part of hold number n (half of them, deterministically)
+// or releases it.
+func (c *concurrentCase) end(ctx context.Context, h gavel.Hold, n int64) {
+	if n%2 != 0 {
+		if err := c.l.Release(ctx, h); err != nil {
+			c.fail(err)
+		}
+		return
+	}
+	actual := n * 7919 % (concurrentAmount + 1)
+	if err := c.l.Commit(ctx, h, actual); err != nil {
+		c.fail(err)
+		return
+	}
+	c.committed.Add(actual)
+}
+
+// check reports what went wrong and settles the account: every micro is
+// accounted for.
+func (c *concurrentCase) check(ut LedgerUnderTest) {
+	t := c.t
+	for _, err := range c.errs {
 		t.Error(err)
 	}
-	if read != nil && observations.Load() == 0 {
+	if c.read != nil && c.observations.Load() == 0 {
 		t.Error("the balance was never read")
 	}
-	equal(t, "reservations made or refused", int64(goroutines*each), reserved.Load()+exhausted.Load())
+	equal(t, "reservations made or refused", int64(concurrentGoroutines*concurrentEach), c.reserved.Load()+c.exhausted.Load())
 	// Committing all would bill about 2.5 budgets, so some must be refused.
-	if exhausted.Load() == 0 {
+	if c.exhausted.Load() == 0 {
 		t.Error("no reservation was refused")
 	}
 	// A refusal means committed+reserved > budget-amount, which takes at
 	// least budget/amount successful reservations.
-	if reserved.Load() < budget/amount {
-		t.Errorf("%d reservations made before the first refusal, want at least %d", reserved.Load(), budget/amount)
+	if c.reserved.Load() < concurrentBudget/concurrentAmount {
+		t.Errorf("%d reservations made before the first refusal, want at least %d", c.reserved.Load(), concurrentBudget/concurrentAmount)
 	}
-	equal(t, "settled balance", gavel.Balance{Budget: budget, Committed: committed.Load()}, ut.Settle(t, account))
+	equal(t, "settled balance", gavel.Balance{Budget: concurrentBudget, Committed: c.committed.Load()}, ut.Settle(t, concurrentAccount))
 	t.Logf("%d reserved, %d refused, %d committed of %d, %d observations",
-		reserved.Load(), exhausted.Load(), committed.Load(), budget, observations.Load())
+		c.reserved.Load(), c.exhausted.Load(), c.committed.Load(), concurrentBudget, c.observations.Load())
 }
 
 // testLedgerDaily spends a daily budget in America/New_York, whose days
