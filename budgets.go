@@ -34,7 +34,7 @@ type Budget struct {
 	Account string // the account the budget is for; not empty
 	// Amount is the money of each period (daily), of the flight, or of all
 	// time (total), in int64 micros of the account's currency: 500_000_000
-	// is 500.00. It is never negative; 0 closes the account.
+	// is 500.00. It must not be negative; 0 closes the account.
 	Amount int64
 	Period Period // default: total
 

@@ -12,9 +12,10 @@ import (
 )
 
 // MemoryLedger is a Ledger kept in the memory of one process, with budgets
-// set by SetBudget (a Budget, see WithBudgets). It is strict: at every instant, for every account,
-// Committed + Reserved <= Budget (unless SetBudget lowered the budget below
-// that, see there). It also implements BalanceReader.
+// set by SetBudget (a Budget, see WithBudgets). It is strict: at every
+// instant, for every account, Committed + Reserved <= Budget (unless
+// SetBudget lowered the budget below that, see there). It also implements
+// BalanceReader.
 //
 // Accounts are spread over shards by a hash of their name, each with its
 // own lock, so that calls on different accounts rarely wait for each

@@ -70,7 +70,8 @@ func WithPacerClock(c Clock) PacerOption {
 // WithPacerStep sets how often each account's participation probability is
 // adapted to its spend. Default DefaultPacerStep (1 minute). A shorter step
 // follows changes in traffic sooner but learns the demand from fewer
-// auctions per step; a step should see a few dozen wins.
+// auctions per step; a step should see a few dozen wins. Until an account's
+// demand is known (right after SetBudget), its steps last an eighth of d.
 func WithPacerStep(d time.Duration) PacerOption {
 	return pacerOptionFunc(func(c *pacerConfig) {
 		if d <= 0 {

@@ -119,6 +119,8 @@ func (l *Ledger) Balance(ctx context.Context, account string) (gavel.Balance, er
 	return b, nil
 }
 
+var _ gavel.BudgetSetter = (*Ledger)(nil)
+
 // SetBudget implements gavel.BudgetSetter: it creates b.Account with
 // b.Amount (micros, at most MaxAmount) per period, or changes the amount
 // and period of an existing account, with the semantics of

@@ -53,8 +53,14 @@ const (
 //
 // Which process steps does not matter: the one whose Sync finds the step
 // due first. The controller's options (WithPacerStep, WithTrafficShape,
-// WithMinRate) and the budgets (SetBudget) must be the same in
-// every process; each step uses those of the process that runs it.
+// WithMinRate) and the budgets (SetBudget) must be the same in every
+// process; each step uses those of the process that runs it. The state
+// also says where the budget's target curve starts (gavel.PacingState):
+// the first step of a budget, by whichever process, starts it from the
+// global spend then, and every process follows it, also one started
+// later. A step by a process whose budget differs from the one the curve
+// was started for (while a change rolls out) starts a new curve, from the
+// global spend then.
 //
 // # Staleness
 //
@@ -84,13 +90,15 @@ const (
 // and the account A, all of an account's keys share the hash tag {A}, so
 // the scripts also run on a Redis Cluster:
 //
-//	P:pacer:{A}:state           the controller state, JSON with "v":1 (see PacerStateVersion)
+//	P:pacer:{A}:state           the controller state, JSON with "v":2 (see PacerStateVersion)
 //	P:pacer:{A}:spent:<start>   spend in the period or flight that starts at <start>, Unix seconds
+//	P:pacer:{A}:spent:total     spend of a total budget (PacingASAP)
 //	P:pacer:{A}:step            spend since the last step
 //	P:pacer:{A}:lock            the step lock
 //
-// Spend counters expire a day after their period or flight ends, the
-// state a week after its last step.
+// Spend counters expire a day after their period or flight ends (that of
+// a total budget, a day after its last flush), the state a week after its
+// last step.
 //
 // A Pacer is safe for concurrent use; it does not own its client. Create
 // one with NewPacer, and Close it to stop its goroutine and flush what is
@@ -120,7 +128,10 @@ type Pacer struct {
 	stats pacerCounters
 }
 
-var _ gavel.Pacer = (*Pacer)(nil)
+var (
+	_ gavel.Pacer        = (*Pacer)(nil)
+	_ gavel.BudgetSetter = (*Pacer)(nil)
+)
 
 // pacerAccount is one account's local pacing state. Allow reads rate and
 // Spend adds to pending without a lock; the rest belongs to Sync (syncMu),
