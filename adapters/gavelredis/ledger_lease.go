@@ -424,7 +424,13 @@ func (l *Ledger) giveBack(ctx context.Context, a *account) error {
 		if ls.pending.seq == 0 && l.unreported(ls) == 0 && ls.amount.Load() == 0 {
 			return nil
 		}
-		switch err = l.refresh(ctx, a, true); {
+		// A report left pending by a refresh that Close canceled carries
+		// only what was committed when it was made: send it as it is,
+		// without ending the lease, so that the final report, made anew,
+		// carries the rest. Ending the lease with it would leave the rest
+		// nowhere to go.
+		final := ls.pending.seq == 0
+		switch err = l.refresh(ctx, a, final); {
 		case errors.Is(err, gavel.ErrUnknownAccount):
 			return nil
 		case err != nil && ctx.Err() != nil:
