@@ -44,7 +44,9 @@ type bidderSlot struct {
 
 // New returns an Auction configured by opts. It returns an error wrapping
 // ErrInvalidOption when an option is out of range or options contradict each
-// other; all such problems are reported at once.
+// other; all such problems are reported at once. It then gives the budgets
+// of WithBudgets to the Ledger and the Pacer, and returns the error of the
+// first that one of them does not take.
 func New(opts ...Option) (*Auction, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -78,7 +80,10 @@ func New(opts ...Option) (*Auction, error) {
 		a.bidders = append(a.bidders, s)
 		a.byName[s.name] = s
 	}
-	if cfg.sink != nil {
+	if err := a.setBudgets(); err != nil {
+		return nil, err
+	}
+	if cfg.sink != nil { // last: an AsyncSink made here starts a goroutine
 		a.sink = cfg.sink
 		if _, ok := cfg.sink.(NonBlockingSink); !ok {
 			s, err := NewAsyncSink(cfg.sink)

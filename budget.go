@@ -50,8 +50,8 @@ func (r *round) costOf(b *BidOutcome) (string, int64) {
 
 // reserve asks the Ledger for the cost of every pending bid, in one call
 // when it is a BatchLedger, and makes each bid win or lose by the answer.
-// Once Run's deadline has passed it asks nothing: the bids lose with
-// LossNoTimeToReserve.
+// Once Run's deadline has passed it asks a ledger that is not NonBlocking
+// nothing: the bids lose with LossNoTimeToReserve.
 func (r *round) reserve(ctx context.Context, res *Result) {
 	a := r.a
 	n := len(r.reserving)
@@ -91,13 +91,16 @@ func (r *round) reserve(ctx context.Context, res *Result) {
 func (r *round) ledgerReserve(ctx context.Context, deadline time.Time) {
 	a := r.a
 	rs, holds, errs := r.rs[:len(r.reserving)], r.holds[:len(r.reserving)], r.errs[:len(r.reserving)]
+	_, nonBlocking := a.cfg.ledger.(NonBlocking)
 	start := time.Now()
-	if !start.Before(deadline) {
+	if !nonBlocking && !start.Before(deadline) {
+		// A ledger that may block gets no call once the deadline has
+		// passed. One that never blocks costs nothing: Run woken a little
+		// late by a busy machine loses no winner to it.
 		fill(errs, ErrNoTime)
 		return
 	}
 	lctx := ctx
-	_, nonBlocking := a.cfg.ledger.(NonBlocking)
 	if !nonBlocking { // a remote ledger gets Run's deadline
 		if r.ledgerCtx == nil {
 			r.ledgerCtx, r.ledgerCancel = context.WithDeadline(ctx, deadline)
@@ -108,7 +111,7 @@ func (r *round) ledgerReserve(ctx context.Context, deadline time.Time) {
 		bl.ReserveBatch(lctx, rs, holds, errs)
 	} else {
 		for k := range rs {
-			if k > 0 && !time.Now().Before(deadline) {
+			if k > 0 && !nonBlocking && !time.Now().Before(deadline) {
 				fill(errs[k:], ErrNoTime)
 				break
 			}

@@ -29,8 +29,8 @@ func (h *reserveRecorder) OnReserve(_ context.Context, _ string, _ gavel.Hold, e
 func TestRunReservesTheWinnersCost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ledger := must(gavel.NewMemoryLedger())
-		require.NoError(t, ledger.SetBudget("rich", 1_000_000, gavel.Period{}))
-		require.NoError(t, ledger.SetBudget("poor", 1_000, gavel.Period{})) // 1.00 CPM at most
+		require.NoError(t, ledger.SetBudget(t.Context(), gavel.Budget{Account: "rich", Amount: 1_000_000}))
+		require.NoError(t, ledger.SetBudget(t.Context(), gavel.Budget{Account: "poor", Amount: 1_000})) // 1.00 CPM at most
 		hook := &reserveRecorder{}
 		a, err := gavel.New(
 			gavel.WithBidders(
@@ -69,7 +69,7 @@ func TestRunReservesTheWinnersCost(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, int64(2010), bal.Reserved)
 
-		bill := res.Billing(res.Imps[0].Winner)
+		bill := must(res.Billing(res.Imps[0].Winner))
 		assert.Equal(t, "r1", bill.AuctionID)
 		assert.Equal(t, "1", bill.ImpID)
 		require.NoError(t, a.Commit(ctx, bill, 2000))
@@ -124,7 +124,7 @@ func TestRunAsksThePacer(t *testing.T) {
 		pacer := &fixedPacer{allow: map[string]bool{"a": true}, spends: map[string]int64{}}
 		b := auctiontest.Fixed("b", auctiontest.Bid("b1", "1", 9.00))
 		ledger := must(gavel.NewMemoryLedger())
-		require.NoError(t, ledger.SetBudget("a", 1_000_000, gavel.Period{}))
+		require.NoError(t, ledger.SetBudget(t.Context(), gavel.Budget{Account: "a", Amount: 1_000_000}))
 		a, err := gavel.New(
 			gavel.WithBidders(auctiontest.Fixed("a", auctiontest.Bid("a1", "1", 2.00)), b),
 			gavel.WithPacer(pacer), gavel.WithLedger(ledger),
@@ -136,7 +136,7 @@ func TestRunAsksThePacer(t *testing.T) {
 		assert.Equal(t, gavel.StatusPaced, res.Bidders[1].Status)
 		assert.Zero(t, b.Calls(), "a paced bidder is not called")
 		assert.Equal(t, int64(510), pacer.spends["a"], "the winner's cost: floor + increment, per impression")
-		require.NoError(t, a.Release(ctx, res.Billing(res.Imps[0].Winner)))
+		require.NoError(t, a.Release(ctx, must(res.Billing(res.Imps[0].Winner))))
 		assert.Equal(t, int64(0), pacer.spends["a"])
 	})
 }

@@ -14,17 +14,20 @@
 //  3. Enrich the user from the [ProfileStore] within [WithProfileTimeout]; a
 //     miss, an error or a timeout leaves the user as it is.
 //  4. Pick the bidders: wseat and bseat, throttling ([WithThrottling]), the
-//     [Pacer], and the time left ([WithMinBidderTime]).
+//     [Pacer], an account that can afford the floors ([BalanceCache]), and
+//     the time left ([WithMinBidderTime]).
 //  5. Fan out: call each bidder in its own goroutine under its own deadline,
 //     with a copy of req whose tmax is the time it really has, recovering
 //     panics. Run stops waiting [WithClearingTime] before its deadline; the
 //     bidders still out are timed out.
-//  6. Validate each bid (imp, price, currency, markup, seat, deal, floor,
-//     blocked advertisers, apps, categories, attributes, size, secure); an
-//     invalid bid loses with an OpenRTB loss reason.
-//  7. Per imp, rank the bids (the same input always gives the same order),
-//     clear at first or second price per at and the deal's at, and reserve
-//     the winner's cost on the [Ledger]; if it refuses, the next bid wins.
+//  6. Validate each bid (a seat its bidder may use: its own name or
+//     [WithBidderSeats]; imp, price, currency, markup, deal, floor, blocked
+//     advertisers, apps, categories, attributes, size, secure); an invalid
+//     bid loses with an OpenRTB loss reason.
+//  7. Per imp, rank the bids (the same input always gives the same order)
+//     and clear at first or second price per at and the deal's at; reserve
+//     the winners' costs on the [Ledger], all imps in one call with a
+//     [BatchLedger]; where it refuses, the next bid is tried.
 //  8. Return a [*Result]: per imp the winner and its clearing price, every bid
 //     with its outcome, every bidder with its status and latency.
 //  9. Hand the auction's events to the [EventSink] without waiting for it
@@ -58,7 +61,8 @@
 // PriceMicros and ClearMicros and [ImpResult]'s FloorMicros are micros of CPM
 // in the auction currency (the first of req.cur, or USD): 2_510_000 is 2.51
 // CPM. An impression costs price/1000: [BidOutcome.CostMicros], in micros of
-// the currency, is what a Ledger reserves and commits. [FormatMicros] prints
+// the currency, is what a Ledger reserves and commits, on the account of the
+// bidder that bid ([BidderAccount]; [WithAccounts]). [FormatMicros] prints
 // an amount exactly.
 //
 // # State, adapters, hooks and tests
@@ -67,7 +71,10 @@
 // [Ledger] ([MemoryLedger]; bill with [Auction.Commit], give back with
 // [Auction.Release]), [Pacer] ([EvenPacer]), [ProfileStore]
 // ([MemoryProfileStore]), [EventSink] ([AsyncSink], [JSONLinesSink]).
-// Adapters that share them between processes are modules of their own:
+// An account's [Budget] (amount in int64 micros, period or flight, pacing)
+// is declared once, with [WithBudgets] or [Auction.SetBudget], and feeds
+// both the Ledger and the Pacer ([BudgetSetter]). Adapters that share them
+// between processes are modules of their own:
 //
 //   - github.com/gavelrtb/gavel/adapters/gavelredis: Ledger, Pacer and
 //     ProfileStore over Redis;

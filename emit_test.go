@@ -20,7 +20,7 @@ func TestRunEmitsEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &auctiontest.EventRecorder{}
 		ledger := must(gavel.NewMemoryLedger())
-		require.NoError(t, ledger.SetBudget("b", 1_000_000, gavel.Period{}))
+		require.NoError(t, ledger.SetBudget(t.Context(), gavel.Budget{Account: "b", Amount: 1_000_000}))
 		a, err := gavel.New(
 			gavel.WithBidders(
 				auctiontest.Fixed("a", auctiontest.Bid("a1", "1", 2.00)),
@@ -40,7 +40,7 @@ func TestRunEmitsEvents(t *testing.T) {
 		ctx := context.Background()
 		res, err := a.Run(ctx, auctiontest.Request("r1", auctiontest.BannerImp("1", 0.5)))
 		require.NoError(t, err)
-		require.NoError(t, a.Commit(ctx, res.Billing(res.Imps[0].Winner), 2000))
+		require.NoError(t, a.Commit(ctx, must(res.Billing(res.Imps[0].Winner)), 2000))
 		require.NoError(t, a.Close(ctx), "Close delivers what the owned sink queued")
 
 		evs := rec.Events()

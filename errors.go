@@ -18,6 +18,10 @@ var (
 	// ErrClosed is returned by Run once the Auction is closed (Close).
 	ErrClosed = errors.New("gavel: auction closed")
 
+	// ErrNotWinner is wrapped by the error Result.Billing returns for an
+	// index out of range or a bid that did not win.
+	ErrNotWinner = errors.New("gavel: not a winning bid")
+
 	// ErrInvalidOption is wrapped by the error New returns when an option's
 	// value is out of range or two options contradict each other.
 	ErrInvalidOption = errors.New("gavel: invalid option")
@@ -77,15 +81,22 @@ var (
 	// a ttl that is not positive. Nothing changes.
 	ErrInvalidReservation = errors.New("gavel: invalid reservation")
 
-	// ErrInvalidBudget is returned by MemoryLedger.SetBudget for an empty
-	// account name, a negative budget or a daily period whose Reset is
-	// outside [0, 24h). Nothing changes.
+	// ErrInvalidBudget is wrapped by the error Budget.Validate returns, and
+	// every SetBudget with it (BudgetSetter, Auction.SetBudget), for a
+	// Budget that cannot be kept: an empty account, a negative amount, a
+	// daily period whose Reset is outside [0, 24h), a flight without both
+	// ends or whose end is not after its start. Nothing changes.
 	ErrInvalidBudget = errors.New("gavel: invalid budget")
 
-	// ErrInvalidPacing is wrapped by the error EvenPacer.SetBudget and
-	// EvenPacer.SetFlight return for a budget they cannot pace: a negative
-	// budget, a total period, or a flight that ends before it starts.
+	// ErrInvalidPacing is wrapped by the error a Pacer's SetBudget (and
+	// Auction.SetBudget, WithBudgets, with a Pacer that takes budgets)
+	// returns for a valid Budget it cannot pace: a total budget, with no
+	// end to spread it over, and PacingEven. Nothing changes.
 	ErrInvalidPacing = errors.New("gavel: invalid pacing budget")
+
+	// ErrNoBudgetSetter is returned by Auction.SetBudget when neither the
+	// Ledger nor the Pacer of the Auction takes budgets (BudgetSetter).
+	ErrNoBudgetSetter = errors.New("gavel: neither the ledger nor the pacer takes budgets")
 
 	// ErrSinkFull is returned by AsyncSink.Write when the events do not all
 	// fit in its queue. None of them is queued; they are counted as dropped.

@@ -21,7 +21,7 @@ func ExampleAuction_Commit() {
 		panic(err)
 	}
 	// The seat "beta" may spend 1.00 in all, in micros of the currency.
-	if err := ledger.SetBudget("beta", 1_000_000, gavel.Period{}); err != nil {
+	if err := ledger.SetBudget(ctx, gavel.Budget{Account: "beta", Amount: 1_000_000}); err != nil {
 		panic(err)
 	}
 	a, err := gavel.New(
@@ -46,7 +46,11 @@ func ExampleAuction_Commit() {
 		}
 		// Keep the Billing, a plain value, until the impression's notice
 		// arrives (in real life, in the notice URL's signed token).
-		return res.Billing(res.Imps[0].Winner)
+		bill, err := res.Billing(res.Imps[0].Winner)
+		if err != nil {
+			panic(err)
+		}
+		return bill
 	}
 
 	balance("before:")
@@ -89,10 +93,10 @@ func ExampleWithLedger() {
 	}
 	// Money is in micros: beta has 0.002 left, less than one impression at
 	// its price; alpha has 10.00.
-	if err := ledger.SetBudget("alpha", 10_000_000, gavel.Period{}); err != nil {
+	if err := ledger.SetBudget(context.Background(), gavel.Budget{Account: "alpha", Amount: 10_000_000}); err != nil {
 		panic(err)
 	}
-	if err := ledger.SetBudget("beta", 2_000, gavel.Period{}); err != nil {
+	if err := ledger.SetBudget(context.Background(), gavel.Budget{Account: "beta", Amount: 2_000}); err != nil {
 		panic(err)
 	}
 	a, err := gavel.New(
@@ -131,7 +135,7 @@ func ExampleMemoryLedger() {
 		panic(err)
 	}
 	// 50.00 a day, in micros, from 06:00 to 06:00.
-	if err := ledger.SetBudget("acme", 50_000_000, gavel.DailyPeriod(paris, 6*time.Hour)); err != nil {
+	if err := ledger.SetBudget(ctx, gavel.Budget{Account: "acme", Amount: 50_000_000, Period: gavel.DailyPeriod(paris, 6*time.Hour)}); err != nil {
 		panic(err)
 	}
 	show := func() {

@@ -20,7 +20,7 @@ func ExampleWithPacer() {
 	}
 	// beta may spend 14.40 a day, in micros: 0.01 a minute, four impressions
 	// at its price.
-	if err := pacer.SetBudget("beta", 14_400_000, gavel.DailyPeriod(time.UTC, 0)); err != nil {
+	if err := pacer.SetBudget(context.Background(), gavel.Budget{Account: "beta", Amount: 14_400_000, Period: gavel.DailyPeriod(time.UTC, 0)}); err != nil {
 		panic(err)
 	}
 	a, err := gavel.New(

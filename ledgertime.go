@@ -18,10 +18,10 @@ import (
 // wait for a CPU when many auctions end at once included, not only the
 // ledger's round trip.
 //
-// It keeps the last ledgerTimeSamples samples, counted in a histogram of
-// ledgerTimeBuckets buckets of ledgerTimeBucket each (the last one holds
-// every longer sample), and every ledgerTimeEvery calls sets the clearing
-// time to twice their 99th percentile, rounded up to a bucket (room for a
+// It keeps the last ledgerTimeSamples samples, rounded up to a multiple of
+// ledgerTimeBucket and counted in a histogram of ledgerTimeBuckets buckets
+// (the last one holds every longer sample), and every ledgerTimeEvery
+// calls sets the clearing time to twice their 99th percentile (room for a
 // second round of reservations, for the imps whose best bid was refused),
 // plus DefaultClearingTime, within [MinRemoteClearingTime,
 // MaxClearingTime]: the floor leaves room for the hiccups of a loaded
@@ -48,7 +48,7 @@ const (
 
 // record adds one sample.
 func (t *ledgerTimer) record(d time.Duration) {
-	b := uint8(min(max(int(d/ledgerTimeBucket), 0), ledgerTimeBuckets-1))
+	b := uint8(min(max(int((d+ledgerTimeBucket-1)/ledgerTimeBucket), 0), ledgerTimeBuckets-1))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	i := t.n % ledgerTimeSamples
@@ -70,7 +70,7 @@ func (t *ledgerTimer) record(d time.Duration) {
 			break
 		}
 	}
-	d99 := time.Duration(p99+1) * ledgerTimeBucket
+	d99 := time.Duration(p99) * ledgerTimeBucket
 	t.clearing.Store(int64(min(max(2*d99+DefaultClearingTime, MinRemoteClearingTime), MaxClearingTime)))
 }
 

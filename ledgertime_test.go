@@ -9,7 +9,7 @@ import (
 
 // TestLedgerTimer checks the clearing time that a remote ledger's samples
 // call for: DefaultRemoteClearingTime until ledgerTimeEvery samples, then
-// twice their 99th percentile (rounded up to a bucket) plus
+// twice their 99th percentile (rounded up to a multiple of 125µs) plus
 // DefaultClearingTime, within [MinRemoteClearingTime, MaxClearingTime],
 // over a window of the last ledgerTimeSamples samples.
 func TestLedgerTimer(t *testing.T) {
@@ -24,7 +24,9 @@ func TestLedgerTimer(t *testing.T) {
 		add(&lt, ledgerTimeEvery-1, ms(3))
 		assert.Equal(t, DefaultRemoteClearingTime, lt.clearingTime())
 		add(&lt, 1, ms(3))
-		assert.Equal(t, ms(2*3.125+1), lt.clearingTime(), "3ms is in the bucket up to 3.125ms")
+		assert.Equal(t, ms(2*3+1), lt.clearingTime())
+		add(&lt, ledgerTimeEvery, ms(2.9))
+		assert.Equal(t, ms(2*3+1), lt.clearingTime(), "rounded up to a multiple of 125µs")
 	})
 	t.Run("bounds", func(t *testing.T) {
 		for _, tt := range []struct {
@@ -35,8 +37,8 @@ func TestLedgerTimer(t *testing.T) {
 			{ms(1), MinRemoteClearingTime},
 			{ms(1.9), MinRemoteClearingTime},
 			{ms(2.1), ms(2*2.125 + 1)},
-			{ms(9.4), ms(2*9.5 + 1)},
-			{ms(9.6), MaxClearingTime},
+			{ms(9.3), ms(2*9.375 + 1)},
+			{ms(9.4), MaxClearingTime},
 			{time.Second, MaxClearingTime},
 		} {
 			var lt ledgerTimer
@@ -50,13 +52,13 @@ func TestLedgerTimer(t *testing.T) {
 		add(&lt, 20, ms(8)) // 20 of 2048: less than 1% above the rest
 		assert.Equal(t, MinRemoteClearingTime, lt.clearingTime(), "1%% of the window is above the 99th percentile")
 		add(&lt, ledgerTimeEvery, ms(8)) // 52 of 2048
-		assert.Equal(t, ms(2*8.125+1), lt.clearingTime())
+		assert.Equal(t, ms(2*8+1), lt.clearingTime())
 	})
 	t.Run("the window slides", func(t *testing.T) {
 		var lt ledgerTimer
 		add(&lt, ledgerTimeEvery, ms(8))
 		add(&lt, ledgerTimeSamples-ledgerTimeEvery, ms(1))
-		assert.Equal(t, ms(2*8.125+1), lt.clearingTime(), "the slow samples are still in the window")
+		assert.Equal(t, ms(2*8+1), lt.clearingTime(), "the slow samples are still in the window")
 		add(&lt, ledgerTimeEvery, ms(1))
 		assert.Equal(t, MinRemoteClearingTime, lt.clearingTime(), "the slow samples left the window")
 	})

@@ -12,9 +12,10 @@ import (
 )
 
 // MemoryLedger is a Ledger kept in the memory of one process, with budgets
-// set by SetBudget. It is strict: at every instant, for every account,
-// Committed + Reserved <= Budget (unless SetBudget lowered the budget below
-// that, see there). It also implements BalanceReader.
+// set by SetBudget (a Budget, see WithBudgets). It is strict: at every
+// instant, for every account, Committed + Reserved <= Budget (unless
+// SetBudget lowered the budget below that, see there). It also implements
+// BalanceReader.
 //
 // Accounts are spread over shards by a hash of their name, each with its
 // own lock, so that calls on different accounts rarely wait for each
@@ -42,6 +43,7 @@ var (
 	_ BatchLedger   = (*MemoryLedger)(nil)
 	_ BalanceReader = (*MemoryLedger)(nil)
 	_ BalanceCache  = (*MemoryLedger)(nil)
+	_ BudgetSetter  = (*MemoryLedger)(nil)
 )
 
 // A LedgerOption configures a MemoryLedger.
@@ -116,22 +118,27 @@ func NewMemoryLedger(opts ...LedgerOption) (*MemoryLedger, error) {
 	return l, nil
 }
 
-// SetBudget creates account with budget (micros, >= 0) per period, or
-// changes the budget and period of an existing account. A change keeps
-// what is committed and reserved, also in the current period when the
-// period changes; a budget lowered below them stops new reservations until
-// enough returns, and takes nothing back.
+// SetBudget implements BudgetSetter: it creates b.Account with b.Amount
+// per period, or changes the amount and period of an existing account. A
+// flight is a total budget here: the ledger does not look at its dates,
+// and b.Pacing is the Pacer's business. A change keeps what is committed
+// and reserved, also in the current period when the period changes; an
+// amount lowered below them stops new reservations until enough returns,
+// and takes nothing back.
 //
 // In a daily period, Committed starts again from 0 when a new period
 // starts; see Period.
 //
-// It returns ErrInvalidBudget, changing nothing, for an empty account
-// name, a negative budget or a daily period whose Reset is outside
-// [0, 24h).
-func (l *MemoryLedger) SetBudget(account string, budget int64, period Period) error {
-	if account == "" || budget < 0 || !period.valid() {
-		return ErrInvalidBudget
+// It returns an error wrapping ErrInvalidBudget, changing nothing, for a
+// Budget that Validate refuses, and ctx.Err() if ctx is done.
+func (l *MemoryLedger) SetBudget(ctx context.Context, b Budget) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	account, budget, period := b.Account, b.Amount, b.Period
 	now := l.clock.Now()
 	s := l.shard(account)
 	s.mu.Lock()

@@ -82,7 +82,7 @@ func benchLedger(b *testing.B, n int) (*gavel.MemoryLedger, []string) {
 	accounts := make([]string, n)
 	for i := range accounts {
 		accounts[i] = fmt.Sprint("account-", i)
-		if err := l.SetBudget(accounts[i], math.MaxInt64/2, gavel.Period{}); err != nil {
+		if err := l.SetBudget(b.Context(), gavel.Budget{Account: accounts[i], Amount: math.MaxInt64 / 2}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -97,8 +97,8 @@ func TestLedgerExpiry(t *testing.T) {
 	clk := auctiontest.NewClock(t0)
 	// One shard: the holds of both accounts share one heap.
 	l := must(gavel.NewMemoryLedger(gavel.WithLedgerClock(clk), gavel.WithLedgerShards(1)))
-	require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
-	require.NoError(t, l.SetBudget("b", 1_000, gavel.Period{}))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000}))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "b", Amount: 1_000}))
 
 	reserve := func(account string, amount int64, ttl time.Duration) gavel.Hold {
 		h, err := l.Reserve(ctx, account, amount, ttl)
@@ -156,9 +156,9 @@ func TestLedgerSemantics(t *testing.T) {
 	auctiontest.TestLedger(t, func(t *testing.T) auctiontest.LedgerUnderTest {
 		clk := auctiontest.NewClock(time.Now())
 		l := must(gavel.NewMemoryLedger(gavel.WithLedgerClock(clk)))
-		require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
-		require.NoError(t, l.SetBudget("b", 1_000, gavel.Period{}))
-		require.NoError(t, l.SetBudget("many", 200_000, gavel.Period{}))
+		require.NoError(t, l.SetBudget(t.Context(), gavel.Budget{Account: "a", Amount: 1_000}))
+		require.NoError(t, l.SetBudget(t.Context(), gavel.Budget{Account: "b", Amount: 1_000}))
+		require.NoError(t, l.SetBudget(t.Context(), gavel.Budget{Account: "many", Amount: 200_000}))
 		return auctiontest.LedgerUnderTest{
 			Ledger: l,
 			Balance: func(t testing.TB, account string) gavel.Balance {
@@ -190,7 +190,7 @@ func TestLedgerShardsAndIDs(t *testing.T) {
 			var all []gavel.Hold
 			for a := range accounts {
 				name := fmt.Sprint("acct-", a)
-				require.NoError(t, l.SetBudget(name, holds*100, gavel.Period{}))
+				require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: name, Amount: holds * 100}))
 				for range holds {
 					h, err := l.Reserve(ctx, name, 100, time.Minute)
 					require.NoError(t, err)
@@ -241,7 +241,7 @@ func TestLedgerMatchesModel(t *testing.T) {
 			model := map[string]*acct{}
 			for _, a := range accounts {
 				model[a] = &acct{budget: 500}
-				require.NoError(t, l.SetBudget(a, 500, gavel.Period{}))
+				require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: a, Amount: 500}))
 			}
 			var live, ended []gavel.Hold
 			end := func(i int) { // ends live[i]
@@ -331,9 +331,9 @@ func TestLedgerHotPathAllocatesNothing(t *testing.T) {
 	}
 	ctx := context.Background()
 	ml := must(gavel.NewMemoryLedger())
-	require.NoError(t, ml.SetBudget("rich", math.MaxInt64/2, gavel.Period{}))
-	require.NoError(t, ml.SetBudget("daily", math.MaxInt64/2, gavel.DailyPeriod(time.UTC, 0)))
-	require.NoError(t, ml.SetBudget("broke", 0, gavel.Period{}))
+	require.NoError(t, ml.SetBudget(ctx, gavel.Budget{Account: "rich", Amount: math.MaxInt64 / 2}))
+	require.NoError(t, ml.SetBudget(ctx, gavel.Budget{Account: "daily", Amount: math.MaxInt64 / 2, Period: gavel.DailyPeriod(time.UTC, 0)}))
+	require.NoError(t, ml.SetBudget(ctx, gavel.Budget{Account: "broke", Amount: 0}))
 	var l gavel.Ledger = ml
 	spent, err := l.Reserve(ctx, "rich", 1, time.Minute)
 	require.NoError(t, err)
@@ -388,7 +388,7 @@ func TestLedgerTooManyHolds(t *testing.T) {
 	ctx := context.Background()
 	l := must(gavel.NewMemoryLedger(gavel.WithLedgerShards(1)))
 	gavel.SetMaxHolds(l, 3)
-	require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000}))
 	var holds []gavel.Hold
 	for range 3 {
 		h, err := l.Reserve(ctx, "a", 1, time.Minute)
@@ -412,7 +412,7 @@ func TestLedgerTooManyHolds(t *testing.T) {
 func TestLedgerGenerationsWrap(t *testing.T) {
 	ctx := context.Background()
 	l := must(gavel.NewMemoryLedger(gavel.WithLedgerShards(1)))
-	require.NoError(t, l.SetBudget("a", 1_000, gavel.Period{}))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000}))
 	first, err := l.Reserve(ctx, "a", 10, time.Minute)
 	require.NoError(t, err)
 	require.NoError(t, l.Release(ctx, first))
@@ -444,7 +444,7 @@ func TestLedgerOutstanding(t *testing.T) {
 	var holds []gavel.Hold
 	for i := range 8 {
 		name := fmt.Sprint("acct-", i)
-		require.NoError(t, l.SetBudget(name, 1_000, gavel.Period{}))
+		require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: name, Amount: 1_000}))
 		for ttl := range 2 {
 			h, err := l.Reserve(ctx, name, 100, time.Duration(ttl+1)*time.Second)
 			require.NoError(t, err)

@@ -70,6 +70,7 @@ type config struct {
 	account         AccountFunc
 	holdTTL         time.Duration
 	pacer           Pacer
+	budgets         []Budget
 	sink            EventSink
 	optionErrors
 }
@@ -290,6 +291,7 @@ func (c *config) validate() error {
 		c.throttle.validate(&c.optionErrors)
 	}
 	c.validateBidders()
+	c.validateBudgets()
 	return c.err()
 }
 
@@ -455,6 +457,24 @@ func WithHoldTTL(d time.Duration) Option {
 // Default: no pacing.
 func WithPacer(p Pacer) Option {
 	return optionFunc(func(c *config) { c.pacer = p })
+}
+
+// WithBudgets declares budgets, each once: New gives every one of them to
+// the Ledger (WithLedger) and to the Pacer (WithPacer), each of those that
+// takes budgets (a BudgetSetter, as MemoryLedger and EvenPacer are), so
+// that the same amount, period and pacing feed both; see Budget. Later
+// calls add to earlier ones. New fails, changing nothing, when neither the
+// Ledger nor the Pacer takes budgets, when an account is declared twice,
+// or when a Budget is invalid (ErrInvalidBudget) or, with a Pacer that
+// takes budgets, cannot be paced (ErrInvalidPacing). New then sets the
+// budgets one by one with Auction.SetBudget and a background ctx (a remote
+// Ledger bounds each call by its own timeout); if one fails, New returns
+// its error and no Auction, and the budgets set before it stay set: setting
+// them again changes nothing. Change budgets at run time with
+// Auction.SetBudget. Default: none; the Ledger and the Pacer have the
+// budgets they were given before.
+func WithBudgets(budgets ...Budget) Option {
+	return optionFunc(func(c *config) { c.budgets = append(c.budgets, budgets...) })
 }
 
 // DefaultHoldTTL is the default of WithHoldTTL.

@@ -2,7 +2,6 @@ package gavel
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -38,19 +37,6 @@ const (
 	DefaultMinRate   = 0.001
 )
 
-// Tuning of the even pacer's controller.
-const (
-	// catchUpSteps is the horizon, in steps, over which a gap between spend
-	// and target is closed: each step makes up 1/catchUpSteps of it.
-	catchUpSteps = 10
-	// demandSmoothing is the weight of the newest step in the demand
-	// estimate (an exponential moving average).
-	demandSmoothing = 0.2
-	// stepCheckMask selects the draws for which Allow looks at the clock to
-	// see whether a step is due: one in 16.
-	stepCheckMask = 15
-)
-
 // A PacerOption configures an EvenPacer; see NewEvenPacer.
 type PacerOption interface {
 	applyPacer(*pacerConfig)
@@ -84,7 +70,8 @@ func WithPacerClock(c Clock) PacerOption {
 // WithPacerStep sets how often each account's participation probability is
 // adapted to its spend. Default DefaultPacerStep (1 minute). A shorter step
 // follows changes in traffic sooner but learns the demand from fewer
-// auctions per step; a step should see a few dozen wins.
+// auctions per step; a step should see a few dozen wins. Until an account's
+// demand is known (right after SetBudget), its steps last an eighth of d.
 func WithPacerStep(d time.Duration) PacerOption {
 	return pacerOptionFunc(func(c *pacerConfig) {
 		if d <= 0 {
@@ -102,7 +89,7 @@ func WithPacerStep(d time.Duration) PacerOption {
 // learned in one slice is scaled by the weights to predict the next.
 // Weights must be finite and not negative, with a positive sum; the slice
 // is copied. A daily period of 23 or 25 hours (a daylight saving change)
-// stretches the slices to fit; a flight (SetFlight) lays the shape over
+// stretches the slices to fit; a flight (Budget.Start, End) lays the shape over
 // every 24 hours from its start. Default: uniform, spend in proportion to
 // time. An empty slice restores the default.
 func WithTrafficShape(weights []float64) PacerOption {
@@ -156,20 +143,31 @@ func WithMinRate(p float64) PacerOption {
 // For each account it keeps a participation probability p in [min rate, 1]
 // (WithMinRate): Allow lets the account take part when the auction's draw,
 // read as a number in [0, 1), is below p. Every step (WithPacerStep) it
-// compares the spend so far with the target, the budget times the share of
-// the period's traffic already past (WithTrafficShape; uniform by default),
-// and sets p to what the next step needs: the target's growth over the step
-// plus a tenth of the gap between target and spend (all that is left of the
-// gap in the period's last step), divided by the demand, the spend the
-// account would make over the step at p = 1. The demand is learned from the
-// spend of the steps before, divided by the p they ran at and by their share
-// of the traffic, and smoothed. An account behind its target with no demand
-// known gets p = 1; an account at or ahead of it gets the min rate. At the
+// compares the spend so far with the target, and sets p to what the next
+// step needs: the target's growth over the step plus a tenth of the gap
+// between target and spend (all that is left of the gap in the period's
+// last step), divided by the demand, the spend the account would make over
+// the step at p = 1. The demand is learned from the spend of the steps
+// before, divided by the p they ran at and by their share of the traffic,
+// and smoothed. An account behind its target with no demand known gets
+// p = 1, for short learning steps (an eighth of a step) until it knows its
+// demand; an account at or ahead of its target gets the min rate. At the
 // start of each new period the spend starts again from zero, and the demand
 // learned carries over.
 //
-// Accounts without a budget here (see SetBudget and SetFlight) are not
-// paced: Allow returns true and Spend ignores them.
+// The target is the budget times the share of the period's traffic already
+// past (WithTrafficShape; uniform by default), except in the period in which
+// the budget is declared: there the curve starts when SetBudget is called,
+// and spreads what is left of the budget (all of it, for a new account)
+// over what is left of the period, along the same traffic shape; see
+// PacingState. A budget declared at 17:05 is so spent between 17:05 and
+// midnight as a day's would be, not caught up at once for the hours before
+// 17:05.
+//
+// Accounts without a budget here (see SetBudget) are not paced: Allow
+// returns true and Spend ignores them. An account with PacingASAP takes
+// part in every auction; its spend is still counted, and its demand
+// learned, for the day it turns to PacingEven.
 //
 // The pacer steps lazily, from Spend and from one Allow in 16 (picked by
 // the draw), so an account's state costs nothing between its auctions.
@@ -177,9 +175,11 @@ func WithMinRate(p float64) PacerOption {
 // atomic counters; the step runs under a per-account mutex taken with
 // TryLock by whichever call finds it due first.
 //
-// The pacer knows only the spend it is told about. After a restart, tell it
-// the period's spend so far with Spend right after SetBudget, or it will
-// believe the account is behind and catch up.
+// The pacer knows only the spend it is told about. After a restart in the
+// middle of a period, the curve starts again at SetBudget with nothing
+// spent: tell it the period's spend so far with Spend right after SetBudget,
+// and it will hold the account back until the target has caught up with
+// that spend, to end the period on the budget.
 type EvenPacer struct {
 	cfg      pacerConfig
 	accounts sync.Map // account name -> *pacedAccount
@@ -201,6 +201,8 @@ func NewEvenPacer(opts ...PacerOption) (*EvenPacer, error) {
 	return &EvenPacer{cfg: cfg}, nil
 }
 
+var _ BudgetSetter = (*EvenPacer)(nil)
+
 // pacedAccount is one account's pacing state. Allow reads rate and next
 // without the lock; Spend adds to spent and stepSpent without it. The step
 // runs under mu.
@@ -213,34 +215,10 @@ type pacedAccount struct {
 	stepSpent atomic.Int64 // spend since the current step began, micros
 
 	mu     sync.Mutex
-	budget int64
-	period Period // a daily budget's period; unused for a flight
+	budget Budget
+	id     uint64 // budget.fingerprint()
 	span          // the current period, or the flight
 	state  PacingState
-}
-
-// span is the stretch of time a budget is spread over: a period, or a
-// flight.
-type span struct {
-	flight     bool      // the budget is for [start, end) rather than per period
-	start, end time.Time // the current period, or the flight
-}
-
-// curve returns the share of the span's traffic before t.
-func (s span) curve(shape trafficShape, t time.Time) float64 {
-	return shape.curve(t, s.start, s.end, s.flight)
-}
-
-// PacingState is the state of an EvenPacer's controller for one account
-// between two steps. An EvenPacer keeps it for the accounts it paces; a
-// pacer that keeps it elsewhere, for example in a store that several
-// processes pacing one budget share, runs the same controller on it with
-// EvenPacer.Step. The zero value is the state of an account never stepped.
-type PacingState struct {
-	Rate      float64   // participation probability planned by the last step
-	StepStart time.Time // when the last step ran; the zero time before the first
-	SpendAvg  float64   // smoothed spend per step, micros
-	ReachAvg  float64   // smoothed Rate × traffic share per step
 }
 
 // Allow implements Pacer. It returns true for an account without a budget.
@@ -272,68 +250,53 @@ func (p *EvenPacer) Spend(_ context.Context, account string, amount int64) {
 	a.stepSpent.Add(amount)
 }
 
-// SetBudget paces account to spend budget micros in each period, starting
-// now. period must be daily: a total budget has no end to spread it over
-// (see SetFlight), and an account that should spend it as fast as it can
-// is best left without a budget here. A budget of 0 keeps the account at
-// the min rate. Setting a new budget or period keeps the spend recorded for
-// the current period and the demand learned, and applies at once; setting
-// the same again changes nothing. SetBudget returns an error wrapping
-// ErrInvalidPacing for a negative budget or a total period.
-func (p *EvenPacer) SetBudget(account string, budget int64, period Period) error {
-	if budget < 0 {
-		return fmt.Errorf("%w: negative budget %d for %q", ErrInvalidPacing, budget, account)
+// SetBudget implements BudgetSetter: it paces b.Account to spend b.Amount
+// in each daily period, or over its flight, from now on. Before a flight
+// the account takes part at the min rate; from its end on, at whatever
+// rate spends what is left, as fast as it can. In the period (or flight)
+// under way, the target spreads what is left over what is left of it (see
+// EvenPacer). A budget of 0 keeps the account at the min rate.
+//
+// Setting a new budget keeps the spend recorded for the current period and
+// the demand learned, and applies at once: the target then spreads what is
+// left of the new amount over what is left of the period. Setting the same
+// budget again changes nothing.
+//
+// It returns an error wrapping ErrInvalidBudget for a Budget that Validate
+// refuses, one wrapping ErrInvalidPacing for a total budget with
+// PacingEven, which has no end to spread it over, and ctx.Err() if ctx is
+// done; it then changes nothing. It does not block.
+func (p *EvenPacer) SetBudget(ctx context.Context, b Budget) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	if !period.Daily {
-		return fmt.Errorf("%w: total period for %q has no end; use SetFlight", ErrInvalidPacing, account)
+	if err := b.validatePacing(); err != nil {
+		return err
 	}
-	p.set(account, budget, period, false, time.Time{}, time.Time{})
-	return nil
-}
-
-// SetFlight paces account to spend budget micros over the flight from start
-// to end, the way SetBudget paces a daily budget over a day. Before start
-// the account takes part at the min rate; from end on, at whatever rate
-// spends what is left, as fast as it can. Changing a flight keeps the spend
-// recorded. SetFlight returns an error wrapping ErrInvalidPacing for a
-// negative budget or an end not after start.
-func (p *EvenPacer) SetFlight(account string, budget int64, start, end time.Time) error {
-	if budget < 0 {
-		return fmt.Errorf("%w: negative budget %d for %q", ErrInvalidPacing, budget, account)
-	}
-	if !end.After(start) {
-		return fmt.Errorf("%w: flight for %q ends at %v, not after its start %v", ErrInvalidPacing, account, end, start)
-	}
-	p.set(account, budget, Period{}, true, start, end)
-	return nil
-}
-
-func (p *EvenPacer) set(account string, budget int64, period Period, flight bool, start, end time.Time) {
 	now := p.cfg.clock.Now()
-	if !flight {
-		start, end = period.Start(now), period.Next(now)
-	}
-	v, ok := p.accounts.Load(account)
+	id, sp := b.fingerprint(), spanOf(b, now)
+	v, ok := p.accounts.Load(b.Account)
 	if !ok {
 		// Set the new account up fully before Allow can see it.
-		a := &pacedAccount{budget: budget, period: period, span: span{flight: flight, start: start, end: end}}
+		a := &pacedAccount{budget: b, id: id, span: sp}
 		p.plan(a, now)
-		if v, ok = p.accounts.LoadOrStore(account, a); !ok {
-			return
+		if v, ok = p.accounts.LoadOrStore(b.Account, a); !ok {
+			return nil
 		}
 	}
 	a := v.(*pacedAccount)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.budget == budget && a.period == period && a.flight == flight && a.start.Equal(start) && a.end.Equal(end) {
-		return
+	if a.id == id {
+		return nil
 	}
 	p.learn(a, now)
-	if !a.flight && !now.Before(a.end) {
+	if a.budget.Period.Daily && !now.Before(a.end) {
 		a.spent.Store(0) // what was recorded belongs to a period now over
 	}
-	a.budget, a.period, a.flight, a.start, a.end = budget, period, flight, start, end
+	a.budget, a.id, a.span = b, id, sp
 	p.plan(a, now)
+	return nil
 }
 
 // Rate returns account's participation probability as of its last step,
@@ -348,8 +311,11 @@ func (p *EvenPacer) Rate(account string) float64 {
 
 // Target returns the spend that account should have made by t since the
 // start of the period holding t (or of its flight), in micros: the budget
-// times the share of the period's traffic before t. It returns 0 for an
-// account without a budget.
+// times the share of the period's traffic before t or, in the period in
+// which the budget was declared, what the curve started then asks for by t
+// (before the declaration: what was spent at it). For a budget with
+// PacingASAP it is the whole budget. It returns 0 for an account without a
+// budget.
 func (p *EvenPacer) Target(account string, t time.Time) int64 {
 	v, ok := p.accounts.Load(account)
 	if !ok {
@@ -357,12 +323,32 @@ func (p *EvenPacer) Target(account string, t time.Time) int64 {
 	}
 	a := v.(*pacedAccount)
 	a.mu.Lock()
-	budget, flight, start, end := a.budget, a.flight, a.start, a.end
-	if !flight {
-		start, end = a.period.Start(t), a.period.Next(t)
-	}
+	b, id, s := a.budget, a.id, a.state
 	a.mu.Unlock()
-	return int64(math.Round(float64(budget) * p.cfg.shape.curve(t, start, end, flight)))
+	return int64(math.Round(p.cfg.target(&s, pacedAt(b, id, t), t)))
+}
+
+// StateTarget is Target for a state kept outside the pacer (see Step):
+// the spend that the curve of s asks of account by t, with the account's
+// budget here. It returns 0 for an account without a budget.
+func (p *EvenPacer) StateTarget(account string, s PacingState, t time.Time) int64 {
+	b, id, ok := p.budget(account)
+	if !ok {
+		return 0
+	}
+	return int64(math.Round(p.cfg.target(&s, pacedAt(b, id, t), t)))
+}
+
+// budget returns account's budget and its fingerprint.
+func (p *EvenPacer) budget(account string) (Budget, uint64, bool) {
+	v, ok := p.accounts.Load(account)
+	if !ok {
+		return Budget{}, 0, false
+	}
+	a := v.(*pacedAccount)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.budget, a.id, true
 }
 
 // maybeStep runs a step of a if one is due and no other call is running it.
@@ -373,8 +359,8 @@ func (p *EvenPacer) maybeStep(a *pacedAccount) {
 	}
 	if a.due(now, p.cfg.step) {
 		p.learn(a, now)
-		if !a.flight && !now.Before(a.end) {
-			a.start, a.end = a.period.Start(now), a.period.Next(now)
+		if a.budget.Period.Daily && !now.Before(a.end) {
+			a.span = spanOf(a.budget, now)
 			a.spent.Store(0)
 		}
 		p.plan(a, now)
@@ -398,7 +384,8 @@ func (p *EvenPacer) learn(a *pacedAccount, now time.Time) {
 
 // plan starts a step of a at now. a.mu is held.
 func (p *EvenPacer) plan(a *pacedAccount, now time.Time) {
-	next := p.cfg.plan(&a.state, a.budget, a.span, now, a.spent.Load())
+	pb := paced{amount: a.budget.Amount, asap: a.budget.Pacing == PacingASAP, id: a.id, span: a.span}
+	next := p.cfg.plan(&a.state, pb, now, a.spent.Load())
 	a.rate.Store(math.Float64bits(a.state.Rate))
 	a.next.Store(next.UnixNano())
 }
@@ -407,114 +394,20 @@ func (p *EvenPacer) plan(a *pacedAccount, now time.Time) {
 // pacer (see PacingState), the step the pacer runs on the state it keeps:
 // it learns the demand from stepSpent, the spend since s.StepStart, then
 // plans the step that begins at now from spent, the spend so far in the
-// period (or flight) that holds now, both in micros. It returns the new
-// state and when the next step is due. Step uses the account's budget
-// (SetBudget, SetFlight) and the pacer's options, and changes nothing in
-// the pacer. For an account without a budget it returns s unchanged and
-// ok false. It is safe for concurrent use.
+// period (or flight) that holds now, both in micros. The first step of a
+// budget (s.StepStart zero, or s.BudgetID another budget's) starts its
+// target curve at now. It returns the new state and when the next step is
+// due. Step uses the account's budget (SetBudget) and the pacer's options,
+// and changes nothing in the pacer. For an account without a budget it
+// returns s unchanged and ok false. It is safe for concurrent use.
 func (p *EvenPacer) Step(account string, s PacingState, now time.Time, spent, stepSpent int64) (_ PacingState, next time.Time, ok bool) {
-	v, ok := p.accounts.Load(account)
+	b, id, ok := p.budget(account)
 	if !ok {
 		return s, time.Time{}, false
 	}
-	a := v.(*pacedAccount)
-	a.mu.Lock()
-	budget, period, sp := a.budget, a.period, a.span
-	a.mu.Unlock()
 	if !s.StepStart.IsZero() {
-		last := sp // the span the step that ends ran in
-		if !sp.flight {
-			last.start, last.end = period.Start(s.StepStart), period.Next(s.StepStart)
-		}
-		p.cfg.learn(&s, last, now, stepSpent)
+		p.cfg.learn(&s, spanOf(b, s.StepStart), now, stepSpent) // the span the step that ends ran in
 	}
-	if !sp.flight {
-		sp.start, sp.end = period.Start(now), period.Next(now)
-	}
-	next = p.cfg.plan(&s, budget, sp, now, spent)
+	next = p.cfg.plan(&s, pacedAt(b, id, now), now, spent)
 	return s, next, true
-}
-
-// learn updates the demand estimate in s with the step that ends at now,
-// in which the account spent stepSpent; sp is the span the step ran in.
-func (c *pacerConfig) learn(s *PacingState, sp span, now time.Time, stepSpent int64) {
-	share := sp.curve(c.shape, now) - sp.curve(c.shape, s.StepStart)
-	if share <= 0 {
-		return // no traffic expected: nothing to learn
-	}
-	s.SpendAvg += demandSmoothing * (float64(stepSpent) - s.SpendAvg)
-	s.ReachAvg += demandSmoothing * (s.Rate*share - s.ReachAvg)
-}
-
-// plan starts a step at now: it sets in s the rate that should bring the
-// spend to its target by the end of the step, and returns when the next
-// step is due. budget is spread over sp, in which spent is spent so far.
-func (c *pacerConfig) plan(s *PacingState, budget int64, sp span, now time.Time, spent int64) time.Time {
-	next := now.Add(c.step)
-	if now.Before(sp.end) && sp.end.Before(next) {
-		next = sp.end // a step never straddles a period's end
-	}
-	cNow, cNext := sp.curve(c.shape, now), sp.curve(c.shape, next)
-	b, sf := float64(budget), float64(spent)
-	steps := 1.0 // steps left to close the gap in
-	if left := sp.end.Sub(now); left > 0 {
-		steps = min(catchUpSteps, math.Ceil(float64(left)/float64(c.step)))
-	}
-	need := b*(cNext-cNow) + (b*cNow-sf)/steps
-	need = min(need, b-sf)
-	var demand float64 // spend over the next step at p = 1
-	if s.ReachAvg > 0 {
-		demand = s.SpendAvg / s.ReachAvg * (cNext - cNow)
-	}
-	rate := 1.0
-	switch {
-	case need <= 0:
-		rate = c.minRate
-	case demand > 0:
-		rate = min(max(need/demand, c.minRate), 1)
-	}
-	s.Rate = rate
-	s.StepStart = now
-	return next
-}
-
-// trafficShape is the cumulative traffic of a day's equal slices: element i
-// is the share of the day's traffic before slice i, from 0 to 1. Nil means
-// uniform.
-type trafficShape []float64
-
-// at returns the share of a day's traffic before the fraction x of it.
-func (s trafficShape) at(x float64) float64 {
-	if len(s) == 0 {
-		return x
-	}
-	n := len(s) - 1
-	f := x * float64(n)
-	i := int(f)
-	if i >= n {
-		return 1
-	}
-	return s[i] + (f-float64(i))*(s[i+1]-s[i])
-}
-
-// curve returns the share of the traffic of [start, end) that comes before
-// t, clamped to [0, 1]. A daily period is one day of the shape; a flight
-// is the shape repeated every 24 hours from start.
-func (s trafficShape) curve(t, start, end time.Time, flight bool) float64 {
-	length := end.Sub(start)
-	d := min(max(t.Sub(start), 0), length)
-	if !flight {
-		return s.at(float64(d) / float64(length))
-	}
-	total := s.days(length)
-	if total <= 0 {
-		return float64(d) / float64(length)
-	}
-	return s.days(d) / total
-}
-
-// days returns the traffic in the first d of a flight, in days of traffic.
-func (s trafficShape) days(d time.Duration) float64 {
-	const day = 24 * time.Hour
-	return float64(d/day) + s.at(float64(d%day)/float64(day))
 }

@@ -115,9 +115,9 @@ func TestEvenPacerSimulation(t *testing.T) {
 			pacer := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock), gavel.WithTrafficShape(tt.shape)))
 			total := int64(budget * tt.days)
 			if tt.days == 1 {
-				require.NoError(t, pacer.SetBudget("acme", total, gavel.DailyPeriod(time.UTC, 0)))
+				require.NoError(t, pacer.SetBudget(t.Context(), gavel.Budget{Account: "acme", Amount: total, Period: gavel.DailyPeriod(time.UTC, 0)}))
 			} else {
-				require.NoError(t, pacer.SetFlight("acme", total, simDay, simDay.Add(time.Duration(tt.days)*24*time.Hour)))
+				require.NoError(t, pacer.SetBudget(t.Context(), gavel.Budget{Account: "acme", Amount: total, Start: simDay, End: simDay.Add(time.Duration(tt.days) * 24 * time.Hour)}))
 			}
 			// Full participation would spend three times the budget.
 			meanCost := 3 * budget / (dayTraffic)
@@ -161,23 +161,34 @@ func TestEvenPacerUnknownAccount(t *testing.T) {
 func TestEvenPacerSetBudgetErrors(t *testing.T) {
 	p := must(gavel.NewEvenPacer())
 	day := gavel.DailyPeriod(time.UTC, 0)
+	canceled, cancel := context.WithCancel(t.Context())
+	cancel()
 	tests := []struct {
 		name string
 		err  error
+		want error
 	}{
-		{"negative budget", p.SetBudget("a", -1, day)},
-		{"total period", p.SetBudget("a", 1_000, gavel.Period{})},
-		{"negative flight budget", p.SetFlight("a", -1, simDay, simDay.Add(time.Hour))},
-		{"empty flight", p.SetFlight("a", 1_000, simDay, simDay)},
-		{"flight ends before start", p.SetFlight("a", 1_000, simDay, simDay.Add(-time.Hour))},
+		{"negative budget", p.SetBudget(t.Context(), gavel.Budget{Account: "a", Amount: -1, Period: day}), gavel.ErrInvalidBudget},
+		{"no account", p.SetBudget(t.Context(), gavel.Budget{Amount: 1, Period: day}), gavel.ErrInvalidBudget},
+		{"total period", p.SetBudget(t.Context(), gavel.Budget{Account: "a", Amount: 1_000}), gavel.ErrInvalidPacing},
+		{"negative flight budget", p.SetBudget(t.Context(), gavel.Budget{Account: "a", Amount: -1, Start: simDay, End: simDay.Add(time.Hour)}), gavel.ErrInvalidBudget},
+		{"empty flight", p.SetBudget(t.Context(), gavel.Budget{Account: "a", Amount: 1_000, Start: simDay, End: simDay}), gavel.ErrInvalidBudget},
+		{"flight ends before start", p.SetBudget(t.Context(), gavel.Budget{Account: "a", Amount: 1_000, Start: simDay, End: simDay.Add(-time.Hour)}), gavel.ErrInvalidBudget},
+		{"flight without start", p.SetBudget(t.Context(), gavel.Budget{Account: "a", Amount: 1_000, End: simDay}), gavel.ErrInvalidBudget},
+		{"daily flight", p.SetBudget(t.Context(), gavel.Budget{Account: "a", Amount: 1_000, Period: day, Start: simDay, End: simDay.Add(time.Hour)}), gavel.ErrInvalidBudget},
+		{"unknown pacing", p.SetBudget(t.Context(), gavel.Budget{Account: "a", Amount: 1_000, Period: day, Pacing: 2}), gavel.ErrInvalidBudget},
+		{"done ctx", p.SetBudget(canceled, gavel.Budget{Account: "a", Amount: 1_000, Period: day}), context.Canceled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			require.ErrorIs(t, tt.err, gavel.ErrInvalidPacing)
-			assert.Regexp(t, `^gavel: `, tt.err.Error())
+			require.ErrorIs(t, tt.err, tt.want)
+			if tt.want != context.Canceled {
+				assert.Regexp(t, `^gavel: `, tt.err.Error())
+			}
 		})
 	}
 	assert.Equal(t, 1.0, p.Rate("a"), "a refused budget must not pace the account")
+	assert.Zero(t, p.Target("a", simDay))
 }
 
 func TestNewEvenPacerOptions(t *testing.T) {
@@ -223,7 +234,7 @@ func TestNewEvenPacerOptions(t *testing.T) {
 func paceDown(t *testing.T, p *gavel.EvenPacer, clock *auctiontest.Clock, account string) {
 	t.Helper()
 	ctx := context.Background()
-	require.NoError(t, p.SetBudget(account, 1_440_000, gavel.DailyPeriod(time.UTC, 0)))
+	require.NoError(t, p.SetBudget(ctx, gavel.Budget{Account: account, Amount: 1_440_000, Period: gavel.DailyPeriod(time.UTC, 0)}))
 	require.Equal(t, 1.0, p.Rate(account), "no demand known yet")
 	p.Spend(ctx, account, 3_000)
 	clock.Advance(time.Minute)
@@ -240,10 +251,10 @@ func TestEvenPacerStep(t *testing.T) {
 		set  func(p *gavel.EvenPacer) error
 	}{
 		{"daily", func(p *gavel.EvenPacer) error {
-			return p.SetBudget("acme", 1_440_000, gavel.DailyPeriod(time.UTC, 0))
+			return p.SetBudget(t.Context(), gavel.Budget{Account: "acme", Amount: 1_440_000, Period: gavel.DailyPeriod(time.UTC, 0)})
 		}},
 		{"flight", func(p *gavel.EvenPacer) error {
-			return p.SetFlight("acme", 1_440_000, simDay, simDay.Add(time.Hour))
+			return p.SetBudget(t.Context(), gavel.Budget{Account: "acme", Amount: 1_440_000, Start: simDay, End: simDay.Add(time.Hour)})
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,7 +266,8 @@ func TestEvenPacerStep(t *testing.T) {
 			s, next, ok := p.Step("acme", gavel.PacingState{}, clock.Now(), 0, 0)
 			require.True(t, ok)
 			assert.Equal(t, p.Rate("acme"), s.Rate)
-			assert.Equal(t, simDay.Add(time.Minute), next)
+			assert.Equal(t, simDay.Add(time.Minute/8), next, "a learning step: no demand known yet")
+			assert.Equal(t, simDay, s.From, "the curve starts at the first step")
 			var spent, stepSpent int64
 			for i := range 90 { // past the flight's end
 				clock.Advance(time.Minute)
@@ -266,6 +278,8 @@ func TestEvenPacerStep(t *testing.T) {
 				spent, stepSpent = spent+amount, amount
 				require.InDelta(t, p.Rate("acme"), s.Rate, 1e-12, "minute %d", i+1)
 				require.Equal(t, clock.Now(), s.StepStart)
+				at := clock.Now().Add(30 * time.Second)
+				require.Equal(t, p.Target("acme", at), p.StateTarget("acme", s, at), "minute %d", i+1)
 				require.True(t, next.After(clock.Now()))
 			}
 			rate := p.Rate("acme")
@@ -311,7 +325,7 @@ func TestEvenPacerAllowAllocs(t *testing.T) {
 	clock := auctiontest.NewClock(simDay)
 	p := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock)))
 	paceDown(t, p, clock, "paced")
-	require.NoError(t, p.SetBudget("unpaced", 1_000_000, gavel.DailyPeriod(time.UTC, 0)))
+	require.NoError(t, p.SetBudget(t.Context(), gavel.Budget{Account: "unpaced", Amount: 1_000_000, Period: gavel.DailyPeriod(time.UTC, 0)}))
 	ctx := context.Background()
 	tests := []struct {
 		name, account string
@@ -337,7 +351,7 @@ func TestEvenPacerDailyReset(t *testing.T) {
 	p := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock)))
 	ctx := context.Background()
 	const budget = 1_440_000
-	require.NoError(t, p.SetBudget("acme", budget, gavel.DailyPeriod(time.UTC, 6*time.Hour)))
+	require.NoError(t, p.SetBudget(ctx, gavel.Budget{Account: "acme", Amount: budget, Period: gavel.DailyPeriod(time.UTC, 6*time.Hour)}))
 	p.Spend(ctx, "acme", budget) // the whole day's budget in its first minute
 	clock.Advance(time.Minute)
 	p.Spend(ctx, "acme", 0)
@@ -363,9 +377,9 @@ func TestEvenPacerTarget(t *testing.T) {
 	shaped := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock), gavel.WithTrafficShape([]float64{1, 3})))
 	est := time.FixedZone("EST", -5*3600)
 	for _, p := range []*gavel.EvenPacer{uniform, shaped} {
-		require.NoError(t, p.SetBudget("utc", budget, gavel.DailyPeriod(nil, 0)))
-		require.NoError(t, p.SetBudget("est", budget, gavel.DailyPeriod(est, 0)))
-		require.NoError(t, p.SetFlight("flight", budget, simDay, simDay.Add(48*time.Hour)))
+		require.NoError(t, p.SetBudget(t.Context(), gavel.Budget{Account: "utc", Amount: budget, Period: gavel.DailyPeriod(nil, 0)}))
+		require.NoError(t, p.SetBudget(t.Context(), gavel.Budget{Account: "est", Amount: budget, Period: gavel.DailyPeriod(est, 0)}))
+		require.NoError(t, p.SetBudget(t.Context(), gavel.Budget{Account: "flight", Amount: budget, Start: simDay, End: simDay.Add(48 * time.Hour)}))
 	}
 	tests := []struct {
 		name    string
@@ -399,7 +413,7 @@ func TestEvenPacerFlightEnds(t *testing.T) {
 	clock := auctiontest.NewClock(simDay)
 	p := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock)))
 	ctx := context.Background()
-	require.NoError(t, p.SetFlight("acme", 1_000_000, simDay.Add(time.Hour), simDay.Add(2*time.Hour)))
+	require.NoError(t, p.SetBudget(ctx, gavel.Budget{Account: "acme", Amount: 1_000_000, Start: simDay.Add(time.Hour), End: simDay.Add(2 * time.Hour)}))
 	assert.Equal(t, gavel.DefaultMinRate, p.Rate("acme"), "before the flight")
 	clock.Set(simDay.Add(90 * time.Minute))
 	p.Spend(ctx, "acme", 1_000)
@@ -415,11 +429,15 @@ func TestEvenPacerSetBudgetAgain(t *testing.T) {
 	paceDown(t, p, clock, "acme")
 	rate := p.Rate("acme")
 	day := gavel.DailyPeriod(time.UTC, 0)
-	require.NoError(t, p.SetBudget("acme", 1_440_000, day))
+	require.NoError(t, p.SetBudget(t.Context(), gavel.Budget{Account: "acme", Amount: 1_440_000, Period: day}))
 	assert.Equal(t, rate, p.Rate("acme"), "the same budget changes nothing")
-	require.NoError(t, p.SetBudget("acme", 2*1_440_000, day))
+	require.NoError(t, p.SetBudget(t.Context(), gavel.Budget{Account: "acme", Amount: 2 * 1_440_000, Period: day}))
 	assert.Greater(t, p.Rate("acme"), rate, "a larger budget spends faster")
-	assert.Equal(t, int64(2*1_440_000/2), p.Target("acme", simDay.Add(12*time.Hour)))
+	// At 00:01, 3000 spent: the other 2877000 are spread over the 1439
+	// minutes left, 1999.3 a minute.
+	assert.Equal(t, int64(3_000+2_877_000*719/1439), p.Target("acme", simDay.Add(12*time.Hour)))
+	assert.Equal(t, int64(3_000), p.Target("acme", simDay.Add(time.Minute)))
+	assert.Equal(t, int64(2*1_440_000/2), p.Target("acme", simDay.Add(36*time.Hour)), "the next day: the whole curve")
 }
 
 func TestEvenPacerClockSetBack(t *testing.T) {
@@ -436,7 +454,7 @@ func TestEvenPacerConcurrent(t *testing.T) {
 	p := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock), gavel.WithPacerStep(time.Second)))
 	accounts := []string{"a", "b", "c"}
 	for _, a := range accounts {
-		require.NoError(t, p.SetBudget(a, 10_000_000, gavel.DailyPeriod(time.UTC, 0)))
+		require.NoError(t, p.SetBudget(t.Context(), gavel.Budget{Account: a, Amount: 10_000_000, Period: gavel.DailyPeriod(time.UTC, 0)}))
 	}
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -463,7 +481,7 @@ func TestEvenPacerConcurrent(t *testing.T) {
 			p.Rate(a)
 			p.Target(a, clock.Now())
 			if i%100 == 0 {
-				assert.NoError(t, p.SetBudget(a, int64(10_000_000+i), gavel.DailyPeriod(time.UTC, 0)))
+				assert.NoError(t, p.SetBudget(ctx, gavel.Budget{Account: a, Amount: int64(10_000_000 + i), Period: gavel.DailyPeriod(time.UTC, 0)}))
 			}
 		}
 	})
@@ -501,7 +519,7 @@ func BenchmarkPacerAllow(b *testing.B) {
 			for i := range names {
 				names[i] = fmt.Sprintf("account-%d", i)
 				if bm.paced {
-					require.NoError(b, p.SetBudget(names[i], 1_440_000, gavel.DailyPeriod(time.UTC, 0)))
+					require.NoError(b, p.SetBudget(ctx, gavel.Budget{Account: names[i], Amount: 1_440_000, Period: gavel.DailyPeriod(time.UTC, 0)}))
 					p.Spend(ctx, names[i], 3_000)
 				}
 			}
@@ -554,7 +572,7 @@ func ExampleEvenPacer() {
 	clock := auctiontest.NewClock(day)
 	pacer := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock)))
 	// 1440.00 a day, in micros: 1.00 a minute.
-	if err := pacer.SetBudget("acme", 1_440_000_000, gavel.DailyPeriod(time.UTC, 0)); err != nil {
+	if err := pacer.SetBudget(context.Background(), gavel.Budget{Account: "acme", Amount: 1_440_000_000, Period: gavel.DailyPeriod(time.UTC, 0)}); err != nil {
 		panic(err)
 	}
 	ctx := context.Background()

@@ -32,8 +32,8 @@ const (
 	// auction fails closed.
 	LossLedgerUnavailable openrtb3.LossReason = 507
 	// LossNoTimeToReserve: the bid would have won but the auction's deadline
-	// came before its cost could be reserved. No reservation is tried
-	// once the deadline has passed.
+	// came before its cost could be reserved. No reservation is tried on a
+	// Ledger that is not NonBlocking once the deadline has passed.
 	LossNoTimeToReserve openrtb3.LossReason = 508
 )
 

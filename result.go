@@ -1,6 +1,7 @@
 package gavel
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -236,9 +237,13 @@ func seatBid(resp *openrtb2.BidResponse, seat string) *openrtb2.SeatBid {
 	return &resp.SeatBid[len(resp.SeatBid)-1]
 }
 
-// Billing returns the Billing of Bids[i], which must be a winner; its Hold
-// is the imp's.
-func (r *Result) Billing(i int) Billing {
+// Billing returns the Billing of the winner Bids[i]; its Hold is the imp's.
+// It returns an error wrapping ErrNotWinner when i is out of range or
+// Bids[i] did not win.
+func (r *Result) Billing(i int) (Billing, error) {
+	if i < 0 || i >= len(r.Bids) || !r.Bids[i].Won {
+		return Billing{}, fmt.Errorf("%w: bid %d of %d", ErrNotWinner, i, len(r.Bids))
+	}
 	b := &r.Bids[i]
 	bl := Billing{AuctionID: r.AuctionID, Bidder: b.Bidder, Seat: b.Seat, BidID: b.Bid.ID,
 		Currency: r.Currency, ClearMicros: b.ClearMicros, Hold: r.Imps[b.Imp].Hold}
@@ -246,5 +251,5 @@ func (r *Result) Billing(i int) Billing {
 	if b.Deal != nil {
 		bl.DealID = b.Deal.ID
 	}
-	return bl
+	return bl, nil
 }

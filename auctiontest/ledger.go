@@ -37,10 +37,12 @@ type LedgerUnderTest struct {
 
 	// SetBudget, if not nil, creates or changes an account's budget with
 	// the semantics of gavel.MemoryLedger.SetBudget, as the ledger's own
-	// SetBudget does: TestLedger then checks budget changes too. Leave it
-	// nil for a ledger that learns of a change later (a lease-mode ledger
-	// spends the lease it holds until the lease is renewed).
-	SetBudget func(account string, budget int64, period gavel.Period) error
+	// SetBudget (gavel.BudgetSetter) does: pass that method here, and
+	// TestLedger checks budget changes too, flights and invalid budgets
+	// included. Leave it nil for a ledger that learns of a change later (a
+	// lease-mode ledger spends the lease it holds until the lease is
+	// renewed).
+	SetBudget func(ctx context.Context, b gavel.Budget) error
 
 	// Clock, if not nil, is the clock by which the ledger tells its daily
 	// periods apart; newLedger starts it at time.Now(), since the cases

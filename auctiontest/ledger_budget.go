@@ -55,28 +55,35 @@ func testLedgerContextDone(t *testing.T, newLedger func(t *testing.T) LedgerUnde
 // testLedgerBudgetChanges changes the budget of an account with money
 // committed and reserved: a change keeps both, a budget lowered below them
 // stops new reservations and takes nothing back, and a budget raised again
-// makes room. Invalid budgets are refused with ErrInvalidBudget.
+// makes room. Invalid budgets are refused with ErrInvalidBudget, and a
+// done ctx with its error; a flight is a total budget.
 func testLedgerBudgetChanges(t *testing.T, ut LedgerUnderTest) {
 	if ut.SetBudget == nil {
 		t.Skip("LedgerUnderTest.SetBudget is nil")
 	}
 	ctx := context.Background()
 	l := ut.Ledger
+	day := time.Date(2026, 5, 5, 0, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
-		name    string
-		account string
-		budget  int64
-		period  gavel.Period
+		name string
+		b    gavel.Budget
 	}{
-		{"empty account", "", 1, gavel.Period{}},
-		{"negative budget", "a", -1, gavel.Period{}},
-		{"reset 24h", "a", 1, gavel.DailyPeriod(nil, 24*time.Hour)},
-		{"negative reset", "a", 1, gavel.DailyPeriod(nil, -time.Nanosecond)},
+		{"empty account", gavel.Budget{Amount: 1}},
+		{"negative budget", gavel.Budget{Account: "a", Amount: -1}},
+		{"reset 24h", gavel.Budget{Account: "a", Amount: 1, Period: gavel.DailyPeriod(nil, 24*time.Hour)}},
+		{"negative reset", gavel.Budget{Account: "a", Amount: 1, Period: gavel.DailyPeriod(nil, -time.Nanosecond)}},
+		{"flight without end", gavel.Budget{Account: "a", Amount: 1, Start: day}},
+		{"flight ending at its start", gavel.Budget{Account: "a", Amount: 1, Start: day, End: day}},
+		{"daily flight", gavel.Budget{Account: "a", Amount: 1, Period: gavel.DailyPeriod(nil, 0), Start: day, End: day.Add(time.Hour)}},
+		{"unknown pacing", gavel.Budget{Account: "a", Amount: 1, Pacing: 7}},
 	} {
-		if err := ut.SetBudget(c.account, c.budget, c.period); !errors.Is(err, gavel.ErrInvalidBudget) {
+		if err := ut.SetBudget(ctx, c.b); !errors.Is(err, gavel.ErrInvalidBudget) {
 			t.Errorf("SetBudget with %s: got %v, want %v", c.name, err, gavel.ErrInvalidBudget)
 		}
 	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	equal(t, "SetBudget with a done ctx", context.Canceled, ut.SetBudget(canceled, gavel.Budget{Account: "a", Amount: 5}))
 	checkBalance(t, ut, "after refused changes", "a", gavel.Balance{Budget: 1_000})
 	if br, ok := l.(gavel.BalanceReader); ok {
 		_, err := br.Balance(ctx, "")
@@ -92,7 +99,7 @@ func testLedgerBudgetChanges(t *testing.T, ut LedgerUnderTest) {
 	must(t, l.Commit(ctx, h, 500))
 
 	// Lowered below what is spent: nothing is taken back, nothing more reserved.
-	must(t, ut.SetBudget("a", 600, gavel.Period{}))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 600}))
 	checkBalance(t, ut, "lowered", "a", gavel.Balance{Budget: 600, Committed: 500, Reserved: 300})
 	refused(t, l, "a", 1, "a budget lowered below what is spent")
 	must(t, l.Release(ctx, held))
@@ -101,12 +108,20 @@ func testLedgerBudgetChanges(t *testing.T, ut LedgerUnderTest) {
 	must(t, err)
 
 	// Raised: room again.
-	must(t, ut.SetBudget("a", 2_000, gavel.Period{}))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 2_000}))
 	checkBalance(t, ut, "raised", "a", gavel.Balance{Budget: 2_000, Committed: 500, Reserved: 100})
 	h, err = l.Reserve(ctx, "a", 1_400, time.Hour)
 	must(t, err)
 	must(t, l.Commit(ctx, h, 1_400))
 	refused(t, l, "a", 1, "the raised budget is spent")
+
+	// A flight is a total budget to a ledger: its dates are the Pacer's.
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "f", Amount: 700, Start: day.AddDate(0, 0, 2), End: day.AddDate(0, 0, 3)}))
+	checkBalance(t, ut, "a flight", "f", gavel.Balance{Budget: 700})
+	h, err = l.Reserve(ctx, "f", 700, time.Hour)
+	must(t, err)
+	must(t, l.Release(ctx, h))
+
 	want := gavel.Balance{Budget: 2_000, Committed: 1_900, Reserved: 100}
 	if ut.SettleEndsHolds {
 		want.Reserved = 0
@@ -122,111 +137,152 @@ func testLedgerBudgetChanges(t *testing.T, ut LedgerUnderTest) {
 // the budget, or they yield first, so that many holds are outstanding
 // together and Reserved presses against the budget.
 func testLedgerConcurrent(t *testing.T, ut LedgerUnderTest, yield bool) {
-	const (
-		goroutines = 500
-		each       = 4
-		amount     = 1_000
-		budget     = 200_000 // of "many": a tenth of the reservations
-		account    = "many"
-	)
-	ctx := context.Background()
-	l := ut.Ledger
-	read := ut.Balance
-	if br, ok := l.(gavel.BalanceReader); ok && read == nil {
-		read = func(t testing.TB, account string) gavel.Balance {
-			b, err := br.Balance(ctx, account)
-			if err != nil {
-				t.Error(err)
-			}
-			return b
-		}
+	c := &concurrentCase{t: t, l: ut.Ledger, read: balanceFunc(ut), yield: yield}
+	start, done := make(chan struct{}), make(chan struct{})
+	var workers, observer sync.WaitGroup
+	if c.read != nil {
+		observer.Go(func() { c.observe(done) })
 	}
-
-	var (
-		start, done         = make(chan struct{}), make(chan struct{})
-		workers, observer   sync.WaitGroup
-		reserved, exhausted atomic.Int64
-		committed           atomic.Int64 // sum of the amounts of successful commits
-		observations        atomic.Int64
-		errMu               sync.Mutex
-		errs                []error
-	)
-	fail := func(err error) {
-		errMu.Lock()
-		if len(errs) < 10 { // enough to see what went wrong
-			errs = append(errs, err)
-		}
-		errMu.Unlock()
-	}
-	if read != nil {
-		observer.Go(func() {
-			for {
-				if b := read(t, account); b.Committed+b.Reserved > b.Budget || b.Reserved < 0 || b.Committed < 0 {
-					fail(fmt.Errorf("balance out of bounds: %+v", b))
-				}
-				observations.Add(1)
-				select {
-				case <-done:
-					return
-				default:
-				}
-			}
-		})
-	}
-	for g := range goroutines {
+	for g := range concurrentGoroutines {
 		workers.Go(func() {
 			<-start
-			for i := range each {
-				h, err := l.Reserve(ctx, account, amount, time.Minute)
-				if errors.Is(err, gavel.ErrBudgetExhausted) {
-					exhausted.Add(1)
-					continue
-				}
-				if err != nil {
-					fail(err)
-					continue
-				}
-				reserved.Add(1)
-				if yield {
-					runtime.Gosched() // let other holds pile up
-				}
-				if n := int64(g*each + i); n%2 == 0 { // half commit a part (deterministic, about half on average)
-					actual := n * 7919 % (amount + 1)
-					if err := l.Commit(ctx, h, actual); err != nil {
-						fail(err)
-						continue
-					}
-					committed.Add(actual)
-				} else if err := l.Release(ctx, h); err != nil {
-					fail(err)
-				}
-			}
+			c.work(g)
 		})
 	}
 	close(start)
 	workers.Wait()
 	close(done)
 	observer.Wait()
+	c.check(ut)
+}
 
-	for _, err := range errs {
+// The size of testLedgerConcurrent: the budget of "many" covers a tenth
+// of the reservations.
+const (
+	concurrentGoroutines = 500
+	concurrentEach       = 4
+	concurrentAmount     = 1_000
+	concurrentBudget     = 200_000
+	concurrentAccount    = "many"
+)
+
+// concurrentCase is the state that testLedgerConcurrent's goroutines share.
+type concurrentCase struct {
+	t     *testing.T
+	l     gavel.Ledger
+	read  func(t testing.TB, account string) gavel.Balance
+	yield bool
+
+	reserved, exhausted atomic.Int64
+	committed           atomic.Int64 // sum of the amounts of successful commits
+	observations        atomic.Int64
+	errMu               sync.Mutex
+	errs                []error
+}
+
+// balanceFunc returns how the case reads a balance: the fixture's Balance,
+// or the ledger's own when it is a BalanceReader, or nil.
+func balanceFunc(ut LedgerUnderTest) func(t testing.TB, account string) gavel.Balance {
+	if ut.Balance != nil {
+		return ut.Balance
+	}
+	br, ok := ut.Ledger.(gavel.BalanceReader)
+	if !ok {
+		return nil
+	}
+	return func(t testing.TB, account string) gavel.Balance {
+		b, err := br.Balance(context.Background(), account)
+		if err != nil {
+			t.Error(err)
+		}
+		return b
+	}
+}
+
+func (c *concurrentCase) fail(err error) {
+	c.errMu.Lock()
+	if len(c.errs) < 10 { // enough to see what went wrong
+		c.errs = append(c.errs, err)
+	}
+	c.errMu.Unlock()
+}
+
+// observe reads the balance until done, checking its bounds.
+func (c *concurrentCase) observe(done <-chan struct{}) {
+	for {
+		if b := c.read(c.t, concurrentAccount); b.Committed+b.Reserved > b.Budget || b.Reserved < 0 || b.Committed < 0 {
+			c.fail(fmt.Errorf("balance out of bounds: %+v", b))
+		}
+		c.observations.Add(1)
+		select {
+		case <-done:
+			return
+		default:
+		}
+	}
+}
+
+// work is goroutine g's reservations, each committed in part or released.
+func (c *concurrentCase) work(g int) {
+	ctx := context.Background()
+	for i := range concurrentEach {
+		h, err := c.l.Reserve(ctx, concurrentAccount, concurrentAmount, time.Minute)
+		if errors.Is(err, gavel.ErrBudgetExhausted) {
+			c.exhausted.Add(1)
+			continue
+		}
+		if err != nil {
+			c.fail(err)
+			continue
+		}
+		c.reserved.Add(1)
+		if c.yield {
+			runtime.Gosched() // let other holds pile up
+		}
+		c.end(ctx, h, int64(g*concurrentEach+i))
+	}
+}
+
+// end commits a part of hold number n (half of them, deterministically)
+// or releases it.
+func (c *concurrentCase) end(ctx context.Context, h gavel.Hold, n int64) {
+	if n%2 != 0 {
+		if err := c.l.Release(ctx, h); err != nil {
+			c.fail(err)
+		}
+		return
+	}
+	actual := n * 7919 % (concurrentAmount + 1)
+	if err := c.l.Commit(ctx, h, actual); err != nil {
+		c.fail(err)
+		return
+	}
+	c.committed.Add(actual)
+}
+
+// check reports what went wrong and settles the account: every micro is
+// accounted for.
+func (c *concurrentCase) check(ut LedgerUnderTest) {
+	t := c.t
+	for _, err := range c.errs {
 		t.Error(err)
 	}
-	if read != nil && observations.Load() == 0 {
+	if c.read != nil && c.observations.Load() == 0 {
 		t.Error("the balance was never read")
 	}
-	equal(t, "reservations made or refused", int64(goroutines*each), reserved.Load()+exhausted.Load())
+	equal(t, "reservations made or refused", int64(concurrentGoroutines*concurrentEach), c.reserved.Load()+c.exhausted.Load())
 	// Committing all would bill about 2.5 budgets, so some must be refused.
-	if exhausted.Load() == 0 {
+	if c.exhausted.Load() == 0 {
 		t.Error("no reservation was refused")
 	}
 	// A refusal means committed+reserved > budget-amount, which takes at
 	// least budget/amount successful reservations.
-	if reserved.Load() < budget/amount {
-		t.Errorf("%d reservations made before the first refusal, want at least %d", reserved.Load(), budget/amount)
+	if c.reserved.Load() < concurrentBudget/concurrentAmount {
+		t.Errorf("%d reservations made before the first refusal, want at least %d", c.reserved.Load(), concurrentBudget/concurrentAmount)
 	}
-	equal(t, "settled balance", gavel.Balance{Budget: budget, Committed: committed.Load()}, ut.Settle(t, account))
+	equal(t, "settled balance", gavel.Balance{Budget: concurrentBudget, Committed: c.committed.Load()}, ut.Settle(t, concurrentAccount))
 	t.Logf("%d reserved, %d refused, %d committed of %d, %d observations",
-		reserved.Load(), exhausted.Load(), committed.Load(), budget, observations.Load())
+		c.reserved.Load(), c.exhausted.Load(), c.committed.Load(), concurrentBudget, c.observations.Load())
 }
 
 // testLedgerDaily spends a daily budget in America/New_York, whose days
@@ -251,7 +307,7 @@ func testLedgerDaily(t *testing.T, ut LedgerUnderTest) {
 	}
 
 	clk.Set(day(3, 7))
-	must(t, ut.SetBudget("daily", 100, gavel.DailyPeriod(ny, 6*time.Hour)))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "daily", Amount: 100, Period: gavel.DailyPeriod(ny, 6*time.Hour)}))
 	checkBalance(t, ut, "a new account", "daily", gavel.Balance{Budget: 100, PeriodStart: day(3, 7)})
 	must(t, l.Commit(ctx, reserve(60, time.Hour), 60))
 	refused(t, l, "daily", 50, "60 of 100 spent")
@@ -298,18 +354,18 @@ func testLedgerDailyChanges(t *testing.T, ut LedgerUnderTest) {
 	day := func(d int) time.Time { return time.Date(2026, 5, d, 0, 0, 0, 0, time.UTC) }
 	clk.Set(day(5).Add(12 * time.Hour))
 
-	must(t, ut.SetBudget("d", 1_000, gavel.DailyPeriod(nil, 0)))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "d", Amount: 1_000, Period: gavel.DailyPeriod(nil, 0)}))
 	h, err := l.Reserve(ctx, "d", 300, time.Hour)
 	must(t, err)
 	must(t, l.Commit(ctx, h, 300))
 	clk.Advance(24 * time.Hour) // no call on the account since yesterday
-	must(t, ut.SetBudget("d", 1_000, gavel.DailyPeriod(nil, 6*time.Hour)))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "d", Amount: 1_000, Period: gavel.DailyPeriod(nil, 6*time.Hour)}))
 	checkBalance(t, ut, "changed after the day ended", "d", gavel.Balance{Budget: 1_000, PeriodStart: day(6).Add(6 * time.Hour)})
 	h, err = l.Reserve(ctx, "d", 1_000, time.Hour) // the whole budget: nothing carried over
 	must(t, err)
 	must(t, l.Release(ctx, h))
 
-	must(t, ut.SetBudget("c", 2_000, gavel.Period{}))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "c", Amount: 2_000}))
 	h, err = l.Reserve(ctx, "c", 500, time.Hour)
 	must(t, err)
 	must(t, l.Commit(ctx, h, 500))
@@ -317,14 +373,14 @@ func testLedgerDailyChanges(t *testing.T, ut LedgerUnderTest) {
 	must(t, err)
 
 	// Made daily: committed stays until the next day starts.
-	must(t, ut.SetBudget("c", 2_000, gavel.DailyPeriod(nil, 0)))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "c", Amount: 2_000, Period: gavel.DailyPeriod(nil, 0)}))
 	checkBalance(t, ut, "made daily", "c", gavel.Balance{Budget: 2_000, Committed: 500, Reserved: 100, PeriodStart: day(6)})
 	refused(t, l, "c", 1_401, "made daily: what was committed counts today")
 	clk.Advance(12 * time.Hour)
 	checkBalance(t, ut, "the next day", "c", gavel.Balance{Budget: 2_000, Reserved: 100, PeriodStart: day(7)})
 
 	// Back to total: nothing resets any more.
-	must(t, ut.SetBudget("c", 2_000, gavel.Period{}))
+	must(t, ut.SetBudget(ctx, gavel.Budget{Account: "c", Amount: 2_000}))
 	h, err = l.Reserve(ctx, "c", 700, time.Hour)
 	must(t, err)
 	must(t, l.Commit(ctx, h, 700))

@@ -122,7 +122,7 @@ func BenchmarkRedisLedger(b *testing.B) {
 					l.Close(context.Background())
 				}
 			})
-			if err := l.SetBudget(ctx, "acct", gavelredis.MaxAmount, gavel.Period{}); err != nil {
+			if err := l.SetBudget(ctx, gavel.Budget{Account: "acct", Amount: gavelredis.MaxAmount}); err != nil {
 				b.Fatal(err)
 			}
 			var ops atomic.Int64

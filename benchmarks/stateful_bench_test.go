@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,12 +90,10 @@ type stateful struct {
 	billed   map[string]int64 // per account: what one auction bills
 }
 
-// Big enough never to run out in a benchmark: the ledger's budgets (a
-// total, in micros) and the pacer's (daily).
-const (
-	ledgerBudget = math.MaxInt64 / 4
-	pacerBudget  = 1 << 50
-)
+// statefulBudget is every account's daily budget, in micros: big enough
+// never to run out in a benchmark, and one declaration for the ledger and
+// the pacer.
+const statefulBudget = 1 << 50
 
 func newStateful(tb testing.TB, f *benchmarks.Fixture, on bool) *stateful {
 	tb.Helper()
@@ -109,13 +106,9 @@ func newStateful(tb testing.TB, f *benchmarks.Fixture, on bool) *stateful {
 		s.accounts = append(append([]string(nil), f.Names...), "seat-v")
 		s.ledger, _ = gavel.NewMemoryLedger()
 		pacer, _ := gavel.NewEvenPacer()
-		for _, acct := range s.accounts {
-			if err := s.ledger.SetBudget(acct, ledgerBudget, gavel.Period{}); err != nil {
-				tb.Fatal(err)
-			}
-			if err := pacer.SetBudget(acct, pacerBudget, gavel.DailyPeriod(time.UTC, 0)); err != nil {
-				tb.Fatal(err)
-			}
+		budgets := make([]gavel.Budget, len(s.accounts))
+		for i, acct := range s.accounts {
+			budgets[i] = gavel.Budget{Account: acct, Amount: statefulBudget, Period: gavel.DailyPeriod(time.UTC, 0)}
 		}
 		s.pacer = &countingPacer{EvenPacer: pacer}
 		store, err := gavel.NewMemoryProfileStore()
@@ -134,7 +127,7 @@ func newStateful(tb testing.TB, f *benchmarks.Fixture, on bool) *stateful {
 			sink.Close(ctx)
 		})
 		s.sink = sink
-		opts = append(opts, gavel.WithLedger(s.ledger), gavel.WithPacer(s.pacer),
+		opts = append(opts, gavel.WithLedger(s.ledger), gavel.WithPacer(s.pacer), gavel.WithBudgets(budgets...),
 			gavel.WithProfileStore(store), gavel.WithEventSink(sink))
 	}
 	a, err := gavel.New(opts...)
@@ -167,7 +160,10 @@ func (s *stateful) run(tb testing.TB, ctx context.Context) {
 	}
 	for j := range res.Imps {
 		w := res.Imps[j].Winner
-		bl := res.Billing(w)
+		bl, err := res.Billing(w)
+		if err != nil {
+			tb.Fatalf("imp %d: %v", j, err)
+		}
 		cost := res.Bids[w].CostMicros()
 		if err := s.a.Commit(ctx, bl, cost); err != nil {
 			tb.Fatalf("imp %s: %v", bl.ImpID, err) // a winner without its hold fails here

@@ -45,7 +45,7 @@ func BenchmarkRunRedisLedger(b *testing.B) {
 			b.Cleanup(func() { l.Close(context.Background()) })
 			ctx := context.Background()
 			for _, acct := range f.Names {
-				if err := l.SetBudget(ctx, acct, gavelredis.MaxAmount, gavel.Period{}); err != nil {
+				if err := l.SetBudget(ctx, gavel.Budget{Account: acct, Amount: gavelredis.MaxAmount}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -58,10 +58,7 @@ func newFixture(t *testing.T, opts ...gavelprom.Option) *fixture {
 	require.NoError(t, err)
 
 	f.ledger, _ = gavel.NewMemoryLedger()
-	require.NoError(t, f.ledger.SetBudget("alpha", alphaBudget, gavel.Period{}))
-	require.NoError(t, f.ledger.SetBudget("beta", betaBudget, gavel.Period{}))
 	f.pacer, _ = gavel.NewEvenPacer()
-	require.NoError(t, f.pacer.SetBudget("alpha", 1_000_000, gavel.DailyPeriod(nil, 0)))
 	profiles, err := gavel.NewMemoryProfileStore()
 	require.NoError(t, err)
 	profiles.Put("u1", &gavel.Profile{UserID: "u1", Keywords: []string{"sports"}})
@@ -83,6 +80,12 @@ func newFixture(t *testing.T, opts ...gavelprom.Option) *fixture {
 		gavel.WithBidderTimeout("slow", 15*time.Millisecond),
 		gavel.WithLedger(f.ledger),
 		gavel.WithPacer(f.pacer),
+		// Total budgets, spent as fast as the auctions go: the pacer lets
+		// every auction through, and only the ledger refuses.
+		gavel.WithBudgets(
+			gavel.Budget{Account: "alpha", Amount: alphaBudget, Pacing: gavel.PacingASAP},
+			gavel.Budget{Account: "beta", Amount: betaBudget, Pacing: gavel.PacingASAP},
+		),
 		gavel.WithProfileStore(profiles),
 		gavel.WithEventSink(f.sink),
 		gavel.WithHooks(f.m),
@@ -121,7 +124,8 @@ func newFixture(t *testing.T, opts ...gavelprom.Option) *fixture {
 
 	for i := range first.Bids {
 		if first.Bids[i].Won {
-			b := first.Billing(i)
+			b, err := first.Billing(i)
+			require.NoError(t, err)
 			require.NoError(t, f.a.Commit(ctx, b, 4000))
 			f.m.Billed(b, 4000)
 		}

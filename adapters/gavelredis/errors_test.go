@@ -50,7 +50,7 @@ func TestErrorsSayGavelOnce(t *testing.T) {
 
 	t.Run("ledger", func(t *testing.T) {
 		l := newTestLedgerAt(t, c, ledgerPrefix(t, c))
-		err := l.SetBudget(ctx, "acme", 1, gavel.DailyPeriod(time.FixedZone("nowhere", 3600), 0))
+		err := l.SetBudget(ctx, gavel.Budget{Account: "acme", Amount: 1, Period: gavel.DailyPeriod(time.FixedZone("nowhere", 3600), 0)})
 		assert.ErrorIs(t, err, gavel.ErrInvalidBudget)
 		assertPrefixedOnce(t, err)
 		require.NoError(t, l.Close(ctx))
@@ -59,7 +59,7 @@ func TestErrorsSayGavelOnce(t *testing.T) {
 	})
 	t.Run("pacer", func(t *testing.T) {
 		p := newTestPacer(t, c, prefix)
-		require.NoError(t, p.SetBudget("acme", 1_000, pacerDay))
+		require.NoError(t, p.SetBudget(ctx, gavel.Budget{Account: "acme", Amount: 1_000, Period: pacerDay}))
 		require.NoError(t, c.Do(ctx, c.B().Set().Key(prefix+"pacer:{acme}:state").Value("junk").Build()).Error())
 		assertPrefixedOnce(t, p.Sync(ctx))
 	})

@@ -120,11 +120,15 @@ func (l *Ledger) Balance(ctx context.Context, account string) (gavel.Balance, er
 	return b, nil
 }
 
-// SetBudget creates account with budget (micros, in [0, MaxAmount]) per
-// period, or changes the budget and period of an existing account, with
-// the semantics of gavel.MemoryLedger.SetBudget: a change keeps what is
-// committed, reserved and leased, and a budget lowered below them stops
-// new reservations and leases until enough returns.
+var _ gavel.BudgetSetter = (*Ledger)(nil)
+
+// SetBudget implements gavel.BudgetSetter: it creates b.Account with
+// b.Amount (micros, at most MaxAmount) per period, or changes the amount
+// and period of an existing account, with the semantics of
+// gavel.MemoryLedger.SetBudget: a change keeps what is committed, reserved
+// and leased, and an amount lowered below them stops new reservations and
+// leases until enough returns. A flight is a total budget here: the ledger
+// does not look at its dates, and b.Pacing is the Pacer's business.
 //
 // A daily period's Location must load by name (time.LoadLocation) in
 // every process that uses the account: UTC (or nil), or a name of the
@@ -132,24 +136,26 @@ func (l *Ledger) Balance(ctx context.Context, account string) (gavel.Balance, er
 // process's own zone. Other processes learn a new period at their next
 // call on the account, at the cost of one more round trip.
 //
-// It returns gavel.ErrInvalidBudget, changing nothing, for an empty
-// account name, a negative budget or one above MaxAmount, or a daily
-// period whose Reset is outside [0, 24h) or whose Location does not load.
-func (l *Ledger) SetBudget(ctx context.Context, account string, budget int64, period gavel.Period) error {
+// It returns an error wrapping gavel.ErrInvalidBudget, changing nothing,
+// for a Budget that Validate refuses, an amount above MaxAmount, or a
+// daily period whose Location does not load by name; ctx.Err() if ctx is
+// done; and ErrLedgerClosed after Close.
+func (l *Ledger) SetBudget(ctx context.Context, b gavel.Budget) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if l.closed.Load() {
 		return ErrLedgerClosed
 	}
-	if account == "" || budget < 0 || budget > MaxAmount {
-		return gavel.ErrInvalidBudget
+	if err := b.Validate(); err != nil {
+		return err
 	}
+	if b.Amount > MaxAmount {
+		return fmt.Errorf("%w: amount %d for %q above MaxAmount", gavel.ErrInvalidBudget, b.Amount, b.Account)
+	}
+	account, budget, period := b.Account, b.Amount, b.Period
 	kind, tz, reset := encodePeriod(period)
 	if period.Daily {
-		if period.Reset < 0 || period.Reset >= 24*time.Hour {
-			return gavel.ErrInvalidBudget
-		}
 		if _, err := time.LoadLocation(tz); tz == "" || err != nil {
 			return fmt.Errorf("%w: time zone %q does not load by name", gavel.ErrInvalidBudget, tz)
 		}

@@ -34,7 +34,7 @@ func TestBudgetSkips(t *testing.T) {
 			l, err := gavel.NewMemoryLedger()
 			require.NoError(t, err)
 			for account, b := range budgets {
-				require.NoError(t, l.SetBudget(account, b, gavel.Period{}))
+				require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: account, Amount: b}))
 			}
 			return l
 		},
@@ -43,7 +43,7 @@ func TestBudgetSkips(t *testing.T) {
 		ledgers["redis/mode="+mode.String()] = func(t *testing.T, budgets map[string]int64) budgetedLedger {
 			l := newTestLedger(t, c, WithLedgerMode(mode))
 			for account, b := range budgets {
-				require.NoError(t, l.SetBudget(ctx, account, b, gavel.Period{}))
+				require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: account, Amount: b}))
 			}
 			return l
 		}
@@ -92,7 +92,7 @@ func TestLedgerCachedBalance(t *testing.T) {
 		}, time.Second+10*refresh, refresh/2, "%s: want %+v", why, want)
 	}
 
-	require.NoError(t, other.SetBudget(ctx, "a", 1_000, gavel.Period{}))
+	require.NoError(t, other.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000}))
 	_, ok := cached("a")
 	assert.False(t, ok, "an account the ledger has not read")
 	eventually("a", gavel.Balance{Budget: 1_000}, "read by the refresh once asked for")
@@ -110,7 +110,7 @@ func TestLedgerCachedBalance(t *testing.T) {
 	require.NoError(t, err)
 	eventually("a", gavel.Balance{Budget: 1_000, Committed: 100, Reserved: 900}, "another process's hold")
 	require.NoError(t, other.Release(ctx, oh))
-	require.NoError(t, l.SetBudget(ctx, "a", 2_000, gavel.Period{}))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 2_000}))
 	b, _ = cached("a")
 	assert.Equal(t, gavel.Balance{Budget: 2_000, Committed: 100}, b, "from SetBudget's reply, at once")
 
@@ -128,7 +128,7 @@ func TestLedgerCachedBalanceLease(t *testing.T) {
 	c := ledgerClient(t)
 	ctx := context.Background()
 	l := newTestLedger(t, c, WithLedgerMode(ModeLease), WithLeaseSlice(5_000))
-	require.NoError(t, l.SetBudget(ctx, "a", 8_000, gavel.Period{}))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 8_000}))
 	b, ok := l.CachedBalance("a")
 	require.True(t, ok)
 	assert.Equal(t, int64(8_000), b.Remaining())
@@ -151,7 +151,7 @@ func TestLedgerCachedBalanceDaily(t *testing.T) {
 	day := time.Date(2030, 3, 4, 23, 0, 0, 0, time.UTC)
 	clk := auctiontest.NewClock(day)
 	l := newTestLedger(t, c, WithLedgerClock(clk))
-	require.NoError(t, l.SetBudget(ctx, "a", 1_000, gavel.DailyPeriod(time.UTC, 0)))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000, Period: gavel.DailyPeriod(time.UTC, 0)}))
 	h, err := l.Reserve(ctx, "a", 400, time.Minute)
 	require.NoError(t, err)
 	require.NoError(t, l.Commit(ctx, h, 400))

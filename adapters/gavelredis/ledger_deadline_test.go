@@ -101,7 +101,7 @@ func TestLedgerDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	l := newTestLedger(t, c)
-	require.NoError(t, l.SetBudget(ctx, account, MaxAmount, gavel.Period{}))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: account, Amount: MaxAmount}))
 	a, err := gavel.New(gavel.WithBidders(lastMinuteDSP{name: account, margin: time.Millisecond}),
 		gavel.WithLedger(l))
 	require.NoError(t, err)

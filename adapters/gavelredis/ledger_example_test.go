@@ -36,7 +36,7 @@ func ExampleNewLedger() {
 		log.Fatal(err)
 	}
 	// 5000.00 a day, from 06:00 New York time.
-	if err := ledger.SetBudget(ctx, "big-dsp", 5_000_000_000, gavel.DailyPeriod(ny, 6*time.Hour)); err != nil {
+	if err := ledger.SetBudget(ctx, gavel.Budget{Account: "big-dsp", Amount: 5_000_000_000, Period: gavel.DailyPeriod(ny, 6*time.Hour)}); err != nil {
 		log.Fatal(err)
 	}
 	auction, err := gavel.New(

@@ -26,7 +26,7 @@ func TestLedgerFailsClosed(t *testing.T) {
 	reader, err := NewLedger(direct, WithKeyPrefix(l.cfg.prefix))
 	require.NoError(t, err)
 	defer func() { _ = reader.Close(ctx) }()
-	require.NoError(t, l.SetBudget(ctx, "dsp", 1_000_000, gavel.Period{}))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "dsp", Amount: 1_000_000}))
 	a, err := gavel.New(
 		gavel.WithBidders(auctiontest.Fixed("dsp", auctiontest.Bid("d1", "1", 5.00))),
 		gavel.WithLedger(l),
@@ -44,7 +44,9 @@ func TestLedgerFailsClosed(t *testing.T) {
 	}
 	res := run()
 	require.NotNil(t, res.Winner("1"), "with Redis answering, the bid wins")
-	require.NoError(t, a.Commit(ctx, res.Billing(res.Imps[0].Winner), 510))
+	bill, err := res.Billing(res.Imps[0].Winner)
+	require.NoError(t, err)
+	require.NoError(t, a.Commit(ctx, bill, 510))
 
 	for _, stage := range []struct {
 		name  string
@@ -109,7 +111,7 @@ func TestLedgerLeaseOutage(t *testing.T) {
 	other, err := NewLedger(direct, WithKeyPrefix(l.cfg.prefix))
 	require.NoError(t, err)
 	defer func() { _ = other.Close(ctx) }()
-	require.NoError(t, l.SetBudget(ctx, "a", budget, gavel.Period{}))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: budget}))
 
 	early, err := l.Reserve(ctx, "a", 1_000, time.Minute)
 	require.NoError(t, err)

@@ -115,5 +115,5 @@ func (l *Ledger) unreported(ls *lease) int64 {
 // account if needed.
 func (l *Ledger) setBudget(ls *lease, budget int64) {
 	ls.budget = budget
-	_ = l.local.SetBudget(ls.account, budget, gavel.Period{}) // never fails: a name, a budget >= 0
+	_ = l.local.SetBudget(context.Background(), gavel.Budget{Account: ls.account, Amount: budget}) // never fails: a name, a budget >= 0
 }

@@ -356,7 +356,7 @@ func (l *Ledger) nextReport(ls *lease, idle bool) report {
 	r := report{seq: ls.seq}
 	if idle && ls.budget > 0 {
 		// Stop reservations first, so that what is free stays free.
-		_ = l.local.SetBudget(ls.account, 0, gavel.Period{})
+		_ = l.local.SetBudget(context.Background(), gavel.Budget{Account: ls.account, Amount: 0})
 		b, _ = l.localBalance(ls)
 		r.back = max(ls.budget-b.Committed-b.Reserved, 0)
 		l.setBudget(ls, ls.budget-r.back)
@@ -425,7 +425,13 @@ func (l *Ledger) giveBack(ctx context.Context, a *account) error {
 		if ls.pending.seq == 0 && l.unreported(ls) == 0 && ls.amount.Load() == 0 {
 			return nil
 		}
-		switch err = l.refresh(ctx, a, true); {
+		// A report left pending by a refresh that Close canceled carries
+		// only what was committed when it was made: send it as it is,
+		// without ending the lease, so that the final report, made anew,
+		// carries the rest. Ending the lease with it would leave the rest
+		// nowhere to go.
+		final := ls.pending.seq == 0
+		switch err = l.refresh(ctx, a, final); {
 		case errors.Is(err, gavel.ErrUnknownAccount):
 			return nil
 		case err != nil && ctx.Err() != nil:

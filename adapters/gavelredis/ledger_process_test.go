@@ -80,7 +80,7 @@ func testLedgerProcesses(t *testing.T, mode Mode) {
 	client := ledgerClient(t)
 	prefix := ledgerPrefix(t, client)
 	reader := newTestLedgerAt(t, client, prefix)
-	require.NoError(t, reader.SetBudget(ctx, procAccount, procBudget, gavel.Period{}))
+	require.NoError(t, reader.SetBudget(ctx, gavel.Budget{Account: procAccount, Amount: procBudget}))
 
 	type proc struct {
 		cmd    *exec.Cmd
@@ -345,7 +345,11 @@ func ledgerAuction(ctx context.Context, a *gavel.Auction, id string, imps []open
 			refused = true
 			counts[3].Add(1)
 		case bid.Won && r.Imps[bid.Imp].Hold.Amount > 0:
-			if err := a.Commit(context.Background(), r.Billing(i), bid.CostMicros()); err != nil {
+			bill, err := r.Billing(i)
+			if err == nil {
+				err = a.Commit(context.Background(), bill, bid.CostMicros())
+			}
+			if err != nil {
 				counts[4].Add(1)
 				continue
 			}

@@ -52,9 +52,9 @@ func TestLedgerSemantics(t *testing.T) {
 				l := newTestLedger(t, c, WithLedgerMode(mode), WithLedgerClock(clk),
 					WithLeaseSlice(20_000), WithLeaseInterval(20*time.Millisecond))
 				admin := newTestLedgerAt(t, c, l.cfg.prefix, WithLedgerClock(clk))
-				require.NoError(t, admin.SetBudget(ctx, "a", 1_000, gavel.Period{}))
-				require.NoError(t, admin.SetBudget(ctx, "b", 1_000, gavel.Period{}))
-				require.NoError(t, admin.SetBudget(ctx, "many", 200_000, gavel.Period{}))
+				require.NoError(t, admin.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000}))
+				require.NoError(t, admin.SetBudget(ctx, gavel.Budget{Account: "b", Amount: 1_000}))
+				require.NoError(t, admin.SetBudget(ctx, gavel.Budget{Account: "many", Amount: 200_000}))
 				counted := &countingLedger{Ledger: l}
 				t.Cleanup(func() { counted.checkStats(t) })
 				ut := auctiontest.LedgerUnderTest{
@@ -63,9 +63,7 @@ func TestLedgerSemantics(t *testing.T) {
 					SettleEndsHolds: mode == ModeLease,
 				}
 				if mode == ModeStrict {
-					ut.SetBudget = func(account string, budget int64, period gavel.Period) error {
-						return admin.SetBudget(ctx, account, budget, period)
-					}
+					ut.SetBudget = admin.SetBudget
 					ut.Clock = clk
 					ut.Balance = func(t testing.TB, account string) gavel.Balance {
 						b, err := l.Balance(ctx, account)
@@ -132,7 +130,7 @@ func TestLedgerHoldIDs(t *testing.T) {
 	for _, mode := range ledgerModes {
 		t.Run(fmt.Sprintf("mode=%v", mode), func(t *testing.T) {
 			l := newTestLedger(t, c, WithLedgerMode(mode))
-			require.NoError(t, l.SetBudget(ctx, "a", 1_000, gavel.Period{}))
+			require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000}))
 			h, err := l.Reserve(ctx, "a", 500, time.Minute)
 			require.NoError(t, err)
 			assert.Equal(t, mode == ModeLease, h.ID&localFlag != 0, "hold ID %#x", h.ID)
@@ -151,8 +149,8 @@ func TestLedgerExpiry(t *testing.T) {
 	t.Run("mode=strict", func(t *testing.T) {
 		// Holds in Redis expire by the server's clock: wait for it.
 		l := newTestLedger(t, c)
-		require.NoError(t, l.SetBudget(ctx, "a", 300, gavel.Period{}))
-		require.NoError(t, l.SetBudget(ctx, "b", 300, gavel.Period{}))
+		require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 300}))
+		require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "b", Amount: 300}))
 		h1, err := l.Reserve(ctx, "a", 100, 100*time.Millisecond)
 		require.NoError(t, err)
 		h2, err := l.Reserve(ctx, "a", 200, 400*time.Millisecond)
@@ -181,7 +179,7 @@ func TestLedgerExpiry(t *testing.T) {
 		// Lease-mode holds expire by the ledger's clock.
 		clk := auctiontest.NewClock(time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC))
 		l := newTestLedger(t, c, WithLedgerMode(ModeLease), WithLedgerClock(clk))
-		require.NoError(t, l.SetBudget(ctx, "a", 300, gavel.Period{}))
+		require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 300}))
 		h1, err := l.Reserve(ctx, "a", 100, time.Second)
 		require.NoError(t, err)
 		assert.Equal(t, clk.Now().Add(time.Second), h1.Expires)
@@ -217,7 +215,7 @@ func TestLedgerLaggingClock(t *testing.T) {
 	day := func(d int) time.Time { return time.Date(2026, 3, d, 6, 0, 0, 0, ny) }
 	clk := auctiontest.NewClock(day(7))
 	l := newTestLedger(t, c, WithLedgerClock(clk))
-	require.NoError(t, l.SetBudget(ctx, "acct", 100, gavel.DailyPeriod(ny, 6*time.Hour)))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "acct", Amount: 100, Period: gavel.DailyPeriod(ny, 6*time.Hour)}))
 	balance := func(l *Ledger) gavel.Balance {
 		b := ledgerBalanceOf(t, l, "acct")
 		assert.Equal(t, "America/New_York", b.PeriodStart.Location().String())
@@ -254,7 +252,7 @@ func TestLedgerSetBudget(t *testing.T) {
 
 	t.Run("invalid", func(t *testing.T) {
 		l := newTestLedger(t, c)
-		require.NoError(t, l.SetBudget(ctx, "a", 1_000, gavel.Period{}))
+		require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000}))
 		for _, tc := range []struct {
 			name   string
 			budget int64
@@ -264,7 +262,7 @@ func TestLedgerSetBudget(t *testing.T) {
 			{"zone without a name", 1, gavel.DailyPeriod(time.FixedZone("", 3600), 0)},
 			{"zone that does not load", 1, gavel.DailyPeriod(time.FixedZone("Mars/Olympus", 3600), 0)},
 		} {
-			assert.ErrorIs(t, l.SetBudget(ctx, "a", tc.budget, tc.period), gavel.ErrInvalidBudget, tc.name)
+			assert.ErrorIs(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: tc.budget, Period: tc.period}), gavel.ErrInvalidBudget, tc.name)
 		}
 		assert.Equal(t, gavel.Balance{Budget: 1_000}, ledgerBalanceOf(t, l, "a"))
 	})
@@ -276,8 +274,8 @@ func TestLedgerSetBudget(t *testing.T) {
 	for _, done := range []context.Context{canceled, expired} {
 		t.Run(done.Err().Error(), func(t *testing.T) {
 			l := newTestLedger(t, c)
-			require.NoError(t, l.SetBudget(ctx, "a", 1_000, gavel.Period{}))
-			assert.Equal(t, done.Err(), l.SetBudget(done, "a", 1, gavel.Period{}))
+			require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000}))
+			assert.Equal(t, done.Err(), l.SetBudget(done, gavel.Budget{Account: "a", Amount: 1}))
 			assert.Equal(t, gavel.Balance{Budget: 1_000}, ledgerBalanceOf(t, l, "a"))
 			assert.Zero(t, l.Stats().RedisErrors)
 		})
@@ -304,7 +302,7 @@ func TestLedgerUnknownAccount(t *testing.T) {
 			assert.Zero(t, s.RedisErrors+s.Failures+s.Refusals)
 
 			// Created later, it works.
-			require.NoError(t, l.SetBudget(ctx, "nobody", 10, gavel.Period{}))
+			require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "nobody", Amount: 10}))
 			h, err := l.Reserve(ctx, "nobody", 10, time.Minute)
 			require.NoError(t, err)
 			require.NoError(t, l.Commit(ctx, h, 10))
@@ -320,8 +318,8 @@ func TestLedgerLeaseHolds(t *testing.T) {
 	other, err := NewLedger(c, WithKeyPrefix(l.cfg.prefix), WithLedgerMode(ModeLease))
 	require.NoError(t, err)
 	defer func() { _ = other.Close(ctx) }()
-	require.NoError(t, l.SetBudget(ctx, "a", 10_000, gavel.Period{}))
-	require.NoError(t, l.SetBudget(ctx, "b", 10_000, gavel.Period{}))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 10_000}))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "b", Amount: 10_000}))
 
 	h, err := l.Reserve(ctx, "a", 400, time.Minute)
 	require.NoError(t, err)
@@ -403,7 +401,7 @@ func TestLedgerLeaseIdle(t *testing.T) {
 	other, err := NewLedger(c, WithKeyPrefix(l.cfg.prefix))
 	require.NoError(t, err)
 	defer func() { _ = other.Close(ctx) }()
-	require.NoError(t, l.SetBudget(ctx, "a", 10_000, gavel.Period{}))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 10_000}))
 
 	h, err := l.Reserve(ctx, "a", 300, time.Minute)
 	require.NoError(t, err)
@@ -436,7 +434,7 @@ func TestLedgerLeaseDaily(t *testing.T) {
 	other, err := NewLedger(c, WithKeyPrefix(l.cfg.prefix), WithLedgerClock(clk))
 	require.NoError(t, err)
 	defer func() { _ = other.Close(ctx) }()
-	require.NoError(t, l.SetBudget(ctx, "a", 1_000, gavel.DailyPeriod(time.UTC, 0)))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000, Period: gavel.DailyPeriod(time.UTC, 0)}))
 	day := time.Date(2026, 5, 5, 0, 0, 0, 0, time.UTC)
 
 	for _, amount := range []int64{600, 400} {
@@ -468,7 +466,7 @@ func TestLedgerLeaseHoldOwner(t *testing.T) {
 	l2, err := NewLedger(c, WithKeyPrefix(l1.cfg.prefix), WithLedgerMode(ModeLease), WithLeaseSlice(1_000))
 	require.NoError(t, err)
 	defer func() { _ = l2.Close(ctx) }()
-	require.NoError(t, l1.SetBudget(ctx, "a", 10_000, gavel.Period{}))
+	require.NoError(t, l1.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 10_000}))
 
 	h1, err := l1.Reserve(ctx, "a", 300, time.Minute)
 	require.NoError(t, err)
@@ -500,7 +498,7 @@ func TestLedgerLeaseCommitsDuringClose(t *testing.T) {
 	ctx := context.Background()
 	c := ledgerClient(t)
 	l := newTestLedger(t, c, WithLedgerMode(ModeLease), WithLeaseSlice(holds*amount))
-	require.NoError(t, l.SetBudget(ctx, "a", holds*amount, gavel.Period{}))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: holds * amount}))
 	hs := make([]gavel.Hold, holds)
 	for i := range hs {
 		var err error
@@ -548,7 +546,7 @@ func TestLedgerLeaseAllocs(t *testing.T) {
 	ctx := context.Background()
 	c := ledgerClient(t)
 	l := newTestLedger(t, c, WithLedgerMode(ModeLease), WithLeaseSlice(1_000_000_000))
-	require.NoError(t, l.SetBudget(ctx, "a", MaxAmount, gavel.Period{}))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: MaxAmount}))
 	h, err := l.Reserve(ctx, "a", 1_000, time.Minute) // the first lease
 	require.NoError(t, err)
 	require.NoError(t, l.Release(ctx, h))
@@ -575,7 +573,7 @@ func TestLedgerLeaseLateReportAfterClose(t *testing.T) {
 	ctx := context.Background()
 	c := ledgerClient(t)
 	l := newTestLedger(t, c, WithLedgerMode(ModeLease), WithLeaseSlice(1_000))
-	require.NoError(t, l.SetBudget(ctx, "a", 10_000, gavel.Period{}))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 10_000}))
 	h, err := l.Reserve(ctx, "a", 400, time.Minute)
 	require.NoError(t, err)
 	require.NoError(t, l.Commit(ctx, h, 400))

@@ -53,8 +53,14 @@ const (
 //
 // Which process steps does not matter: the one whose Sync finds the step
 // due first. The controller's options (WithPacerStep, WithTrafficShape,
-// WithMinRate) and the budgets (SetBudget, SetFlight) must be the same in
-// every process; each step uses those of the process that runs it.
+// WithMinRate) and the budgets (SetBudget) must be the same in every
+// process; each step uses those of the process that runs it. The state
+// also says where the budget's target curve starts (gavel.PacingState):
+// the first step of a budget, by whichever process, starts it from the
+// global spend then, and every process follows it, also one started
+// later. A step by a process whose budget differs from the one the curve
+// was started for (while a change rolls out) starts a new curve, from the
+// global spend then.
 //
 // # Staleness
 //
@@ -84,13 +90,15 @@ const (
 // and the account A, all of an account's keys share the hash tag {A}, so
 // the scripts also run on a Redis Cluster:
 //
-//	P:pacer:{A}:state           the controller state, JSON with "v":1 (see PacerStateVersion)
+//	P:pacer:{A}:state           the controller state, JSON with "v":2 (see PacerStateVersion)
 //	P:pacer:{A}:spent:<start>   spend in the period or flight that starts at <start>, Unix seconds
+//	P:pacer:{A}:spent:total     spend of a total budget (PacingASAP)
 //	P:pacer:{A}:step            spend since the last step
 //	P:pacer:{A}:lock            the step lock
 //
-// Spend counters expire a day after their period or flight ends, the
-// state a week after its last step.
+// Spend counters expire a day after their period or flight ends (that of
+// a total budget, a day after its last flush), the state a week after its
+// last step.
 //
 // A Pacer is safe for concurrent use; it does not own its client. Create
 // one with NewPacer, and Close it to stop its goroutine and flush what is
@@ -120,11 +128,15 @@ type Pacer struct {
 	stats pacerCounters
 }
 
-var _ gavel.Pacer = (*Pacer)(nil)
+var (
+	_ gavel.Pacer        = (*Pacer)(nil)
+	_ gavel.BudgetSetter = (*Pacer)(nil)
+)
 
 // pacerAccount is one account's local pacing state. Allow reads rate and
 // Spend adds to pending without a lock; the rest belongs to Sync (syncMu),
-// except the budget's span, which SetBudget changes under mu.
+// except what mu guards: the budget, which SetBudget changes, and a copy of
+// the state for Target.
 type pacerAccount struct {
 	rate atomic.Uint64 // p, float64 bits
 	_    [56]byte      // keeps Spend's counter off the cache line Allow reads
@@ -141,10 +153,8 @@ type pacerAccount struct {
 	unreadable bool  // the last refresh failed: no step until one succeeds
 
 	mu     sync.Mutex
-	period gavel.Period // a daily budget's period
-	flight bool
-	start  time.Time // a flight's start
-	end    time.Time // a flight's end
+	budget gavel.Budget
+	shared gavel.PacingState // state, for Target
 }
 
 // A PacerOption configures a Pacer. NewPacer applies options in order; a
@@ -345,34 +355,29 @@ func (p *Pacer) Spend(_ context.Context, account string, amount int64) {
 	}
 }
 
-// SetBudget paces account to spend budget micros in each daily period, as
+// SetBudget implements gavel.BudgetSetter: it paces b.Account to spend
+// b.Amount in each daily period or over its flight, as
 // gavel.EvenPacer.SetBudget does, on the spend of every process. Every
-// process must set the same budget. The account takes part in every
-// auction (p = 1) until the first Sync reads its shared state; call Sync
-// after SetBudget to start from it at once. It returns the errors of
-// gavel.EvenPacer.SetBudget.
-func (p *Pacer) SetBudget(account string, budget int64, period gavel.Period) error {
-	if err := p.even.SetBudget(account, budget, period); err != nil {
+// process must set the same budget. It does no I/O: the account takes
+// part in every auction (p = 1) until the first Sync reads its shared
+// state; call Sync after SetBudget to start from it at once.
+//
+// The first step that any process runs for a budget (a new account, or a
+// new amount, period, flight or pacing) starts the budget's target curve
+// in the shared state, from the global spend then: in the period under
+// way, what is left of the budget is spread over what is left of the
+// period (see gavel.PacingState). Processes that set the same budget later,
+// or again after a restart, keep that curve. The spend of a flight is kept
+// under its start: a flight that changes only its end keeps it.
+//
+// It returns the errors of gavel.EvenPacer.SetBudget.
+func (p *Pacer) SetBudget(ctx context.Context, b gavel.Budget) error {
+	if err := p.even.SetBudget(ctx, b); err != nil {
 		return err
 	}
-	a := p.account(account)
+	a := p.account(b.Account)
 	a.mu.Lock()
-	a.period, a.flight, a.start, a.end = period, false, time.Time{}, time.Time{}
-	a.mu.Unlock()
-	return nil
-}
-
-// SetFlight paces account to spend budget micros from start to end, as
-// gavel.EvenPacer.SetFlight does. The flight's spend is kept under its
-// start: a flight that changes only its end keeps it. It returns the errors
-// of gavel.EvenPacer.SetFlight.
-func (p *Pacer) SetFlight(account string, budget int64, start, end time.Time) error {
-	if err := p.even.SetFlight(account, budget, start, end); err != nil {
-		return err
-	}
-	a := p.account(account)
-	a.mu.Lock()
-	a.period, a.flight, a.start, a.end = gavel.Period{}, true, start, end
+	a.budget = b
 	a.mu.Unlock()
 	return nil
 }
@@ -411,8 +416,20 @@ func (p *Pacer) Rate(account string) float64 {
 }
 
 // Target returns the spend that account should have made by t, as
-// gavel.EvenPacer.Target does.
-func (p *Pacer) Target(account string, t time.Time) int64 { return p.even.Target(account, t) }
+// gavel.EvenPacer.Target does, on the curve of the shared state this
+// process last read (before it read any, the budget's whole curve). It
+// returns 0 for an account without a budget.
+func (p *Pacer) Target(account string, t time.Time) int64 {
+	v, ok := p.accounts.Load(account)
+	if !ok {
+		return 0
+	}
+	a := v.(*pacerAccount)
+	a.mu.Lock()
+	s := a.shared
+	a.mu.Unlock()
+	return p.even.StateTarget(account, s, t)
+}
 
 // Close stops the background goroutine, waits for a Sync it is running,
 // and flushes the spend not yet sent, under ctx. It returns the flush's

@@ -27,7 +27,7 @@ func ExamplePacer() {
 
 	// 500.00 a day from 00:00 in New York, spread over the day by all processes.
 	ny, _ := time.LoadLocation("America/New_York")
-	if err := pacer.SetBudget("acme", 500_000_000, gavel.DailyPeriod(ny, 0)); err != nil {
+	if err := pacer.SetBudget(context.Background(), gavel.Budget{Account: "acme", Amount: 500_000_000, Period: gavel.DailyPeriod(ny, 0)}); err != nil {
 		log.Fatal(err)
 	}
 	_ = pacer.Sync(context.Background()) // start from the shared state at once

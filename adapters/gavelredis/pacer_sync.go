@@ -18,9 +18,11 @@ import (
 )
 
 // PacerStateVersion is the version of the stored controller state, its
-// field "v". A Pacer treats a state of another version as an error and
-// leaves it alone.
-const PacerStateVersion = 1
+// field "v". Version 2 added the start of the target curve (from,
+// from_spent, budget_id). A Pacer reads a state of version 1 as one whose
+// curve has not started, which its next step starts; it treats a state of
+// a later version as an error and leaves it alone.
+const PacerStateVersion = 2
 
 const (
 	// pacerStateTTL is how long an account's state and its spend since the
@@ -241,12 +243,15 @@ func (p *Pacer) stepTaken(a *pacerAccount, r rueidis.RedisResult, now time.Time)
 // flight) that holds now, and how long it should live from now.
 func (a *pacerAccount) spentKeyAt(now time.Time) (string, time.Duration) {
 	a.mu.Lock()
-	period, flight, start, end := a.period, a.flight, a.start, a.end
+	b := a.budget
 	a.mu.Unlock()
-	if !flight {
-		start, end = period.Start(now), period.Next(now)
+	switch {
+	case !b.Start.IsZero(): // a flight
+		return a.spentKey + strconv.FormatInt(b.Start.Unix(), 10), max(b.End.Sub(now), 0) + pacerSpentTTL
+	case b.Period.Daily:
+		return a.spentKey + strconv.FormatInt(b.Period.Start(now).Unix(), 10), max(b.Period.Next(now).Sub(now), 0) + pacerSpentTTL
 	}
-	return a.spentKey + strconv.FormatInt(start.Unix(), 10), max(end.Sub(now), 0) + pacerSpentTTL
+	return a.spentKey + "total", pacerSpentTTL // an ASAP budget: no period
 }
 
 // adopt applies the state record raw read from Redis ("" for none: the
@@ -257,6 +262,9 @@ func (a *pacerAccount) adopt(raw string) error {
 	}
 	if raw == "" {
 		a.raw, a.state, a.next = "", gavel.PacingState{}, 0
+		a.mu.Lock()
+		a.shared = gavel.PacingState{}
+		a.mu.Unlock()
 		return nil
 	}
 	st, err := decodePacerState(raw)
@@ -270,6 +278,9 @@ func (a *pacerAccount) adopt(raw string) error {
 func (a *pacerAccount) apply(st pacerState) {
 	a.raw, a.state, a.next = st.raw, st.PacingState, st.next
 	a.rate.Store(math.Float64bits(st.Rate))
+	a.mu.Lock()
+	a.shared = st.PacingState
+	a.mu.Unlock()
 }
 
 // pacerState is a controller state with when its next step is due, and
@@ -280,7 +291,7 @@ type pacerState struct {
 	raw  string
 }
 
-// pacerStateRecord is the stored form of a pacerState (version 1). Times
+// pacerStateRecord is the stored form of a pacerState (version 2). Times
 // are Unix nanoseconds.
 type pacerStateRecord struct {
 	V         int     `json:"v"`
@@ -289,6 +300,9 @@ type pacerStateRecord struct {
 	Next      int64   `json:"next"`
 	SpendAvg  float64 `json:"spend_avg"`
 	ReachAvg  float64 `json:"reach_avg"`
+	From      int64   `json:"from"`       // 0 in version 1
+	FromSpent int64   `json:"from_spent"` // micros
+	BudgetID  uint64  `json:"budget_id"`  // 0 in version 1: the curve starts at the next step
 }
 
 func encodePacerState(s gavel.PacingState, next time.Time) (pacerState, error) {
@@ -299,6 +313,9 @@ func encodePacerState(s gavel.PacingState, next time.Time) (pacerState, error) {
 		Next:      next.UnixNano(),
 		SpendAvg:  s.SpendAvg,
 		ReachAvg:  s.ReachAvg,
+		From:      s.From.UnixNano(),
+		FromSpent: s.FromSpent,
+		BudgetID:  s.BudgetID,
 	})
 	if err != nil {
 		return pacerState{}, err
@@ -317,8 +334,8 @@ func decodePacerState(raw string) (pacerState, error) {
 	if err := json.Unmarshal([]byte(raw), &r); err != nil {
 		return pacerState{}, &pacerDataError{fmt.Errorf("state: %w", err)}
 	}
-	if r.V != PacerStateVersion {
-		return pacerState{}, &pacerDataError{fmt.Errorf("state version %d, want %d", r.V, PacerStateVersion)}
+	if r.V < 1 || r.V > PacerStateVersion {
+		return pacerState{}, &pacerDataError{fmt.Errorf("state version %d, want 1 to %d", r.V, PacerStateVersion)}
 	}
 	if !(r.Rate >= 0 && r.Rate <= 1) {
 		return pacerState{}, &pacerDataError{fmt.Errorf("state rate %v out of [0, 1]", r.Rate)}
@@ -328,6 +345,11 @@ func decodePacerState(raw string) (pacerState, error) {
 		StepStart: time.Unix(0, r.StepStart),
 		SpendAvg:  r.SpendAvg,
 		ReachAvg:  r.ReachAvg,
+		FromSpent: r.FromSpent,
+		BudgetID:  r.BudgetID,
+	}
+	if r.From != 0 {
+		s.From = time.Unix(0, r.From)
 	}
 	return pacerState{PacingState: s, next: r.Next, raw: raw}, nil
 }

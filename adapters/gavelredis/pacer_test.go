@@ -2,6 +2,7 @@ package gavelredis
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -82,7 +83,7 @@ func TestPacerSharedSimulation(t *testing.T) {
 				}
 				pacers[i] = newTestPacer(t, client, prefix+tt.name,
 					WithPacerClock(clock), WithTrafficShape(tt.shape))
-				require.NoError(t, pacers[i].SetBudget("acme", budget, pacerDay))
+				require.NoError(t, pacers[i].SetBudget(ctx, gavel.Budget{Account: "acme", Amount: budget, Period: pacerDay}))
 			}
 			syncAll := func(tick int) {
 				for k := range pacers {
@@ -145,7 +146,7 @@ func TestPacerSharedSimulation(t *testing.T) {
 				assert.Zero(t, st.Pending)
 			}
 			t.Logf("steps %d, left to another process %d, errors %d", steps, busy, errs)
-			assert.Equal(t, int64(1440), steps, "one step a minute, by one process")
+			assert.Equal(t, int64(1+1440), steps, "a learning step, then one step a minute, by one process")
 			assert.Zero(t, errs)
 		})
 	}
@@ -161,7 +162,7 @@ func TestPacerOneStep(t *testing.T) {
 	a := newTestPacer(t, c, prefix, WithPacerClock(clock), WithPacerHooks(hooks))
 	b := newTestPacer(t, profileNewClient(t, redisAddr()), prefix, WithPacerClock(clock), WithPacerHooks(hooks))
 	for _, p := range []*Pacer{a, b} {
-		require.NoError(t, p.SetBudget("acme", 1_440_000, pacerDay))
+		require.NoError(t, p.SetBudget(ctx, gavel.Budget{Account: "acme", Amount: 1_440_000, Period: pacerDay}))
 		assert.Equal(t, 1.0, p.Rate("acme"), "no shared state read yet")
 	}
 	require.NoError(t, a.Sync(ctx))
@@ -212,7 +213,7 @@ func TestPacerRedisDown(t *testing.T) {
 	proxy, pc := profileProxyClient(t)
 	hooks := &pacerRecorder{}
 	p := newTestPacer(t, pc, prefix, WithPacerClock(clock), WithPacerHooks(hooks), WithLockTTL(100*time.Millisecond))
-	require.NoError(t, p.SetBudget("acme", 1_440_000, pacerDay))
+	require.NoError(t, p.SetBudget(ctx, gavel.Budget{Account: "acme", Amount: 1_440_000, Period: pacerDay}))
 	require.NoError(t, p.Sync(ctx))
 	p.Spend(ctx, "acme", 3_000)
 	require.NoError(t, p.Sync(ctx))
@@ -261,7 +262,7 @@ func TestPacerBackground(t *testing.T) {
 	ctx := context.Background()
 	p, err := NewPacer(c, testPrefix(prefix), WithSyncInterval(10*time.Millisecond))
 	require.NoError(t, err)
-	require.NoError(t, p.SetBudget("acme", 1_000_000_000, pacerDay))
+	require.NoError(t, p.SetBudget(ctx, gavel.Budget{Account: "acme", Amount: 1_000_000_000, Period: pacerDay}))
 	p.Spend(ctx, "acme", 700)
 	spentKey := func() string {
 		return prefix + "pacer:{acme}:spent:" + strconv.FormatInt(pacerDay.Start(time.Now()).Unix(), 10)
@@ -274,7 +275,7 @@ func TestPacerBackground(t *testing.T) {
 
 	state, err := c.Do(ctx, c.B().Get().Key(prefix+"pacer:{acme}:state").Build()).ToString()
 	require.NoError(t, err)
-	assert.Regexp(t, `^\{"v":1,"rate":1,"step_start":\d+,"next":\d+,"spend_avg":0,"reach_avg":0\}$`, state)
+	assert.Regexp(t, `^\{"v":2,"rate":1,"step_start":(\d+),"next":\d+,"spend_avg":0,"reach_avg":0,"from":\d+,"from_spent":700,"budget_id":\d+\}$`, state)
 
 	p.Spend(ctx, "acme", 300)
 	require.NoError(t, p.Close(ctx))
@@ -295,19 +296,19 @@ func TestPacerAccounts(t *testing.T) {
 	assert.Zero(t, p.Target("nobody", time.Now()))
 	assert.Zero(t, p.Stats().Pending)
 
-	require.ErrorIs(t, p.SetBudget("a", -1, pacerDay), gavel.ErrInvalidPacing)
-	require.ErrorIs(t, p.SetBudget("a", 1, gavel.Period{}), gavel.ErrInvalidPacing)
-	require.ErrorIs(t, p.SetFlight("a", 1, pacerSimDay, pacerSimDay), gavel.ErrInvalidPacing)
+	require.ErrorIs(t, p.SetBudget(ctx, gavel.Budget{Account: "a", Amount: -1, Period: pacerDay}), gavel.ErrInvalidBudget)
+	require.ErrorIs(t, p.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1}), gavel.ErrInvalidPacing)
+	require.ErrorIs(t, p.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1, Start: pacerSimDay, End: pacerSimDay}), gavel.ErrInvalidBudget)
 	assert.True(t, p.Allow(ctx, "a", math.MaxUint64), "a refused budget paces nothing")
 	require.NoError(t, p.Sync(ctx), "no accounts")
 
 	// A flight keeps its spend under its start.
 	clock := auctiontest.NewClock(pacerSimDay.Add(time.Hour))
 	f := newTestPacer(t, c, prefix, WithPacerClock(clock))
-	require.NoError(t, f.SetFlight("flight", 1_000_000, pacerSimDay, pacerSimDay.Add(48*time.Hour)))
+	require.NoError(t, f.SetBudget(ctx, gavel.Budget{Account: "flight", Amount: 1_000_000, Start: pacerSimDay, End: pacerSimDay.Add(48 * time.Hour)}))
 	f.Spend(ctx, "flight", 42)
 	require.NoError(t, f.Sync(ctx))
-	require.NoError(t, f.SetFlight("flight", 1_000_000, pacerSimDay, pacerSimDay.Add(72*time.Hour)))
+	require.NoError(t, f.SetBudget(ctx, gavel.Budget{Account: "flight", Amount: 1_000_000, Start: pacerSimDay, End: pacerSimDay.Add(72 * time.Hour)}))
 	clock.Advance(30 * time.Hour)
 	f.Spend(ctx, "flight", 8)
 	require.NoError(t, f.Sync(ctx))
@@ -322,14 +323,47 @@ func TestPacerBadState(t *testing.T) {
 	ctx := context.Background()
 	hooks := &pacerRecorder{}
 	p := newTestPacer(t, c, prefix, WithPacerHooks(hooks))
-	require.NoError(t, p.SetBudget("acme", 1_000, pacerDay))
-	for _, raw := range []string{`{"v":2,"rate":0.5}`, `{"v":1,"rate":1.5}`, `junk`} {
+	require.NoError(t, p.SetBudget(ctx, gavel.Budget{Account: "acme", Amount: 1_000, Period: pacerDay}))
+	for _, raw := range []string{`{"v":3,"rate":0.5}`, `{"v":0,"rate":0.5}`, `{"v":2,"rate":1.5}`, `junk`} {
 		require.NoError(t, c.Do(ctx, c.B().Set().Key(prefix+"pacer:{acme}:state").Value(raw).Build()).Error())
 		err := p.Sync(ctx)
 		require.Error(t, err, raw)
 		assert.Equal(t, 1.0, p.Rate("acme"))
 	}
-	assert.Equal(t, []PacerOp{PacerRefresh, PacerRefresh, PacerRefresh}, hooks.ops())
+	assert.Equal(t, []PacerOp{PacerRefresh, PacerRefresh, PacerRefresh, PacerRefresh}, hooks.ops())
+}
+
+// TestPacerStateVersion1 reads a state written before the target curve
+// had a start: its rate and demand are kept, and the next step starts the
+// curve from the spend then.
+func TestPacerStateVersion1(t *testing.T) {
+	c, prefix := profileClient(t)
+	ctx := context.Background()
+	start := pacerSimDay.Add(9 * time.Hour)
+	clock := auctiontest.NewClock(start)
+	p := newTestPacer(t, c, prefix, WithPacerClock(clock))
+	require.NoError(t, p.SetBudget(ctx, gavel.Budget{Account: "acme", Amount: 1_440_000, Period: pacerDay}))
+	v1 := fmt.Sprintf(`{"v":1,"rate":0.25,"step_start":%d,"next":%d,"spend_avg":800,"reach_avg":0.0002}`,
+		start.Add(-time.Minute).UnixNano(), start.Add(time.Minute).UnixNano())
+	require.NoError(t, c.Do(ctx, c.B().Set().Key(prefix+"pacer:{acme}:state").Value(v1).Build()).Error())
+	require.NoError(t, p.Sync(ctx))
+	assert.Equal(t, 0.25, p.Rate("acme"), "the rate of a version 1 state")
+	assert.Zero(t, p.Stats().Steps)
+
+	p.Spend(ctx, "acme", 5_000)
+	clock.Advance(time.Minute)
+	require.NoError(t, p.Sync(ctx))
+	require.Equal(t, int64(1), p.Stats().Steps)
+	raw, err := c.Do(ctx, c.B().Get().Key(prefix+"pacer:{acme}:state").Build()).ToString()
+	require.NoError(t, err)
+	st, err := decodePacerState(raw)
+	require.NoError(t, err)
+	assert.Equal(t, clock.Now(), st.From.UTC(), "the curve starts at the step")
+	assert.Equal(t, int64(5_000), st.FromSpent)
+	assert.NotZero(t, st.BudgetID)
+	assert.Greater(t, st.ReachAvg, 0.0001, "the demand learned is kept")
+	// 5000 spent at 09:01; the rest, 1435000, over the 899 minutes left.
+	assert.Equal(t, int64(5_000+1_435_000*60/899), p.Target("acme", clock.Now().Add(time.Hour)))
 }
 
 func TestNewPacerOptions(t *testing.T) {
@@ -379,7 +413,7 @@ func TestPacerAllowAllocs(t *testing.T) {
 	}
 	c, prefix := profileClient(t)
 	p := newTestPacer(t, c, prefix)
-	require.NoError(t, p.SetBudget("acme", 1_000, pacerDay))
+	require.NoError(t, p.SetBudget(t.Context(), gavel.Budget{Account: "acme", Amount: 1_000, Period: pacerDay}))
 	require.NoError(t, p.Sync(context.Background()))
 	ctx := context.Background()
 	for _, account := range []string{"acme", "nobody"} {
@@ -424,7 +458,7 @@ func BenchmarkRedisPacer(b *testing.B) {
 	p, err := NewPacer(c, testPrefix(prefix), WithSyncInterval(0), WithPacerClock(clock))
 	require.NoError(b, err)
 	defer func() { _ = p.Close(context.Background()) }()
-	require.NoError(b, p.SetBudget("acme", 1_000_000, pacerDay))
+	require.NoError(b, p.SetBudget(b.Context(), gavel.Budget{Account: "acme", Amount: 1_000_000, Period: pacerDay}))
 	ctx := context.Background()
 	require.NoError(b, p.Sync(ctx))
 	p.Spend(ctx, "acme", 500_000) // far ahead: p drops to the min rate

@@ -1,0 +1,202 @@
+package gavelredis
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/auctiontest"
+)
+
+// The traffic and the targets of the simulations of budgets declared in
+// the middle of a day: the same as the core's (pacer_control_test.go).
+
+// simDayShape is the relative traffic of each hour of a day: a trough at
+// 04:00, a climb through the morning, a plateau, and a peak at 20:00 six
+// times the trough.
+var simDayShape = []float64{
+	3.0, 2.1, 1.5, 1.2, 1.1, 1.3, 2.0, 3.1, 4.2, 4.8, 5.1, 5.3,
+	5.5, 5.4, 5.2, 5.2, 5.3, 5.6, 6.0, 6.5, 6.8, 6.4, 5.4, 4.1,
+}
+
+// simAuctionsPerMinute is the mean traffic: 300 auctions a minute, 75 at
+// 04:00, enough wins in every hour for a 5% bound per hour to test the
+// pacer rather than the dice.
+const simAuctionsPerMinute = 300
+
+// simTraffic returns the mean auctions per minute at t, following
+// simDayShape.
+func simTraffic(t time.Time) float64 {
+	var sum float64
+	for _, w := range simDayShape {
+		sum += w
+	}
+	return simAuctionsPerMinute * simDayShape[int(t.Sub(pacerSimDay)/time.Hour)%24] * 24 / sum
+}
+
+// simCurve returns the share of a day's traffic before t, as the pacer
+// computes it: uniform in time, or by simDayShape, linear within an hour.
+func simCurve(shaped bool) func(t time.Time) float64 {
+	return func(t time.Time) float64 {
+		x := float64(t.Sub(pacerSimDay)) / float64(24*time.Hour)
+		if !shaped {
+			return x
+		}
+		var sum, before float64
+		for h, w := range simDayShape {
+			sum += w
+			if f := x*24 - float64(h); f > 0 {
+				before += w * min(f, 1)
+			}
+		}
+		return before / sum
+	}
+}
+
+// simTarget returns the target of a budget declared at start: the curve
+// from the start, which spreads the budget over what is left of the day,
+//
+//	target(t) = budget × (curve(t) − curve(start)) / (1 − curve(start))
+//
+// An hour's target is target(end of the hour) − target(start of the hour,
+// or start), for the hours of the clock: a budget declared at 09:37 has a
+// first hour of 23 minutes.
+func simTarget(budget int64, start time.Time, curve func(time.Time) float64) func(time.Time) int64 {
+	from := curve(start)
+	return func(t time.Time) int64 {
+		return int64(math.Round(float64(budget) * max(curve(t)-from, 0) / (1 - from)))
+	}
+}
+
+// TestPacerStartedMidPeriod declares a daily budget at 00:00, 09:37 and
+// 17:05 in three processes (three Pacers, each with its own client, on one
+// Redis), which share the traffic at random and sync every 10 virtual
+// seconds, by hand, on a fake clock. The demand is eight times the budget.
+// The processes together must spend 97-100% of the budget by the day's
+// end, and every hour within 5% of that hour's target on the curve that
+// starts at the declaration (see simTarget), uniform or traffic-shaped.
+func TestPacerStartedMidPeriod(t *testing.T) {
+	c, prefix := profileClient(t)
+	const budget = 500_000_000 // 500.00 for what is left of the day
+	starts := []time.Duration{0, 9*time.Hour + 37*time.Minute, 17*time.Hour + 5*time.Minute}
+	for _, start := range starts {
+		for _, shaped := range []bool{false, true} {
+			curveName := "uniform"
+			var shape []float64
+			if shaped {
+				curveName, shape = "traffic-shape", simDayShape
+			}
+			at := pacerSimDay.Add(start)
+			name := fmt.Sprintf("start=%s/%s", at.Format("15:04"), curveName)
+			t.Run(name, func(t *testing.T) {
+				if pacerRaceEnabled && (start == 0 || !shaped) {
+					t.Skip("the same code as the other cases: one under the race detector is enough")
+				}
+				ctx := context.Background()
+				clock := auctiontest.NewClock(at)
+				keys := prefix + strconv.Itoa(int(start/time.Minute)) + curveName
+				pacers := make([]*Pacer, 3)
+				sims := make([]gavel.Pacer, len(pacers))
+				for i := range pacers {
+					client := c
+					if i > 0 {
+						client = profileNewClient(t, redisAddr())
+					}
+					pacers[i] = newTestPacer(t, client, keys, WithPacerClock(clock), WithTrafficShape(shape))
+					require.NoError(t, pacers[i].SetBudget(ctx, gavel.Budget{Account: "acme", Amount: budget, Period: pacerDay}))
+					sims[i] = pacers[i]
+				}
+				syncs := 0
+				sync := func() error {
+					syncs++
+					for k := range pacers {
+						if err := pacers[(syncs+k)%len(pacers)].Sync(ctx); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				hours, err := auctiontest.PacingSim{
+					Pacers:    sims,
+					Clock:     clock,
+					Account:   "acme",
+					Budget:    budget,
+					Start:     at,
+					End:       pacerSimDay.Add(24 * time.Hour),
+					Traffic:   simTraffic,
+					Demand:    8,
+					Sync:      sync,
+					SyncEvery: 10 * time.Second,
+					Seed:      1,
+				}.Run()
+				require.NoError(t, err)
+
+				target := simTarget(budget, at, simCurve(shaped))
+				for _, p := range pacers {
+					for _, h := range []time.Duration{30 * time.Minute, 3 * time.Hour} {
+						assert.InDelta(t, target(at.Add(h)), p.Target("acme", at.Add(h)), budget/1e6,
+							"the shared curve starts at the declaration")
+					}
+				}
+				t.Logf("%s: %s", name, checkSimHours(t, hours, at, budget, target))
+
+				key := keys + ":pacer:{acme}:spent:" + strconv.FormatInt(pacerSimDay.Unix(), 10)
+				global, err := c.Do(ctx, c.B().Get().Key(key).Build()).AsInt64()
+				require.NoError(t, err)
+				assert.Equal(t, hours[len(hours)-1].Spent, global, "every process's spend is in Redis")
+				var steps, errs int64
+				for _, p := range pacers {
+					st := p.Stats()
+					steps, errs = steps+st.Steps, errs+st.Errors
+				}
+				t.Logf("%d syncs of each process, %d steps, %d errors", syncs, steps, errs)
+				assert.Zero(t, errs)
+			})
+		}
+	}
+}
+
+// checkSimHours logs the hours of a simulation against target and asserts
+// that the spend ended within 97-100% of budget, that the spend of every
+// hour is within 5% of that hour's target, and that the spend by the end
+// of every hour is within 5% of the budget of the target by then. It
+// returns a line that sums the simulation up.
+func checkSimHours(t *testing.T, hours []auctiontest.PacingHour, start time.Time, budget int64,
+	target func(time.Time) int64) string {
+	t.Helper()
+	t.Logf("%5s %12s %12s %8s %12s %12s %8s", "hour", "hour target", "hour spent", "err%", "target", "spent", "err%budget")
+	prevEnd, prevSpent := start, int64(0)
+	var firstHour, worstHour, worstCum float64
+	for i, h := range hours {
+		hourTarget := target(h.End) - target(prevEnd)
+		hourSpent := h.Spent - prevSpent
+		hourErr := 100 * float64(hourSpent-hourTarget) / float64(hourTarget)
+		cumErr := 100 * float64(h.Spent-target(h.End)) / float64(budget)
+		t.Logf("%5s %12d %12d %+8.2f %12d %12d %+8.2f", h.End.Format("15:04"), hourTarget, hourSpent, hourErr,
+			target(h.End), h.Spent, cumErr)
+		assert.InDelta(t, hourTarget, hourSpent, 0.05*float64(hourTarget), "the hour to %v", h.End.Format("15:04"))
+		assert.InDelta(t, target(h.End), h.Spent, 0.05*float64(budget), "the spend by %v", h.End.Format("15:04"))
+		if i == 0 {
+			firstHour = hourErr
+		}
+		if math.Abs(hourErr) > math.Abs(worstHour) {
+			worstHour = hourErr
+		}
+		if math.Abs(cumErr) > math.Abs(worstCum) {
+			worstCum = cumErr
+		}
+		prevEnd, prevSpent = h.End, h.Spent
+	}
+	spent := hours[len(hours)-1].Spent
+	assert.GreaterOrEqual(t, spent, budget*97/100, "spent by the end of the day")
+	assert.LessOrEqual(t, spent, budget)
+	return fmt.Sprintf("spent %6.2f%% of the budget; worst hour %+5.2f%% of its target (first hour %+5.2f%%); worst spend by an hour's end %+5.2f%% of the budget",
+		100*float64(spent)/float64(budget), worstHour, firstHour, worstCum)
+}
