@@ -45,10 +45,10 @@ const (
 // background refresh reads the balances asked for lately every
 // WithBalanceRefresh (default DefaultBalanceRefresh, 1s), so the spend of
 // other processes shows within about one refresh. A balance not read again
-// for balanceMaxAge refreshes (Redis unreachable, an account not asked for)
-// is not used: CachedBalance returns false, as it does for an account it
-// has not read yet; the next refresh reads it. After a daily period turns
-// over, a balance read in the previous period has nothing committed.
+// for more than two refreshes (Redis unreachable, an account not asked
+// for) is not used: CachedBalance returns false, as it does for an account
+// it has not read yet, and the next refresh reads it. After a daily period
+// turns over, a balance read in the previous period has nothing committed.
 //
 // In lease mode, Reserved counts the other processes' leases and the part
 // of this process's lease that is held or committed, so that Remaining is

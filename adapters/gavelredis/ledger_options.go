@@ -98,10 +98,10 @@ func WithLedgerTimeout(d time.Duration) LedgerOption {
 
 // WithBalanceRefresh sets how often the ledger reads again the balances
 // it caches for CachedBalance (gavel.BalanceCache), for what other
-// processes spent: all of them in one round trip, of the accounts asked
-// for in the last two refreshes. It must be positive. A cached balance
-// not read again for two refreshes is not used. Default
-// DefaultBalanceRefresh (1s).
+// processes spent: those of the accounts asked for in the last two
+// refreshes, in one round trip per 256 accounts. It must be positive. A
+// cached balance not read again for more than two refreshes is not used.
+// Default DefaultBalanceRefresh (1s).
 func WithBalanceRefresh(d time.Duration) LedgerOption {
 	return ledgerOptionFunc(func(c *ledgerConfig) { c.balances = d })
 }

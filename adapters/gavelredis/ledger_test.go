@@ -369,6 +369,8 @@ func TestLedgerOptions(t *testing.T) {
 		{"zero interval", WithLeaseInterval(0)},
 		{"ttl under 4 intervals", WithLeaseTTL(399 * time.Millisecond)},
 		{"zero timeout", WithLedgerTimeout(0)},
+		{"zero balance refresh", WithBalanceRefresh(0)},
+		{"negative balance refresh", WithBalanceRefresh(-time.Second)},
 		{"prefix ending with the separator", WithKeyPrefix("gavel:")},
 		{"nil hook", WithLedgerHooks(nil)},
 		{"not a hook", WithLedgerHooks(42)},
