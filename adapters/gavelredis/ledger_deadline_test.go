@@ -138,3 +138,36 @@ func TestLedgerDeadline(t *testing.T) {
 	// Close releases the holds of the reservations whose caller gave up.
 	assert.Equal(t, gavel.Balance{Budget: MaxAmount}, settled(t, l, account))
 }
+
+// TestLedgerManyImps runs an auction of 200 imps on the strict Redis
+// ledger with default options: the winners of all imps are reserved, in
+// one round trip of one script call (one account), within the deadline.
+func TestLedgerManyImps(t *testing.T) {
+	const imps = 200
+	ctx := context.Background()
+	c := &countingClient{Client: ledgerClient(t)}
+	l := newTestLedger(t, c)
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "dsp", Amount: MaxAmount}))
+	var bids []openrtb2.Bid
+	var reqImps []openrtb2.Imp
+	for i := range imps {
+		id := fmt.Sprint(i + 1)
+		reqImps = append(reqImps, auctiontest.BannerImp(id, 0.5))
+		bids = append(bids, auctiontest.Bid("b"+id, id, 2.5))
+	}
+	a, err := gavel.New(gavel.WithBidders(auctiontest.Fixed("dsp", bids...)), gavel.WithLedger(l))
+	require.NoError(t, err)
+	defer a.Close(ctx)
+	multi, cmds := c.multi.Load(), c.multiCmds.Load()
+	res, err := a.Run(ctx, auctiontest.Request("many", reqImps...))
+	require.NoError(t, err)
+	var held int64
+	for i, ir := range res.Imps {
+		require.NotZero(t, ir.Hold.ID, "imp %d: %+v", i, res.Bids[i])
+		held += ir.Hold.Amount
+	}
+	assert.Equal(t, int64(1), c.multi.Load()-multi, "round trips")
+	assert.Equal(t, int64(1), c.multiCmds.Load()-cmds, "script calls")
+	assert.Equal(t, int64(imps*510), held, "each at the floor and the increment, second price")
+	assert.Equal(t, held, ledgerBalanceOf(t, l, "dsp").Reserved)
+}
