@@ -38,6 +38,7 @@ func (r *round) clear(ctx context.Context, req *openrtb2.BidRequest, res *Result
 	for i := range res.Bids {
 		r.ties[i] = mix64(auctionHash ^ hashString(res.Bids[i].Seat))
 	}
+	r.preparePods(req, res)
 	r.rank = r.rank[:0]
 	for i := range req.Imp {
 		ir, info := &res.Imps[i], &r.imps[i]
@@ -55,48 +56,78 @@ func (r *round) clear(ctx context.Context, req *openrtb2.BidRequest, res *Result
 		r.reserve(ctx, res)
 	}
 	for i := range req.Imp {
-		r.settle(res, i)
+		if r.pods.isDynamic(i) {
+			r.settlePod(res, i)
+		} else {
+			r.settle(res, i)
+		}
 	}
 }
 
 // propose prices the best bid not yet refused of every imp without a
 // winner. A bid whose cost needs no reservation wins at once; the others
 // go to r.reserving for reserve. It reports whether any bid is pending.
+// The imps of ad pods take part in the same rounds, see pods.go.
 func (r *round) propose(ctx context.Context, req *openrtb2.BidRequest, res *Result) bool {
 	r.reserving = r.reserving[:0]
 	for i := range res.Imps {
 		info := &r.imps[i]
-		if res.Imps[i].Winner >= 0 || info.next == info.rankHi {
+		if res.Imps[i].Winner >= 0 || info.next == info.rankHi || r.pods.isPod(i) {
 			continue
 		}
-		j := r.rank[info.next]
-		b := &res.Bids[j]
-		r.price(req, res, i, b, r.rank[info.next+1:info.rankHi])
-		if account, cost := r.costOf(b); account == "" || cost == 0 || r.a.cfg.ledger == nil {
-			r.win(ctx, res, j, Hold{}, account, cost)
-		} else {
-			r.reserving = append(r.reserving, j)
-		}
+		r.proposeBest(ctx, req, res, i)
+	}
+	if len(r.pods.imps) > 0 {
+		r.proposePods(ctx, req, res)
 	}
 	return len(r.reserving) > 0
 }
 
-// win makes bid j its imp's winner, with the hold that pays for it.
+// proposeBest prices the best bid not yet refused of imp i against the
+// bids ranked below it, and claims it.
+func (r *round) proposeBest(ctx context.Context, req *openrtb2.BidRequest, res *Result, i int) {
+	info := &r.imps[i]
+	j := r.rank[info.next]
+	r.price(req, res, i, &res.Bids[j], r.rank[info.next+1:info.rankHi])
+	r.claim(ctx, res, j)
+}
+
+// claim makes the priced bid j win at once when its cost needs no
+// reservation, or puts it in r.reserving for reserve.
+func (r *round) claim(ctx context.Context, res *Result, j int) {
+	if account, cost := r.costOf(&res.Bids[j]); account == "" || cost == 0 || r.a.cfg.ledger == nil {
+		r.win(ctx, res, j, Hold{}, account, cost)
+	} else {
+		r.reserving = append(r.reserving, j)
+	}
+}
+
+// win makes bid j a winner of its imp, with the hold that pays for it: the
+// imp's Winner, or one of the Winners of a dynamic pod.
 func (r *round) win(ctx context.Context, res *Result, j int, h Hold, account string, cost int64) {
 	b := &res.Bids[j]
 	b.Won, b.Loss = true, openrtb3.LossWon
-	res.Imps[b.Imp].Winner, res.Imps[b.Imp].Hold = j, h
+	ir := &res.Imps[b.Imp]
+	if r.pods.isDynamic(b.Imp) {
+		ir.Winners, ir.Holds = append(ir.Winners, j), append(ir.Holds, h)
+	} else {
+		ir.Winner, ir.Hold = j, h
+	}
 	if account != "" {
 		r.spend(ctx, account, cost)
 	}
 }
 
 // refuse makes bid j, which the budget refused, lose with loss, and moves
-// its imp on to the next bid.
+// its imp on to the next bid; in a pod, its place, domains and categories
+// are free again.
 func (r *round) refuse(res *Result, j int, loss openrtb3.LossReason) {
 	b := &res.Bids[j]
 	b.Loss, b.ClearMicros, b.MinToWinMicros = loss, 0, -1
 	r.imps[b.Imp].next++
+	if r.pods.isPod(b.Imp) {
+		r.pods.reopen(b.Imp)
+	}
 }
 
 // settle sets the outcome of every ranked bid of imp i that neither won
@@ -160,7 +191,9 @@ func (r *round) compare(res *Result, x, y int) int {
 //   - at=3, only for deals: the bid pays the deal's fixed price, its floor.
 //
 // The deal's at, when set, overrides the request's; a request without at
-// is second price, as OpenRTB says.
+// is second price, as OpenRTB says. A bid of a dynamic pod is priced the
+// same way against the pod's bids that were not selected (below), and its
+// open-market floor includes mincpmpersec × its dur (pods.go).
 func (r *round) price(req *openrtb2.BidRequest, res *Result, i int, b *BidOutcome, below []int) {
 	at := req.AT
 	if at == 0 {
@@ -172,6 +205,8 @@ func (r *round) price(req *openrtb2.BidRequest, res *Result, i int, b *BidOutcom
 		if b.Deal.AT != 0 {
 			at = b.Deal.AT
 		}
+	} else {
+		floor = max(floor, r.pods.minFloor(i, b))
 	}
 	var second int64
 	for _, j := range below {

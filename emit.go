@@ -54,7 +54,7 @@ func (r *round) emit(ctx context.Context, res *Result) {
 		}
 		if b.Won {
 			e.Type, e.LossReason = EventWin, 0
-			e.ClearMicros, e.CostMicros, e.Account = b.ClearMicros, b.CostMicros(), res.Imps[b.Imp].Hold.Account
+			e.ClearMicros, e.CostMicros, e.Account = b.ClearMicros, b.CostMicros(), res.holdOf(i).Account
 		}
 		evs = append(evs, e)
 	}

@@ -55,6 +55,7 @@ type config struct {
 	increment       int64
 	maxPrice        int64
 	preferDeals     bool
+	podSeparation   PodSeparation
 	hooks           []Hook
 	logger          *slog.Logger
 	clock           Clock
@@ -90,6 +91,7 @@ func defaultConfig() config {
 		profileKeys:    []ProfileKey{ProfileKeyUserID},
 		account:        BidderAccount,
 		holdTTL:        DefaultHoldTTL,
+		podSeparation:  DefaultPodSeparation,
 	}
 }
 
@@ -248,6 +250,23 @@ func WithMaxPrice(micros int64) Option {
 // LossLostToDealBid. Default false: deal and open bids rank by price alone.
 func WithPreferDeals(prefer bool) Option {
 	return optionFunc(func(c *config) { c.preferDeals = prefer })
+}
+
+// WithPodSeparation sets what two winners of one ad pod may not share
+// (OpenRTB 2.6 §7.6, see pods.go): the slots of a structured pod (imps of
+// one video.podid) and the ads of a dynamic pod (video.poddur). A bid that
+// would share an advertiser domain or an IAB category with a winner of its
+// pod loses with LossCompetitiveSeparation. 0 separates nothing; a value
+// with bits other than SeparateAdvertisers and SeparateCategories makes
+// New fail. Default DefaultPodSeparation: both.
+func WithPodSeparation(s PodSeparation) Option {
+	return optionFunc(func(c *config) {
+		if s&^DefaultPodSeparation != 0 {
+			c.fail("unknown pod separation %#x", uint8(s))
+			return
+		}
+		c.podSeparation = s
+	})
 }
 
 // WithHooks registers observability hooks. Each must implement at least one

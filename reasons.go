@@ -35,6 +35,18 @@ const (
 	// came before its cost could be reserved. No reservation is tried on a
 	// Ledger that is not NonBlocking once the deadline has passed.
 	LossNoTimeToReserve openrtb3.LossReason = 508
+	// LossCompetitiveSeparation: the bid shares an advertiser domain or an
+	// IAB category with a winner of its ad pod (WithPodSeparation, OpenRTB
+	// 2.6 §7.6). It never reaches the Ledger.
+	LossCompetitiveSeparation openrtb3.LossReason = 511
+	// LossPodDuration: the bid is for a dynamic pod (video.poddur) and its
+	// dur is missing, longer than the pod, not one of rqddurs, or outside
+	// minduration..maxduration (OpenRTB 2.6 §3.2.7, §7.6).
+	LossPodDuration openrtb3.LossReason = 512
+	// LossPodPosition: the bid's slotinpod asks for a position in a dynamic
+	// pod (first, last, first or last) that the imp's slotinpod does not
+	// offer, or is not a position of AdCOM's list (OpenRTB 2.6 §4.2.3, §7.6).
+	LossPodPosition openrtb3.LossReason = 513
 )
 
 // gavel's own no-bid reasons, in the exchange-specific range (500+). Result.NBR

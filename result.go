@@ -64,6 +64,13 @@ type Result struct {
 }
 
 // ImpResult is the outcome of one imp.
+//
+// Most imps have at most one winning bid: Winner, and Hold. A dynamic ad
+// pod (video.poddur, OpenRTB 2.6 §7.6, see WithPodSeparation) has several:
+// Winners lists them all in play order, and Winner and Hold are those of
+// the first, Winners[0] and Holds[0]. For any other imp, Winners and Holds
+// are nil and Winner is all there is. To visit every winning bid of a
+// Result whatever its imp, range over Result.Bids and take those that Won.
 type ImpResult struct {
 	ImpID       string
 	FloorMicros int64 // the imp floor in the auction currency, micros of CPM
@@ -72,6 +79,14 @@ type ImpResult struct {
 	// Hold is the money the winner reserved on the Ledger (WithLedger);
 	// the zero Hold when there is no ledger or no winner.
 	Hold Hold
+
+	// Winners are the winning bids of a dynamic pod, indexes into
+	// Result.Bids in play order (the first-position bid first, the
+	// last-position bid last), and Holds[k] is the hold of Winners[k]. Both
+	// are nil for an imp that is not a dynamic pod, and for a dynamic pod
+	// that nothing won.
+	Winners []int
+	Holds   []Hold
 }
 
 // BidOutcome is one bid and what became of it.
@@ -132,7 +147,8 @@ type BidderResult struct {
 	Err     error         // with StatusError, StatusTimeout, StatusInvalidResponse
 }
 
-// Winner returns the winning bid of the imp with the given id, or nil.
+// Winner returns the winning bid of the imp with the given id, or nil; for
+// a dynamic pod, the first of its Winners.
 func (r *Result) Winner(impID string) *BidOutcome {
 	for i := range r.Imps {
 		if r.Imps[i].ImpID == impID && r.Imps[i].Winner >= 0 {
@@ -197,7 +213,9 @@ func (r *Result) LossURL(i int) string {
 
 // BidResponse builds the response to send back: one seatbid per seat with a
 // winner, each winning bid a copy of the bidder's with the clearing price
-// and with its macros expanded in nurl, burl and adm. ${AUCTION_IMP_TS} is
+// and with its macros expanded in nurl, burl and adm. Every winner of a
+// dynamic pod is there with its own price and macros; a seatbid lists its
+// bids imp by imp, and a pod's in play order (ImpResult.Winners). ${AUCTION_IMP_TS} is
 // left for the billing stage. The lurl is passed on as the bidder sent it,
 // macros and all: the bid won here, so only whoever decides later that it
 // lost can fill in a loss. With no winner the response has no seatbid
@@ -210,21 +228,29 @@ func (r *Result) BidResponse() *openrtb2.BidResponse {
 		return resp
 	}
 	for i := range r.Imps {
-		w := r.Imps[i].Winner
-		if w < 0 {
-			continue
+		ir := &r.Imps[i]
+		if ir.Winners == nil && ir.Winner >= 0 {
+			r.appendWinner(resp, ir.Winner)
 		}
-		b := &r.Bids[w]
-		sb := seatBid(resp, b.Seat)
-		bid := *b.Bid
-		v := r.Macros(w)
-		bid.Price = float64(b.ClearMicros) / 1e6
-		bid.NURL = ExpandMacros(bid.NURL, &v)
-		bid.BURL = ExpandMacros(bid.BURL, &v)
-		bid.AdM = ExpandMacros(bid.AdM, &v)
-		sb.Bid = append(sb.Bid, bid)
+		for _, w := range ir.Winners {
+			r.appendWinner(resp, w)
+		}
 	}
 	return resp
+}
+
+// appendWinner adds the winning Bids[w] to resp, priced and with its
+// macros expanded.
+func (r *Result) appendWinner(resp *openrtb2.BidResponse, w int) {
+	b := &r.Bids[w]
+	sb := seatBid(resp, b.Seat)
+	bid := *b.Bid
+	v := r.Macros(w)
+	bid.Price = float64(b.ClearMicros) / 1e6
+	bid.NURL = ExpandMacros(bid.NURL, &v)
+	bid.BURL = ExpandMacros(bid.BURL, &v)
+	bid.AdM = ExpandMacros(bid.AdM, &v)
+	sb.Bid = append(sb.Bid, bid)
 }
 
 func seatBid(resp *openrtb2.BidResponse, seat string) *openrtb2.SeatBid {
@@ -237,7 +263,8 @@ func seatBid(resp *openrtb2.BidResponse, seat string) *openrtb2.SeatBid {
 	return &resp.SeatBid[len(resp.SeatBid)-1]
 }
 
-// Billing returns the Billing of the winner Bids[i]; its Hold is the imp's.
+// Billing returns the Billing of the winner Bids[i], with the Hold that
+// the winner reserved (each winner of a dynamic pod has its own).
 // It returns an error wrapping ErrNotWinner when i is out of range or
 // Bids[i] did not win.
 func (r *Result) Billing(i int) (Billing, error) {
@@ -246,10 +273,21 @@ func (r *Result) Billing(i int) (Billing, error) {
 	}
 	b := &r.Bids[i]
 	bl := Billing{AuctionID: r.AuctionID, Bidder: b.Bidder, Seat: b.Seat, BidID: b.Bid.ID,
-		Currency: r.Currency, ClearMicros: b.ClearMicros, Hold: r.Imps[b.Imp].Hold}
+		Currency: r.Currency, ClearMicros: b.ClearMicros, Hold: r.holdOf(i)}
 	bl.ImpID = b.Bid.ImpID
 	if b.Deal != nil {
 		bl.DealID = b.Deal.ID
 	}
 	return bl, nil
+}
+
+// holdOf returns the hold of the winning Bids[i].
+func (r *Result) holdOf(i int) Hold {
+	ir := &r.Imps[r.Bids[i].Imp]
+	for k, w := range ir.Winners {
+		if w == i {
+			return ir.Holds[k]
+		}
+	}
+	return ir.Hold
 }

@@ -53,7 +53,8 @@ type round struct {
 	rs         []Reservation
 	holds      []Hold
 	errs       []error
-	events     []Event // the auction's events, handed to the sink
+	events     []Event  // the auction's events, handed to the sink
+	pods       podState // ad pods, when the request has any (pods.go)
 }
 
 // run is Run's body on a round from the pool, and the table of contents of

@@ -1,0 +1,992 @@
+package gavel
+
+import (
+	"context"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/prebid/openrtb/v20/adcom1"
+	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/prebid/openrtb/v20/openrtb3"
+)
+
+// Ad pods (OpenRTB 2.6 §7.6): the ad breaks of CTV, video and audio streams.
+// The pod fields are read from imp.video, or from imp.audio when the video
+// object has none of podid and poddur.
+//
+// A structured pod is a set of imps that share a podid, one per slot, each
+// without poddur. Each slot clears as any imp does, with competitive
+// separation (WithPodSeparation): two winners of one pod never share an
+// advertiser domain or an IAB category. Within each round of clearing the
+// slots of a pod are filled best bid first: the slot whose best remaining
+// bid ranks highest (by the ranking rules of clearing.go, across the pod's
+// imps) is priced first, then the next, so a higher bid is never displaced
+// by a lower one. A bid that shares a domain or a category with a winner of
+// the pod loses with LossCompetitiveSeparation and the slot's next bid is
+// tried. A bid that conflicts with a bid whose reservation is still pending
+// waits for the next round: if the Ledger refuses the pending bid, its
+// domain and categories are free again, and the bid that waited never lost
+// to it. A bid that lost to separation never reaches the Ledger.
+//
+// A dynamic pod is one imp with poddur > 0. Several of its bids win: at
+// most maxseq ads (no limit when 0) of at most poddur seconds together,
+// each counted for its bid.dur. The winners are the set of eligible bids of
+// greatest total price, among the sets that fit and keep competitive
+// separation, both inside the pod and against the other imps of its podid
+// (a hybrid pod), see selectPod. Before ranking, a bid of a dynamic pod
+// loses with
+//
+//   - LossPodDuration when its dur is missing, longer than poddur, not one
+//     of rqddurs (when given), or outside minduration..maxduration (when
+//     given);
+//   - LossPodPosition when its slotinpod asks for a position (first, last,
+//     first or last) that the imp's slotinpod does not offer, or is not a
+//     value of AdCOM's Slot Position in Pod list;
+//   - LossBelowAuctionFloor when it is an open-market bid priced below
+//     mincpmpersec × dur (its MinToWinMicros is then that floor); the imp's
+//     bidfloor applies too, to every ad. mincpmpersec is in the imp's
+//     bidfloorcur; when it cannot be converted to the auction currency, the
+//     open-market bids of the pod lose with LossCurrency. Deal bids are held
+//     to their deal's floor instead.
+//
+// A bid that asks for the first (last) position is placed first (last) in
+// the pod; at most one bid takes each, a bid that takes either counting for
+// one of them. ImpResult.Winners lists the winners in play order: the
+// first-position bid, the bids that asked for no position by rank, the
+// last-position bid.
+//
+// Prices of a dynamic pod's winners follow the auction type like any
+// winner's (clearing.go, price): at first price a winner pays its bid; at
+// second price it pays the larger of its floor (the imp's, and mincpmpersec
+// × its dur; a deal's floor for a deal bid) and the best bid of the pod that
+// was not selected (refused bids excluded), plus the increment, and never
+// more than its bid; with WithPreferDeals a deal winner is priced against
+// the deal bids not selected only. Its MinToWinMicros is that larger
+// amount. A bid of the pod that was not selected loses with
+// LossCompetitiveSeparation when it shares a domain or a category with a
+// winner of the pod (its MinToWinMicros is then -1: no price would have
+// won), else with LossLostToHigherBid (LossLostToDealBid when every winner
+// is a deal bid and it is not), its MinToWinMicros the lowest price among
+// the pod's winners.
+//
+// With the Ledger, every winner of a pod reserves its own cost, all in the
+// same batch as the other imps' winners. The winners it admits keep their
+// places; when it refuses some, the selection runs again, in the next
+// round, for what is left of the pod (its seconds, ads and first and last
+// positions) among the bids not yet refused, so the refused bid's place
+// goes to the next best feasible set.
+
+// PodSeparation says what two winners of one ad pod may not share; see
+// WithPodSeparation. The zero value separates nothing.
+type PodSeparation uint8
+
+const (
+	// SeparateAdvertisers keeps two bids that share an advertiser domain
+	// (adomain, ignoring case; a subdomain counts as its domain) out of one
+	// pod.
+	SeparateAdvertisers PodSeparation = 1 << iota
+	// SeparateCategories keeps two bids that share an IAB content category
+	// (cat, in the same cattax; a category matches its subcategories in the
+	// IAB 1.0 style: "IAB2" and "IAB2-3") out of one pod.
+	SeparateCategories
+
+	// DefaultPodSeparation is the default of WithPodSeparation: advertisers
+	// and categories.
+	DefaultPodSeparation = SeparateAdvertisers | SeparateCategories
+)
+
+// podMaxWork bounds the work of one selection of a dynamic pod, in cells
+// of its knapsack tables (see podKnapsack): about a millisecond of work and
+// at most 128 KiB of scratch.
+const podMaxWork = 1 << 20
+
+type podKind uint8
+
+const (
+	podNone    podKind = iota
+	podSlot            // one slot of a structured pod: a podid, no poddur
+	podDynamic         // a dynamic pod: poddur > 0
+)
+
+// podPos is the position a bid of a dynamic pod asks for, narrowed to what
+// the imp offers.
+type podPos uint8
+
+const (
+	posAny podPos = iota
+	posFirst
+	posLast
+	posEither // first or last, whichever is free
+)
+
+// podSpec holds the pod fields of one imp's video or audio object.
+type podSpec struct {
+	id             string
+	dur, maxSeq    int64
+	minDur, maxDur int64
+	minCPMPerSec   float64
+	rqdDurs        []int64
+	slot           adcom1.SlotPositionInPod
+}
+
+// podSpecOf returns the pod fields of imp, from its video object or else
+// its audio object, and whether it has any.
+func podSpecOf(imp *openrtb2.Imp) (podSpec, bool) {
+	if v := imp.Video; v != nil && (v.PodID != "" || v.PodDur > 0) {
+		return podSpec{id: v.PodID, dur: v.PodDur, maxSeq: v.MaxSeq, minDur: v.MinDuration, maxDur: v.MaxDuration,
+			minCPMPerSec: v.MinCPMPerSec, rqdDurs: v.RqdDurs, slot: v.SlotInPod}, true
+	}
+	if a := imp.Audio; a != nil && (a.PodID != "" || a.PodDur > 0) {
+		return podSpec{id: a.PodID, dur: a.PodDur, maxSeq: a.MaxSeq, minDur: a.MinDuration, maxDur: a.MaxDuration,
+			minCPMPerSec: a.MinCPMPerSec, rqdDurs: a.RqdDurs, slot: a.SlotInPod}, true
+	}
+	return podSpec{}, false
+}
+
+// podImp is what clearing knows of one imp of a request with pods.
+type podImp struct {
+	kind  podKind
+	group int // the first imp of its podid; its own index for a dynamic pod without one
+	spec  podSpec
+
+	minPerSec    int64 // mincpmpersec in micros of CPM per second of the auction currency
+	minPerSecErr bool  // mincpmpersec could not be converted
+
+	done    bool // dynamic: selected, and nothing of its group refused since
+	handled bool // slot: proposed or waiting in this round of clearing
+}
+
+// podState is a round's scratch for pods; it is empty (imps has length 0)
+// when the request has none, and clearing then takes its usual path.
+type podState struct {
+	imps   []podImp
+	pos    []podPos // per bid of res.Bids: the position it asks for
+	chosen []int    // the bids of the running selection of a dynamic pod
+	others []int    // the eligible bids of a dynamic pod not chosen
+	k      podKnapsack
+}
+
+// hasPods reports whether the request has an imp that clearing treats as
+// part of a pod: a dynamic pod, or a slot of a structured pod when
+// separation is on.
+func hasPods(req *openrtb2.BidRequest, sep PodSeparation) bool {
+	for i := range req.Imp {
+		if spec, ok := podSpecOf(&req.Imp[i]); ok && (spec.dur > 0 || sep != 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// preparePods sets up r.pods for the request and makes the bids of dynamic
+// pods that break the pod's rules lose, before ranking.
+func (r *round) preparePods(req *openrtb2.BidRequest, res *Result) {
+	p := &r.pods
+	p.imps = p.imps[:0]
+	sep := r.a.cfg.podSeparation
+	if !hasPods(req, sep) {
+		return
+	}
+	for i := range req.Imp {
+		p.imps = append(p.imps, r.podImpOf(req, i, res.Currency))
+	}
+	p.pos = grow(p.pos, len(res.Bids))
+	for j := range res.Bids {
+		b := &res.Bids[j]
+		p.pos[j] = posAny
+		if b.Imp >= 0 && b.Loss == lossPending && p.imps[b.Imp].kind == podDynamic {
+			b.Loss = p.checkBid(&p.imps[b.Imp], b, &p.pos[j])
+		}
+	}
+}
+
+// podImpOf describes imp i of req for clearing. An imp with a podid is in
+// the group of the first imp with that podid, also when separation is off
+// and it clears as any imp does (podNone).
+func (r *round) podImpOf(req *openrtb2.BidRequest, i int, cur string) podImp {
+	imp := &req.Imp[i]
+	spec, ok := podSpecOf(imp)
+	if !ok {
+		return podImp{kind: podNone, group: -1}
+	}
+	pi := podImp{kind: podNone, group: i, spec: spec}
+	if spec.id != "" {
+		pi.group = podGroup(req, i, spec.id)
+	}
+	switch {
+	case spec.dur > 0:
+		pi.kind = podDynamic
+		if spec.minCPMPerSec > 0 {
+			m, err := r.floorMicros(spec.minCPMPerSec, imp.BidFloorCur, cur)
+			pi.minPerSec, pi.minPerSecErr = m, err != nil
+		}
+	case spec.id != "" && r.a.cfg.podSeparation != 0:
+		pi.kind = podSlot
+	}
+	return pi
+}
+
+// podGroup returns the first imp of req, up to i, whose pod is id.
+func podGroup(req *openrtb2.BidRequest, i int, id string) int {
+	for g := range i {
+		if spec, ok := podSpecOf(&req.Imp[g]); ok && spec.id == id {
+			return g
+		}
+	}
+	return i
+}
+
+// checkBid applies a dynamic pod's rules to one of its bids and sets the
+// position it asks for: lossPending when it may take part.
+func (p *podState) checkBid(pi *podImp, b *BidOutcome, pos *podPos) openrtb3.LossReason {
+	s, dur := &pi.spec, b.Bid.Dur
+	if !s.fits(dur) {
+		return LossPodDuration
+	}
+	var ok bool
+	if *pos, ok = podPosOf(b.Bid.SlotInPod, s.slot); !ok {
+		return LossPodPosition
+	}
+	if b.Deal != nil || s.minCPMPerSec <= 0 {
+		return lossPending
+	}
+	if pi.minPerSecErr {
+		return LossCurrency
+	}
+	if floor := podFloor(pi.minPerSec, dur); b.PriceMicros < floor {
+		b.MinToWinMicros = floor
+		return openrtb3.LossBelowAuctionFloor
+	}
+	return lossPending
+}
+
+// fits reports whether an ad of dur seconds may play in the pod: at most
+// poddur, one of rqddurs when given, else within minduration..maxduration
+// when given.
+func (s *podSpec) fits(dur int64) bool {
+	switch {
+	case dur <= 0 || dur > s.dur:
+		return false
+	case len(s.rqdDurs) > 0:
+		return slices.Contains(s.rqdDurs, dur)
+	}
+	return (s.minDur <= 0 || dur >= s.minDur) && (s.maxDur <= 0 || dur <= s.maxDur)
+}
+
+// podFloor is mincpmpersec (micros per second) times dur, saturating.
+func podFloor(perSec, dur int64) int64 {
+	if perSec <= 0 {
+		return 0
+	}
+	if dur > math.MaxInt64/perSec {
+		return math.MaxInt64
+	}
+	return perSec * dur
+}
+
+// minFloor is the floor that mincpmpersec sets for open-market bid b of
+// imp i, 0 when it sets none.
+func (p *podState) minFloor(i int, b *BidOutcome) int64 {
+	if len(p.imps) == 0 || p.imps[i].kind != podDynamic {
+		return 0
+	}
+	return podFloor(p.imps[i].minPerSec, b.Bid.Dur)
+}
+
+// podPosOf narrows the position a bid asks for (bid) to those the imp
+// offers (offer): 1 first, -1 last, 2 first or last, 0 none guaranteed.
+// It reports false when the bid asks for a position the imp cannot give.
+func podPosOf(bid, offer adcom1.SlotPositionInPod) (podPos, bool) {
+	first := offer == adcom1.SlotPosFirst || offer == adcom1.SlotPosFirstOrLast
+	last := offer == adcom1.SlotPosLast || offer == adcom1.SlotPosFirstOrLast
+	switch bid {
+	case adcom1.SlotPosAny:
+		return posAny, true
+	case adcom1.SlotPosFirst:
+		return posFirst, first
+	case adcom1.SlotPosLast:
+		return posLast, last
+	case adcom1.SlotPosFirstOrLast:
+		switch {
+		case first && last:
+			return posEither, true
+		case first:
+			return posFirst, true
+		case last:
+			return posLast, true
+		}
+	}
+	return posAny, false
+}
+
+// isPod reports whether imp i is part of a pod, and dynamic whether it is
+// a dynamic pod.
+func (p *podState) isPod(i int) bool     { return len(p.imps) > 0 && p.imps[i].kind != podNone }
+func (p *podState) isDynamic(i int) bool { return len(p.imps) > 0 && p.imps[i].kind == podDynamic }
+
+// reopen makes the dynamic pods of imp i's group select again in the next
+// round: a bid of the group was refused, so its place, its domain and its
+// categories are free.
+func (p *podState) reopen(i int) {
+	g := p.imps[i].group
+	for k := g; k < len(p.imps); k++ {
+		if p.imps[k].group == g && p.imps[k].kind == podDynamic {
+			p.imps[k].done = false
+		}
+	}
+}
+
+// proposePods is propose for the imps of pods: group by group, the slots
+// of structured pods, then the dynamic pods.
+func (r *round) proposePods(ctx context.Context, req *openrtb2.BidRequest, res *Result) {
+	p := &r.pods
+	for i := range p.imps {
+		p.imps[i].handled = false
+	}
+	for g := range p.imps {
+		if p.imps[g].group != g { // not the first imp of its group
+			continue
+		}
+		r.proposeSlots(ctx, req, res, g)
+		for i := g; i < len(p.imps); i++ {
+			if p.imps[i].group == g && p.imps[i].kind == podDynamic && !p.imps[i].done {
+				r.proposeDynamic(ctx, req, res, i)
+			}
+		}
+	}
+}
+
+// proposeSlots proposes the best bid of every slot of group g that has no
+// winner, best slot first. Bids that share a domain or a category with a
+// winner of the pod lose on the way; a slot whose best bid conflicts with a
+// pending one waits for the next round.
+func (r *round) proposeSlots(ctx context.Context, req *openrtb2.BidRequest, res *Result, g int) {
+	p := &r.pods
+	for {
+		best := -1
+		for i := g; i < len(p.imps); i++ {
+			pi := &p.imps[i]
+			if pi.group != g || pi.kind != podSlot || pi.handled || res.Imps[i].Winner >= 0 {
+				continue
+			}
+			info := &r.imps[i]
+			r.skipSeparated(res, g, info)
+			if info.next == info.rankHi {
+				pi.handled = true
+				continue
+			}
+			if best < 0 || r.compare(res, r.rank[info.next], r.rank[r.imps[best].next]) < 0 {
+				best = i
+			}
+		}
+		if best < 0 {
+			return
+		}
+		p.imps[best].handled = true
+		if !r.separated(res, g, r.rank[r.imps[best].next], true) {
+			r.proposeBest(ctx, req, res, best)
+		}
+	}
+}
+
+// skipSeparated makes the best bids of a slot of group g lose while they
+// share a domain or a category with a winner of the pod.
+func (r *round) skipSeparated(res *Result, g int, info *impInfo) {
+	for info.next < info.rankHi {
+		j := r.rank[info.next]
+		if !r.separated(res, g, j, false) {
+			return
+		}
+		b := &res.Bids[j]
+		b.Loss, b.ClearMicros, b.MinToWinMicros = LossCompetitiveSeparation, 0, -1
+		info.next++
+	}
+}
+
+// separated reports whether bid j shares a domain or a category with a
+// winner of pod group g, or, with pending, with a bid of the group whose
+// reservation is pending or one chosen by the running selection.
+func (r *round) separated(res *Result, g, j int, pending bool) bool {
+	p := &r.pods
+	for i := g; i < len(p.imps); i++ {
+		if p.imps[i].group != g {
+			continue
+		}
+		ir := &res.Imps[i]
+		if ir.Winner >= 0 && ir.Winner != j && r.mustSeparate(res, j, ir.Winner) {
+			return true
+		}
+		for _, w := range ir.Winners {
+			if w != j && r.mustSeparate(res, j, w) {
+				return true
+			}
+		}
+	}
+	return pending && r.separatedPending(res, g, j)
+}
+
+// separatedPending reports whether bid j shares a domain or a category
+// with a bid of pod group g whose reservation is pending, or with one
+// chosen by the running selection.
+func (r *round) separatedPending(res *Result, g, j int) bool {
+	p := &r.pods
+	for _, k := range r.reserving {
+		if p.imps[res.Bids[k].Imp].group == g && r.mustSeparate(res, j, k) {
+			return true
+		}
+	}
+	for _, k := range p.chosen {
+		if r.mustSeparate(res, j, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// mustSeparate reports whether bids x and y may not both win one pod.
+func (r *round) mustSeparate(res *Result, x, y int) bool {
+	return mustSeparate(r.a.cfg.podSeparation, res.Bids[x].Bid, res.Bids[y].Bid)
+}
+
+func mustSeparate(sep PodSeparation, x, y *openrtb2.Bid) bool {
+	if sep&SeparateAdvertisers != 0 && sameAdvertiser(x.ADomain, y.ADomain) {
+		return true
+	}
+	return sep&SeparateCategories != 0 && sameCategory(x, y)
+}
+
+// sameAdvertiser reports whether two adomain lists share a domain,
+// ignoring case; a subdomain counts as its domain.
+func sameAdvertiser(xs, ys []string) bool {
+	for _, x := range xs {
+		for _, y := range ys {
+			if x != "" && y != "" && (strings.EqualFold(x, y) || subdomainOf(x, y) || subdomainOf(y, x)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// subdomainOf reports whether d is a subdomain of parent, ignoring case.
+func subdomainOf(d, parent string) bool {
+	return len(d) > len(parent) && d[len(d)-len(parent)-1] == '.' && strings.EqualFold(d[len(d)-len(parent):], parent)
+}
+
+// sameCategory reports whether two bids declare a common category in the
+// same taxonomy (none given: IAB 1.0); a category matches its
+// subcategories.
+func sameCategory(x, y *openrtb2.Bid) bool {
+	if len(x.Cat) == 0 || len(y.Cat) == 0 || taxonomy(x.CatTax) != taxonomy(y.CatTax) {
+		return false
+	}
+	for _, a := range x.Cat {
+		for _, b := range y.Cat {
+			if a != "" && b != "" && (categoryWithin(a, b) || categoryWithin(b, a)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func taxonomy(t adcom1.CategoryTaxonomy) adcom1.CategoryTaxonomy {
+	if t == 0 {
+		return adcom1.CatTaxIABContent10
+	}
+	return t
+}
+
+// categoryWithin reports whether cat is parent or one of its
+// subcategories in the IAB 1.0 style ("IAB2-3" is within "IAB2").
+func categoryWithin(cat, parent string) bool {
+	return cat == parent || len(cat) > len(parent) && cat[len(parent)] == '-' && cat[:len(parent)] == parent
+}
+
+// proposeDynamic selects the winners of dynamic pod i for what is left of
+// it, prices them and makes them win or wait for the Ledger.
+func (r *round) proposeDynamic(ctx context.Context, req *openrtb2.BidRequest, res *Result, i int) {
+	p := &r.pods
+	p.imps[i].done = true
+	chosen := r.selectPod(res, i)
+	p.others = p.others[:0]
+	info := &r.imps[i]
+	for _, j := range r.rank[info.rankLo:info.rankHi] {
+		if b := &res.Bids[j]; !b.Won && b.Loss == lossPending && !slices.Contains(chosen, j) {
+			p.others = append(p.others, j)
+		}
+	}
+	for _, j := range chosen {
+		r.price(req, res, i, &res.Bids[j], p.others)
+		r.claim(ctx, res, j)
+	}
+	p.chosen = p.chosen[:0]
+}
+
+// selectPod chooses the bids that fill what is left of dynamic pod i, in
+// r.pods.chosen (rank order). With WithPreferDeals the deal bids fill it
+// first and the open-market bids fill what they leave.
+func (r *round) selectPod(res *Result, i int) []int {
+	p := &r.pods
+	p.chosen = p.chosen[:0]
+	if r.a.cfg.preferDeals {
+		r.fillPod(res, i, dealBids)
+		r.fillPod(res, i, openBids)
+	} else {
+		r.fillPod(res, i, allBids)
+	}
+	return p.chosen
+}
+
+type bidFilter uint8
+
+const (
+	allBids bidFilter = iota
+	dealBids
+	openBids
+)
+
+func (f bidFilter) admits(b *BidOutcome) bool {
+	return f == allBids || (f == dealBids) == (b.Deal != nil)
+}
+
+// fillPod adds to r.pods.chosen the best set of the bids that filter admits
+// for what the winners of dynamic pod i and the bids chosen so far leave.
+func (r *round) fillPod(res *Result, i int, filter bidFilter) {
+	p := &r.pods
+	pi, k := &p.imps[i], &p.k
+	k.reset(res, r.a.cfg.podSeparation)
+	ads, secs, pos, usesPos := r.podUse(res, i)
+	info := &r.imps[i]
+	for _, j := range r.rank[info.rankLo:info.rankHi] {
+		b := &res.Bids[j]
+		if b.Won || b.Loss != lossPending || !filter.admits(b) || b.Bid.Dur > pi.spec.dur-secs ||
+			slices.Contains(p.chosen, j) || r.separated(res, pi.group, j, true) {
+			continue
+		}
+		k.add(j, b.Bid.Dur, p.pos[j])
+		usesPos = usesPos || p.pos[j] != posAny
+	}
+	left := int64(-1)
+	if pi.spec.maxSeq > 0 {
+		left = pi.spec.maxSeq - ads
+	}
+	p.chosen = k.choose(left, pi.spec.dur-secs, pos, usesPos, p.chosen)
+}
+
+// podUse sums up the winners of dynamic pod i and the bids chosen so far:
+// ads, seconds, the position state, and whether any asks for a position.
+func (r *round) podUse(res *Result, i int) (ads, secs int64, pos int, usesPos bool) {
+	p := &r.pods
+	add := func(j int) {
+		ads++
+		secs += res.Bids[j].Bid.Dur
+		pos, _ = addPos(pos, p.pos[j])
+		usesPos = usesPos || p.pos[j] != posAny
+	}
+	for _, j := range res.Imps[i].Winners {
+		add(j)
+	}
+	for _, j := range p.chosen {
+		add(j)
+	}
+	return ads, secs, pos, usesPos
+}
+
+// settlePod puts the winners of dynamic pod i in play order, makes the
+// first of them the imp's Winner, and sets the outcome of every eligible
+// bid that did not win.
+func (r *round) settlePod(res *Result, i int) {
+	ir, info := &res.Imps[i], &r.imps[i]
+	r.orderPod(res, ir)
+	lowest, deals := int64(-1), len(ir.Winners) > 0
+	if len(ir.Winners) > 0 {
+		ir.Winner, ir.Hold = ir.Winners[0], ir.Holds[0]
+	}
+	for _, w := range ir.Winners {
+		b := &res.Bids[w]
+		if lowest < 0 || b.PriceMicros < lowest {
+			lowest = b.PriceMicros
+		}
+		deals = deals && b.Deal != nil
+	}
+	g := r.pods.imps[i].group
+	for _, j := range r.rank[info.rankLo:info.rankHi] {
+		b := &res.Bids[j]
+		if b.Won || b.Loss != lossPending {
+			continue
+		}
+		b.Loss, b.MinToWinMicros = openrtb3.LossLostToHigherBid, lowest
+		switch {
+		case r.separated(res, g, j, false):
+			b.Loss, b.MinToWinMicros = LossCompetitiveSeparation, -1
+		case deals && b.Deal == nil:
+			b.Loss = openrtb3.LossLostToDealBid
+		}
+	}
+}
+
+// orderPod sorts the winners of a dynamic pod into play order: the bid
+// that takes the first position, the bids that asked for none by rank, the
+// bid that takes the last position. A bid that asked for first or last
+// takes the first position when no bid asked for it alone, and the better
+// ranked of two such bids takes it.
+func (r *round) orderPod(res *Result, ir *ImpResult) {
+	byRank := func(x, y int) bool { return r.compare(res, ir.Winners[x], ir.Winners[y]) < 0 }
+	sortPod(ir, byRank)
+	first := false
+	for _, w := range ir.Winners {
+		first = first || r.pods.pos[w] == posFirst
+	}
+	place := func(x int) int {
+		switch r.pods.pos[ir.Winners[x]] {
+		case posFirst:
+			return 0
+		case posLast:
+			return 2
+		case posEither:
+			if !first {
+				first = true // the better ranked either-bid takes the first position
+				return 0
+			}
+			return 2
+		}
+		return 1
+	}
+	places := make([]int, len(ir.Winners))
+	for x := range places {
+		places[x] = place(x)
+	}
+	sortPod(ir, func(x, y int) bool { return places[x] < places[y] }, places)
+}
+
+// sortPod sorts ir.Winners and ir.Holds together, stably, by less on their
+// indexes, carrying along the extra slices; pods are short enough for an
+// insertion sort.
+func sortPod(ir *ImpResult, less func(x, y int) bool, extra ...[]int) {
+	for x := 1; x < len(ir.Winners); x++ {
+		for y := x; y > 0 && less(y, y-1); y-- {
+			ir.Winners[y], ir.Winners[y-1] = ir.Winners[y-1], ir.Winners[y]
+			ir.Holds[y], ir.Holds[y-1] = ir.Holds[y-1], ir.Holds[y]
+			for _, e := range extra {
+				e[y], e[y-1] = e[y-1], e[y]
+			}
+		}
+	}
+}
+
+// podMaxBids bounds the bids one selection considers: the best podMaxBids
+// eligible bids of the pod. It keeps the sums of prices within int64 at
+// any price WithMaxPrice allows.
+const podMaxBids = 4096
+
+// podKnapsack chooses the bids that fill what is left of a dynamic pod:
+// the set of greatest total price among the candidates that fits the ads
+// and seconds left, takes the first and last positions at most once each,
+// and keeps competitive separation among its bids.
+//
+// Without separation this is a 0/1 knapsack, solved exactly by dynamic
+// programming over (ads, seconds, positions) in rank order: durations are
+// counted in steps of their greatest common divisor (5 or 15 seconds in
+// real pods), the ads dimension is dropped when maxseq cannot bind, and the
+// positions dimension (12 states: first taken, last taken, 0-2 bids that
+// take either) when no bid asks for one. Separation is added by branch and
+// bound: while the best set of the knapsack holds two bids that must be
+// separated, solve again without the lower one, then without the higher
+// one, dropping every branch whose knapsack is worth no more than the best
+// separated set found so far. That set starts as the greedy fill (each
+// candidate in rank order that fits and conflicts with none taken).
+//
+// The choice is exact while the knapsacks' cells add up to at most
+// podMaxWork: 20 bids, 6 ads, 120 s in steps of 15 s with positions is
+// 20 × 7 × 9 × 12 ≈ 15,000 cells a knapsack, room for 69 of them; 50 bids
+// and 300 s in steps of 1 s without positions or maxseq is 15,050. Past the
+// bound the search stops and the best separated set found so far wins,
+// never worse than the greedy fill. Ties between sets of equal value go to
+// the set found first, so the same bids always give the same winners.
+type podKnapsack struct {
+	res *Result
+	sep PodSeparation
+
+	bid  []int    // the candidates: bid indexes, in rank order
+	dur  []int64  // their durations, seconds
+	pos  []podPos // the positions they ask for
+	w    []int    // their durations in steps
+	excl []bool   // excluded by the branch being searched
+
+	ads   int // ads left; -1 when the ads dimension is dropped
+	steps int // steps of seconds left
+	npos  int // position states: 1 or posStates
+	p0    int // the position state of the pod's bids so far
+
+	dp   []int64
+	bits []uint64 // per candidate, the states its knapsack step improved
+	sel  []int    // the last knapsack's set, candidate indexes
+	best []int    // the best separated set so far, candidate indexes
+
+	bestVal int64
+	work    int  // knapsack cells left for this choice
+	exact   bool // the search finished within podMaxWork
+}
+
+func (k *podKnapsack) reset(res *Result, sep PodSeparation) {
+	k.res, k.sep = res, sep
+	k.bid, k.dur, k.pos = k.bid[:0], k.dur[:0], k.pos[:0]
+}
+
+// add makes bid j a candidate; candidates come in rank order.
+func (k *podKnapsack) add(j int, dur int64, pos podPos) {
+	if len(k.bid) < podMaxBids {
+		k.bid, k.dur, k.pos = append(k.bid, j), append(k.dur, dur), append(k.pos, pos)
+	}
+}
+
+// choose appends to dst, in rank order, the bids of the best set for ads
+// more ads (-1: no limit) and secs more seconds, from position state p0.
+func (k *podKnapsack) choose(ads, secs int64, p0 int, usesPos bool, dst []int) []int {
+	n := len(k.bid)
+	k.exact = true
+	if n == 0 || ads == 0 || secs <= 0 {
+		return dst
+	}
+	k.greedy(ads, secs, p0)
+	if k.size(ads, secs, p0, usesPos) {
+		k.search()
+	} else {
+		k.exact = false
+	}
+	for _, c := range k.best {
+		dst = append(dst, k.bid[c])
+	}
+	return dst
+}
+
+// size sets the knapsack's dimensions and reports whether one knapsack
+// fits in podMaxWork.
+func (k *podKnapsack) size(ads, secs int64, p0 int, usesPos bool) bool {
+	n := len(k.bid)
+	g := k.dur[0]
+	for _, d := range k.dur[1:] {
+		g = gcd(g, d)
+	}
+	if secs/g >= podMaxWork {
+		return false
+	}
+	k.steps, k.ads, k.npos, k.p0 = int(secs/g), -1, 1, p0
+	if ads > 0 && ads < int64(n) {
+		k.ads = int(ads)
+	}
+	if usesPos {
+		k.npos = posStates
+	}
+	k.w = grow(k.w, n)
+	for i, d := range k.dur {
+		k.w[i] = int(d / g)
+	}
+	k.excl = grow(k.excl, n)
+	clear(k.excl)
+	k.work = podMaxWork
+	return n*k.states() <= k.work
+}
+
+// states is the number of states of one knapsack table.
+func (k *podKnapsack) states() int {
+	return max(k.ads+1, 1) * (k.steps + 1) * k.npos
+}
+
+// greedy sets the best set to the greedy fill: each candidate in rank
+// order that fits and conflicts with none taken.
+func (k *podKnapsack) greedy(ads, secs int64, p int) {
+	k.best, k.bestVal = k.best[:0], 0
+	var n, used int64
+	for i := range k.bid {
+		if ads > 0 && n == ads || used+k.dur[i] > secs {
+			continue
+		}
+		q, ok := addPos(p, k.pos[i])
+		if !ok || k.conflicts(i, k.best) {
+			continue
+		}
+		k.best = append(k.best, i)
+		k.bestVal += k.price(i)
+		n, used, p = n+1, used+k.dur[i], q
+	}
+}
+
+// search is the branch and bound: it solves the knapsack without the
+// excluded candidates and, while its set is worth more than the best one
+// and breaks separation, branches on the first pair that does.
+func (k *podKnapsack) search() {
+	val := k.solve()
+	if val <= k.bestVal {
+		return
+	}
+	a, b, ok := k.firstConflict()
+	if !ok {
+		k.best, k.bestVal = append(k.best[:0], k.sel...), val
+		return
+	}
+	k.excl[b] = true
+	k.search()
+	k.excl[b] = false
+	k.excl[a] = true
+	k.search()
+	k.excl[a] = false
+}
+
+// solve runs one knapsack over the candidates not excluded and leaves its
+// best set in k.sel. It returns the set's value, or -1 when the work left
+// does not cover it.
+func (k *podKnapsack) solve() int64 {
+	n, s := len(k.bid), k.states()
+	if n*s > k.work {
+		k.work, k.exact = 0, false
+		return -1
+	}
+	k.work -= n * s
+	words := (s + 63) / 64
+	k.dp, k.bits = grow(k.dp, s), grow(k.bits, n*words)
+	fill(k.dp, -1)
+	clear(k.bits)
+	k.dp[k.p0] = 0 // no ads, no seconds: the positions the pod already holds
+	for i := range n {
+		if !k.excl[i] {
+			k.relax(i, k.bits[i*words:(i+1)*words])
+		}
+	}
+	top := k.p0
+	for st, v := range k.dp {
+		if v > k.dp[top] {
+			top = st
+		}
+	}
+	k.sel = k.sel[:0]
+	for i, st := n-1, top; i >= 0; i-- {
+		if k.bits[i*words+st>>6]&(1<<(st&63)) != 0 {
+			k.sel = append(k.sel, i)
+			st = k.prev(st, i)
+		}
+	}
+	slices.Reverse(k.sel)
+	return k.dp[top]
+}
+
+// relax is the knapsack step of candidate i: every state that taking it
+// improves, and bits marks them. The states are visited from the highest
+// index down and a step only moves up (one more ad, or more seconds), so
+// each reads the table as it was before the step.
+func (k *podKnapsack) relax(i int, bits []uint64) {
+	w, pos, v := k.w[i], k.pos[i], k.price(i)
+	cs, dc := 1, 0
+	if k.ads >= 0 {
+		cs, dc = k.ads+1, 1
+	}
+	rows := k.steps + 1
+	for c := cs - 1; c >= dc; c-- {
+		for d := k.steps; d >= w; d-- {
+			to, from := (c*rows+d)*k.npos, ((c-dc)*rows+d-w)*k.npos
+			for p := k.npos - 1; p >= 0; p-- {
+				q, ok := subPos(p, pos)
+				if !ok || k.dp[from+q] < 0 {
+					continue
+				}
+				if nv := k.dp[from+q] + v; nv > k.dp[to+p] {
+					k.dp[to+p] = nv
+					bits[(to+p)>>6] |= 1 << ((to + p) & 63)
+				}
+			}
+		}
+	}
+}
+
+// prev is the state that taking candidate i into state st came from.
+func (k *podKnapsack) prev(st, i int) int {
+	dc := 0
+	if k.ads >= 0 {
+		dc = 1
+	}
+	rows := k.steps + 1
+	p, cd := st%k.npos, st/k.npos
+	q, _ := subPos(p, k.pos[i])
+	return ((cd/rows-dc)*rows+cd%rows-k.w[i])*k.npos + q
+}
+
+func (k *podKnapsack) price(i int) int64 { return k.res.Bids[k.bid[i]].PriceMicros }
+
+// conflicts reports whether candidate i must be separated from any of set.
+func (k *podKnapsack) conflicts(i int, set []int) bool {
+	for _, x := range set {
+		if k.pair(i, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// pair reports whether candidates i and j must be separated.
+func (k *podKnapsack) pair(i, j int) bool {
+	return mustSeparate(k.sep, k.res.Bids[k.bid[i]].Bid, k.res.Bids[k.bid[j]].Bid)
+}
+
+// firstConflict returns the first pair of k.sel, in rank order, that must
+// be separated.
+func (k *podKnapsack) firstConflict() (a, b int, ok bool) {
+	for x, i := range k.sel {
+		for _, j := range k.sel[x+1:] {
+			if k.pair(i, j) {
+				return i, j, true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// Position states of a dynamic pod: nf + 2*nl + 4*ne, where nf and nl (0
+// or 1) count the bids that take the first and the last position, and ne
+// (0 to 2) those that take either; nf + nl + ne is at most 2.
+const posStates = 12
+
+func validPos(s int) bool { return s&1+s>>1&1+s>>2 <= 2 }
+
+// addPos is the state after a bid asking for pos joins state s.
+func addPos(s int, pos podPos) (int, bool) {
+	switch pos {
+	case posFirst:
+		if s&1 != 0 {
+			return s, false
+		}
+		s++
+	case posLast:
+		if s&2 != 0 {
+			return s, false
+		}
+		s += 2
+	case posEither:
+		s += 4
+	}
+	return s, s < posStates && validPos(s)
+}
+
+// subPos is the state that a bid asking for pos joined to reach state s.
+func subPos(s int, pos podPos) (int, bool) {
+	if !validPos(s) {
+		return 0, false
+	}
+	switch pos {
+	case posFirst:
+		return s - 1, s&1 != 0
+	case posLast:
+		return s - 2, s&2 != 0
+	case posEither:
+		return s - 4, s>>2 > 0
+	}
+	return s, true
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
