@@ -96,11 +96,6 @@ const (
 	DefaultPodSeparation = SeparateAdvertisers | SeparateCategories
 )
 
-// podMaxWork bounds the work of one selection of a dynamic pod, in cells
-// of its knapsack tables (see podKnapsack): about a millisecond of work and
-// at most 128 KiB of scratch.
-const podMaxWork = 1 << 20
-
 type podKind uint8
 
 const (
@@ -191,6 +186,7 @@ func (r *round) preparePods(req *openrtb2.BidRequest, res *Result) {
 	for i := range req.Imp {
 		p.imps = append(p.imps, r.podImpOf(req, i, res.Currency))
 	}
+	p.k.work = podMaxWork
 	p.pos = grow(p.pos, len(res.Bids))
 	for j := range res.Bids {
 		b := &res.Bids[j]
@@ -557,41 +553,34 @@ func (r *round) fillPod(res *Result, i int, filter bidFilter) {
 	p := &r.pods
 	pi, k := &p.imps[i], &p.k
 	k.reset(res, r.a.cfg.podSeparation)
-	ads, secs, pos, usesPos := r.podUse(res, i)
+	ads, secs, taken := r.podUse(res, i)
 	info := &r.imps[i]
 	for _, j := range r.rank[info.rankLo:info.rankHi] {
 		b := &res.Bids[j]
 		if b.Won || b.Loss != lossPending || !filter.admits(b) || b.Bid.Dur > pi.spec.dur-secs ||
-			slices.Contains(p.chosen, j) || r.separated(res, pi.group, j, true) {
+			!taken.add(p.pos[j]).valid() || slices.Contains(p.chosen, j) || r.separated(res, pi.group, j, true) {
 			continue
 		}
 		k.add(j, b.Bid.Dur, p.pos[j])
-		usesPos = usesPos || p.pos[j] != posAny
 	}
 	left := int64(-1)
 	if pi.spec.maxSeq > 0 {
 		left = pi.spec.maxSeq - ads
 	}
-	p.chosen = k.choose(left, pi.spec.dur-secs, pos, usesPos, p.chosen)
+	p.chosen = k.choose(left, pi.spec.dur-secs, taken, p.chosen)
 }
 
 // podUse sums up the winners of dynamic pod i and the bids chosen so far:
-// ads, seconds, the position state, and whether any asks for a position.
-func (r *round) podUse(res *Result, i int) (ads, secs int64, pos int, usesPos bool) {
+// their ads, seconds and positions.
+func (r *round) podUse(res *Result, i int) (ads, secs int64, taken posCount) {
 	p := &r.pods
-	add := func(j int) {
-		ads++
-		secs += res.Bids[j].Bid.Dur
-		pos, _ = addPos(pos, p.pos[j])
-		usesPos = usesPos || p.pos[j] != posAny
+	for _, set := range [2][]int{res.Imps[i].Winners, p.chosen} {
+		for _, j := range set {
+			ads, secs = ads+1, secs+res.Bids[j].Bid.Dur
+			taken = taken.add(p.pos[j])
+		}
 	}
-	for _, j := range res.Imps[i].Winners {
-		add(j)
-	}
-	for _, j := range p.chosen {
-		add(j)
-	}
-	return ads, secs, pos, usesPos
+	return ads, secs, taken
 }
 
 // settlePod puts the winners of dynamic pod i in play order, makes the
@@ -674,319 +663,4 @@ func sortPod(ir *ImpResult, less func(x, y int) bool, extra ...[]int) {
 			}
 		}
 	}
-}
-
-// podMaxBids bounds the bids one selection considers: the best podMaxBids
-// eligible bids of the pod. It keeps the sums of prices within int64 at
-// any price WithMaxPrice allows.
-const podMaxBids = 4096
-
-// podKnapsack chooses the bids that fill what is left of a dynamic pod:
-// the set of greatest total price among the candidates that fits the ads
-// and seconds left, takes the first and last positions at most once each,
-// and keeps competitive separation among its bids.
-//
-// Without separation this is a 0/1 knapsack, solved exactly by dynamic
-// programming over (ads, seconds, positions) in rank order: durations are
-// counted in steps of their greatest common divisor (5 or 15 seconds in
-// real pods), the ads dimension is dropped when maxseq cannot bind, and the
-// positions dimension (12 states: first taken, last taken, 0-2 bids that
-// take either) when no bid asks for one. Separation is added by branch and
-// bound: while the best set of the knapsack holds two bids that must be
-// separated, solve again without the lower one, then without the higher
-// one, dropping every branch whose knapsack is worth no more than the best
-// separated set found so far. That set starts as the greedy fill (each
-// candidate in rank order that fits and conflicts with none taken).
-//
-// The choice is exact while the knapsacks' cells add up to at most
-// podMaxWork: 20 bids, 6 ads, 120 s in steps of 15 s with positions is
-// 20 × 7 × 9 × 12 ≈ 15,000 cells a knapsack, room for 69 of them; 50 bids
-// and 300 s in steps of 1 s without positions or maxseq is 15,050. Past the
-// bound the search stops and the best separated set found so far wins,
-// never worse than the greedy fill. Ties between sets of equal value go to
-// the set found first, so the same bids always give the same winners.
-type podKnapsack struct {
-	res *Result
-	sep PodSeparation
-
-	bid  []int    // the candidates: bid indexes, in rank order
-	dur  []int64  // their durations, seconds
-	pos  []podPos // the positions they ask for
-	w    []int    // their durations in steps
-	excl []bool   // excluded by the branch being searched
-
-	ads   int // ads left; -1 when the ads dimension is dropped
-	steps int // steps of seconds left
-	npos  int // position states: 1 or posStates
-	p0    int // the position state of the pod's bids so far
-
-	dp   []int64
-	bits []uint64 // per candidate, the states its knapsack step improved
-	sel  []int    // the last knapsack's set, candidate indexes
-	best []int    // the best separated set so far, candidate indexes
-
-	bestVal int64
-	work    int  // knapsack cells left for this choice
-	exact   bool // the search finished within podMaxWork
-}
-
-func (k *podKnapsack) reset(res *Result, sep PodSeparation) {
-	k.res, k.sep = res, sep
-	k.bid, k.dur, k.pos = k.bid[:0], k.dur[:0], k.pos[:0]
-}
-
-// add makes bid j a candidate; candidates come in rank order.
-func (k *podKnapsack) add(j int, dur int64, pos podPos) {
-	if len(k.bid) < podMaxBids {
-		k.bid, k.dur, k.pos = append(k.bid, j), append(k.dur, dur), append(k.pos, pos)
-	}
-}
-
-// choose appends to dst, in rank order, the bids of the best set for ads
-// more ads (-1: no limit) and secs more seconds, from position state p0.
-func (k *podKnapsack) choose(ads, secs int64, p0 int, usesPos bool, dst []int) []int {
-	n := len(k.bid)
-	k.exact = true
-	if n == 0 || ads == 0 || secs <= 0 {
-		return dst
-	}
-	k.greedy(ads, secs, p0)
-	if k.size(ads, secs, p0, usesPos) {
-		k.search()
-	} else {
-		k.exact = false
-	}
-	for _, c := range k.best {
-		dst = append(dst, k.bid[c])
-	}
-	return dst
-}
-
-// size sets the knapsack's dimensions and reports whether one knapsack
-// fits in podMaxWork.
-func (k *podKnapsack) size(ads, secs int64, p0 int, usesPos bool) bool {
-	n := len(k.bid)
-	g := k.dur[0]
-	for _, d := range k.dur[1:] {
-		g = gcd(g, d)
-	}
-	if secs/g >= podMaxWork {
-		return false
-	}
-	k.steps, k.ads, k.npos, k.p0 = int(secs/g), -1, 1, p0
-	if ads > 0 && ads < int64(n) {
-		k.ads = int(ads)
-	}
-	if usesPos {
-		k.npos = posStates
-	}
-	k.w = grow(k.w, n)
-	for i, d := range k.dur {
-		k.w[i] = int(d / g)
-	}
-	k.excl = grow(k.excl, n)
-	clear(k.excl)
-	k.work = podMaxWork
-	return n*k.states() <= k.work
-}
-
-// states is the number of states of one knapsack table.
-func (k *podKnapsack) states() int {
-	return max(k.ads+1, 1) * (k.steps + 1) * k.npos
-}
-
-// greedy sets the best set to the greedy fill: each candidate in rank
-// order that fits and conflicts with none taken.
-func (k *podKnapsack) greedy(ads, secs int64, p int) {
-	k.best, k.bestVal = k.best[:0], 0
-	var n, used int64
-	for i := range k.bid {
-		if ads > 0 && n == ads || used+k.dur[i] > secs {
-			continue
-		}
-		q, ok := addPos(p, k.pos[i])
-		if !ok || k.conflicts(i, k.best) {
-			continue
-		}
-		k.best = append(k.best, i)
-		k.bestVal += k.price(i)
-		n, used, p = n+1, used+k.dur[i], q
-	}
-}
-
-// search is the branch and bound: it solves the knapsack without the
-// excluded candidates and, while its set is worth more than the best one
-// and breaks separation, branches on the first pair that does.
-func (k *podKnapsack) search() {
-	val := k.solve()
-	if val <= k.bestVal {
-		return
-	}
-	a, b, ok := k.firstConflict()
-	if !ok {
-		k.best, k.bestVal = append(k.best[:0], k.sel...), val
-		return
-	}
-	k.excl[b] = true
-	k.search()
-	k.excl[b] = false
-	k.excl[a] = true
-	k.search()
-	k.excl[a] = false
-}
-
-// solve runs one knapsack over the candidates not excluded and leaves its
-// best set in k.sel. It returns the set's value, or -1 when the work left
-// does not cover it.
-func (k *podKnapsack) solve() int64 {
-	n, s := len(k.bid), k.states()
-	if n*s > k.work {
-		k.work, k.exact = 0, false
-		return -1
-	}
-	k.work -= n * s
-	words := (s + 63) / 64
-	k.dp, k.bits = grow(k.dp, s), grow(k.bits, n*words)
-	fill(k.dp, -1)
-	clear(k.bits)
-	k.dp[k.p0] = 0 // no ads, no seconds: the positions the pod already holds
-	for i := range n {
-		if !k.excl[i] {
-			k.relax(i, k.bits[i*words:(i+1)*words])
-		}
-	}
-	top := k.p0
-	for st, v := range k.dp {
-		if v > k.dp[top] {
-			top = st
-		}
-	}
-	k.sel = k.sel[:0]
-	for i, st := n-1, top; i >= 0; i-- {
-		if k.bits[i*words+st>>6]&(1<<(st&63)) != 0 {
-			k.sel = append(k.sel, i)
-			st = k.prev(st, i)
-		}
-	}
-	slices.Reverse(k.sel)
-	return k.dp[top]
-}
-
-// relax is the knapsack step of candidate i: every state that taking it
-// improves, and bits marks them. The states are visited from the highest
-// index down and a step only moves up (one more ad, or more seconds), so
-// each reads the table as it was before the step.
-func (k *podKnapsack) relax(i int, bits []uint64) {
-	w, pos, v := k.w[i], k.pos[i], k.price(i)
-	cs, dc := 1, 0
-	if k.ads >= 0 {
-		cs, dc = k.ads+1, 1
-	}
-	rows := k.steps + 1
-	for c := cs - 1; c >= dc; c-- {
-		for d := k.steps; d >= w; d-- {
-			to, from := (c*rows+d)*k.npos, ((c-dc)*rows+d-w)*k.npos
-			for p := k.npos - 1; p >= 0; p-- {
-				q, ok := subPos(p, pos)
-				if !ok || k.dp[from+q] < 0 {
-					continue
-				}
-				if nv := k.dp[from+q] + v; nv > k.dp[to+p] {
-					k.dp[to+p] = nv
-					bits[(to+p)>>6] |= 1 << ((to + p) & 63)
-				}
-			}
-		}
-	}
-}
-
-// prev is the state that taking candidate i into state st came from.
-func (k *podKnapsack) prev(st, i int) int {
-	dc := 0
-	if k.ads >= 0 {
-		dc = 1
-	}
-	rows := k.steps + 1
-	p, cd := st%k.npos, st/k.npos
-	q, _ := subPos(p, k.pos[i])
-	return ((cd/rows-dc)*rows+cd%rows-k.w[i])*k.npos + q
-}
-
-func (k *podKnapsack) price(i int) int64 { return k.res.Bids[k.bid[i]].PriceMicros }
-
-// conflicts reports whether candidate i must be separated from any of set.
-func (k *podKnapsack) conflicts(i int, set []int) bool {
-	for _, x := range set {
-		if k.pair(i, x) {
-			return true
-		}
-	}
-	return false
-}
-
-// pair reports whether candidates i and j must be separated.
-func (k *podKnapsack) pair(i, j int) bool {
-	return mustSeparate(k.sep, k.res.Bids[k.bid[i]].Bid, k.res.Bids[k.bid[j]].Bid)
-}
-
-// firstConflict returns the first pair of k.sel, in rank order, that must
-// be separated.
-func (k *podKnapsack) firstConflict() (a, b int, ok bool) {
-	for x, i := range k.sel {
-		for _, j := range k.sel[x+1:] {
-			if k.pair(i, j) {
-				return i, j, true
-			}
-		}
-	}
-	return 0, 0, false
-}
-
-// Position states of a dynamic pod: nf + 2*nl + 4*ne, where nf and nl (0
-// or 1) count the bids that take the first and the last position, and ne
-// (0 to 2) those that take either; nf + nl + ne is at most 2.
-const posStates = 12
-
-func validPos(s int) bool { return s&1+s>>1&1+s>>2 <= 2 }
-
-// addPos is the state after a bid asking for pos joins state s.
-func addPos(s int, pos podPos) (int, bool) {
-	switch pos {
-	case posFirst:
-		if s&1 != 0 {
-			return s, false
-		}
-		s++
-	case posLast:
-		if s&2 != 0 {
-			return s, false
-		}
-		s += 2
-	case posEither:
-		s += 4
-	}
-	return s, s < posStates && validPos(s)
-}
-
-// subPos is the state that a bid asking for pos joined to reach state s.
-func subPos(s int, pos podPos) (int, bool) {
-	if !validPos(s) {
-		return 0, false
-	}
-	switch pos {
-	case posFirst:
-		return s - 1, s&1 != 0
-	case posLast:
-		return s - 2, s&2 != 0
-	case posEither:
-		return s - 4, s>>2 > 0
-	}
-	return s, true
-}
-
-func gcd(a, b int64) int64 {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
 }

@@ -578,7 +578,7 @@ func TestPodSeparationOption(t *testing.T) {
 // randomPod is a random dynamic pod auction: its imp and bids, from rng.
 func randomPod(rng *rand.Rand, n int) (openrtb2.Imp, []offer) {
 	durs := []int64{5, 10, 15, 20, 30, 45, 60}
-	domains := []string{"", "a.com", "b.com", "c.com", "d.com", "e.com", "f.com"}
+	domains := []string{"", "a.com", "A.com", "b.com", "c.com", "d.com", "e.com", "f.com"}
 	cats := []string{"", "IAB1", "IAB2", "IAB2-1", "IAB3"}
 	poses := []adcom1.SlotPositionInPod{0, 0, 0, 0, adcom1.SlotPosFirst, adcom1.SlotPosLast, adcom1.SlotPosFirstOrLast}
 	imp := dynamicImp("d", 15*(2+rng.Int64N(9)), rng.Int64N(6), func(v *openrtb2.Video) {
@@ -591,6 +591,9 @@ func randomPod(rng *rand.Rand, n int) (openrtb2.Imp, []offer) {
 			durs[rng.IntN(len(durs))], domains[rng.IntN(len(domains))])
 		if c := cats[rng.IntN(len(cats))]; c != "" {
 			o.bid.Cat = []string{c}
+		}
+		if rng.IntN(8) == 0 { // a rotating creative: two advertisers
+			o.bid.ADomain = append(o.bid.ADomain, domains[1+rng.IntN(len(domains)-1)])
 		}
 		offers = append(offers, o.at(poses[rng.IntN(len(poses))]))
 	}
@@ -643,10 +646,10 @@ func podValue(v *openrtb2.Video, bids []*openrtb2.Bid) (int64, bool) {
 }
 
 // clash is the test's own reading of competitive separation: a shared
-// domain, or a category that is the other's or its parent.
+// domain ignoring case, or a category that is the other's or its parent.
 func clash(x, y *openrtb2.Bid) bool {
 	for _, a := range x.ADomain {
-		if slices.Contains(y.ADomain, a) {
+		if slices.ContainsFunc(y.ADomain, func(b string) bool { return strings.EqualFold(a, b) }) {
 			return true
 		}
 	}
@@ -665,7 +668,7 @@ func TestDynamicPodIsTheBestSet(t *testing.T) {
 	// every rule at once (seconds, maxseq, first and last positions,
 	// separation): checked against every subset of up to 11 bids.
 	rng := rand.New(rand.NewPCG(9, 76))
-	for trial := range 150 {
+	for trial := range 200 {
 		imp, offers := randomPod(rng, 1+rng.IntN(11))
 		req := rulesRequest(fmt.Sprintf("pod-%d", trial), imp)
 		req.AT = 1
@@ -722,12 +725,13 @@ func TestDynamicPodOfRealSizeIsExact(t *testing.T) {
 
 func TestDynamicPodPastTheWorkBound(t *testing.T) {
 	// A pod whose knapsack would be too large (poddur in steps of 1 s past
-	// a million) takes the greedy fill: each bid in rank order that fits.
+	// a million) takes the better greedy fill: in rank order (a1, then
+	// d1), or by price per second (d1, then b1).
 	imp := dynamicImp("d", 3_000_000, 0)
 	c := podCase{at: 1, imps: []openrtb2.Imp{imp},
 		offers: []offer{podBid("a1", "d", 10, 2_000_001, "a.com"), podBid("b1", "d", 9, 1_500_000, "b.com"),
-			podBid("c1", "d", 9, 1_500_000, "c.com")},
-		winners: map[string][]string{"d": {"a1"}}, // b1+c1 would be worth 18.00
+			podBid("c1", "d", 9, 1_500_000, "c.com"), podBid("d1", "d", 1, 1, "d.com")},
+		winners: map[string][]string{"d": {"a1", "d1"}}, // 11.00; b1+c1 would be worth 18.00
 		losses:  map[string]openrtb3.LossReason{"b1": openrtb3.LossLostToHigherBid, "c1": openrtb3.LossLostToHigherBid}}
 	c.run(t)
 }
