@@ -86,9 +86,10 @@ const (
 	// (adomain, ignoring case; a subdomain counts as its domain) out of one
 	// pod.
 	SeparateAdvertisers PodSeparation = 1 << iota
-	// SeparateCategories keeps two bids that share an IAB content category
-	// (cat, in the same cattax; a category matches its subcategories in the
-	// IAB 1.0 style: "IAB2" and "IAB2-3") out of one pod.
+	// SeparateCategories keeps two bids that share a content category (cat,
+	// in the same cattax; in IAB Content Taxonomy 1.0, the default, a
+	// category matches its subcategories: "IAB2" and "IAB2-3") out of one
+	// pod.
 	SeparateCategories
 
 	// DefaultPodSeparation is the default of WithPodSeparation: advertisers
@@ -471,15 +472,16 @@ func subdomainOf(d, parent string) bool {
 }
 
 // sameCategory reports whether two bids declare a common category in the
-// same taxonomy (none given: IAB 1.0); a category matches its
-// subcategories.
+// same taxonomy (none given: IAB Content Taxonomy 1.0); in IAB 1.0 a
+// category matches its subcategories ("IAB2" and "IAB2-3").
 func sameCategory(x, y *openrtb2.Bid) bool {
-	if len(x.Cat) == 0 || len(y.Cat) == 0 || taxonomy(x.CatTax) != taxonomy(y.CatTax) {
+	tax := podCatTax(x.CatTax)
+	if len(x.Cat) == 0 || len(y.Cat) == 0 || tax != podCatTax(y.CatTax) {
 		return false
 	}
 	for _, a := range x.Cat {
 		for _, b := range y.Cat {
-			if a != "" && b != "" && (categoryWithin(a, b) || categoryWithin(b, a)) {
+			if a != "" && a == b || tax == adcom1.CatTaxIABContent10 && (categoryWithin(a, b) || categoryWithin(b, a)) {
 				return true
 			}
 		}
@@ -487,17 +489,17 @@ func sameCategory(x, y *openrtb2.Bid) bool {
 	return false
 }
 
-func taxonomy(t adcom1.CategoryTaxonomy) adcom1.CategoryTaxonomy {
+func podCatTax(t adcom1.CategoryTaxonomy) adcom1.CategoryTaxonomy {
 	if t == 0 {
 		return adcom1.CatTaxIABContent10
 	}
 	return t
 }
 
-// categoryWithin reports whether cat is parent or one of its
-// subcategories in the IAB 1.0 style ("IAB2-3" is within "IAB2").
+// categoryWithin reports whether cat is a subcategory of parent in the
+// IAB 1.0 style ("IAB2-3" is within "IAB2").
 func categoryWithin(cat, parent string) bool {
-	return cat == parent || len(cat) > len(parent) && cat[len(parent)] == '-' && cat[:len(parent)] == parent
+	return parent != "" && len(cat) > len(parent) && cat[len(parent)] == '-' && cat[:len(parent)] == parent
 }
 
 // proposeDynamic selects the winners of dynamic pod i for what is left of
