@@ -27,9 +27,14 @@
 //  7. Per imp, rank the bids (the same input always gives the same order)
 //     and clear at first or second price per at and the deal's at; reserve
 //     the winners' costs on the [Ledger], all imps in one call with a
-//     [BatchLedger]; where it refuses, the next bid is tried.
-//  8. Return a [*Result]: per imp the winner and its clearing price, every bid
-//     with its outcome, every bidder with its status and latency.
+//     [BatchLedger]; where it refuses, the next bid is tried. Ad pods
+//     (OpenRTB 2.6 §7.6): the slots of a structured pod (one podid) are
+//     filled best bid first with competitive separation
+//     ([WithPodSeparation]); a dynamic pod (poddur) takes several winners,
+//     the set of greatest value that fits it.
+//  8. Return a [*Result]: per imp the winner and its clearing price (a
+//     dynamic pod's winners in [ImpResult].Winners), every bid with its
+//     outcome, every bidder with its status and latency.
 //  9. Hand the auction's events to the [EventSink] without waiting for it
 //     ([Auction.Close] delivers what is still queued).
 //
