@@ -62,6 +62,7 @@ func (r *round) clear(ctx context.Context, req *openrtb2.BidRequest, res *Result
 			r.settle(res, i)
 		}
 	}
+	r.pods.done()
 }
 
 // propose prices the best bid not yet refused of every imp without a

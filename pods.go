@@ -198,6 +198,14 @@ func (r *round) preparePods(req *openrtb2.BidRequest, res *Result) {
 	}
 }
 
+// done drops what the pods of the auction refer to (the request's
+// rqddurs, the Result), so that a pooled round keeps neither alive.
+func (p *podState) done() {
+	clear(p.imps)
+	p.imps = p.imps[:0]
+	p.k.res = nil
+}
+
 // podImpOf describes imp i of req for clearing. An imp with a podid is in
 // the group of the first imp with that podid, also when separation is off
 // and it clears as any imp does (podNone).

@@ -887,3 +887,22 @@ func TestCTVFixture(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &back))
 	assert.Equal(t, *resp, back)
 }
+
+func TestPodsDoNotLeakIntoTheNextAuction(t *testing.T) {
+	// Rounds are pooled: an auction without pods after one with a pod
+	// clears as usual, and the pod again after it.
+	synctest.Test(t, func(t *testing.T) {
+		a := mustAuction(t, offerBidders([]offer{podBid("a1", "d", 10, 30, "a.com"), podBid("b1", "d", 9, 30, "b.com")}))
+		ctx := context.Background()
+		for run := range 3 {
+			pod := rulesRequest("pod", dynamicImp("d", 60, 0))
+			plain := rulesRequest("plain", auctiontest.VideoImp("d", 1))
+			res, _ := timedRun(t, ctx, a, pod)
+			assert.Equal(t, []string{"a1", "b1"}, winnersOf(res, "d"), "run %d", run)
+			res, _ = timedRun(t, ctx, a, plain)
+			assert.Equal(t, []string{"a1"}, winnersOf(res, "d"), "run %d", run)
+			assert.Nil(t, res.Imps[0].Winners)
+			assert.Equal(t, openrtb3.LossLostToHigherBid, outcomeOf(t, res, "b1").Loss)
+		}
+	})
+}
