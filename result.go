@@ -96,7 +96,9 @@ type BidOutcome struct {
 	ClearMicros int64
 	// MinToWinMicros is the least bid that would have won: for the winner
 	// the larger of the best other eligible bid and the floor, for a loser
-	// the winning bid's price. -1 when unknown (invalid bids).
+	// the winning bid's price, for a bid below its floor that floor. -1
+	// when unknown (other invalid bids). The ${AUCTION_MIN_TO_WIN} of a
+	// loser follows OpenRTB 2.6 §4.4.1 instead (see Result.Macros).
 	MinToWinMicros int64
 
 	// Deal is the deal the bid is for, from the request; nil for open market.
@@ -156,8 +158,18 @@ func (r *Result) HasWinner() bool {
 // data of a winner, or of a loser with its loss reason (for its lurl).
 // Prices and the currency are the bid's own (OpenRTB 2.6 §4.4): amounts of
 // the auction currency are converted back at the rate the bid's price was
-// converted at, so a first-price winner sees exactly its own price. ImpTS
-// is left unknown; set it when the impression is billed.
+// converted at, so a first-price winner sees exactly its own price.
+//
+// The prices follow the tables of §4.4.1. The winner's ${AUCTION_PRICE} is
+// its clearing price and its ${AUCTION_MIN_TO_WIN} the next bid or the
+// floor (MinToWinMicros). A loser has no ${AUCTION_PRICE}; when price
+// decided its loss (lost to a higher or a deal bid, or below its floor) its
+// ${AUCTION_MIN_TO_WIN} is what ties the winner: the winner's clearing
+// price, which is its bid at first price and below it at second price (or
+// the floor it missed, when that is higher or no bid won). Any other loser
+// (an invalid or blocked bid, one the budget refused) has none. A winner's
+// ImpTS is left unknown and kept (KeepImpTS): set it when the impression
+// is billed.
 func (r *Result) Macros(i int) MacroValues {
 	b := &r.Bids[i]
 	v := MacroValues{
@@ -166,11 +178,15 @@ func (r *Result) Macros(i int) MacroValues {
 		SeatID:    b.Seat,
 		AdID:      b.Bid.AdID,
 		ImpID:     b.Bid.ImpID,
-		Price:     b.inBidCurrency(b.ClearMicros),
+		Price:     -1,
 		BidPrice:  b.BidPriceMicros,
 		Currency:  b.BidCurrency,
 		Loss:      b.Loss,
-		MinToWin:  b.inBidCurrency(b.MinToWinMicros),
+		MinToWin:  b.inBidCurrency(r.minToWin(b)),
+		KeepImpTS: b.Won,
+	}
+	if b.Won {
+		v.Price = b.inBidCurrency(b.ClearMicros)
 	}
 	if v.Currency == "" { // an outcome not built by Run
 		v.Currency, v.BidPrice = r.Currency, b.PriceMicros
@@ -181,6 +197,31 @@ func (r *Result) Macros(i int) MacroValues {
 		}
 	}
 	return v
+}
+
+// minToWin is the ${AUCTION_MIN_TO_WIN} of b in micros of the auction
+// currency, -1 for none (see Macros).
+func (r *Result) minToWin(b *BidOutcome) int64 {
+	if b.Won {
+		return b.MinToWinMicros
+	}
+	var w *BidOutcome
+	if b.Imp >= 0 && b.Imp < len(r.Imps) && r.Imps[b.Imp].Winner >= 0 {
+		w = &r.Bids[r.Imps[b.Imp].Winner]
+	}
+	switch b.Loss {
+	case openrtb3.LossLostToHigherBid, openrtb3.LossLostToDealBid:
+		if w != nil {
+			return w.ClearMicros
+		}
+		return b.MinToWinMicros
+	case openrtb3.LossBelowAuctionFloor, openrtb3.LossBelowDealFloor:
+		if w != nil {
+			return max(b.MinToWinMicros, w.ClearMicros)
+		}
+		return b.MinToWinMicros
+	}
+	return -1
 }
 
 // LossURL returns the lurl of the losing Bids[i] with its macros expanded,
@@ -197,8 +238,8 @@ func (r *Result) LossURL(i int) string {
 
 // BidResponse builds the response to send back: one seatbid per seat with a
 // winner, each winning bid a copy of the bidder's with the clearing price
-// and with its macros expanded in nurl, burl and adm. ${AUCTION_IMP_TS} is
-// left for the billing stage. The lurl is passed on as the bidder sent it,
+// and with its macros expanded in nurl, burl and adm; a macro without a
+// value is removed, but ${AUCTION_IMP_TS} is left for the billing stage. The lurl is passed on as the bidder sent it,
 // macros and all: the bid won here, so only whoever decides later that it
 // lost can fill in a loss. With no winner the response has no seatbid
 // and nbr set to r.NBR.
