@@ -119,7 +119,15 @@ func (r *round) ledgerReserve(ctx context.Context, deadline time.Time) {
 		}
 	}
 	if !nonBlocking {
-		a.ledgerTime.record(time.Since(start))
+		// What the clearing time must cover: from the end of the fan-out
+		// when Run waited for it (the time Run took to wake, collect and
+		// clear is part of it, and grows when many auctions end at once),
+		// else from the call.
+		from := start
+		if r.fanout.Before(start) {
+			from = r.fanout
+		}
+		a.ledgerTime.record(time.Since(from))
 	}
 }
 

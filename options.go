@@ -27,9 +27,12 @@ const (
 	DefaultReserve      = 5 * time.Millisecond
 	DefaultClearingTime = time.Millisecond
 	// DefaultRemoteClearingTime is the clearing time with a Ledger that is
-	// not NonBlocking until its latency has been measured; MaxClearingTime
-	// bounds the clearing time that latency calls for (WithClearingTime).
-	DefaultRemoteClearingTime = 5 * time.Millisecond
+	// not NonBlocking until its latency has been measured: the most, so
+	// that a cold start loses no reservation. MinRemoteClearingTime and
+	// MaxClearingTime bound the clearing time that latency calls for
+	// (WithClearingTime).
+	DefaultRemoteClearingTime = MaxClearingTime
+	MinRemoteClearingTime     = 5 * time.Millisecond
 	MaxClearingTime           = 20 * time.Millisecond
 	DefaultMinBidderTime      = 10 * time.Millisecond
 	DefaultPriceIncrement     = 10_000        // micros CPM: 0.01 in the auction currency
@@ -188,9 +191,10 @@ func WithReserve(d time.Duration) Option {
 // the deadline. Default DefaultClearingTime (1ms) with no Ledger or one
 // that is NonBlocking; with any other Ledger (a remote one), by default the
 // clearing time follows the ledger's observed latency: twice the 99th
-// percentile of its last 256 calls plus DefaultClearingTime, between
-// DefaultClearingTime and MaxClearingTime, and DefaultRemoteClearingTime
-// until 32 calls have been seen. Given, d is used as it is, whatever the
+// percentile of what its last 2048 reservations took from the end of the
+// fan-out, plus DefaultClearingTime, between MinRemoteClearingTime (5ms)
+// and MaxClearingTime (20ms), and DefaultRemoteClearingTime (20ms) until
+// 32 reservations have been seen. Given, d is used as it is, whatever the
 // ledger.
 func WithClearingTime(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.clearingTime, c.clearingFixed = d, true })

@@ -62,7 +62,9 @@ type LedgerUnderTest struct {
 // call with a done ctx returns ctx.Err() and changes nothing; and many
 // goroutines reserving at once never overspend, nor does the balance read
 // meanwhile (with Balance, or else with the ledger's own Balance if it is a
-// gavel.BalanceReader) ever show more spent than the budget. With
+// gavel.BalanceReader) ever show more spent than the budget. A
+// gavel.BatchLedger's ReserveBatch must make each reservation on its own,
+// in order on one account, and change nothing with a done ctx. With
 // SetBudget it checks budget changes, and with Clock too, daily periods.
 //
 // newLedger is called for every subtest and must return a fresh ledger
@@ -73,6 +75,7 @@ func TestLedger(t *testing.T, newLedger func(t *testing.T) LedgerUnderTest, forg
 	t.Run("reserve", func(t *testing.T) { testLedgerReserve(t, newLedger) })
 	t.Run("commit and release", func(t *testing.T) { testLedgerEnd(t, newLedger, forgedIDs) })
 	t.Run("context done", func(t *testing.T) { testLedgerContextDone(t, newLedger) })
+	t.Run("reserve batch", func(t *testing.T) { testLedgerReserveBatch(t, newLedger) })
 	t.Run("budget changes", func(t *testing.T) { testLedgerBudgetChanges(t, newLedger(t)) })
 	t.Run("concurrent reservations", func(t *testing.T) {
 		for _, yield := range []bool{false, true} {

@@ -136,22 +136,27 @@ func goCmd(dir string, env []string, args ...string) ([]byte, error) {
 }
 
 // consumerEnv returns the environment of the scratch modules: outside any
-// workspace, the proxy before the usual GOPROXY, no checksum database for
-// gavel's modules (they are not published), go.mod and go.sum updated as
-// needed, and a module cache of their own (modCache), from which the
-// gavel modules of an earlier run are removed first: the module cache
-// never downloads a version again.
+// workspace, the proxy first, then the usual module cache's downloads (so
+// third-party modules come from this machine when it has them), then the
+// usual GOPROXY; no checksum database for gavel's modules (they are not
+// published); go.mod and go.sum updated as needed; and the module cache
+// modCache, from which the gavel modules of an earlier run are removed
+// first: a module cache never downloads a version again.
 func consumerEnv(proxy, modCache string) ([]string, error) {
-	usual, err := goEnv("GOPROXY", "GOFLAGS", "GONOSUMDB")
+	usual, err := goEnv("GOPROXY", "GOFLAGS", "GONOSUMDB", "GOMODCACHE")
 	if err != nil {
 		return nil, err
 	}
 	if err := removeGavel(modCache); err != nil {
 		return nil, err
 	}
+	proxies := "file://" + filepath.ToSlash(proxy)
+	if downloads := filepath.Join(usual["GOMODCACHE"], "cache", "download"); usual["GOMODCACHE"] != "" && isDir(downloads) {
+		proxies += ",file://" + filepath.ToSlash(downloads)
+	}
 	set := map[string]string{
 		"GOWORK":      "off",
-		"GOPROXY":     "file://" + filepath.ToSlash(proxy) + "," + usual["GOPROXY"],
+		"GOPROXY":     proxies + "," + usual["GOPROXY"],
 		"GONOSUMDB":   joinList("github.com/gavelrtb/*", usual["GONOSUMDB"]),
 		"GOFLAGS":     strings.TrimSpace(usual["GOFLAGS"] + " -mod=mod -modcacherw"),
 		"GOMODCACHE":  modCache,
@@ -167,6 +172,11 @@ func consumerEnv(proxy, modCache string) ([]string, error) {
 		env = append(env, k+"="+v)
 	}
 	return env, nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 func joinList(a, b string) string {
@@ -194,17 +204,6 @@ func goEnv(names ...string) (map[string]string, error) {
 		vals[n] = lines[i]
 	}
 	return vals, nil
-}
-
-// defaultModCache returns the module cache of the scratch modules: one of
-// their own, kept between runs so that third-party modules are downloaded
-// once.
-func defaultModCache() string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		dir = os.TempDir()
-	}
-	return filepath.Join(dir, "gavel-rehearsal", "modcache")
 }
 
 // removeGavel removes gavel's modules, which an earlier run downloaded,

@@ -30,7 +30,7 @@ import (
 func main() {
 	repo := flag.String("repo", "../..", "the repository's root directory")
 	keep := flag.Bool("keep", false, "keep the proxy and the scratch modules, and print where they are")
-	modCache := flag.String("modcache", defaultModCache(), "GOMODCACHE of the scratch modules (gavel's modules in it are removed first)")
+	modCache := flag.String("modcache", "", "GOMODCACHE of the scratch modules, gavel's modules in it removed first (default: a new one per run, filled from the usual module cache)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("rehearsal: ")
@@ -79,6 +79,11 @@ func run(root, modCache string, keep bool) error {
 	}
 	log.Printf("proxy at %s (%v)", proxy, time.Since(t).Round(time.Millisecond))
 
+	if modCache == "" {
+		// A module cache of the run's own: a run never sees gavel modules
+		// that another run, of another tree, put in a shared one.
+		modCache = filepath.Join(tmp, "modcache")
+	}
 	env, err := consumerEnv(proxy, modCache)
 	if err != nil {
 		return err

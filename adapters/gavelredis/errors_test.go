@@ -6,22 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gavelrtb/gavel/internal/modtest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gavelrtb/gavel"
 )
-
-// assertPrefixedOnce asserts that every line of err's message (errors.Join
-// puts one problem per line) says "gavel:" exactly once, at its start.
-func assertPrefixedOnce(t *testing.T, err error) {
-	t.Helper()
-	require.Error(t, err)
-	for line := range strings.SplitSeq(err.Error(), "\n") {
-		assert.Equal(t, 1, strings.Count(line, "gavel:"), "%q", line)
-		assert.True(t, strings.HasPrefix(line, "gavel: "), "%q", line)
-	}
-}
 
 // The errors of the package name gavel once: a wrapped sentinel already
 // says it.
@@ -43,7 +34,7 @@ func TestErrorsSayGavelOnce(t *testing.T) {
 	for name, err := range constructors {
 		t.Run(name, func(t *testing.T) {
 			assert.ErrorIs(t, err, gavel.ErrInvalidOption)
-			assertPrefixedOnce(t, err)
+			modtest.PrefixedOnce(t, err)
 			assert.Len(t, strings.Split(err.Error(), "\n"), lines[name], "%v", err)
 		})
 	}
@@ -52,22 +43,22 @@ func TestErrorsSayGavelOnce(t *testing.T) {
 		l := newTestLedgerAt(t, c, ledgerPrefix(t, c))
 		err := l.SetBudget(ctx, gavel.Budget{Account: "acme", Amount: 1, Period: gavel.DailyPeriod(time.FixedZone("nowhere", 3600), 0)})
 		assert.ErrorIs(t, err, gavel.ErrInvalidBudget)
-		assertPrefixedOnce(t, err)
+		modtest.PrefixedOnce(t, err)
 		require.NoError(t, l.Close(ctx))
 		_, err = l.Reserve(ctx, "acme", 1, time.Second)
-		assertPrefixedOnce(t, err)
+		modtest.PrefixedOnce(t, err)
 	})
 	t.Run("pacer", func(t *testing.T) {
 		p := newTestPacer(t, c, prefix)
 		require.NoError(t, p.SetBudget(ctx, gavel.Budget{Account: "acme", Amount: 1_000, Period: pacerDay}))
 		require.NoError(t, c.Do(ctx, c.B().Set().Key(prefix+"pacer:{acme}:state").Value("junk").Build()).Error())
-		assertPrefixedOnce(t, p.Sync(ctx))
+		modtest.PrefixedOnce(t, p.Sync(ctx))
 	})
 	t.Run("profile", func(t *testing.T) {
 		s := newTestProfileStore(t, c, prefix)
 		require.NoError(t, c.Do(ctx, c.B().Set().Key(s.Key("u1")).Value(`{"v":9}`).Build()).Error())
 		_, err := s.Profile(ctx, "u1")
-		assertPrefixedOnce(t, err)
-		assertPrefixedOnce(t, s.Put(ctx, "u1", nil, 0))
+		modtest.PrefixedOnce(t, err)
+		modtest.PrefixedOnce(t, s.Put(ctx, "u1", nil, 0))
 	})
 }

@@ -16,9 +16,10 @@ import (
 	"github.com/gavelrtb/gavel"
 )
 
-// Ledger is a gavel.Ledger and gavel.BalanceReader that keeps budgets in
-// Redis, so that every process that runs auctions on an account draws on
-// one budget. Budgets are set with SetBudget. The semantics are those of
+// Ledger is a gavel.Ledger, gavel.BatchLedger, gavel.BalanceReader and
+// gavel.BalanceCache that keeps budgets in Redis, so that every process
+// that runs auctions on an account draws on one budget. Budgets are set
+// with SetBudget. The semantics are those of
 // gavel.MemoryLedger; every change of money in Redis is a Lua script that
 // runs atomically on the account's keys, and returns the account's
 // expired holds before it decides anything, so no sweeper is needed.
@@ -28,11 +29,36 @@ import (
 // Each account is kept in one of two modes: the ledger's (WithLedgerMode,
 // default ModeStrict) or its own (WithAccountMode).
 //
-// ModeStrict: every Reserve, Commit and Release is one script, one round
-// trip. Committed + Reserved never exceeds the budget (unless SetBudget
-// lowers it below them). A hold's ID is chosen by the ledger (a random tag
-// of the Ledger and a counter, below 2^53), and any Ledger on the same keys
-// can commit or release it.
+// ModeStrict: every reservation is made in Redis, every Commit and Release
+// is one script, one round trip. Committed + Reserved never exceeds the
+// budget (unless SetBudget lowers it below them). A hold's ID is chosen by
+// the ledger (a random tag of the Ledger and a counter, below 2^53), and
+// any Ledger on the same keys can commit or release it.
+//
+// Strict-mode reservations go to Redis in batches: all those of one
+// ReserveBatch (the winners of all imps of an auction, for a
+// gavel.Auction), together with those of the other Reserve and ReserveBatch
+// calls waiting at the time, in one round trip: one script call per
+// account, which makes the account's reservations in order, pipelined
+// (rueidis DoMulti). One batch is in flight at a time; a call that finds
+// none in flight is sent at once, so it waits for nothing but its round
+// trip, and the calls that arrive meanwhile go together in the next. Each
+// reservation is made on its own: one may fail (its account cannot cover
+// it, or has no budget) while others succeed, and a refusal does not stop
+// the next reservations of its account, which get what is left. A script
+// call is atomic on its account's keys, so the calls of a batch can go to
+// different nodes of a Redis Cluster; a batch is not atomic as a whole.
+//
+// Why so, measured on the project's machine (2 shared cores, Redis on
+// localhost): one script over every account of a batch, which only a
+// standalone Redis could run, took as long as the same reservations
+// pipelined one script each (3, 24 and 200 reservations: 0.22 against
+// 0.25ms, 1.2 against 1.2ms, 7 to 9ms either way): what costs is Redis
+// running the scripts, about 30µs each, not the round trip. Grouping by
+// account is what saves it: 24 reservations on one account take 0.4ms in
+// one script, 1.1ms as 24; 200 take 1.5ms against 8ms. So under load, when
+// many auctions reserve on one DSP's account at once, they share one
+// script per batch, and Redis keeps up.
 //
 // ModeLease: the process leases a slice of the account's budget
 // (WithLeaseSlice) and reserves from it in memory, without a round trip. A
@@ -123,11 +149,22 @@ import (
 // passed to the LedgerErrorHooks (WithLedgerHooks); a call canceled by its
 // ctx (context.Canceled) is the caller's doing and is neither.
 //
-// A strict-mode reservation whose reply is lost (its ctx ended during the
-// call, the connection broke) may still have been made in Redis. Since the
+// A strict-mode reservation whose reply is lost (the connection broke, the
+// ledger timeout passed) may still have been made in Redis. Since the
 // Ledger chose the hold's ID, it releases the hold in the background a
 // ledger timeout later (LedgerStats.Orphans); one it misses returns at its
-// expiry.
+// expiry. A caller whose ctx ends before the reply gets an error wrapping
+// ctx.Err() at once. Its batch waits for the reply until the latest
+// deadline of its callers (within the ledger timeout), and the holds made
+// for a caller that gave up are released as soon as the reply arrives; if
+// it does not arrive by then, they are orphans as above.
+//
+// # Balances
+//
+// CachedBalance (gavel.BalanceCache) answers from memory: every script
+// that moves an account's money answers with its balance, and a background
+// refresh reads the balances asked for lately, every WithBalanceRefresh, in
+// one round trip; see CachedBalance for its staleness.
 //
 // A lease-mode account rides out an outage shorter than three quarters of
 // the lease TTL on its lease: that is the policy to choose for accounts
@@ -164,11 +201,20 @@ type Ledger struct {
 
 	orphans    chan orphan // reservations whose reply was lost, to release
 	orphanOnce sync.Once
+	queue      reserveQueue // strict-mode reservations waiting (ledger_batch.go)
+
+	// The balance cache (ledger_balances.go).
+	balanceOnce  sync.Once    // starts the refresh
+	balanceTicks atomic.Int64 // refreshes started
+	wanted       sync.Map     // names of accounts to read that the ledger does not keep
+	nwanted      atomic.Int64 // entries in wanted
 }
 
 var (
 	_ gavel.Ledger        = (*Ledger)(nil)
+	_ gavel.BatchLedger   = (*Ledger)(nil)
 	_ gavel.BalanceReader = (*Ledger)(nil)
+	_ gavel.BalanceCache  = (*Ledger)(nil)
 )
 
 // Mode is how a Ledger keeps an account: see Ledger.
@@ -220,7 +266,7 @@ type LedgerStats struct {
 	LeaseRefills int64 // lease refreshes that added money to a lease
 	LeaseReports int64 // lease refreshes that reported committed money
 	LeasesLost   int64 // leases found expired in Redis while the process counted on them
-	Orphans      int64 // reservations whose reply was lost (see Ledger)
+	Orphans      int64 // reservations whose reply was lost or whose caller gave up (see Ledger)
 	LocalHolds   int64 // lease-mode holds outstanding in this process, now
 }
 

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/gavelrtb/gavel"
 )
 
@@ -25,6 +23,9 @@ type account struct {
 	conf  atomic.Pointer[accountConfig]
 	lease *lease      // nil in strict mode
 	kept  atomic.Bool // the ledger keeps this account
+
+	bal   atomic.Pointer[cachedBalance] // the last balance read, nil if none
+	asked atomic.Int64                  // the balance tick of the last CachedBalance
 }
 
 // Key suffixes, in the order of the scripts' KEYS.
@@ -108,7 +109,7 @@ func (l *Ledger) Balance(ctx context.Context, account string) (gavel.Balance, er
 	if err := r.ints(&b.Budget, &b.Committed, &b.Reserved, &start); err != nil {
 		return gavel.Balance{}, l.redisError(LedgerBalance, a.name, err)
 	}
-	l.keep(a)
+	l.known(a, r, 1)
 	switch {
 	case start == 0:
 	case used.period.Daily && used.start.UnixMilli() == start:
@@ -177,7 +178,7 @@ func (l *Ledger) SetBudget(ctx context.Context, b gavel.Budget) error {
 	if r.str(1) == version { // the period changed; else the one a knows holds
 		a.conf.Store(next)
 	}
-	l.keep(a)
+	l.known(a, r, 2)
 	return nil
 }
 
@@ -186,7 +187,7 @@ func (l *Ledger) SetBudget(ctx context.Context, b gavel.Budget) error {
 // the reply and its code. A STALE reply teaches a the account's
 // configuration in Redis, and s runs again, up to twice more. A failure is
 // counted and reported.
-func (l *Ledger) call(ctx context.Context, op LedgerOp, s *rueidis.Lua, a *account, args func(*accountConfig) []string) (reply, int64, error) {
+func (l *Ledger) call(ctx context.Context, op LedgerOp, s *script, a *account, args func(*accountConfig) []string) (reply, int64, error) {
 	ctx, cancel := l.bound(ctx)
 	defer cancel()
 	for range 3 {

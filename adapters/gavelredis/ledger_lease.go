@@ -238,6 +238,7 @@ func (l *Ledger) refresh(ctx context.Context, a *account, final bool) error {
 		return err
 	}
 	l.applyLease(a, r, got, used, sent, final)
+	l.known(a, rep, 5)
 	return nil
 }
 

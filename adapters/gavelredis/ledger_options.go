@@ -21,10 +21,11 @@ func (f ledgerOptionFunc) applyLedger(c *ledgerConfig) { f(c) }
 
 // Defaults of the ledger options.
 const (
-	DefaultLeaseSlice    = 10_000_000 // micros: 10.00 in the account's currency
-	DefaultLeaseTTL      = 10 * time.Second
-	DefaultLeaseInterval = 100 * time.Millisecond
-	DefaultLedgerTimeout = time.Second
+	DefaultLeaseSlice     = 10_000_000 // micros: 10.00 in the account's currency
+	DefaultLeaseTTL       = 10 * time.Second
+	DefaultLeaseInterval  = 100 * time.Millisecond
+	DefaultLedgerTimeout  = time.Second
+	DefaultBalanceRefresh = time.Second
 )
 
 type ledgerConfig struct {
@@ -35,6 +36,7 @@ type ledgerConfig struct {
 	leaseTTL time.Duration
 	interval time.Duration
 	timeout  time.Duration
+	balances time.Duration // WithBalanceRefresh
 	clock    gavel.Clock
 	hooks    []LedgerErrorHook
 	errs     []error
@@ -92,6 +94,16 @@ func WithLeaseInterval(d time.Duration) LedgerOption {
 // Default DefaultLedgerTimeout (1s).
 func WithLedgerTimeout(d time.Duration) LedgerOption {
 	return ledgerOptionFunc(func(c *ledgerConfig) { c.timeout = d })
+}
+
+// WithBalanceRefresh sets how often the ledger reads again the balances
+// it caches for CachedBalance (gavel.BalanceCache), for what other
+// processes spent: those of the accounts asked for in the last two
+// refreshes, in one round trip per 256 accounts. It must be positive. A
+// cached balance not read again for more than two refreshes is not used.
+// Default DefaultBalanceRefresh (1s).
+func WithBalanceRefresh(d time.Duration) LedgerOption {
+	return ledgerOptionFunc(func(c *ledgerConfig) { c.balances = d })
 }
 
 // WithLedgerClock sets the clock that computes daily periods and expires
@@ -160,6 +172,7 @@ func newLedgerConfig(opts []LedgerOption) (ledgerConfig, error) {
 		leaseTTL: DefaultLeaseTTL,
 		interval: DefaultLeaseInterval,
 		timeout:  DefaultLedgerTimeout,
+		balances: DefaultBalanceRefresh,
 	}
 	for _, o := range opts {
 		o.applyLedger(&c)
@@ -183,6 +196,9 @@ func newLedgerConfig(opts []LedgerOption) (ledgerConfig, error) {
 	}
 	if c.timeout <= 0 {
 		c.fail("timeout must be positive, got %v", c.timeout)
+	}
+	if c.balances <= 0 {
+		c.fail("balance refresh must be positive, got %v", c.balances)
 	}
 	return c, errors.Join(c.errs...)
 }

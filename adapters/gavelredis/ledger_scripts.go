@@ -1,7 +1,9 @@
 package gavelredis
 
 import (
+	"crypto/sha1"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -38,13 +40,24 @@ const (
 )
 
 // scripts are a Ledger's scripts. rueidis sends each by its SHA-1
-// (EVALSHA) and falls back to its text (EVAL) when Redis does not know it.
+// (EVALSHA) and falls back to its text (EVAL) when Redis does not know it;
+// so does execMulti, which sends many calls in one round trip.
 type scripts struct {
-	reserve, end, balance, budget, lease *rueidis.Lua
+	reserve, end, balance, budget, lease *script
+}
+
+// script is one of the scripts, with its text and SHA-1 for execMulti.
+type script struct {
+	*rueidis.Lua
+	text, sha1 string
 }
 
 func newScripts() scripts {
-	s := func(body string) *rueidis.Lua { return rueidis.NewLuaScript(preludeLua + body) }
+	s := func(body string) *script {
+		text := preludeLua + body
+		sum := sha1.Sum([]byte(text))
+		return &script{Lua: rueidis.NewLuaScript(text), text: text, sha1: hex.EncodeToString(sum[:])}
+	}
 	return scripts{
 		reserve: s(reserveLua),
 		end:     s(endLua),

@@ -19,70 +19,113 @@ func (l *Ledger) Reserve(ctx context.Context, account string, amount int64, ttl 
 	if err := ctx.Err(); err != nil {
 		return gavel.Hold{}, err
 	}
+	a, ttl, err := l.admit(account, amount, ttl)
+	if err != nil {
+		return gavel.Hold{}, err
+	}
+	if l.leased(a, amount) {
+		return l.reserveLease(ctx, a, amount, ttl)
+	}
+	h := []strictHold{l.newStrictHold(a, amount, ttl)}
+	if !l.reserveStrict(ctx, h) {
+		return gavel.Hold{}, l.abandoned(account, ctx.Err())
+	}
+	return h[0].hold, h[0].err
+}
+
+// ReserveBatch implements gavel.BatchLedger. Its strict-mode reservations
+// go to Redis together, in one round trip, with those of the other calls
+// waiting at the time (see Ledger): each is made on its own, so one may
+// fail while others succeed, and those on one account are made in the
+// order of rs. Lease-mode reservations are made from the leases, in the
+// process, first. A reservation above MaxAmount is refused with
+// gavel.ErrBudgetExhausted, one that is not valid with
+// gavel.ErrInvalidReservation, without a round trip. If ctx ends before
+// the reply, the strict-mode reservations not yet answered fail with
+// ctx.Err(), and those Redis makes anyway are released.
+func (l *Ledger) ReserveBatch(ctx context.Context, rs []gavel.Reservation, holds []gavel.Hold, errs []error) {
+	if err := ctx.Err(); err != nil {
+		for i := range rs {
+			holds[i], errs[i] = gavel.Hold{}, err
+		}
+		return
+	}
+	var strict []strictHold
+	var at []int // the index in rs of each of strict
+	for i, r := range rs {
+		holds[i], errs[i] = gavel.Hold{}, nil
+		a, ttl, err := l.admit(r.Account, r.Amount, r.TTL)
+		switch {
+		case err != nil:
+			errs[i] = err
+		case l.leased(a, r.Amount):
+			holds[i], errs[i] = l.reserveLease(ctx, a, r.Amount, ttl)
+		default:
+			strict = append(strict, l.newStrictHold(a, r.Amount, ttl))
+			at = append(at, i)
+		}
+	}
+	if len(strict) == 0 {
+		return
+	}
+	if !l.reserveStrict(ctx, strict) {
+		for _, i := range at {
+			errs[i] = l.abandoned(rs[i].Account, ctx.Err())
+		}
+		return
+	}
+	for k, i := range at {
+		holds[i], errs[i] = strict[k].hold, strict[k].err
+	}
+}
+
+// admit checks a reservation of amount for ttl on account, and returns
+// the account and the ttl to reserve it with (capped at maxTTL).
+func (l *Ledger) admit(account string, amount int64, ttl time.Duration) (*account, time.Duration, error) {
 	if amount <= 0 || ttl <= 0 {
-		return gavel.Hold{}, gavel.ErrInvalidReservation
+		return nil, 0, gavel.ErrInvalidReservation
 	}
 	if l.closed.Load() {
-		return gavel.Hold{}, ErrLedgerClosed
+		return nil, 0, ErrLedgerClosed
 	}
 	if amount > MaxAmount {
 		l.stats.refusals.Add(1)
-		return gavel.Hold{}, gavel.ErrBudgetExhausted
+		return nil, 0, gavel.ErrBudgetExhausted
 	}
-	ttl = min(ttl, maxTTL)
 	a, kept := l.lookupKept(account)
-	if a.lease != nil && amount <= l.cfg.slice {
-		if !kept {
-			a = l.share(a)
-		}
-		return l.reserveLease(ctx, a, amount, ttl)
+	if l.leased(a, amount) && !kept {
+		a = l.share(a)
 	}
-	return l.reserveStrict(ctx, a, amount, ttl)
+	return a, min(ttl, maxTTL), nil
 }
 
-func (l *Ledger) reserveStrict(ctx context.Context, a *account, amount int64, ttl time.Duration) (gavel.Hold, error) {
-	amt := strconv.FormatInt(amount, 10)
-	ms := strconv.FormatInt(int64((ttl+time.Millisecond-1)/time.Millisecond), 10)
-	for range 3 {
-		id := l.idBase | uint64(l.nextID.Add(1))
-		ids := strconv.FormatUint(id, 10)
-		r, code, err := l.call(ctx, LedgerReserve, l.scripts.reserve, a, func(c *accountConfig) []string {
-			return []string{c.version, c.startMs, amt, ms, ids}
-		})
-		if err != nil {
-			l.orphaned(a, ids, amt)
-			l.failed(err)
-			return gavel.Hold{}, err
-		}
-		switch code {
-		case replyOK:
-			var expiry int64
-			if err = r.ints(&expiry); err != nil {
-				break
-			}
-			l.keep(a)
-			l.stats.reserves.Add(1)
-			return gavel.Hold{Account: a.name, ID: id, Amount: amount, Expires: time.UnixMilli(expiry)}, nil
-		case replyTaken: // a hold of another ledger has the ID; take the next
-			continue
-		case replyExhausted:
-			l.keep(a)
-			l.stats.refusals.Add(1)
-			return gavel.Hold{}, gavel.ErrBudgetExhausted
-		case replyUnknown:
-			l.forget(a)
-			return gavel.Hold{}, gavel.ErrUnknownAccount
-		default:
-			err = fmt.Errorf("%w: code %d", errBadReply, code)
-		}
-		l.orphaned(a, ids, amt) // a reply not understood may have reserved
-		err = l.redisError(LedgerReserve, a.name, err)
-		l.failed(err)
-		return gavel.Hold{}, err
+// leased reports whether a reservation of amount on a is made from a's
+// lease: a is in lease mode and amount fits in a slice.
+func (l *Ledger) leased(a *account, amount int64) bool {
+	return a.lease != nil && amount <= l.cfg.slice
+}
+
+// strictHold is one strict-mode reservation in the making, and its outcome.
+type strictHold struct {
+	a      *account
+	amount int64
+	amt    string // amount, for the script
+	ms     int64  // the ttl in milliseconds, rounded up
+	id     uint64 // the hold's ID, chosen by the ledger
+
+	hold    gavel.Hold // the outcome: a hold,
+	err     error      // or an error,
+	failure error      // or a failure of Redis, which becomes the error once counted (tally)
+}
+
+func (l *Ledger) newStrictHold(a *account, amount int64, ttl time.Duration) strictHold {
+	return strictHold{
+		a:      a,
+		amount: amount,
+		amt:    strconv.FormatInt(amount, 10),
+		ms:     int64((ttl + time.Millisecond - 1) / time.Millisecond),
+		id:     l.idBase | uint64(l.nextID.Add(1)),
 	}
-	err := l.redisError(LedgerReserve, a.name, errors.New("hold ids taken"))
-	l.failed(err)
-	return gavel.Hold{}, err
 }
 
 // failed counts a reservation that failed with err, unless its ctx was
@@ -105,16 +148,17 @@ type orphan struct {
 // others return at their expiry.
 const maxOrphans = 1024
 
-// orphaned hands a reservation whose reply was lost to the orphan worker,
-// which releases it a ledger timeout later: the delay lets a reservation
-// stuck in the network arrive first, though that is not guaranteed (the
-// client has several connections), and a hold released too early returns
-// at its expiry.
-func (l *Ledger) orphaned(a *account, id, amount string) {
+// orphaned hands a reservation whose reply was lost, or whose caller gave
+// up waiting for it, to the orphan worker, which releases it after delay:
+// a ledger timeout after a lost reply lets a reservation stuck in the
+// network arrive first, though that is not guaranteed (the client has
+// several connections), and a hold released too early returns at its
+// expiry.
+func (l *Ledger) orphaned(a *account, id, amount string, delay time.Duration) {
 	l.stats.orphans.Add(1)
 	l.orphanOnce.Do(func() { l.start(l.releaseOrphans) })
 	select {
-	case l.orphans <- orphan{a: a, id: id, amount: amount, at: l.mono() + int64(l.cfg.timeout)}:
+	case l.orphans <- orphan{a: a, id: id, amount: amount, at: l.mono() + int64(delay)}:
 	default:
 	}
 }
@@ -132,6 +176,10 @@ func (l *Ledger) releaseOrphans() {
 		t.Reset(time.Duration(o.at - l.mono()))
 		select {
 		case <-l.bg.Done():
+			select { // for Close to release
+			case l.orphans <- o:
+			default:
+			}
 			return
 		case <-t.C:
 		}
@@ -188,7 +236,7 @@ func (l *Ledger) end(ctx context.Context, h gavel.Hold, actual int64, commit boo
 		op, act = LedgerCommit, strconv.FormatInt(actual, 10)
 	}
 	id, amt := strconv.FormatUint(h.ID, 10), strconv.FormatInt(h.Amount, 10)
-	_, code, err := l.call(ctx, op, l.scripts.end, a, func(c *accountConfig) []string {
+	r, code, err := l.call(ctx, op, l.scripts.end, a, func(c *accountConfig) []string {
 		return []string{c.version, c.startMs, id, amt, act}
 	})
 	if err != nil {
@@ -196,7 +244,7 @@ func (l *Ledger) end(ctx context.Context, h gavel.Hold, actual int64, commit boo
 	}
 	switch code {
 	case replyOK:
-		l.keep(a)
+		l.known(a, r, 1)
 		if commit {
 			l.stats.commits.Add(1)
 		} else {

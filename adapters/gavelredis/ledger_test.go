@@ -89,13 +89,25 @@ type countingLedger struct {
 
 func (c *countingLedger) Reserve(ctx context.Context, account string, amount int64, ttl time.Duration) (gavel.Hold, error) {
 	h, err := c.Ledger.Reserve(ctx, account, amount, ttl)
+	c.count(err)
+	return h, err
+}
+
+func (c *countingLedger) ReserveBatch(ctx context.Context, rs []gavel.Reservation, holds []gavel.Hold, errs []error) {
+	c.Ledger.ReserveBatch(ctx, rs, holds, errs)
+	for _, err := range errs {
+		c.count(err)
+	}
+}
+
+// count counts the outcome of one reservation.
+func (c *countingLedger) count(err error) {
 	switch {
 	case err == nil:
 		c.reserves.Add(1)
 	case errors.Is(err, gavel.ErrBudgetExhausted):
 		c.refusals.Add(1)
 	}
-	return h, err
 }
 
 // checkStats closes the ledger, which ends its lease-mode holds, and
@@ -357,6 +369,8 @@ func TestLedgerOptions(t *testing.T) {
 		{"zero interval", WithLeaseInterval(0)},
 		{"ttl under 4 intervals", WithLeaseTTL(399 * time.Millisecond)},
 		{"zero timeout", WithLedgerTimeout(0)},
+		{"zero balance refresh", WithBalanceRefresh(0)},
+		{"negative balance refresh", WithBalanceRefresh(-time.Second)},
 		{"prefix ending with the separator", WithKeyPrefix("gavel:")},
 		{"nil hook", WithLedgerHooks(nil)},
 		{"not a hook", WithLedgerHooks(42)},

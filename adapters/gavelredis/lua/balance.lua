@@ -1,12 +1,12 @@
--- balance.lua: Ledger.Balance.
+-- balance.lua: Ledger.Balance, and the refresh of the balances the Ledger
+-- caches.
 -- ARGV: version, period start (ms).
--- Reply: {OK, budget, committed, reserved + leased, period start ms} |
--- {UNKNOWN} | {STALE, ...}.
+-- Reply: {OK, budget, committed, reserved + leased, period start ms,
+-- server time us} | {UNKNOWN} | {STALE, ...}.
 local amount, reply = budget(ARGV[1])
 if not amount then
   return reply
 end
 expire_all(now_ms())
 roll(ARGV[2])
-local s = redis.call('HMGET', K_STATE, 'committed', 'reserved', 'leased', 'start')
-return {OK, amount, tonumber(s[1] or '0'), tonumber(s[2] or '0') + tonumber(s[3] or '0'), tonumber(s[4] or '0')}
+return with_balance({OK}, amount)

@@ -1,7 +1,8 @@
 -- end.lua: Ledger.Commit and Ledger.Release of a strict-mode hold.
 -- ARGV: version, period start (ms), hold id, hold amount, amount to bill
 -- ('' to release).
--- Reply: {OK} | {NOT_FOUND} | {EXCEEDS} | {STALE, ...}.
+-- Reply: {OK, balance...} (see with_balance) | {NOT_FOUND} | {EXCEEDS} |
+-- {STALE, ...}.
 local amount, reply = budget(ARGV[1])
 if not amount then
   if reply[1] == UNKNOWN then
@@ -40,4 +41,4 @@ redis.call('HINCRBY', K_STATE, 'reserved', -tonumber(held))
 if actual > 0 then
   redis.call('HINCRBY', K_STATE, 'committed', actual)
 end
-return {OK}
+return with_balance({OK}, amount)

@@ -7,8 +7,8 @@
 -- number is not above the owner's last is skipped, so that a report sent
 -- again after a lost reply does not count twice.
 -- Reply: {OK, 1 if the lease existed before this call else 0, the lease's
--- amount now, its expiry ms, what is left to reserve or lease} |
--- {UNKNOWN} | {STALE, ...}.
+-- amount now, its expiry ms, what is left to reserve or lease, balance...
+-- (see with_balance)} | {UNKNOWN} | {STALE, ...}.
 local amount, reply = budget(ARGV[1])
 if not amount then
   return reply
@@ -22,7 +22,7 @@ if last < 0 then
   -- The owner ended its lease (a tombstone, see below): a call that
   -- arrives after that, such as a refresh canceled by Close whose script
   -- still reached Redis, changes nothing. The final report covered it.
-  return {OK, 0, 0, 0, available(amount)}
+  return with_balance({OK, 0, 0, 0, available(amount)}, amount)
 end
 local had = redis.call('HGET', K_LEASES, owner)
 local lease = tonumber(had or '0')
@@ -53,7 +53,7 @@ if ARGV[9] == '1' then
   redis.call('HDEL', K_LEASES, owner)
   redis.call('HSET', K_LEASES, seqf, -math.max(tonumber(ARGV[4]), 1))
   redis.call('ZADD', K_LEASE_EXP, now + math.max(tonumber(ARGV[8]), 60000), owner)
-  return {OK, existed, 0, 0, available(amount)}
+  return with_balance({OK, existed, 0, 0, available(amount)}, amount)
 end
 local give = math.min(tonumber(ARGV[7]) - lease, available(amount))
 if give > 0 then
@@ -63,4 +63,4 @@ end
 local expiry = now + tonumber(ARGV[8])
 redis.call('HSET', K_LEASES, owner, lease, seqf, ARGV[4])
 redis.call('ZADD', K_LEASE_EXP, expiry, owner)
-return {OK, existed, lease, expiry, available(amount)}
+return with_balance({OK, existed, lease, expiry, available(amount)}, amount)

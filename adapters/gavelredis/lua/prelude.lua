@@ -11,9 +11,12 @@ local OK, EXHAUSTED, UNKNOWN, STALE, NOT_FOUND, EXCEEDS, TAKEN = 0, 1, 2, 3, 4, 
 -- capped there by SetBudget).
 
 -- now_ms returns the server's time in Unix milliseconds: every process
--- expires holds and leases by this one clock.
+-- expires holds and leases by this one clock. It keeps the time in
+-- microseconds in now_us, for with_balance.
+local now_us = 0
 local function now_ms()
   local t = redis.call('TIME')
+  now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
@@ -90,4 +93,23 @@ end
 local function available(amount)
   local s = redis.call('HMGET', K_STATE, 'committed', 'reserved', 'leased')
   return amount - tonumber(s[1] or '0') - tonumber(s[2] or '0') - tonumber(s[3] or '0')
+end
+
+-- with_balance appends the account's balance to reply and returns it:
+-- budget (amount), committed, reserved + leased, period start (ms), and
+-- the server's time in microseconds when the script read it (now_us, read
+-- now if the script did not), by which the ledger orders the balances it
+-- caches.
+local function with_balance(reply, amount)
+  if now_us == 0 then
+    now_ms()
+  end
+  local s = redis.call('HMGET', K_STATE, 'committed', 'reserved', 'leased', 'start')
+  local n = #reply
+  reply[n + 1] = amount
+  reply[n + 2] = tonumber(s[1] or '0')
+  reply[n + 3] = tonumber(s[2] or '0') + tonumber(s[3] or '0')
+  reply[n + 4] = tonumber(s[4] or '0')
+  reply[n + 5] = now_us
+  return reply
 end

@@ -1,8 +1,12 @@
--- reserve.lua: Ledger.Reserve in strict mode.
--- ARGV: version, period start (ms), amount, ttl (ms), hold id (chosen by
--- the ledger, so that it can release a hold whose reply it lost).
--- Reply: {OK, expiry ms} | {EXHAUSTED} | {UNKNOWN} | {STALE, ...} |
--- {TAKEN} when a live hold has that id.
+-- reserve.lua: strict-mode reservations on one account, in order, each on
+-- its own: one that the account cannot cover is refused, and the next
+-- ones still get what is left.
+-- ARGV: version, period start (ms), then for each hold: amount, ttl (ms),
+-- hold id (chosen by the ledger, so that it can release a hold whose reply
+-- it lost).
+-- Reply: {OK, now ms, the code of each hold: OK, EXHAUSTED, or TAKEN when
+-- a live hold has its id..., balance... (see with_balance)} | {UNKNOWN} |
+-- {STALE, ...}. A hold reserved expires at now + its ttl.
 local amount, reply = budget(ARGV[1])
 if not amount then
   return reply
@@ -10,14 +14,21 @@ end
 local now = now_ms()
 expire_all(now)
 roll(ARGV[2])
-if tonumber(ARGV[3]) > available(amount) then
-  return {EXHAUSTED}
+local left = available(amount)
+local out, held = {OK, now}, 0
+for i = 3, #ARGV, 3 do
+  local a = tonumber(ARGV[i])
+  local code = EXHAUSTED
+  if a <= left then
+    code = TAKEN
+    if redis.call('HSETNX', K_HOLDS, ARGV[i + 2], ARGV[i]) == 1 then
+      redis.call('ZADD', K_HOLD_EXP, now + tonumber(ARGV[i + 1]), ARGV[i + 2])
+      left, held, code = left - a, held + a, OK
+    end
+  end
+  out[#out + 1] = code
 end
-local id = ARGV[5]
-if redis.call('HSETNX', K_HOLDS, id, ARGV[3]) == 0 then
-  return {TAKEN}
+if held > 0 then
+  redis.call('HINCRBY', K_STATE, 'reserved', held)
 end
-local expiry = now + tonumber(ARGV[4])
-redis.call('ZADD', K_HOLD_EXP, expiry, id)
-redis.call('HINCRBY', K_STATE, 'reserved', ARGV[3])
-return {OK, expiry}
+return with_balance(out, amount)

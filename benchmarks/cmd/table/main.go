@@ -7,7 +7,9 @@
 //   - http: Run with HTTP bidders, over loopback and in memory, and what
 //     each added bidder costs;
 //   - stateful: what a ledger, a pacer, a profile store and an event sink
-//     add to an auction, profile lookups, and the core's ledger benchmarks;
+//     add to an auction, what the strict Redis ledger adds to one (round
+//     trips and time, with and without batching), profile lookups, and the
+//     core's ledger benchmarks;
 //   - adapters: the Redis ledger and profile store, and the Kafka sink.
 //
 // Run it from the benchmarks directory:
@@ -72,7 +74,7 @@ var sections = []section{
 	{"http", "HTTP bidders",
 		map[string]string{modulePkg: "^BenchmarkRunHTTP$"}, writeHTTP},
 	{"stateful", "State: ledger, pacer, profiles and events",
-		map[string]string{modulePkg: "^Benchmark(RunStateful|ProfileLookup)$", corePkg: "^BenchmarkLedger$"}, writeStateful},
+		map[string]string{modulePkg: "^Benchmark(RunStateful|RunRedisLedger|ProfileLookup)$", corePkg: "^BenchmarkLedger$"}, writeStateful},
 	{"adapters", "Adapters: Redis and Kafka",
 		map[string]string{modulePkg: "^Benchmark(RedisLedger|RedisProfile|KafkaSink)$"}, writeAdapters},
 }

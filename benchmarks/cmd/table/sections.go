@@ -166,6 +166,40 @@ func writeStateful(w io.Writer, s stats) {
 			fmt.Fprintf(w, "| %s | %s |\n", name, basic(s, name))
 		}
 	}
+	writeRedisLedger(w, s)
+}
+
+// The cases of the strict Redis ledger in an auction.
+var redisLedgerCases = []struct{ name, what string }{
+	{"RunRedisLedger/batch=off/bidders=8/imps=3", "before batching: one Reserve per imp"},
+	{"RunRedisLedger/batch=on/bidders=8/imps=3", "after: one ReserveBatch per auction"},
+}
+
+// writeRedisLedger prints what the strict Redis ledger adds to an auction
+// of 8 bidders x 3 imps, before and after batching: round trips per
+// auction, and the time over the auction without state.
+func writeRedisLedger(w io.Writer, s stats) {
+	var rows []string
+	for _, c := range redisLedgerCases {
+		if !s.has(c.name) {
+			continue
+		}
+		added := "n/a"
+		if s.has(statefulOff) {
+			added = signed((s[c.name]["sec/op"].center-s[statefulOff]["sec/op"].center)*1e9, 0)
+		}
+		rows = append(rows, fmt.Sprintf("| %s (%s) | %s | %s | %s |", c.name, c.what,
+			num(s[c.name]["rt/op"].center, 2), added, basic(s, c.name)))
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| Redis ledger, strict, localhost | round trips per auction | added to the auction, ns (vs state=off) | ns/op | cpu-ns/op | B/op | allocs/op |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rows {
+		fmt.Fprintln(w, r)
+	}
 }
 
 // writeAdapters prints the Redis table and the Kafka table.
