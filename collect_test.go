@@ -1,9 +1,11 @@
 package gavel_test
 
 import (
+	"context"
 	"math"
 	"strings"
 	"testing"
+	"testing/synctest"
 
 	"github.com/prebid/openrtb/v20/adcom1"
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -862,4 +864,52 @@ func TestBidNotModified(t *testing.T) {
 	assert.Equal(t, 0.51, resp.SeatBid[0].Bid[0].Price, "the response has the clearing price in the auction currency")
 	assert.Equal(t, "USD", resp.Cur)
 	assert.Equal(t, 2.0, s.bid().Price)
+}
+
+// TestNoBidResponses checks OpenRTB 2.6 §7.1 (No-Bid Signaling) for
+// in-process bidders: an empty object, an empty seatbid, seatbids without
+// bids, a response with only a no-bid reason, and a response without bids
+// whose id is not the request's (it used to be an invalid response) are
+// all plain no-bids, as they are for an HTTP bidder (HTTPBidder returns nil
+// for them): not an invalid response, not an error in the bidder's health,
+// and the auction's reason is no demand, not a technical error.
+func TestNoBidResponses(t *testing.T) {
+	tests := []struct {
+		name string
+		resp *openrtb2.BidResponse
+	}{
+		{"empty object {}", &openrtb2.BidResponse{}},
+		{"empty seatbid", &openrtb2.BidResponse{ID: "req-1", SeatBid: []openrtb2.SeatBid{}}},
+		{"seatbids without bids", &openrtb2.BidResponse{ID: "req-1", SeatBid: []openrtb2.SeatBid{{Seat: "x"}, {}}}},
+		{"nbr only", &openrtb2.BidResponse{ID: "req-1", NBR: ptr(openrtb3.NoBidUnmatchedUser)}},
+		{"another id, no bids", &openrtb2.BidResponse{ID: "some-other-auction", BidID: "x"}},
+		{"nil", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a := mustAuction(t, gavel.WithBidders(auctiontest.Prebuilt("dsp", tt.resp)))
+				res, _ := timedRun(t, context.Background(), a, rulesRequest("req-1", auctiontest.BannerImp("1", 0.5)))
+				br := res.Bidders[0]
+				assert.Equal(t, gavel.StatusNoBid, br.Status)
+				assert.NoError(t, br.Err)
+				assert.Zero(t, br.Bids)
+				assert.Empty(t, res.Bids)
+				assert.Equal(t, gavel.NoBidNoDemand, res.NBR)
+				h, ok := a.BidderHealth("dsp")
+				require.True(t, ok)
+				assert.Equal(t, int64(1), h.NoBids)
+				assert.Zero(t, h.Errors, "a no-bid is not an error of the bidder")
+			})
+		})
+	}
+
+	t.Run("another id with bids is still invalid", func(t *testing.T) {
+		resp := auctiontest.Response("some-other-auction", "dsp", auctiontest.Bid("b1", "1", 2))
+		res := runAuction(t, rulesRequest("req-1", auctiontest.BannerImp("1", 0.5)),
+			gavel.WithBidders(auctiontest.Prebuilt("dsp", resp)))
+		assert.Equal(t, gavel.StatusInvalidResponse, res.Bidders[0].Status)
+		require.Len(t, res.Bids, 1)
+		assert.Equal(t, openrtb3.LossInvalidAuctionID, res.Bids[0].Loss)
+	})
 }

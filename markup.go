@@ -157,20 +157,20 @@ func notSecure(imp *openrtb2.Imp, bid *openrtb2.Bid) bool {
 // namespace names are identifiers, never fetched, so VAST's
 // xmlns="http://..." and the W3C's schema URLs do not count.
 func insecureURL(s string) bool {
-	return insecureAfter(s, "://") || insecureAfter(s, `:\/\/`)
+	return insecureAfter(s, "://", "www.w3.org/") || insecureAfter(s, `:\/\/`, `www.w3.org\/`)
 }
 
 // insecureAfter looks for each sep (strings.Index is vectorised) and checks
-// the scheme before it, rather than trying every 'h' of the markup.
-func insecureAfter(s, sep string) bool {
+// the scheme before it, rather than trying every 'h' of the markup; w3 is
+// the W3C's host and path written as sep writes slashes.
+func insecureAfter(s, sep, w3 string) bool {
 	for i := 0; ; i += len(sep) {
 		j := strings.Index(s[i:], sep)
 		if j < 0 {
 			return false
 		}
 		if i += j; i >= 4 && strings.EqualFold(s[i-4:i], "http") &&
-			!strings.HasPrefix(s[i+len(sep):], "www.w3.org/") && !strings.HasPrefix(s[i+len(sep):], `www.w3.org\/`) &&
-			!xmlnsValue(s[:i-4]) {
+			!strings.HasPrefix(s[i+len(sep):], w3) && !xmlnsValue(s[:i-4]) {
 			return true
 		}
 	}

@@ -435,3 +435,98 @@ func TestRequestNotModified(t *testing.T) {
 		}
 	})
 }
+
+// TestAuctionCurrency checks how the auction currency is chosen. OpenRTB
+// 2.6 §3.2.1 cur: "Array of allowed currencies for bids on this bid
+// request": a set, not an order. Among them gavel takes, in the request's
+// order, the first that every floor converts to (§3.2.4 bidfloorcur, USD
+// when absent), imp and deal; then the first that every imp floor converts
+// to, leaving the deals that do not unusable (§3.2.12: a deal's
+// bidfloorcur is USD when absent, not the imp's). A valid request is never
+// refused for its currency when some allowed currency works.
+func TestAuctionCurrency(t *testing.T) {
+	eurUSD := gavel.WithCurrencyConverter(rates(map[string]float64{"EUR>USD": 1.1, "USD>EUR": 0.9}))
+	tests := []struct {
+		name      string
+		cur       []string
+		floorCur  string // imp 1's bidfloorcur, floor 1.00
+		noFloor   bool   // imp 1 has no floor
+		dealCur   string // its deal's bidfloorcur, floor 2.00; "-": no deal
+		opts      []gavel.Option
+		want      string // the auction currency
+		dealLoses bool   // the deal is unusable: its bid loses with 509
+	}{
+		{name: "no cur is USD", floorCur: "USD", dealCur: "-", want: "USD"},
+		{name: "the first allowed currency", cur: []string{"EUR", "USD"}, floorCur: "EUR", dealCur: "-", want: "EUR"},
+		{name: "floors in USD, no converter: USD", cur: []string{"EUR", "USD"}, floorCur: "USD", dealCur: "-", want: "USD"},
+		{name: "floors in USD by default, no converter: USD", cur: []string{"EUR", "USD"}, dealCur: "-", want: "USD"},
+		{name: "floors in USD, converter: the first", cur: []string{"EUR", "USD"}, floorCur: "USD", dealCur: "-",
+			opts: []gavel.Option{eurUSD}, want: "EUR"},
+		{name: "a deal in USD by default, not the imp's EUR", cur: []string{"EUR", "USD"}, floorCur: "EUR", dealCur: "", want: "EUR",
+			dealLoses: true},
+		{name: "a deal in USD moves a free imp to USD", cur: []string{"EUR", "USD"}, noFloor: true, dealCur: "USD", want: "USD"},
+		{name: "every floor in USD: USD", cur: []string{"EUR", "USD"}, floorCur: "USD", dealCur: "USD", want: "USD"},
+		{name: "an imp floor outweighs a deal", cur: []string{"EUR", "USD"}, floorCur: "EUR", dealCur: "USD", want: "EUR",
+			dealLoses: true},
+		{name: "a deal in a currency of no rate", cur: []string{"USD"}, floorCur: "USD", dealCur: "JPY", want: "USD",
+			dealLoses: true},
+		{name: "a deal in a currency of no rate, converter", cur: []string{"USD", "EUR"}, floorCur: "EUR", dealCur: "JPY",
+			opts: []gavel.Option{eurUSD}, want: "USD", dealLoses: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			imp := auctiontest.BannerImp("1", 1)
+			imp.BidFloorCur = tt.floorCur
+			if tt.noFloor {
+				imp.BidFloor = 0
+			}
+			dealBid := auctiontest.Bid("deal-bid", "1", 5)
+			if tt.dealCur != "-" {
+				imp.PMP = &openrtb2.PMP{Deals: []openrtb2.Deal{{ID: "d", BidFloor: 2, BidFloorCur: tt.dealCur}}}
+				dealBid.DealID = "d"
+			}
+			req := rulesRequest("req-1", imp)
+			req.Cur = tt.cur
+			resp := auctiontest.Response("req-1", "dsp", dealBid, auctiontest.Bid("open-bid", "1", 4))
+			resp.Cur = tt.want
+			res := runAuction(t, req, append([]gavel.Option{gavel.WithBidders(auctiontest.Prebuilt("dsp", resp))}, tt.opts...)...)
+			require.NotNil(t, res)
+			assert.Equal(t, tt.want, res.Currency)
+			if tt.dealLoses {
+				assert.Equal(t, gavel.LossDealCurrency, res.Bids[0].Loss, "the deal's bid")
+				assert.Equal(t, openrtb3.LossWon, res.Bids[1].Loss, "the open market stands")
+			} else {
+				assert.Equal(t, openrtb3.LossWon, res.Bids[0].Loss)
+			}
+		})
+	}
+}
+
+// TestNoCurrencyIsATechnicalNoBid checks that a valid request whose floors
+// no allowed currency can hold is answered with a technical no-bid naming
+// the missing rates, counted apart from invalid requests.
+func TestNoCurrencyIsATechnicalNoBid(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dsp := auctiontest.Fixed("dsp", auctiontest.Bid("b1", "1", 2))
+		a := mustAuction(t, gavel.WithBidders(dsp), gavel.WithCurrencyConverter(rates(map[string]float64{"EUR>USD": 1.1})))
+		imp := auctiontest.BannerImp("1", 150)
+		imp.BidFloorCur = "JPY"
+		req := rulesRequest("req-1", imp)
+		req.Cur = []string{"USD", "EUR"}
+		res, err := a.Run(context.Background(), req)
+		assert.Nil(t, res)
+		requireNoCurrency(t, err, "gavel: no auction currency: USD: imp[0]: bidfloor in JPY: no exchange rate; "+
+			"EUR: imp[0]: bidfloor in JPY: no exchange rate")
+		var ce *gavel.CurrencyError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, []string{"USD", "EUR"}, ce.Tried)
+		assert.Len(t, ce.Errs, 2)
+		assert.Zero(t, dsp.Calls())
+
+		_, err = a.Run(context.Background(), &openrtb2.BidRequest{})
+		require.ErrorIs(t, err, gavel.ErrInvalidRequest)
+		_, err = a.Run(context.Background(), rulesRequest("req-2", auctiontest.BannerImp("1", 1)))
+		require.NoError(t, err)
+		assert.Equal(t, gavel.Stats{Auctions: 1, InvalidRequests: 1, NoCurrency: 1}, a.Stats())
+	})
+}
