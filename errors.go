@@ -12,7 +12,10 @@ import (
 var (
 	// ErrInvalidRequest is wrapped by the *RequestError that Run returns when the
 	// bid request fails validation (no id, no imps, duplicate imp ids, negative
-	// tmax or floors, ...). Its no-bid reason is 2 (invalid request).
+	// tmax or floors, an imp without media object, a video without mimes,
+	// both site and app, ...). Its no-bid reason is 2 (invalid request). A
+	// floor in a currency without a rate is not the publisher's fault: see
+	// ErrNoCurrency.
 	ErrInvalidRequest = errors.New("gavel: invalid bid request")
 
 	// ErrNoCurrency is wrapped by the *CurrencyError that Run returns when
