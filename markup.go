@@ -155,22 +155,26 @@ func notSecure(imp *openrtb2.Imp, bid *openrtb2.Bid) bool {
 // insecureURL reports whether s holds an http:// URL (or http:\/\/, as
 // JSON may write it) that a browser would load, ignoring case. XML
 // namespace names are identifiers, never fetched, so VAST's
-// xmlns="http://..." and the W3C's schema URLs do not count.
+// xmlns="http://..." and the W3C's schema URLs do not count. It looks for
+// each ':' (strings.IndexByte is vectorised) and checks what surrounds it,
+// rather than trying every 'h' of the markup.
 func insecureURL(s string) bool {
-	return insecureAfter(s, "://", "www.w3.org/") || insecureAfter(s, `:\/\/`, `www.w3.org\/`)
-}
-
-// insecureAfter looks for each sep (strings.Index is vectorised) and checks
-// the scheme before it, rather than trying every 'h' of the markup; w3 is
-// the W3C's host and path written as sep writes slashes.
-func insecureAfter(s, sep, w3 string) bool {
-	for i := 0; ; i += len(sep) {
-		j := strings.Index(s[i:], sep)
+	for i := 0; ; i++ {
+		j := strings.IndexByte(s[i:], ':')
 		if j < 0 {
 			return false
 		}
-		if i += j; i >= 4 && strings.EqualFold(s[i-4:i], "http") &&
-			!strings.HasPrefix(s[i+len(sep):], w3) && !xmlnsValue(s[:i-4]) {
+		i += j
+		rest, w3 := s[i+1:], ""
+		switch {
+		case strings.HasPrefix(rest, "//"):
+			rest, w3 = rest[2:], "www.w3.org/"
+		case strings.HasPrefix(rest, `\/\/`):
+			rest, w3 = rest[4:], `www.w3.org\/`
+		default:
+			continue
+		}
+		if i >= 4 && strings.EqualFold(s[i-4:i], "http") && !strings.HasPrefix(rest, w3) && !xmlnsValue(s[:i-4]) {
 			return true
 		}
 	}
