@@ -238,8 +238,8 @@ func (r *Result) LossURL(i int) string {
 
 // BidResponse builds the response to send back: one seatbid per seat with a
 // winner, each winning bid a copy of the bidder's with the clearing price
-// and with its macros expanded in nurl, burl and adm; a macro without a
-// value is removed, but ${AUCTION_IMP_TS} is left for the billing stage. The lurl is passed on as the bidder sent it,
+// and with its macros expanded in nurl, burl and adm. ${AUCTION_IMP_TS} is
+// left for the billing stage. The lurl is passed on as the bidder sent it,
 // macros and all: the bid won here, so only whoever decides later that it
 // lost can fill in a loss. With no winner the response has no seatbid
 // and nbr set to r.NBR.
