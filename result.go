@@ -165,11 +165,11 @@ func (r *Result) HasWinner() bool {
 // floor (MinToWinMicros). A loser has no ${AUCTION_PRICE}; when price
 // decided its loss (lost to a higher or a deal bid, or below its floor) its
 // ${AUCTION_MIN_TO_WIN} is what ties the winner: the winner's clearing
-// price, which is its bid at first price and below it at second price (or
-// the floor it missed, when that is higher or no bid won). Any other loser
-// (an invalid or blocked bid, one the budget refused) has none. A winner's
-// ImpTS is left unknown and kept (KeepImpTS): set it when the impression
-// is billed.
+// price, which is its bid at first price and below it at second price (the
+// least of them where an imp has several winners; or the floor it missed,
+// when that is higher or no bid won). Any other loser (an invalid or
+// blocked bid, one the budget refused) has none. A winner's ImpTS is left
+// unknown and kept (KeepImpTS): set it when the impression is billed.
 func (r *Result) Macros(i int) MacroValues {
 	b := &r.Bids[i]
 	v := MacroValues{
@@ -205,23 +205,28 @@ func (r *Result) minToWin(b *BidOutcome) int64 {
 	if b.Won {
 		return b.MinToWinMicros
 	}
-	var w *BidOutcome
-	if b.Imp >= 0 && b.Imp < len(r.Imps) && r.Imps[b.Imp].Winner >= 0 {
-		w = &r.Bids[r.Imps[b.Imp].Winner]
-	}
 	switch b.Loss {
 	case openrtb3.LossLostToHigherBid, openrtb3.LossLostToDealBid:
-		if w != nil {
-			return w.ClearMicros
+		if w := r.lowestWinningPrice(b.Imp); w >= 0 {
+			return w
 		}
 		return b.MinToWinMicros
 	case openrtb3.LossBelowAuctionFloor, openrtb3.LossBelowDealFloor:
-		if w != nil {
-			return max(b.MinToWinMicros, w.ClearMicros)
-		}
-		return b.MinToWinMicros
+		return max(b.MinToWinMicros, r.lowestWinningPrice(b.Imp))
 	}
 	return -1
+}
+
+// lowestWinningPrice is the least clearing price among the winners of imp,
+// what a bid had to tie to win a place; -1 when nothing won it.
+func (r *Result) lowestWinningPrice(imp int) int64 {
+	lowest := int64(-1)
+	for i := range r.Bids {
+		if w := &r.Bids[i]; w.Won && w.Imp == imp && (lowest < 0 || w.ClearMicros < lowest) {
+			lowest = w.ClearMicros
+		}
+	}
+	return lowest
 }
 
 // LossURL returns the lurl of the losing Bids[i] with its macros expanded,
