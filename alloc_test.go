@@ -21,7 +21,9 @@ const maxRunAllocs = 30
 
 // prebuiltAuction returns an Auction of n bidders that answer req with
 // prebuilt responses, one bid per imp, bidder i bidding 1.00+0.10*i CPM on
-// every imp, so that the last bidder wins every imp.
+// every imp, so that the last bidder wins every imp. A bid for a video imp
+// says so with its mtype: HTML markup cannot be a video (OpenRTB 2.6
+// §3.2.4, §4.2.3).
 func prebuiltAuction(t *testing.T, req *openrtb2.BidRequest, n int) *gavel.Auction {
 	t.Helper()
 	var bidders []gavel.Bidder
@@ -29,7 +31,11 @@ func prebuiltAuction(t *testing.T, req *openrtb2.BidRequest, n int) *gavel.Aucti
 		name := "b" + strconv.Itoa(i)
 		var bids []openrtb2.Bid
 		for _, imp := range req.Imp {
-			bids = append(bids, auctiontest.Bid(name+"-"+imp.ID, imp.ID, 1.00+0.10*float64(i)))
+			bid := auctiontest.Bid(name+"-"+imp.ID, imp.ID, 1.00+0.10*float64(i))
+			if imp.Banner == nil && imp.Video != nil {
+				bid.MType = openrtb2.MarkupVideo
+			}
+			bids = append(bids, bid)
 		}
 		bidders = append(bidders, auctiontest.Prebuilt(name, auctiontest.Response(req.ID, name, bids...)))
 	}

@@ -123,7 +123,10 @@ func (a *Auction) BidderHealth(name string) (BidderHealth, bool) {
 // Run validates req; a request it refuses gets a *RequestError (wrapping
 // ErrInvalidRequest, no-bid reason 2) and a nil Result. Auction types other
 // than first (1) and second price (2), including exchange-specific ones
-// (500+), are refused, since gavel cannot know how to clear them. Run never
+// (500+), are refused, since gavel cannot know how to clear them. A valid
+// request whose floors no currency of its cur can hold (a rate is missing)
+// gets a *CurrencyError (wrapping ErrNoCurrency, no-bid reason 1, a
+// technical no-bid) and a nil Result; no bidder is called. Run never
 // modifies req: the bidders see a copy whose tmax is the time each really
 // has.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -204,9 +205,16 @@ func TestClearingPrice(t *testing.T) {
 				assert.Equal(t, want, b.Loss, "loss of %s", b.Bid.ID)
 				assert.False(t, b.Won)
 				assert.Zero(t, b.ClearMicros)
-				if want == openrtb3.LossLostToHigherBid || want == openrtb3.LossLostToDealBid {
+				switch want {
+				case openrtb3.LossLostToHigherBid, openrtb3.LossLostToDealBid:
 					assert.Equal(t, w.PriceMicros, b.MinToWinMicros, "loser's minimum to win of %s", b.Bid.ID)
-				} else {
+				case openrtb3.LossBelowAuctionFloor:
+					// Price decided the loss (OpenRTB 2.6 §4.4.1): the bid
+					// keeps the floor it missed.
+					assert.Equal(t, int64(math.Round(tt.floor*1e6)), b.MinToWinMicros, "floor missed by %s", b.Bid.ID)
+				case openrtb3.LossBelowDealFloor:
+					assert.Equal(t, int64(math.Round(tt.deal.BidFloor*1e6)), b.MinToWinMicros, "deal floor missed by %s", b.Bid.ID)
+				default:
 					assert.Equal(t, int64(-1), b.MinToWinMicros, "invalid bid %s has no minimum to win", b.Bid.ID)
 				}
 			}
@@ -378,7 +386,15 @@ func TestClearingNoBidReason(t *testing.T) {
 		{name: "all called failed", want: openrtb3.NoBidTechnicalError,
 			bidders: func() []gavel.Bidder {
 				return []gavel.Bidder{auctiontest.Error("a", errors.New("boom")), auctiontest.Panic("b", "boom"),
-					auctiontest.Prebuilt("c", &openrtb2.BidResponse{ID: "another auction"})}
+					auctiontest.Error("c", fmt.Errorf("%w: unreadable", gavel.ErrInvalidResponse))}
+			}},
+		// OpenRTB 2.6 §7.1: a response without bids is a no-bid whatever
+		// its id, for an in-process bidder as for an HTTP one (it used to
+		// be an invalid response, and so a technical failure).
+		{name: "no bids for another auction is no bid", want: gavel.NoBidNoDemand,
+			bidders: func() []gavel.Bidder {
+				return []gavel.Bidder{auctiontest.Prebuilt("c", &openrtb2.BidResponse{ID: "another auction"}),
+					auctiontest.Prebuilt("d", &openrtb2.BidResponse{})}
 			}},
 		{name: "all timed out", want: openrtb3.NoBidTechnicalError, tmax: 15,
 			opts:    []gavel.Option{gavel.WithMinBidderTime(time.Millisecond), gavel.WithReserve(time.Millisecond)},

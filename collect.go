@@ -87,6 +87,11 @@ func (r *round) addBids(req *openrtb2.BidRequest, res *Result, s *bidderSlot, re
 	if resp == nil {
 		return
 	}
+	if !hasBids(resp) {
+		// OpenRTB 2.6 §7.1: {}, an empty seatbid, or a response without
+		// bids (whatever its id or nbr) is a no-bid, as it is over HTTP.
+		return
+	}
 	respLoss := lossPending
 	if resp.ID != req.ID {
 		br.Status, br.Err = StatusInvalidResponse, errInvalidResponseID
@@ -124,6 +129,16 @@ func (r *round) addBids(req *openrtb2.BidRequest, res *Result, s *bidderSlot, re
 	}
 }
 
+// hasBids reports whether resp carries at least one bid.
+func hasBids(resp *openrtb2.BidResponse) bool {
+	for i := range resp.SeatBid {
+		if len(resp.SeatBid[i].Bid) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // mayBidFor reports whether the bidder may bid for seat: its own name, or
 // a seat WithBidderSeats gave it.
 func (s *bidderSlot) mayBidFor(seat string) bool {
@@ -137,10 +152,11 @@ var errInvalidResponseID = fmt.Errorf("%w: id does not match the request", ErrIn
 // the bid's imp, deal and price. The checks run in this order and the first
 // failure decides the reason: bid id (3), duplicate bid id (503), imp id (3),
 // price (9), currency (501), price of 0 micros after rounding and
-// conversion (9), maximum price (502), markup (7), wseat/bseat
-// (104), deal id (4), deal wseat (104), deal wadomain (213), private auction
-// (500), badv (205), bapp (206), bcat/acat (209), battr (210), banner size
-// (203), secure (207), floor (100) or deal floor (101).
+// conversion (9), maximum price (502), markup (7), creative format (204),
+// wseat/bseat (104), deal id (4), deal currency (509), deal wseat (104),
+// deal wadomain (213), private auction (500), badv (205), bapp (206),
+// category taxonomy (510), bcat/acat (209), battr (210), banner size (203),
+// secure (207), floor (100) or deal floor (101).
 func (r *round) checkBid(req *openrtb2.BidRequest, res *Result, b *BidOutcome, cur string, first int) openrtb3.LossReason {
 	bid := b.Bid
 	if loss := checkBidID(res, b, first); loss != lossPending {
@@ -155,27 +171,34 @@ func (r *round) checkBid(req *openrtb2.BidRequest, res *Result, b *BidOutcome, c
 	if bid.AdM == "" && bid.NURL == "" {
 		return openrtb3.LossMissingMarkup
 	}
+	imp := &req.Imp[b.Imp]
+	kinds := bidKinds(imp, bid)
+	if kinds == 0 {
+		return openrtb3.LossIncorrectFormat
+	}
 	if seatExcluded(req.WSeat, req.BSeat, b.Seat) {
 		return openrtb3.LossSeatBlocked
 	}
-	imp := &req.Imp[b.Imp]
 	if loss := r.checkDealBid(imp, b); loss != lossPending {
 		return loss
 	}
-	if loss := checkCreative(req, imp, bid); loss != lossPending {
+	if loss := checkCreative(req, imp, bid, kinds); loss != lossPending {
 		return loss
 	}
 	return r.checkFloor(imp, b)
 }
 
-// checkBidID requires a bid id, unique within the seat's bids of one
-// response (res.Bids[first:] are that response's bids so far).
+// checkBidID requires a bid id, unique within the seat's bids for one imp
+// in one response (res.Bids[first:] are that response's bids so far). The
+// id is the bidder's, for logging (OpenRTB 2.6 §4.2.3): two bids for
+// different imps may share it, so a duplicate is the same seat, imp id and
+// bid id.
 func checkBidID(res *Result, b *BidOutcome, first int) openrtb3.LossReason {
 	if b.Bid.ID == "" {
 		return openrtb3.LossInvalidResponse
 	}
 	for i := first; i < len(res.Bids)-1; i++ {
-		if res.Bids[i].Bid.ID == b.Bid.ID && res.Bids[i].Seat == b.Seat {
+		if o := &res.Bids[i]; o.Bid.ID == b.Bid.ID && o.Seat == b.Seat && o.Bid.ImpID == b.Bid.ImpID {
 			return LossDuplicateBid
 		}
 	}
@@ -211,16 +234,24 @@ func (r *round) checkPrice(req *openrtb2.BidRequest, res *Result, b *BidOutcome,
 }
 
 // checkFloor holds a deal bid to its deal's floor and an open bid to the
-// imp's.
+// imp's. A bid below its floor keeps that floor as its MinToWinMicros:
+// price decided its loss (OpenRTB 2.6 §4.4.1).
 func (r *round) checkFloor(imp *openrtb2.Imp, b *BidOutcome) openrtb3.LossReason {
+	floor, loss := r.imps[b.Imp].floor, openrtb3.LossBelowAuctionFloor
 	if b.Deal != nil {
-		if b.PriceMicros < r.dealFloors[r.imps[b.Imp].dealStart+dealIndex(imp, b.Deal)] {
-			return openrtb3.LossBelowDealFloor
-		}
-	} else if b.PriceMicros < r.imps[b.Imp].floor {
-		return openrtb3.LossBelowAuctionFloor
+		floor, loss = r.dealFloor(imp, b), openrtb3.LossBelowDealFloor
+	}
+	if b.PriceMicros < floor {
+		b.MinToWinMicros = floor
+		return loss
 	}
 	return lossPending
+}
+
+// dealFloor returns the floor of b's deal in micros of the auction
+// currency, or dealUnusable.
+func (r *round) dealFloor(imp *openrtb2.Imp, b *BidOutcome) int64 {
+	return r.dealFloors[r.imps[b.Imp].dealStart+dealIndex(imp, b.Deal)]
 }
 
 // checkDealBid applies the imp's private marketplace to a bid and sets its Deal.
@@ -244,6 +275,8 @@ func (r *round) checkDealBid(imp *openrtb2.Imp, b *BidOutcome) openrtb3.LossReas
 	switch d := b.Deal; {
 	case d == nil:
 		return openrtb3.LossInvalidDealID
+	case r.dealFloor(imp, b) == dealUnusable:
+		return LossDealCurrency
 	case len(d.WSeat) > 0 && !contains(d.WSeat, b.Seat):
 		return openrtb3.LossSeatBlocked
 	case len(d.WADomain) > 0 && !anyDomainIn(bid.ADomain, d.WADomain):
@@ -252,20 +285,24 @@ func (r *round) checkDealBid(imp *openrtb2.Imp, b *BidOutcome) openrtb3.LossReas
 	return lossPending
 }
 
-// checkCreative applies the request's and the imp's creative filters.
-func checkCreative(req *openrtb2.BidRequest, imp *openrtb2.Imp, bid *openrtb2.Bid) openrtb3.LossReason {
+// checkCreative applies the request's and the imp's creative filters to a
+// bid that may be for the imp's media types kinds.
+func checkCreative(req *openrtb2.BidRequest, imp *openrtb2.Imp, bid *openrtb2.Bid, kinds mediaKinds) openrtb3.LossReason {
 	switch {
 	case len(req.BAdv) > 0 && anyDomainIn(bid.ADomain, req.BAdv):
 		return openrtb3.LossAdvertiserExclusions
 	case bid.Bundle != "" && contains(req.BApp, bid.Bundle):
 		return openrtb3.LossAppStoreIDExclusions
-	case categoryFiltered(req, bid.Cat):
-		return openrtb3.LossCategoryExclusions
-	case attrBlocked(imp, bid):
+	}
+	if loss := checkCategories(req, bid); loss != lossPending {
+		return loss
+	}
+	switch {
+	case attrBlocked(imp, bid, kinds):
 		return openrtb3.LossAttributeExclusions
-	case !sizeAllowed(imp, bid):
+	case kinds == kindBanner && !sizeAllowed(imp.Banner, bid):
 		return openrtb3.LossSizeNotAllowed
-	case imp.Secure != nil && *imp.Secure == 1 && (insecureURL(bid.AdM) || insecureURL(bid.NURL) || insecureURL(bid.IURL)):
+	case notSecure(imp, bid):
 		return openrtb3.LossNotSecure
 	}
 	return lossPending
@@ -313,67 +350,65 @@ func anyDomainIn(domains, list []string) bool {
 	return false
 }
 
-// categoryFiltered applies bcat and acat. A category also matches its
-// subcategories in the IAB 1.0 style: "IAB25" matches "IAB25-3".
-func categoryFiltered(req *openrtb2.BidRequest, cats []string) bool {
-	for _, c := range cats {
-		for _, b := range req.BCat {
-			if categoryMatch(c, b) {
-				return true
-			}
-		}
+// checkCategories applies bcat and acat (OpenRTB 2.6 §3.2.1) to the bid's
+// categories. Both lists are in the request's taxonomy (cattax, 1 when
+// absent) and the bid's categories in its own (its cattax, 1 when absent,
+// §4.2.3): a bid in another taxonomy than the request's cannot be judged
+// and loses with LossCategoryTaxonomy. acat is an allow-list: a bid that
+// declares no category, or one outside it, loses with 209; so does a bid
+// with a category in bcat. In IAB Content Taxonomy 1.0, a category also
+// matches its subcategories: "IAB25" matches "IAB25-3".
+func checkCategories(req *openrtb2.BidRequest, bid *openrtb2.Bid) openrtb3.LossReason {
+	if len(req.BCat) == 0 && len(req.ACat) == 0 {
+		return lossPending
+	}
+	if len(bid.Cat) == 0 {
 		if len(req.ACat) > 0 {
-			allowed := false
-			for _, a := range req.ACat {
-				allowed = allowed || categoryMatch(c, a)
-			}
-			if !allowed {
-				return true
-			}
+			return openrtb3.LossCategoryExclusions
+		}
+		return lossPending
+	}
+	tax := taxonomy(req.CatTax)
+	if taxonomy(bid.CatTax) != tax {
+		return LossCategoryTaxonomy
+	}
+	for _, c := range bid.Cat {
+		if anyCategoryMatch(c, req.BCat, tax) || len(req.ACat) > 0 && !anyCategoryMatch(c, req.ACat, tax) {
+			return openrtb3.LossCategoryExclusions
+		}
+	}
+	return lossPending
+}
+
+// taxonomy returns a cattax with its default: IAB Content Taxonomy 1.0.
+func taxonomy(t adcom1.CategoryTaxonomy) adcom1.CategoryTaxonomy {
+	if t == 0 {
+		return adcom1.CatTaxIABContent10
+	}
+	return t
+}
+
+func anyCategoryMatch(cat string, list []string, tax adcom1.CategoryTaxonomy) bool {
+	for _, p := range list {
+		if cat == p || tax == adcom1.CatTaxIABContent10 && subcategoryOf(cat, p) {
+			return true
 		}
 	}
 	return false
 }
 
-func categoryMatch(cat, pattern string) bool {
-	return cat == pattern || len(cat) > len(pattern) && cat[len(pattern)] == '-' && cat[:len(pattern)] == pattern
+// subcategoryOf reports whether cat is a subcategory of parent in IAB
+// Content Taxonomy 1.0: "IAB25-3" of "IAB25".
+func subcategoryOf(cat, parent string) bool {
+	return len(cat) > len(parent) && cat[len(parent)] == '-' && cat[:len(parent)] == parent
 }
 
-// attrBlocked applies the battr of the imp's media object that the bid is
-// for; a bid without mtype is held to all of them.
-func attrBlocked(imp *openrtb2.Imp, bid *openrtb2.Bid) bool {
-	if len(bid.Attr) == 0 {
-		return false
-	}
-	var lists [3][]adcom1.CreativeAttribute
-	if imp.Banner != nil && (bid.MType == 0 || bid.MType == openrtb2.MarkupBanner) {
-		lists[0] = imp.Banner.BAttr
-	}
-	if imp.Video != nil && (bid.MType == 0 || bid.MType == openrtb2.MarkupVideo) {
-		lists[1] = imp.Video.BAttr
-	}
-	if imp.Audio != nil && (bid.MType == 0 || bid.MType == openrtb2.MarkupAudio) {
-		lists[2] = imp.Audio.BAttr
-	}
-	for _, l := range lists {
-		for _, blocked := range l {
-			for _, a := range bid.Attr {
-				if a == blocked {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
-
-// sizeAllowed checks a banner bid's w and h against the imp's formats, its
-// w and h, and its flexible-size ranges: a bid passes when it fits any of
-// them, or when the banner constrains no size. A bid without a size, or not
-// for the banner, passes.
-func sizeAllowed(imp *openrtb2.Imp, bid *openrtb2.Bid) bool {
-	bn := imp.Banner
-	if bn == nil || bid.W <= 0 || bid.H <= 0 || !forBanner(imp, bid) {
+// sizeAllowed checks a banner bid's w and h against the banner's formats,
+// its w and h, and its flexible-size ranges: a bid passes when it fits any
+// of them, or when the banner constrains no size. A bid without a size
+// passes.
+func sizeAllowed(bn *openrtb2.Banner, bid *openrtb2.Bid) bool {
+	if bid.W <= 0 || bid.H <= 0 {
 		return true
 	}
 	w, h, hasSize := bannerSize(bn)
@@ -406,15 +441,6 @@ func fitsAnyFormat(formats []openrtb2.Format, bid *openrtb2.Bid) bool {
 	return false
 }
 
-// forBanner reports whether a bid is for the imp's banner: its mtype says
-// so, or it has none and the imp has no other media object.
-func forBanner(imp *openrtb2.Imp, bid *openrtb2.Bid) bool {
-	if bid.MType == openrtb2.MarkupBanner {
-		return true
-	}
-	return bid.MType == 0 && imp.Video == nil && imp.Audio == nil && imp.Native == nil
-}
-
 // fitsFormat reports whether the bid's size is the format's exact size, or
 // has its aspect ratio and at least its minimum width (a flexible format).
 func fitsFormat(f openrtb2.Format, bid *openrtb2.Bid) bool {
@@ -431,38 +457,4 @@ func fitsFormat(f openrtb2.Format, bid *openrtb2.Bid) bool {
 // wmin..wmax and hmin..hmax (a max of 0: no upper bound).
 func fitsRange(bn *openrtb2.Banner, bid *openrtb2.Bid) bool {
 	return bid.W >= bn.WMin && bid.H >= bn.HMin && (bn.WMax == 0 || bid.W <= bn.WMax) && (bn.HMax == 0 || bid.H <= bn.HMax)
-}
-
-// insecureURL reports whether s holds an http:// URL that a browser would
-// load, ignoring case. XML namespace names are identifiers, never fetched,
-// so VAST's xmlns="http://..." and the W3C's schema URLs do not count. It
-// looks for each "://" (strings.Index is vectorised) and checks the scheme
-// before it, rather than trying every 'h' of the markup.
-func insecureURL(s string) bool {
-	for i := 0; ; i += 3 {
-		j := strings.Index(s[i:], "://")
-		if j < 0 {
-			return false
-		}
-		if i += j; i >= 4 && strings.EqualFold(s[i-4:i], "http") &&
-			!strings.HasPrefix(s[i+3:], "www.w3.org/") && !xmlnsValue(s[:i-4]) {
-			return true
-		}
-	}
-}
-
-// xmlnsValue reports whether before ends with an xmlns attribute's opening
-// quote: `xmlns="` or `xmlns:prefix='`.
-func xmlnsValue(before string) bool {
-	before = strings.TrimRight(before, " ")
-	if before == "" || before[len(before)-1] != '"' && before[len(before)-1] != '\'' {
-		return false
-	}
-	before = strings.TrimRight(before[:len(before)-1], " ")
-	if before == "" || before[len(before)-1] != '=' {
-		return false
-	}
-	before = strings.TrimRight(before[:len(before)-1], " ")
-	name := before[strings.LastIndexAny(before, " \t\r\n<")+1:]
-	return name == "xmlns" || strings.HasPrefix(name, "xmlns:")
 }

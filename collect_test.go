@@ -1,8 +1,11 @@
 package gavel_test
 
 import (
+	"context"
 	"math"
+	"strings"
 	"testing"
+	"testing/synctest"
 
 	"github.com/prebid/openrtb/v20/adcom1"
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -174,6 +177,62 @@ var bidRules = []bidRule{
 		s.bid().AdM, s.bid().NURL = "", "https://dsp.example/win"
 	}, want: openrtb3.LossWon},
 
+	// OpenRTB 2.6 §3.2.4: "any given bid for the impression must conform
+	// to one of the offered types"; §4.2.3 mtype: "Type of the creative
+	// markup so that it can properly be associated with the right
+	// sub-object of the BidRequest.Imp". A bid that fits none loses with 204.
+	{name: "format/banner mtype on a video-only imp", setup: func(s *bidScenario) {
+		videoOnly(s)
+		s.bid().MType = openrtb2.MarkupBanner
+	}, want: openrtb3.LossIncorrectFormat},
+	{name: "format/video mtype on a banner-only imp", setup: func(s *bidScenario) {
+		s.bid().MType = openrtb2.MarkupVideo
+	}, want: openrtb3.LossIncorrectFormat},
+	{name: "format/mtype naming no media object", setup: func(s *bidScenario) {
+		s.bid().MType = 5
+	}, want: openrtb3.LossIncorrectFormat},
+	{name: "format/video mtype on a video imp", setup: func(s *bidScenario) {
+		videoOnly(s)
+		s.bid().MType = openrtb2.MarkupVideo
+	}, want: openrtb3.LossWon},
+	{name: "format/audio mtype on a banner and audio imp", setup: func(s *bidScenario) {
+		s.imp().Audio = &openrtb2.Audio{MIMEs: []string{"audio/mp4"}}
+		s.bid().MType = openrtb2.MarkupAudio
+	}, want: openrtb3.LossWon},
+	{name: "format/HTML without mtype on a video-only imp", setup: func(s *bidScenario) {
+		videoOnly(s)
+	}, want: openrtb3.LossIncorrectFormat},
+	{name: "format/VAST without mtype on a video-only imp", setup: func(s *bidScenario) {
+		videoOnly(s)
+		s.bid().AdM = vastAd("https://cdn.example/v.mp4")
+	}, want: openrtb3.LossWon},
+	{name: "format/VAST after a prolog and comments on a video-only imp", setup: func(s *bidScenario) {
+		videoOnly(s)
+		s.bid().AdM = "\uFEFF\n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- served by dsp -->" + vastAd("https://cdn.example/v.mp4")
+	}, want: openrtb3.LossWon},
+	{name: "format/VAST without mtype on an audio-only imp", setup: func(s *bidScenario) {
+		s.imp().Banner, s.imp().Audio = nil, &openrtb2.Audio{MIMEs: []string{"audio/mp4"}}
+		s.bid().W, s.bid().H = 0, 0
+		s.bid().AdM = vastAd("https://cdn.example/a.mp3")
+	}, want: openrtb3.LossWon},
+	{name: "format/VAST without mtype on a banner-only imp", setup: func(s *bidScenario) {
+		s.bid().AdM = vastAd("https://cdn.example/v.mp4")
+	}, want: openrtb3.LossIncorrectFormat},
+	{name: "format/native JSON without mtype on a native imp", setup: func(s *bidScenario) {
+		nativeOnly(s)
+		s.bid().AdM = nativeAd("https://cdn.example/i.png")
+	}, want: openrtb3.LossWon},
+	{name: "format/HTML without mtype on a native-only imp", setup: func(s *bidScenario) {
+		nativeOnly(s)
+	}, want: openrtb3.LossIncorrectFormat},
+	{name: "format/native JSON without mtype on a banner-only imp", setup: func(s *bidScenario) {
+		s.bid().AdM = nativeAd("https://cdn.example/i.png")
+	}, want: openrtb3.LossIncorrectFormat},
+	{name: "format/markup on the win notice cannot be told apart", setup: func(s *bidScenario) {
+		videoOnly(s)
+		s.bid().AdM, s.bid().NURL = "", "https://dsp.example/win"
+	}, want: openrtb3.LossWon},
+
 	{name: "seat/bseat", setup: func(s *bidScenario) {
 		s.resp.SeatBid[0].Seat = "seat-x"
 		s.opts = append(s.opts, gavel.WithBidderSeats("dsp", "seat-x"))
@@ -209,6 +268,30 @@ var bidRules = []bidRule{
 		s.bid().DealID = "d9"
 	}, want: openrtb3.LossInvalidDealID},
 	{name: "deal/known id", setup: func(s *bidScenario) { s.deal() }, want: openrtb3.LossWon},
+	// OpenRTB 2.6 §3.2.12: a deal's bidfloorcur "does not inherit from
+	// Imp.bidfloorcur; it is either explicitly specified or defaults to
+	// USD". A deal whose floor has no rate to the auction currency is
+	// unusable; the request and the open market stand.
+	{name: "deal/floor currency without a rate", setup: func(s *bidScenario) {
+		d := s.deal()
+		d.BidFloor, d.BidFloorCur = 1, "EUR"
+	}, want: gavel.LossDealCurrency},
+	{name: "deal/floor in USD by default in a EUR auction without a rate", setup: func(s *bidScenario) {
+		s.req.Cur = []string{"EUR"}
+		s.resp.Cur = "EUR"
+		s.imp().BidFloorCur = "EUR"
+		d := s.deal()
+		d.BidFloor = 1
+	}, want: gavel.LossDealCurrency},
+	{name: "deal/floor currency without a rate, open bid", setup: func(s *bidScenario) {
+		d := s.deal()
+		d.BidFloor, d.BidFloorCur = 1, "EUR"
+		s.bid().DealID = ""
+	}, want: openrtb3.LossWon},
+	{name: "deal/zero floor in any currency", setup: func(s *bidScenario) {
+		d := s.deal()
+		d.BidFloor, d.BidFloorCur = 0, "XYZ"
+	}, want: openrtb3.LossWon},
 	{name: "deal/wseat without the seat", setup: func(s *bidScenario) {
 		s.deal().WSeat = []string{"someone"}
 	}, want: openrtb3.LossSeatBlocked},
@@ -301,8 +384,49 @@ var bidRules = []bidRule{
 		s.req.ACat = []string{"IAB1"}
 		s.bid().Cat = []string{"IAB1", "IAB2"}
 	}, want: openrtb3.LossCategoryExclusions},
+	// OpenRTB 2.6 §3.2.1 acat: "Allowed advertiser categories": an
+	// allow-list admits only bids that declare an allowed category, so a
+	// bid without category loses (it used to pass).
 	{name: "acat/bid without category", setup: func(s *bidScenario) {
 		s.req.ACat = []string{"IAB1"}
+	}, want: openrtb3.LossCategoryExclusions},
+	{name: "bcat/bid without category", setup: func(s *bidScenario) {
+		s.req.BCat = []string{"IAB25"}
+	}, want: openrtb3.LossWon},
+
+	// §3.2.1 cattax: "The taxonomy in use for bcat" (and acat), default 1;
+	// §4.2.3 bid.cattax, default 1. Categories in another taxonomy than
+	// the request's cannot be judged.
+	{name: "cattax/bid in another taxonomy, bcat", setup: func(s *bidScenario) {
+		s.req.BCat = []string{"IAB25"}
+		s.bid().Cat, s.bid().CatTax = []string{"1026"}, adcom1.CatTaxIABContent22
+	}, want: gavel.LossCategoryTaxonomy},
+	{name: "cattax/bid in another taxonomy, acat", setup: func(s *bidScenario) {
+		s.req.ACat = []string{"IAB1"}
+		s.bid().Cat, s.bid().CatTax = []string{"IAB1"}, adcom1.CatTaxIABContent20
+	}, want: gavel.LossCategoryTaxonomy},
+	{name: "cattax/explicit 1 is the default", setup: func(s *bidScenario) {
+		s.req.BCat, s.req.CatTax = []string{"IAB25"}, adcom1.CatTaxIABContent10
+		s.bid().Cat = []string{"IAB25-3"}
+	}, want: openrtb3.LossCategoryExclusions},
+	{name: "cattax/same taxonomy, blocked", setup: func(s *bidScenario) {
+		s.req.BCat, s.req.CatTax = []string{"1026"}, adcom1.CatTaxIABContent22
+		s.bid().Cat, s.bid().CatTax = []string{"1026"}, adcom1.CatTaxIABContent22
+	}, want: openrtb3.LossCategoryExclusions},
+	{name: "cattax/same taxonomy, allowed", setup: func(s *bidScenario) {
+		s.req.ACat, s.req.CatTax = []string{"1026"}, adcom1.CatTaxIABContent22
+		s.bid().Cat, s.bid().CatTax = []string{"1026"}, adcom1.CatTaxIABContent22
+	}, want: openrtb3.LossWon},
+	{name: "cattax/no IAB 1.0 subcategories in other taxonomies", setup: func(s *bidScenario) {
+		s.req.BCat, s.req.CatTax = []string{"IAB25"}, adcom1.CatTaxIABProduct10
+		s.bid().Cat, s.bid().CatTax = []string{"IAB25-3"}, adcom1.CatTaxIABProduct10
+	}, want: openrtb3.LossWon},
+	{name: "cattax/another taxonomy without bcat or acat", setup: func(s *bidScenario) {
+		s.bid().Cat, s.bid().CatTax = []string{"1026"}, adcom1.CatTaxIABContent22
+	}, want: openrtb3.LossWon},
+	{name: "cattax/another taxonomy, no categories", setup: func(s *bidScenario) {
+		s.req.BCat = []string{"IAB25"}
+		s.bid().CatTax = adcom1.CatTaxIABContent22
 	}, want: openrtb3.LossWon},
 
 	{name: "battr/banner", setup: func(s *bidScenario) {
@@ -323,9 +447,41 @@ var bidRules = []bidRule{
 		s.bid().Attr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
 		s.bid().MType = openrtb2.MarkupVideo
 	}, want: openrtb3.LossAttributeExclusions},
-	{name: "battr/video list, bid without mtype", setup: func(s *bidScenario) {
+	// A bid without mtype is held to the lists of every media object its
+	// markup may be for (OpenRTB 2.6 §3.2.6–3.2.9 battr).
+	{name: "battr/video list, bid without mtype or markup", setup: func(s *bidScenario) {
 		s.imp().Video = &openrtb2.Video{MIMEs: []string{"video/mp4"}, BAttr: []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}}
 		s.bid().Attr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
+		s.bid().AdM, s.bid().NURL = "", "https://dsp.example/win"
+	}, want: openrtb3.LossAttributeExclusions},
+	{name: "battr/video list, VAST bid without mtype", setup: func(s *bidScenario) {
+		s.imp().Video = &openrtb2.Video{MIMEs: []string{"video/mp4"}, BAttr: []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}}
+		s.bid().Attr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
+		s.bid().AdM = vastAd("https://cdn.example/v.mp4")
+	}, want: openrtb3.LossAttributeExclusions},
+	{name: "battr/video list, HTML bid without mtype is a banner", setup: func(s *bidScenario) {
+		s.imp().Video = &openrtb2.Video{MIMEs: []string{"video/mp4"}, BAttr: []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}}
+		s.bid().Attr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
+	}, want: openrtb3.LossWon},
+	{name: "battr/native list, native bid", setup: func(s *bidScenario) {
+		nativeOnly(s)
+		s.imp().Native.BAttr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
+		s.bid().Attr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
+		s.bid().MType = openrtb2.MarkupNative
+		s.bid().AdM = nativeAd("https://cdn.example/i.png")
+	}, want: openrtb3.LossAttributeExclusions},
+	{name: "battr/native list, banner bid", setup: func(s *bidScenario) {
+		s.imp().Native = &openrtb2.Native{Request: "{}", BAttr: []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}}
+		s.bid().Attr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
+		s.bid().MType = openrtb2.MarkupBanner
+	}, want: openrtb3.LossWon},
+	{name: "battr/audio list, VAST bid without mtype on video and audio", setup: func(s *bidScenario) {
+		s.imp().Banner = nil
+		s.imp().Video = &openrtb2.Video{MIMEs: []string{"video/mp4"}}
+		s.imp().Audio = &openrtb2.Audio{MIMEs: []string{"audio/mp4"}, BAttr: []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}}
+		s.bid().W, s.bid().H = 0, 0
+		s.bid().Attr = []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}
+		s.bid().AdM = vastAd("https://cdn.example/a.mp3")
 	}, want: openrtb3.LossAttributeExclusions},
 	{name: "battr/audio list, audio bid", setup: func(s *bidScenario) {
 		s.imp().Audio = &openrtb2.Audio{MIMEs: []string{"audio/mp4"}, BAttr: []adcom1.CreativeAttribute{adcom1.AttrAudioAuto}}
@@ -379,23 +535,69 @@ var bidRules = []bidRule{
 		s.imp().Video = &openrtb2.Video{MIMEs: []string{"video/mp4"}}
 		s.bid().W, s.bid().H, s.bid().MType = 640, 480, openrtb2.MarkupVideo
 	}, want: openrtb3.LossWon},
-	{name: "size/no mtype on a multi-format imp", setup: func(s *bidScenario) {
+	{name: "size/VAST without mtype on a multi-format imp", setup: func(s *bidScenario) {
 		s.imp().Video = &openrtb2.Video{MIMEs: []string{"video/mp4"}}
 		s.bid().W, s.bid().H = 640, 480
+		s.bid().AdM = vastAd("https://cdn.example/v.mp4")
 	}, want: openrtb3.LossWon},
+	{name: "size/markup on the win notice on a multi-format imp", setup: func(s *bidScenario) {
+		s.imp().Video = &openrtb2.Video{MIMEs: []string{"video/mp4"}}
+		s.bid().W, s.bid().H = 640, 480
+		s.bid().AdM, s.bid().NURL = "", "https://dsp.example/win"
+	}, want: openrtb3.LossWon},
+	// HTML markup can only be the banner: its size is checked (it used to
+	// pass on an imp that also offers video).
+	{name: "size/HTML without mtype on a multi-format imp", setup: func(s *bidScenario) {
+		s.imp().Video = &openrtb2.Video{MIMEs: []string{"video/mp4"}}
+		s.bid().W, s.bid().H = 640, 480
+	}, want: openrtb3.LossSizeNotAllowed},
 
 	{name: "secure/http adm", setup: func(s *bidScenario) {
 		s.imp().Secure = ptr[int8](1)
 		s.bid().AdM = `<img src="http://cdn.example/a.png">`
 	}, want: openrtb3.LossNotSecure},
+	// OpenRTB 2.6 §3.2.4 secure: "requires secure HTTPS URL creative
+	// assets and markup", what the device loads. nurl and burl are called
+	// by the exchange's servers and iurl is for ad quality review (§4.2.3):
+	// none fails a secure imp (an http nurl and iurl used to lose with 207).
 	{name: "secure/http nurl", setup: func(s *bidScenario) {
 		s.imp().Secure = ptr[int8](1)
 		s.bid().NURL = "http://dsp.example/win"
-	}, want: openrtb3.LossNotSecure},
+	}, want: openrtb3.LossWon},
+	{name: "secure/http burl and lurl", setup: func(s *bidScenario) {
+		s.imp().Secure = ptr[int8](1)
+		s.bid().BURL = "http://dsp.example/bill"
+		s.bid().LURL = "http://dsp.example/loss"
+	}, want: openrtb3.LossWon},
 	{name: "secure/HTTP iurl", setup: func(s *bidScenario) {
 		s.imp().Secure = ptr[int8](1)
 		s.bid().IURL = "HTTP://cdn.example/a.png"
+	}, want: openrtb3.LossWon},
+	{name: "secure/markup on the win notice", setup: func(s *bidScenario) {
+		s.imp().Secure = ptr[int8](1)
+		s.bid().AdM, s.bid().NURL = "", "http://dsp.example/win"
+	}, want: openrtb3.LossWon},
+	{name: "secure/VAST with an http tracker", setup: func(s *bidScenario) {
+		videoOnly(s)
+		s.imp().Secure = ptr[int8](1)
+		s.bid().AdM = `<VAST version="4.2"><Ad><InLine><Impression>http://t.example/i</Impression>` +
+			`<MediaFile>https://cdn.example/v.mp4</MediaFile></InLine></Ad></VAST>`
 	}, want: openrtb3.LossNotSecure},
+	{name: "secure/native with an escaped http asset", setup: func(s *bidScenario) {
+		nativeOnly(s)
+		s.imp().Secure = ptr[int8](1)
+		s.bid().AdM = strings.ReplaceAll(nativeAd("http://cdn.example/i.png"), "/", `\/`)
+	}, want: openrtb3.LossNotSecure},
+	{name: "secure/native with an http tracker", setup: func(s *bidScenario) {
+		nativeOnly(s)
+		s.imp().Secure = ptr[int8](1)
+		s.bid().AdM = `{"native":{"link":{"url":"https://brand.example/"},"imptrackers":["http://t.example/i"]}}`
+	}, want: openrtb3.LossNotSecure},
+	{name: "secure/native https everywhere", setup: func(s *bidScenario) {
+		nativeOnly(s)
+		s.imp().Secure = ptr[int8](1)
+		s.bid().AdM = strings.ReplaceAll(nativeAd("https://cdn.example/i.png"), "/", `\/`)
+	}, want: openrtb3.LossWon},
 	{name: "secure/https everywhere", setup: func(s *bidScenario) {
 		s.imp().Secure = ptr[int8](1)
 		s.bid().AdM = `<img src="https://cdn.example/a.png">`
@@ -403,11 +605,13 @@ var bidRules = []bidRule{
 		s.bid().IURL = "https://cdn.example/a.png"
 	}, want: openrtb3.LossWon},
 	{name: "secure/VAST namespaces are not fetched", setup: func(s *bidScenario) {
+		videoOnly(s)
 		s.imp().Secure = ptr[int8](1)
 		s.bid().AdM = `<VAST version="4.0" xmlns="http://www.iab.com/VAST" xmlns:xsi = 'http://www.w3.org/2001/XMLSchema-instance' ` +
 			`xsi:noNamespaceSchemaLocation="http://www.w3.org/vast.xsd"><Ad><MediaFile>https://cdn.example/v.mp4</MediaFile></Ad></VAST>`
 	}, want: openrtb3.LossWon},
 	{name: "secure/VAST with an http media file", setup: func(s *bidScenario) {
+		videoOnly(s)
 		s.imp().Secure = ptr[int8](1)
 		s.bid().AdM = `<VAST version="4.0" xmlns="http://www.iab.com/VAST"><Ad><MediaFile>http://cdn.example/v.mp4</MediaFile></Ad></VAST>`
 	}, want: openrtb3.LossNotSecure},
@@ -466,6 +670,32 @@ var bidRules = []bidRule{
 	}, want: openrtb3.LossBelowAuctionFloor},
 }
 
+// videoOnly makes the imp under test a video imp only.
+func videoOnly(s *bidScenario) {
+	s.imp().Banner, s.imp().Video = nil, &openrtb2.Video{MIMEs: []string{"video/mp4"}}
+	s.bid().W, s.bid().H = 0, 0
+}
+
+// nativeOnly makes the imp under test a native imp only.
+func nativeOnly(s *bidScenario) {
+	s.imp().Banner, s.imp().Native = nil, &openrtb2.Native{Request: `{"ver":"1.2","assets":[{"id":1,"img":{"type":3}}]}`}
+	s.bid().W, s.bid().H = 0, 0
+}
+
+// vastAd is a VAST 4 inline ad with one media file.
+func vastAd(mediaURL string) string {
+	return `<VAST version="4.2" xmlns="http://www.iab.com/VAST"><Ad id="1"><InLine><AdSystem>dsp</AdSystem>` +
+		`<Impression>https://t.example/i</Impression><Creatives><Creative><Linear><Duration>00:00:15</Duration>` +
+		`<MediaFiles><MediaFile delivery="progressive" type="video/mp4">` + mediaURL + `</MediaFile></MediaFiles>` +
+		`</Linear></Creative></Creatives></InLine></Ad></VAST>`
+}
+
+// nativeAd is a native 1.2 response with one image asset.
+func nativeAd(imgURL string) string {
+	return `{"native":{"ver":"1.2","assets":[{"id":1,"img":{"url":"` + imgURL + `","w":1200,"h":627}}],` +
+		`"link":{"url":"https://brand.example/"},"eventtrackers":[{"event":1,"method":1,"url":"https://t.example/i"}]}}`
+}
+
 func TestBidRules(t *testing.T) {
 	for _, rule := range bidRules {
 		t.Run(rule.name, func(t *testing.T) {
@@ -507,8 +737,11 @@ func TestBidRuleOrder(t *testing.T) {
 		{"price/zero", "cur/not allowed"},
 		{"cur/not allowed", "max/above default"},
 		{"max/above default", "markup/none"},
-		{"markup/none", "seat/bseat"},
+		{"markup/none", "format/banner mtype on a video-only imp"},
+		{"format/banner mtype on a video-only imp", "seat/bseat"},
 		{"seat/bseat", "deal/unknown id"},
+		{"deal/unknown id", "deal/floor currency without a rate"},
+		{"deal/floor currency without a rate", "deal/wseat without the seat"},
 		{"seat/bseat", "deal/wadomain without the domain"},
 		{"deal/unknown id", "badv/exact"},
 		{"deal/wseat without the seat", "deal/wadomain without the domain"},
@@ -517,6 +750,8 @@ func TestBidRuleOrder(t *testing.T) {
 		{"badv/exact", "bapp/blocked"},
 		{"bapp/blocked", "bcat/subcategory"},
 		{"bapp/blocked", "acat/not allowed"},
+		{"bapp/blocked", "cattax/bid in another taxonomy, bcat"},
+		{"cattax/bid in another taxonomy, bcat", "battr/banner"},
 		{"bcat/subcategory", "battr/banner"},
 		{"battr/banner", "size/format"},
 		{"size/format", "secure/http adm"},
@@ -593,16 +828,21 @@ func TestBidResponseIDMismatch(t *testing.T) {
 	assert.Nil(t, res.Winner("2"))
 }
 
-// TestBidDuplicateIDs checks that a duplicate bid id loses while the first
-// bid with that id takes part.
+// TestBidDuplicateIDs checks that a duplicate bid loses while the first
+// bid with that id takes part. OpenRTB 2.6 §4.2.3 bid.id is the "Bidder
+// generated bid ID to assist with logging/tracking": two bids for
+// different imps may share it (the second used to lose with 503). A
+// duplicate is the same seat, imp and bid id.
 func TestBidDuplicateIDs(t *testing.T) {
 	req := rulesRequest("req-1", auctiontest.BannerImp("1", 0), auctiontest.BannerImp("2", 0))
 	res := runAuction(t, req, gavel.WithBidders(auctiontest.Fixed("dsp",
-		auctiontest.Bid("x", "1", 1), auctiontest.Bid("x", "2", 5), auctiontest.Bid("y", "2", 2))))
-	require.Len(t, res.Bids, 3)
-	assert.Equal(t, []openrtb3.LossReason{openrtb3.LossWon, gavel.LossDuplicateBid, openrtb3.LossWon},
-		[]openrtb3.LossReason{res.Bids[0].Loss, res.Bids[1].Loss, res.Bids[2].Loss})
-	assert.Equal(t, "y", res.Winner("2").Bid.ID)
+		auctiontest.Bid("x", "1", 1), auctiontest.Bid("x", "2", 5), auctiontest.Bid("y", "2", 2),
+		auctiontest.Bid("x", "2", 9))))
+	require.Len(t, res.Bids, 4)
+	assert.Equal(t, []openrtb3.LossReason{openrtb3.LossWon, openrtb3.LossWon, openrtb3.LossLostToHigherBid, gavel.LossDuplicateBid},
+		[]openrtb3.LossReason{res.Bids[0].Loss, res.Bids[1].Loss, res.Bids[2].Loss, res.Bids[3].Loss})
+	assert.Equal(t, "x", res.Winner("1").Bid.ID)
+	assert.Same(t, &res.Bids[1], res.Winner("2"))
 }
 
 // TestBidNotModified checks that validation leaves the bidders' bids as
@@ -624,4 +864,52 @@ func TestBidNotModified(t *testing.T) {
 	assert.Equal(t, 0.51, resp.SeatBid[0].Bid[0].Price, "the response has the clearing price in the auction currency")
 	assert.Equal(t, "USD", resp.Cur)
 	assert.Equal(t, 2.0, s.bid().Price)
+}
+
+// TestNoBidResponses checks OpenRTB 2.6 §7.1 (No-Bid Signaling) for
+// in-process bidders: an empty object, an empty seatbid, seatbids without
+// bids, a response with only a no-bid reason, and a response without bids
+// whose id is not the request's (it used to be an invalid response) are
+// all plain no-bids, as they are for an HTTP bidder (HTTPBidder returns nil
+// for them): not an invalid response, not an error in the bidder's health,
+// and the auction's reason is no demand, not a technical error.
+func TestNoBidResponses(t *testing.T) {
+	tests := []struct {
+		name string
+		resp *openrtb2.BidResponse
+	}{
+		{"empty object {}", &openrtb2.BidResponse{}},
+		{"empty seatbid", &openrtb2.BidResponse{ID: "req-1", SeatBid: []openrtb2.SeatBid{}}},
+		{"seatbids without bids", &openrtb2.BidResponse{ID: "req-1", SeatBid: []openrtb2.SeatBid{{Seat: "x"}, {}}}},
+		{"nbr only", &openrtb2.BidResponse{ID: "req-1", NBR: ptr(openrtb3.NoBidUnmatchedUser)}},
+		{"another id, no bids", &openrtb2.BidResponse{ID: "some-other-auction", BidID: "x"}},
+		{"nil", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a := mustAuction(t, gavel.WithBidders(auctiontest.Prebuilt("dsp", tt.resp)))
+				res, _ := timedRun(t, context.Background(), a, rulesRequest("req-1", auctiontest.BannerImp("1", 0.5)))
+				br := res.Bidders[0]
+				assert.Equal(t, gavel.StatusNoBid, br.Status)
+				assert.NoError(t, br.Err)
+				assert.Zero(t, br.Bids)
+				assert.Empty(t, res.Bids)
+				assert.Equal(t, gavel.NoBidNoDemand, res.NBR)
+				h, ok := a.BidderHealth("dsp")
+				require.True(t, ok)
+				assert.Equal(t, int64(1), h.NoBids)
+				assert.Zero(t, h.Errors, "a no-bid is not an error of the bidder")
+			})
+		})
+	}
+
+	t.Run("another id with bids is still invalid", func(t *testing.T) {
+		resp := auctiontest.Response("some-other-auction", "dsp", auctiontest.Bid("b1", "1", 2))
+		res := runAuction(t, rulesRequest("req-1", auctiontest.BannerImp("1", 0.5)),
+			gavel.WithBidders(auctiontest.Prebuilt("dsp", resp)))
+		assert.Equal(t, gavel.StatusInvalidResponse, res.Bidders[0].Status)
+		require.Len(t, res.Bids, 1)
+		assert.Equal(t, openrtb3.LossInvalidAuctionID, res.Bids[0].Loss)
+	})
 }

@@ -7,8 +7,12 @@
 //
 // Run(ctx, req) does, in this order:
 //
-//  1. Validate req (ids, imps, tmax, at, cur, floors, deals); a request it
-//     refuses gets a [*RequestError] (no-bid reason 2) and no Result.
+//  1. Validate req (ids, imps and their media objects, site, app or dooh,
+//     tmax, at, cur, floors, deals); a request it refuses gets a
+//     [*RequestError] (no-bid reason 2) and no Result. Choose the auction
+//     currency among cur: the first that every floor converts to; a request
+//     whose imp floors none can hold gets a [*CurrencyError] (no-bid reason
+//     1, a technical no-bid) and no Result.
 //  2. Set the deadline: the earliest of ctx's deadline and the start plus
 //     tmax ([WithDefaultTMax], [WithMaxTMax]), less [WithReserve].
 //  3. Enrich the user from the [ProfileStore] within [WithProfileTimeout]; a
@@ -21,9 +25,10 @@
 //     panics. Run stops waiting [WithClearingTime] before its deadline; the
 //     bidders still out are timed out.
 //  6. Validate each bid (a seat its bidder may use: its own name or
-//     [WithBidderSeats]; imp, price, currency, markup, deal, floor, blocked
-//     advertisers, apps, categories, attributes, size, secure); an invalid
-//     bid loses with an OpenRTB loss reason.
+//     [WithBidderSeats]; imp, price, currency, markup and its media type,
+//     deal, floor, blocked advertisers, apps, categories, attributes, size,
+//     secure); an invalid bid loses with an OpenRTB loss reason. A response
+//     without bids is a no-bid.
 //  7. Per imp, rank the bids (the same input always gives the same order)
 //     and clear at first or second price per at and the deal's at; reserve
 //     the winners' costs on the [Ledger], all imps in one call with a
@@ -64,11 +69,12 @@
 //
 // Money is int64 micros. Prices are CPM, as in OpenRTB: [BidOutcome]'s
 // PriceMicros and ClearMicros and [ImpResult]'s FloorMicros are micros of CPM
-// in the auction currency (the first of req.cur, or USD): 2_510_000 is 2.51
-// CPM. An impression costs price/1000: [BidOutcome.CostMicros], in micros of
-// the currency, is what a Ledger reserves and commits, on the account of the
-// bidder that bid ([BidderAccount]; [WithAccounts]). [FormatMicros] prints
-// an amount exactly.
+// in the auction currency (the first of req.cur that every floor converts
+// to, or USD): 2_510_000 is 2.51 CPM. An impression costs price/1000:
+// [BidOutcome.CostMicros], in micros of the currency, is what a Ledger
+// reserves and commits, on the account of the bidder that bid
+// ([BidderAccount]; [WithAccounts]). [FormatMicros] prints an amount
+// exactly.
 //
 // # State, adapters, hooks and tests
 //

@@ -12,8 +12,19 @@ import (
 var (
 	// ErrInvalidRequest is wrapped by the *RequestError that Run returns when the
 	// bid request fails validation (no id, no imps, duplicate imp ids, negative
-	// tmax or floors, ...). Its no-bid reason is 2 (invalid request).
+	// tmax or floors, an imp without media object, a video without mimes,
+	// both site and app, ...). Its no-bid reason is 2 (invalid request). A
+	// floor in a currency without a rate is not the publisher's fault: see
+	// ErrNoCurrency.
 	ErrInvalidRequest = errors.New("gavel: invalid bid request")
+
+	// ErrNoCurrency is wrapped by the *CurrencyError that Run returns when
+	// no currency the request allows (its cur, or USD) can hold the
+	// auction: some imp's floor is in a currency that has no rate to any
+	// of them. The request is valid; the exchange lacks a rate, so the
+	// answer is a technical no-bid (no-bid reason 1), not an invalid
+	// request.
+	ErrNoCurrency = errors.New("gavel: no auction currency")
 
 	// ErrClosed is returned by Run once the Auction is closed (Close).
 	ErrClosed = errors.New("gavel: auction closed")
@@ -142,6 +153,41 @@ func (p requestProblems) err() error {
 		return nil
 	}
 	return &RequestError{Reason: openrtb3.NoBidInvalidRequest, Msg: strings.Join(p, "; "), Problems: p}
+}
+
+// CurrencyError is returned by Run, with a nil Result and no bidder called,
+// for a valid request whose floors no currency of its cur (USD when it has
+// none) can hold: each currency lacks a rate from some imp floor's currency
+// (OpenRTB 2.6 §3.2.1 cur, §3.2.4 bidfloorcur). Answer it with a technical
+// no-bid: its Reason is 1. It wraps ErrNoCurrency and each conversion error
+// (which wrap ErrNoRate, or are the CurrencyConverter's own).
+type CurrencyError struct {
+	Reason openrtb3.NoBidReason // openrtb3.NoBidTechnicalError
+	// Tried lists the currencies tried, in the order of the request's cur,
+	// and Errs[i] says why Tried[i] could not hold the auction: the first
+	// imp floor without a rate to it.
+	Tried []string
+	Errs  []error
+}
+
+func (e *CurrencyError) Error() string {
+	var b strings.Builder
+	b.WriteString("gavel: no auction currency:")
+	for i, cur := range e.Tried {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString(" " + cur + ": ")
+		if i < len(e.Errs) && e.Errs[i] != nil {
+			b.WriteString(strings.TrimPrefix(e.Errs[i].Error(), "gavel: "))
+		}
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrNoCurrency and the conversion errors.
+func (e *CurrencyError) Unwrap() []error {
+	return append([]error{ErrNoCurrency}, e.Errs...)
 }
 
 // PanicError is the BidderResult.Err of a bidder whose Bid panicked. The

@@ -16,8 +16,13 @@ func ExampleExpandMacros() {
 	fmt.Println(gavel.ExpandMacros("https://dsp.example/win?auction=${AUCTION_ID}&imp=${AUCTION_IMP_ID}&price=${AUCTION_PRICE}&cur=${AUCTION_CURRENCY}", &v))
 	fmt.Println(gavel.ExpandMacros("https://dsp.example/win?p=${AUCTION_PRICE:B64}&mbr=${AUCTION_MBR}", &v))
 
-	// A macro whose value is not known yet is left for a later stage: the
-	// time of the impression is known only when it is billed.
+	// A macro without a value is removed (OpenRTB 2.6 §4.4): nothing is
+	// known of a multiplier here.
+	fmt.Println(gavel.ExpandMacros("https://dsp.example/win?p=${AUCTION_PRICE}&qty=${AUCTION_MULTIPLIER}", &v))
+
+	// The time of the impression is known only when it is billed:
+	// KeepImpTS leaves its macro for that stage, as Result.BidResponse does.
+	v.KeepImpTS = true
 	burl := gavel.ExpandMacros("https://dsp.example/bill?price=${AUCTION_PRICE}&ts=${AUCTION_IMP_TS}", &v)
 	fmt.Println(burl)
 	v.ImpTS = 1767225600000 // Unix milliseconds
@@ -25,12 +30,14 @@ func ExampleExpandMacros() {
 	// Output:
 	// https://dsp.example/win?auction=auction-1&imp=1&price=2.51&cur=USD
 	// https://dsp.example/win?p=Mi41MQ==&mbr=0.8096774193548387
+	// https://dsp.example/win?p=2.51&qty=
 	// https://dsp.example/bill?price=2.51&ts=${AUCTION_IMP_TS}
 	// https://dsp.example/bill?price=2.51&ts=1767225600000
 }
 
 // LossURL gives the loss notice of a losing bid, with its loss reason and
-// the price it had to beat.
+// the price it had to beat: at second price, the winner's clearing price
+// (OpenRTB 2.6 §4.4.1), 3.10 clearing at 2.50 + 0.01.
 func ExampleResult_LossURL() {
 	lost := auctiontest.Bid("a1", "1", 2.50)
 	lost.LURL = "https://alpha.example/loss?auction=${AUCTION_ID}&reason=${AUCTION_LOSS}&min=${AUCTION_MIN_TO_WIN}"
@@ -51,5 +58,5 @@ func ExampleResult_LossURL() {
 		}
 	}
 	// Output:
-	// alpha https://alpha.example/loss?auction=auction-1&reason=102&min=3.1
+	// alpha https://alpha.example/loss?auction=auction-1&reason=102&min=2.51
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
@@ -28,45 +29,57 @@ var fuzzRates = gavel.RateFunc(func(from, to string) (float64, error) {
 })
 
 // fuzzSeeds are requests and responses, realistic and nasty. The realistic
-// request is added in FuzzRun from testdata.
+// request is added in FuzzRun from testdata, and so is every request and
+// response of the fixture corpus (testdata/corpus). Most imps offer a
+// banner, so that the seeds reach the bid rules rather than stopping at
+// OpenRTB 2.6 §3.2.4 (an imp without media is invalid).
 var fuzzSeeds = []struct {
 	req, resp string
 }{
 	{`{}`, `{}`},
 	{`null`, `null`},
+	{`{"id":"r","imp":[{"id":"1","banner":{}}]}`, `{"id":"r","seatbid":[{"bid":[{"id":"b","impid":"1","price":1.5,"adm":"<a/>"}]}]}`},
 	{`{"id":"r","imp":[{"id":"1"}]}`, `{"id":"r","seatbid":[{"bid":[{"id":"b","impid":"1","price":1.5,"adm":"<a/>"}]}]}`},
-	{`{"id":"r","imp":[{"id":"1","bidfloor":2}],"at":1}`,
+	{`{"id":"r","imp":[{"id":"1","bidfloor":2,"banner":{}}],"at":1}`,
 		`{"id":"r","seatbid":[{"seat":"s","bid":[{"id":"b","impid":"1","price":2,"adm":"x"},{"id":"b","impid":"1","price":3,"adm":"x"},{"id":"c","impid":"1","price":1.99,"adm":"x"}]}]}`},
-	{`{"id":"r","imp":[{"id":"1"},{"id":"2"}],"cur":["EUR"]}`,
-		`{"id":"r","cur":"USD","seatbid":[{"bid":[{"id":"a","impid":"1","price":1e300,"adm":"x"},{"id":"b","impid":"2","price":-1,"adm":"x"},{"id":"c","impid":"3","price":1,"adm":"x"},{"id":"d","impid":"2","price":0.000001,"nurl":"https://n"}]}]}`},
-	{`{"id":"r","imp":[{"id":"1","bidfloor":1,"bidfloorcur":"GBP"}],"cur":["USD","EUR"]}`,
+	{`{"id":"r","imp":[{"id":"1","banner":{}},{"id":"2","banner":{}}],"cur":["EUR"]}`,
+		`{"id":"r","cur":"USD","seatbid":[{"bid":[{"id":"a","impid":"1","price":1e300,"adm":"x"},{"id":"b","impid":"2","price":-1,"adm":"x"},{"id":"c","impid":"3","price":1,"adm":"x"},{"id":"d","impid":"2","price":0.000001,"nurl":"https://n"},{"id":"a","impid":"2","price":2,"adm":"x"}]}]}`},
+	{`{"id":"r","imp":[{"id":"1","bidfloor":1,"bidfloorcur":"GBP","banner":{}}],"cur":["USD","EUR"]}`,
 		`{"id":"r","cur":"EUR","seatbid":[{"bid":[{"id":"a","impid":"1","price":1.2,"adm":"x"}]},{"seat":"other","bid":[{"id":"a","impid":"1","price":1.2,"adm":"x"}]}]}`},
-	{`{"id":"r","imp":[{"id":"1"}],"cur":["XYZ"]}`, `{"id":"r","cur":"XYZ","seatbid":[{"bid":[{"id":"a","impid":"1","price":1,"adm":"x"}]}]}`},
+	{`{"id":"r","imp":[{"id":"1","bidfloor":1,"bidfloorcur":"XYZ","banner":{}}],"cur":["USD","EUR"]}`, `{"id":"r"}`},
+	{`{"id":"r","imp":[{"id":"1","bidfloor":1,"banner":{},"pmp":{"deals":[{"id":"d","bidfloor":2,"bidfloorcur":"XYZ"}]}}],"cur":["EUR","USD"]}`,
+		`{"id":"r","seatbid":[{"bid":[{"id":"a","impid":"1","price":3,"adm":"x","dealid":"d"},{"id":"b","impid":"1","price":2,"adm":"x"}]}]}`},
+	{`{"id":"r","imp":[{"id":"1","banner":{}}],"cur":["XYZ"]}`, `{"id":"r","cur":"XYZ","seatbid":[{"bid":[{"id":"a","impid":"1","price":1,"adm":"x"}]}]}`},
 	{`{"id":"r","imp":[{"id":"1"},{"id":"1"}]}`, `{"id":"r"}`},
 	{`{"id":"r","imp":[{"id":"1","bidfloor":-1}],"tmax":-5,"at":7,"cur":[""]}`, `{"id":"r"}`},
+	{`{"id":"r","imp":[{"id":"1","video":{},"audio":{},"native":{}}],"site":{},"app":{},"dooh":{}}`, `{"id":"r"}`},
 	{`{"id":"r","imp":[]}`, `{"id":"r"}`},
 	{`{"id":"","imp":[{"id":""}]}`, `{"id":""}`},
-	{`{"id":"r","tmax":99999999999,"imp":[{"id":"1","pmp":{"private_auction":1,"deals":[{"id":"d","bidfloor":3,"at":3},{"id":"e","bidfloor":1,"wseat":["nobody"]}]}}]}`,
+	{`{"id":"r","tmax":99999999999,"imp":[{"id":"1","banner":{},"pmp":{"private_auction":1,"deals":[{"id":"d","bidfloor":3,"at":3},{"id":"e","bidfloor":1,"wseat":["nobody"]}]}}]}`,
 		`{"id":"r","seatbid":[{"bid":[{"id":"a","impid":"1","price":5,"dealid":"d","adm":"x"},{"id":"b","impid":"1","price":9,"adm":"x"},{"id":"c","impid":"1","price":2,"dealid":"d","adm":"x"},{"id":"e","impid":"1","price":4,"dealid":"e","adm":"x"},{"id":"f","impid":"1","price":4,"dealid":"zz","adm":"x"}]}]}`},
-	{`{"id":"r","imp":[{"id":"1","pmp":{"deals":[{"id":"d","at":3}]}}]}`, `{"id":"r"}`},
-	{`{"id":"r","imp":[{"id":"1","pmp":{"deals":[{"id":"d"},{"id":"d"}]}}]}`, `{"id":"r"}`},
+	{`{"id":"r","imp":[{"id":"1","banner":{},"pmp":{"deals":[{"id":"d","at":3}]}}]}`, `{"id":"r"}`},
+	{`{"id":"r","imp":[{"id":"1","banner":{},"pmp":{"deals":[{"id":"d"},{"id":"d"}]}}]}`, `{"id":"r"}`},
 	{`{"id":"r","imp":[{"id":"1","secure":1,"banner":{"format":[{"w":300,"h":250},{"wratio":16,"hratio":9,"wmin":320}],"battr":[1,2]}}],"bcat":["IAB25"],"acat":["IAB1"],"badv":["bad.example"],"bapp":["com.bad"],"bseat":["x"]}`,
-		`{"id":"r","seatbid":[{"seat":"x","bid":[{"id":"a","impid":"1","price":5,"adm":"x"}]},{"bid":[{"id":"b","impid":"1","price":4,"adm":"http://insecure"},{"id":"c","impid":"1","price":3,"adm":"x","w":728,"h":90},{"id":"d","impid":"1","price":3,"adm":"x","w":640,"h":360},{"id":"e","impid":"1","price":2,"adm":"x","attr":[2]},{"id":"f","impid":"1","price":2,"adm":"x","cat":["IAB25-3"]},{"id":"g","impid":"1","price":2,"adm":"x","cat":["IAB2"]},{"id":"h","impid":"1","price":2,"adm":"x","adomain":["ads.BAD.example"]},{"id":"i","impid":"1","price":2,"adm":"x","bundle":"com.bad"},{"id":"j","impid":"1","price":1.5,"adm":"x","cat":["IAB1-1"]}]}]}`},
+		`{"id":"r","seatbid":[{"seat":"x","bid":[{"id":"a","impid":"1","price":5,"adm":"x"}]},{"bid":[{"id":"b","impid":"1","price":4,"adm":"http://insecure"},{"id":"c","impid":"1","price":3,"adm":"x","w":728,"h":90},{"id":"d","impid":"1","price":3,"adm":"x","w":640,"h":360},{"id":"e","impid":"1","price":2,"adm":"x","attr":[2]},{"id":"f","impid":"1","price":2,"adm":"x","cat":["IAB25-3"]},{"id":"g","impid":"1","price":2,"adm":"x","cat":["IAB2"]},{"id":"h","impid":"1","price":2,"adm":"x","adomain":["ads.BAD.example"]},{"id":"i","impid":"1","price":2,"adm":"x","bundle":"com.bad"},{"id":"j","impid":"1","price":1.5,"adm":"x","cat":["IAB1-1"]},{"id":"k","impid":"1","price":1.5,"adm":"x","cat":["IAB1"],"cattax":6},{"id":"l","impid":"1","price":1.4,"adm":"x","nurl":"http://n","iurl":"http://i"}]}]}`},
 	{`{"id":"r","imp":[{"id":"1","banner":{"w":300,"h":250,"wmax":9223372036854775807,"hmax":1},"video":{"mimes":["video/mp4"]}}],"wseat":["a"]}`,
 		`{"id":"r","seatbid":[{"bid":[{"id":"a","impid":"1","price":3,"adm":"x","w":9223372036854775807,"h":9223372036854775807,"mtype":1}]}]}`},
-	{`{"id":"r","imp":[{"id":"1","qty":{"multiplier":2.5}}]}`,
-		`{"id":"other","bidid":"bid-1","nbr":2,"seatbid":[{"bid":[{"id":"a","impid":"1","price":3,"adm":"${AUCTION_PRICE}","lurl":"https://l?p=${AUCTION_LOSS}"}]}]}`},
-	{`{"id":"r","imp":[{"id":"1"}]}`, `{"id":"r","nbr":8,"seatbid":[]}`},
-	{`{"id":"r","imp":[{"id":"1"}]}`, `{"id":"r","seatbid":[{"bid":[]},{}]}`},
-	{`{"id":"r\u0000\u2028日本","imp":[{"id":"\ud83d\ude00"}]}`,
+	{`{"id":"r","imp":[{"id":"1","secure":1,"video":{"mimes":["video/mp4"],"battr":[1]},"native":{"request":"{}","battr":[2]}}]}`,
+		`{"id":"r","seatbid":[{"bid":[{"id":"a","impid":"1","price":3,"adm":"<VAST version=\"4.2\"><Ad><MediaFile>http://v</MediaFile></Ad></VAST>"},{"id":"b","impid":"1","price":2,"adm":"{\"native\":{\"link\":{\"url\":\"https:\\/\\/x\"}}}","attr":[2]},{"id":"c","impid":"1","price":2,"adm":"<div/>"},{"id":"d","impid":"1","price":1,"adm":"x","mtype":9},{"id":"e","impid":"1","price":1,"nurl":"https://n","attr":[1]}]}]}`},
+	{`{"id":"r","imp":[{"id":"1","banner":{},"qty":{"multiplier":2.5}}],"dooh":{"id":"screen"}}`,
+		`{"id":"other","bidid":"bid-1","nbr":2,"seatbid":[{"bid":[{"id":"a","impid":"1","price":3,"adm":"${AUCTION_PRICE}","lurl":"https://l?p=${AUCTION_LOSS}&m=${AUCTION_MIN_TO_WIN}&c=${AUCTION_PRICE}"}]}]}`},
+	{`{"id":"r","imp":[{"id":"1","banner":{}}]}`, `{"id":"r","nbr":8,"seatbid":[]}`},
+	{`{"id":"r","imp":[{"id":"1","banner":{}}]}`, `{"id":"r","seatbid":[{"bid":[]},{}]}`},
+	{`{"id":"r","imp":[{"id":"1","banner":{}}]}`, `{"id":"another"}`},
+	{`{"id":"r\u0000\u2028日本","imp":[{"id":"\ud83d\ude00","banner":{}}]}`,
 		`{"id":"r\u0000\u2028日本","seatbid":[{"seat":"\ud83d\ude00","bid":[{"id":"\u0000","impid":"\ud83d\ude00","price":1,"adm":"x"}]}]}`},
-	{`{"id":"r","imp":[{"id":"1"}]}`, `not json`},
+	{`{"id":"r","imp":[{"id":"1","banner":{}}]}`, `not json`},
 }
 
 // FuzzRun runs an auction for a fuzzed request among two bidders that both
 // answer with a fuzzed response, and checks what must hold whatever the
 // input: Run does not panic, returns on time, refuses only with a
-// *RequestError, leaves the request alone, and its Result is consistent.
+// *RequestError or a *CurrencyError, leaves the request alone, and its
+// Result is consistent.
 func FuzzRun(f *testing.F) {
 	realistic, err := os.ReadFile("testdata/bidrequest-3imp.json")
 	require.NoError(f, err)
@@ -81,6 +94,11 @@ func FuzzRun(f *testing.F) {
 			{"id":"v3","impid":"1","price":1.9,"adm":"<div>v3</div>","adomain":["competitor.example"]}]}]}`
 	f.Add(realistic, []byte(realisticResp), true)
 	f.Add(realistic, []byte(realisticResp), false)
+	for _, c := range loadCorpus(f) {
+		for _, resp := range c.responses {
+			f.Add(c.request, resp, false)
+		}
+	}
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s.req), []byte(s.resp), true)
 		f.Add([]byte(s.req), []byte(s.resp), false)
@@ -126,11 +144,18 @@ func FuzzRun(f *testing.F) {
 			require.True(t, bytes.Equal(before, after), "Run modified the request")
 		}
 		if err != nil {
+			require.Nil(t, res)
+			var ce *gavel.CurrencyError
+			if errors.As(err, &ce) {
+				require.ErrorIs(t, err, gavel.ErrNoCurrency)
+				require.NotErrorIs(t, err, gavel.ErrInvalidRequest)
+				require.Equal(t, openrtb3.NoBidTechnicalError, ce.Reason)
+				return
+			}
 			var re *gavel.RequestError
 			require.ErrorAs(t, err, &re)
 			require.ErrorIs(t, err, gavel.ErrInvalidRequest)
 			require.Equal(t, openrtb3.NoBidInvalidRequest, re.Reason)
-			require.Nil(t, res)
 			return
 		}
 		require.NotNil(t, res)

@@ -8,12 +8,15 @@ import (
 )
 
 // insecureURLByScan is the plain definition of insecureURL: some byte
-// starts "http://", ignoring case, that is neither a W3C URL nor the value
-// of an xmlns attribute.
+// starts "http://", or "http:\/\/" as JSON may escape it, ignoring case,
+// that is neither a W3C URL nor the value of an xmlns attribute.
 func insecureURLByScan(s string) bool {
-	for i := 0; i+7 <= len(s); i++ {
-		if strings.EqualFold(s[i:i+7], "http://") && !strings.HasPrefix(s[i+7:], "www.w3.org/") && !xmlnsValue(s[:i]) {
-			return true
+	for _, scheme := range []struct{ http, w3 string }{{"http://", "www.w3.org/"}, {`http:\/\/`, `www.w3.org\/`}} {
+		n := len(scheme.http)
+		for i := 0; i+n <= len(s); i++ {
+			if strings.EqualFold(s[i:i+n], scheme.http) && !strings.HasPrefix(s[i+n:], scheme.w3) && !xmlnsValue(s[:i]) {
+				return true
+			}
 		}
 	}
 	return false
@@ -45,6 +48,15 @@ var insecureURLCases = []struct {
 	{`<VAST xmlns:x = 'http://x.example/'>`, false},
 	{`<x a="http://x.example/">`, true},
 	{`xsi:schemaLocation="http://www.w3.org/2001/XMLSchema"`, false},
+
+	// Native markup is JSON, whose encoders may escape slashes.
+	{`{"img":{"url":"http:\/\/cdn.example\/i.png"}}`, true},
+	{`{"img":{"url":"HTTP:\/\/cdn.example\/i.png"}}`, true},
+	{`{"img":{"url":"https:\/\/cdn.example\/i.png"}}`, false},
+	{`{"link":{"url":"https:\/\/a.example\/?u=http:\/\/b.example"}}`, true},
+	{`http:\/`, false},
+	{`{"ns":"http:\/\/www.w3.org\/2001"}`, false},
+	{`http:\/\/`, true},
 }
 
 func TestInsecureURL(t *testing.T) {

@@ -11,9 +11,10 @@ import (
 // MacroValues holds the values substituted for the auction macros of one bid
 // (OpenRTB 2.6 §4.4). String values are inserted verbatim: like the spec's
 // "simple" substitution, nothing is URL- or HTML-escaped, so an empty ID is
-// substituted as an empty string. Numeric fields document which value, if
-// any, means "not known yet"; a macro whose value is not known is left in
-// place for a later stage to fill in.
+// substituted as an empty string. Numeric fields document which value means
+// that there is none; a macro without a value is removed (§4.4: "replaced
+// with a zero-length string"), except ${AUCTION_IMP_TS} while KeepImpTS is
+// set.
 type MacroValues struct {
 	AuctionID string // ${AUCTION_ID}: the bid request id
 	BidID     string // ${AUCTION_BID_ID}: the bid response's bidid
@@ -21,26 +22,33 @@ type MacroValues struct {
 	SeatID    string // ${AUCTION_SEAT_ID}: the seat the bid was made for
 	AdID      string // ${AUCTION_AD_ID}: the bid's adid
 	// Price is the clearing price in integer micros of CPM, in the bid's
-	// currency; it fills ${AUCTION_PRICE} and is always known.
+	// currency, for ${AUCTION_PRICE}. Negative means none: a bid that lost
+	// has no clearing price, and its ${AUCTION_PRICE} is the empty string
+	// (§4.4.1).
 	Price int64
 	// BidPrice is the bid's own price in micros of CPM. Together with Price
-	// it gives ${AUCTION_MBR}, the market bid ratio Price/BidPrice, which is
-	// unknown while BidPrice <= 0.
+	// it gives ${AUCTION_MBR}, the market bid ratio Price/BidPrice, which
+	// has no value while Price < 0 or BidPrice <= 0.
 	BidPrice int64
 	Currency string // ${AUCTION_CURRENCY}: the bid's currency, e.g. "USD"
 	// Loss is the OpenRTB 3.0 loss reason code for ${AUCTION_LOSS};
 	// 0 (openrtb3.LossWon) means the bid won.
 	Loss openrtb3.LossReason
-	// MinToWin is the price in micros of CPM needed to win (or, for the
-	// winner, to tie the runner-up or the floor), for ${AUCTION_MIN_TO_WIN}.
-	// Negative means unknown or withheld.
+	// MinToWin is the price in micros of CPM, in the bid's currency, that
+	// ${AUCTION_MIN_TO_WIN} reports (§4.4.1): for the winner, what ties the
+	// next bid or the floor; for a bid that lost on price, what ties the
+	// winner. Negative means none: withheld, or price did not decide.
 	MinToWin int64
 	// Multiplier is the quantity of impressions won (DOOH
-	// imp.qty.multiplier) for ${AUCTION_MULTIPLIER}; 0 means unknown.
+	// imp.qty.multiplier) for ${AUCTION_MULTIPLIER}; 0 means none.
 	Multiplier float64
 	// ImpTS is when the impression was fulfilled, in Unix milliseconds, for
-	// ${AUCTION_IMP_TS}; 0 means unknown.
+	// ${AUCTION_IMP_TS}; 0 means not known.
 	ImpTS int64
+	// KeepImpTS leaves ${AUCTION_IMP_TS} in place while ImpTS is 0, for the
+	// stage that learns when the impression happened (the billing notice)
+	// to fill in, rather than removing it.
+	KeepImpTS bool
 }
 
 // macroB64 encodes the values of macros written with the ":B64" suffix, as
@@ -65,12 +73,13 @@ const longestMacro = len("AUCTION_MIN_TO_WIN:B64")
 // base64-encoded with the URL-safe alphabet of RFC 4648 §5, padded with '='
 // (the spec leaves the algorithm to the parties; "1.5" becomes "MS41").
 //
-// Unlike the spec, which removes macros without a value, a macro whose value
-// is not known yet (see MacroValues) is left untouched, so that a later
-// stage, such as the billing notice, can still substitute it. Unknown names
-// (${FOO}), other encodings (${AUCTION_PRICE:XYZ}), unterminated macros and
-// a nil v leave the text as it is too. Substituted values are not scanned
-// again for macros.
+// A macro without a value (see MacroValues) is removed, as the spec says,
+// never left as a literal: a loser's ${AUCTION_PRICE}, an unknown
+// ${AUCTION_MIN_TO_WIN}. The one exception is ${AUCTION_IMP_TS} with
+// v.KeepImpTS set, left for a later stage, such as the billing notice, to
+// fill in. Names that are not auction macros (${FOO}), other encodings
+// (${AUCTION_PRICE:XYZ}), unterminated macros and a nil v leave the text as
+// it is. Substituted values are not scanned again for macros.
 //
 // If nothing was replaced, ExpandMacros returns s itself; when s contains no
 // "${" at all, it does so without allocating.
@@ -127,8 +136,8 @@ func AppendMacros(dst []byte, s string, v *MacroValues) []byte {
 		}
 		str, num, ok := v.value(name, tmp[:0])
 		if !ok {
-			// Not a macro, or one to leave: copy "${" and rescan after it,
-			// which also finds a macro nested in the text.
+			// Not a macro, or one left for later: copy "${" and rescan
+			// after it, which also finds a macro nested in the text.
 			dst = append(dst, "${"...)
 			s = s[2:]
 			continue
@@ -144,8 +153,9 @@ func AppendMacros(dst []byte, s string, v *MacroValues) []byte {
 }
 
 // value returns the value of the macro called name: a string value as str,
-// or a number formatted into buf as num. ok is false for a name that is not
-// an auction macro and for a value that is not known yet.
+// or a number formatted into buf as num; a macro without a value has both
+// empty. ok is false for a name that is not an auction macro and for a
+// value left for a later stage.
 func (v *MacroValues) value(name string, buf []byte) (str string, num []byte, ok bool) {
 	if v == nil {
 		return "", nil, false
@@ -177,15 +187,18 @@ func (v *MacroValues) text(name string) (string, bool) {
 }
 
 // number formats into buf the value of a macro whose value is a number,
-// and reports false when it is not known yet.
+// nothing when it has none. It reports false for a name that is not a
+// numeric auction macro, and for ${AUCTION_IMP_TS} kept for later.
 func (v *MacroValues) number(name string, buf []byte) ([]byte, bool) {
 	switch name {
 	case "AUCTION_PRICE":
-		return AppendMicros(buf, v.Price), true
+		if v.Price >= 0 {
+			return AppendMicros(buf, v.Price), true
+		}
 	case "AUCTION_LOSS":
 		return strconv.AppendInt(buf, int64(v.Loss), 10), true
 	case "AUCTION_MBR":
-		if v.BidPrice > 0 {
+		if v.Price >= 0 && v.BidPrice > 0 {
 			return strconv.AppendFloat(buf, float64(v.Price)/float64(v.BidPrice), 'f', -1, 64), true
 		}
 	case "AUCTION_MIN_TO_WIN":
@@ -200,8 +213,11 @@ func (v *MacroValues) number(name string, buf []byte) ([]byte, bool) {
 		if v.ImpTS != 0 {
 			return strconv.AppendInt(buf, v.ImpTS, 10), true
 		}
+		return nil, !v.KeepImpTS
+	default:
+		return nil, false
 	}
-	return nil, false
+	return nil, true // a macro without a value: removed
 }
 
 // appendBase64 appends src encoded with macroB64 to dst. It encodes through

@@ -42,12 +42,16 @@ func TestMacrosAreInTheBidsCurrency(t *testing.T) {
 		name       string
 		at         int64
 		wantNotice string
+		wantLoss   string
 	}{
 		// First price: the winner pays its own 2.00 EUR; the least it
-		// needed was the other bid, 2.00 USD = 1.60 EUR.
-		{"first price", 1, "https://dsp.example/win?p=2&m=1.6&c=EUR"},
-		// Second price: 2.00 USD + 0.01 = 2.01 USD = 1.608 EUR.
-		{"second price", 2, "https://dsp.example/win?p=1.608&m=1.6&c=EUR"},
+		// needed was the other bid, 2.00 USD = 1.60 EUR. The loser needed
+		// the winning price, 2.50 USD.
+		{"first price", 1, "https://dsp.example/win?p=2&m=1.6&c=EUR", "https://usd.example/loss?m=2.5&c=USD"},
+		// Second price: 2.00 USD + 0.01 = 2.01 USD = 1.608 EUR. The loser
+		// sees the winner's clearing price, 2.01 USD, as in the
+		// second-price table of OpenRTB 2.6 §4.4.1.
+		{"second price", 2, "https://dsp.example/win?p=1.608&m=1.6&c=EUR", "https://usd.example/loss?m=2.01&c=USD"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			req := auctiontest.Request("r1", auctiontest.BannerImp("1", 0))
@@ -67,8 +71,7 @@ func TestMacrosAreInTheBidsCurrency(t *testing.T) {
 
 			for i := range res.Bids {
 				if res.Bids[i].Bidder == "usd-dsp" {
-					assert.Equal(t, "https://usd.example/loss?m=2.5&c=USD", res.LossURL(i),
-						"a USD loser sees the winning price in USD")
+					assert.Equal(t, tt.wantLoss, res.LossURL(i), "a USD loser sees the winning price in USD")
 				}
 			}
 		})

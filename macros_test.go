@@ -66,7 +66,10 @@ func TestExpandMacros(t *testing.T) {
 			b64(strings.Repeat("abcdefg", 30))},
 		{"b64 empty id", "[${AUCTION_AD_ID:B64}]", func(v *MacroValues) { v.AdID = "" }, "[]"},
 		{"b64 mbr", "${AUCTION_MBR:B64}", nil, b64("0.75")},
-		{"b64 unknown value kept", "${AUCTION_IMP_TS:B64}", func(v *MacroValues) { v.ImpTS = 0 }, "${AUCTION_IMP_TS:B64}"},
+		// OpenRTB 2.6 §4.4: a macro without a value is replaced with a
+		// zero-length string, encoded or not.
+		{"b64 value removed", "[${AUCTION_IMP_TS:B64}]", func(v *MacroValues) { v.ImpTS = 0 }, "[]"},
+		{"b64 value kept for later", "${AUCTION_IMP_TS:B64}", func(v *MacroValues) { v.ImpTS, v.KeepImpTS = 0, true }, "${AUCTION_IMP_TS:B64}"},
 		{"other encoding kept", "${AUCTION_PRICE:XOR}", nil, "${AUCTION_PRICE:XOR}"},
 		{"lower-case encoding kept", "${AUCTION_PRICE:b64}", nil, "${AUCTION_PRICE:b64}"},
 		{"empty encoding kept", "${AUCTION_PRICE:}", nil, "${AUCTION_PRICE:}"},
@@ -90,13 +93,25 @@ func TestExpandMacros(t *testing.T) {
 		{"value not rescanned", "${AUCTION_ID}", func(v *MacroValues) { v.AuctionID = "${AUCTION_PRICE}" }, "${AUCTION_PRICE}"},
 		{"empty id substituted", "[${AUCTION_BID_ID}]", func(v *MacroValues) { v.BidID = "" }, "[]"},
 
-		{"unknown min to win", "m=${AUCTION_MIN_TO_WIN}", func(v *MacroValues) { v.MinToWin = -1 }, "m=${AUCTION_MIN_TO_WIN}"},
-		{"unknown multiplier", "${AUCTION_MULTIPLIER}", func(v *MacroValues) { v.Multiplier = 0 }, "${AUCTION_MULTIPLIER}"},
-		{"unknown imp ts", "${AUCTION_IMP_TS}", func(v *MacroValues) { v.ImpTS = 0 }, "${AUCTION_IMP_TS}"},
-		{"unknown mbr", "${AUCTION_MBR}", func(v *MacroValues) { v.BidPrice = 0 }, "${AUCTION_MBR}"},
-		{"unknown mbr negative bid", "${AUCTION_MBR}", func(v *MacroValues) { v.BidPrice = -5 }, "${AUCTION_MBR}"},
-		{"unknown kept, known replaced", "${AUCTION_IMP_TS}/${AUCTION_PRICE}", func(v *MacroValues) { v.ImpTS = 0 },
+		// OpenRTB 2.6 §4.4: "if the source value is an optional parameter
+		// that was not specified, the macro will simply be removed (i.e.,
+		// replaced with a zero-length string)"; never left as a literal.
+		{"no min to win", "m=${AUCTION_MIN_TO_WIN}", func(v *MacroValues) { v.MinToWin = -1 }, "m="},
+		{"no multiplier", "${AUCTION_MULTIPLIER}", func(v *MacroValues) { v.Multiplier = 0 }, ""},
+		{"no imp ts", "${AUCTION_IMP_TS}", func(v *MacroValues) { v.ImpTS = 0 }, ""},
+		{"no mbr", "${AUCTION_MBR}", func(v *MacroValues) { v.BidPrice = 0 }, ""},
+		{"no mbr, negative bid", "${AUCTION_MBR}", func(v *MacroValues) { v.BidPrice = -5 }, ""},
+		// §4.4.1: a loser's ${AUCTION_PRICE} is the empty string.
+		{"no price", "p=${AUCTION_PRICE}&r=${AUCTION_LOSS}", func(v *MacroValues) { v.Price = -1 }, "p=&r=102"},
+		{"no price, no mbr", "${AUCTION_MBR}", func(v *MacroValues) { v.Price = -1 }, ""},
+		{"no imp ts removed, known replaced", "${AUCTION_IMP_TS}/${AUCTION_PRICE}", func(v *MacroValues) { v.ImpTS = 0 }, "/1.5"},
+		// ${AUCTION_IMP_TS} is known only at billing: KeepImpTS leaves it.
+		{"imp ts kept for later", "${AUCTION_IMP_TS}/${AUCTION_PRICE}", func(v *MacroValues) { v.ImpTS, v.KeepImpTS = 0, true },
 			"${AUCTION_IMP_TS}/1.5"},
+		{"known imp ts replaced despite KeepImpTS", "${AUCTION_IMP_TS}", func(v *MacroValues) { v.KeepImpTS = true }, "1700000000123"},
+		{"only imp ts is kept", "${AUCTION_MIN_TO_WIN}${AUCTION_MULTIPLIER}", func(v *MacroValues) {
+			v.MinToWin, v.Multiplier, v.KeepImpTS = -1, 0, true
+		}, ""},
 
 		{"realistic nurl",
 			"https://win.example/n?a=${AUCTION_ID}&p=${AUCTION_PRICE}&c=${AUCTION_CURRENCY}&i=${AUCTION_IMP_ID}&m=${AUCTION_MIN_TO_WIN}",
@@ -186,7 +201,7 @@ func FuzzExpandMacros(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s, id string, price, minToWin int64, mult float64) {
 		v := &MacroValues{AuctionID: id, BidID: id + "b", ImpID: id + "i", SeatID: "s", AdID: id,
 			Price: price, BidPrice: price / 3, Currency: "EUR", Loss: openrtb3.LossReason(price % 1000),
-			MinToWin: minToWin, Multiplier: mult, ImpTS: minToWin / 7}
+			MinToWin: minToWin, Multiplier: mult, ImpTS: minToWin / 7, KeepImpTS: mult > 1}
 		got := ExpandMacros(s, v)
 		if !strings.Contains(s, "${") {
 			require.Equal(t, s, got)

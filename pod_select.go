@@ -325,7 +325,7 @@ func (k *podKnapsack) compareKeys(i, j int) int {
 	if !k.byCat {
 		return compareFold(x.ADomain[0], y.ADomain[0])
 	}
-	if tx, ty := podCatTax(x.CatTax), podCatTax(y.CatTax); tx != ty {
+	if tx, ty := taxonomy(x.CatTax), taxonomy(y.CatTax); tx != ty {
 		return int(tx) - int(ty)
 	}
 	return strings.Compare(x.Cat[0], y.Cat[0])

@@ -483,31 +483,21 @@ func subdomainOf(d, parent string) bool {
 // same taxonomy (none given: IAB Content Taxonomy 1.0); in IAB 1.0 a
 // category matches its subcategories ("IAB2" and "IAB2-3").
 func sameCategory(x, y *openrtb2.Bid) bool {
-	tax := podCatTax(x.CatTax)
-	if len(x.Cat) == 0 || len(y.Cat) == 0 || tax != podCatTax(y.CatTax) {
+	tax := taxonomy(x.CatTax)
+	if len(x.Cat) == 0 || len(y.Cat) == 0 || tax != taxonomy(y.CatTax) {
 		return false
 	}
 	for _, a := range x.Cat {
 		for _, b := range y.Cat {
-			if a != "" && a == b || tax == adcom1.CatTaxIABContent10 && (categoryWithin(a, b) || categoryWithin(b, a)) {
+			if a == "" || b == "" {
+				continue
+			}
+			if a == b || tax == adcom1.CatTaxIABContent10 && (subcategoryOf(a, b) || subcategoryOf(b, a)) {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-func podCatTax(t adcom1.CategoryTaxonomy) adcom1.CategoryTaxonomy {
-	if t == 0 {
-		return adcom1.CatTaxIABContent10
-	}
-	return t
-}
-
-// categoryWithin reports whether cat is a subcategory of parent in the
-// IAB 1.0 style ("IAB2-3" is within "IAB2").
-func categoryWithin(cat, parent string) bool {
-	return parent != "" && len(cat) > len(parent) && cat[len(parent)] == '-' && cat[:len(parent)] == parent
 }
 
 // proposeDynamic selects the winners of dynamic pod i for what is left of

@@ -25,7 +25,9 @@ import (
 // sharing video.podid, §3.2.7), dynamic pods (§7.6 "Dynamic" Ad Pod:
 // video.poddur, maxseq, mincpmpersec, rqddurs, §3.2.7; bid.dur and
 // bid.slotinpod, §4.2.3), hybrid pods (§7.6 "Hybrid" Ad Pod), and the
-// competitive separation that an exchange applies inside a pod.
+// competitive separation that an exchange applies inside a pod. The CTV
+// fixtures of the corpus (testdata/corpus/ctv-pods, ctv-dynamic-pod,
+// ctv-structured-pod, run by TestCorpus) show them end to end.
 
 // vastMarkup is a minimal VAST document, the markup of the pods' bids.
 const vastMarkup = `<VAST version="4.0"><Ad id="1"><InLine><AdSystem>t</AdSystem><AdTitle>t</AdTitle>` +
@@ -761,131 +763,6 @@ func TestPodsAreDeterministic(t *testing.T) {
 		}
 		assert.Equal(t, first, got, "run %d", run)
 	}
-}
-
-// The CTV fixture: a connected-TV app request with a dynamic pre-roll pod
-// (poddur 90, maxseq 4, rqddurs 15 and 30, mincpmpersec 0.20, first or
-// last position offered) and a structured mid-roll pod of three slots, the
-// responses of three DSPs, and the expected outcome.
-const ctvRequest = `{
-  "id": "ctv-1", "at": 2, "tmax": 500, "cur": ["USD"],
-  "app": {"id": "app-1", "name": "Example TV", "bundle": "com.example.ctv", "storeurl": "https://store.example/ctv",
-    "publisher": {"id": "pub-1"}, "content": {"id": "ep-12", "title": "Episode 12", "livestream": 0, "len": 1320}},
-  "device": {"devicetype": 3, "ua": "Roku/DVP-12.0", "ip": "192.0.2.10", "os": "Roku", "ifa": "0e9f7f6c-0000-4000-8000-000000000001"},
-  "imp": [
-    {"id": "pre", "exp": 7200, "bidfloor": 5, "bidfloorcur": "USD",
-     "video": {"mimes": ["video/mp4"], "protocols": [2, 3, 5, 6, 7, 8], "w": 1920, "h": 1080, "linearity": 1,
-       "startdelay": 0, "podid": "preroll", "podseq": 1, "poddur": 90, "maxseq": 4, "mincpmpersec": 0.2,
-       "rqddurs": [15, 30], "slotinpod": 2}},
-    {"id": "mid-1", "exp": 7200, "bidfloor": 8, "bidfloorcur": "USD",
-     "video": {"mimes": ["video/mp4"], "w": 1920, "h": 1080, "linearity": 1, "startdelay": -1,
-       "minduration": 0, "maxduration": 30, "podid": "midroll", "podseq": 0, "slotinpod": 1}},
-    {"id": "mid-2", "exp": 7200, "bidfloor": 8, "bidfloorcur": "USD",
-     "video": {"mimes": ["video/mp4"], "w": 1920, "h": 1080, "linearity": 1, "startdelay": -1,
-       "minduration": 0, "maxduration": 30, "podid": "midroll", "podseq": 0, "slotinpod": 0}},
-    {"id": "mid-3", "exp": 7200, "bidfloor": 8, "bidfloorcur": "USD",
-     "video": {"mimes": ["video/mp4"], "w": 1920, "h": 1080, "linearity": 1, "startdelay": -1,
-       "minduration": 0, "maxduration": 30, "podid": "midroll", "podseq": 0, "slotinpod": -1}}
-  ]
-}`
-
-// ctvResponses are the DSPs' answers, by bidder; their bids are
-// id, impid, price, dur, adomain, cat and slotinpod.
-var ctvResponses = map[string]string{
-	"dsp-a": `{"id": "ctv-1", "cur": "USD", "seatbid": [{"seat": "dsp-a", "bid": [
-      ` + ctvBid("a-pre-1", "pre", 18, 30, "carco.example", "IAB2", 1) + `,
-      ` + ctvBid("a-pre-2", "pre", 9, 15, "soda.example", "IAB8-5", 0) + `,
-      ` + ctvBid("a-mid-1", "mid-1", 20, 30, "carco.example", "IAB2", 0) + `,
-      ` + ctvBid("a-mid-2", "mid-2", 14, 30, "soda.example", "IAB8-5", 0) + `]}]}`,
-	"dsp-b": `{"id": "ctv-1", "cur": "USD", "seatbid": [{"seat": "dsp-b", "bid": [
-      ` + ctvBid("b-pre-1", "pre", 10.5, 30, "truckco.example", "IAB2-2", 0) + `,
-      ` + ctvBid("b-pre-2", "pre", 11, 15, "bank.example", "IAB13", 0) + `,
-      ` + ctvBid("b-pre-3", "pre", 7, 20, "shoe.example", "IAB18", 0) + `,
-      ` + ctvBid("b-mid-2", "mid-2", 15, 30, "bank.example", "IAB13", 0) + `,
-      ` + ctvBid("b-mid-3", "mid-3", 12, 15, "carco.example", "IAB2", 0) + `]}]}`,
-	"dsp-c": `{"id": "ctv-1", "cur": "USD", "seatbid": [{"seat": "dsp-c", "bid": [
-      ` + ctvBid("c-pre-1", "pre", 12, 30, "phone.example", "IAB19", 0) + `,
-      ` + ctvBid("c-pre-2", "pre", 5.5, 30, "hotel.example", "IAB20", 0) + `,
-      ` + ctvBid("c-pre-3", "pre", 10, 15, "travel.example", "IAB20", -1) + `,
-      ` + ctvBid("c-mid-1", "mid-1", 9, 15, "travel.example", "IAB20", 0) + `,
-      ` + ctvBid("c-mid-3", "mid-3", 10, 30, "phone.example", "IAB19", 0) + `]}]}`,
-}
-
-func ctvBid(id, imp string, price float64, dur int64, domain, cat string, slot int) string {
-	adm, _ := json.Marshal(vastMarkup)
-	return fmt.Sprintf(`{"id": %[1]q, "impid": %[2]q, "price": %[3]v, "adm": %[4]s, "adid": "ad-%[1]s", "crid": "cr-%[1]s",
-      "nurl": "https://dsp.example/win?b=%[1]s&p=${AUCTION_PRICE}", "adomain": [%[5]q], "cat": [%[6]q], "cattax": 1,
-      "dur": %[7]d, "mtype": 2, "slotinpod": %[8]d, "w": 1920, "h": 1080}`, id, imp, price, adm, domain, cat, dur, slot)
-}
-
-// ctvWant is the expected outcome: each imp's winners in play order with
-// their clearing prices, and every loser's reason.
-var ctvWant = struct {
-	winners map[string][][2]string
-	losses  map[string]openrtb3.LossReason
-}{
-	winners: map[string][][2]string{
-		// 51.00 for 90 s and 4 ads; a-pre-1 asked for the first position,
-		// c-pre-3 for the last. At second price each pays the best bid not
-		// selected (b-pre-1, 10.50) plus 0.01, at most its bid.
-		"pre": {{"a-pre-1", "10.51"}, {"c-pre-1", "10.51"}, {"b-pre-2", "10.51"}, {"c-pre-3", "10"}},
-		// The best slot first: a-mid-1 (20.00) takes mid-1 and carco.example,
-		// b-mid-2 (15.00) takes mid-2, and mid-3 goes to c-mid-3 since
-		// b-mid-3 is carco.example too.
-		"mid-1": {{"a-mid-1", "9.01"}},
-		"mid-2": {{"b-mid-2", "14.01"}},
-		"mid-3": {{"c-mid-3", "8.01"}},
-	},
-	losses: map[string]openrtb3.LossReason{
-		"b-pre-1": gavel.LossCompetitiveSeparation, // IAB2-2 is within a-pre-1's IAB2
-		"a-pre-2": openrtb3.LossLostToHigherBid,    // not in the best set
-		"b-pre-3": gavel.LossPodDuration,           // 20 s is not in rqddurs
-		"c-pre-2": openrtb3.LossBelowAuctionFloor,  // 5.50 < 30 s × 0.20
-		"c-mid-1": openrtb3.LossLostToHigherBid,    // to a-mid-1 on mid-1
-		"a-mid-2": openrtb3.LossLostToHigherBid,    // to b-mid-2 on mid-2
-		"b-mid-3": gavel.LossCompetitiveSeparation, // carco.example won mid-1
-	},
-}
-
-func TestCTVFixture(t *testing.T) {
-	// §7.6 end to end: the CTV fixture (kept here rather than in a
-	// testdata corpus) through Run, the Result and the BidResponse.
-	var req openrtb2.BidRequest
-	require.NoError(t, json.Unmarshal([]byte(ctvRequest), &req))
-	var bidders []gavel.Bidder
-	for _, name := range []string{"dsp-a", "dsp-b", "dsp-c"} {
-		var resp openrtb2.BidResponse
-		require.NoError(t, json.Unmarshal([]byte(ctvResponses[name]), &resp), name)
-		bidders = append(bidders, auctiontest.Prebuilt(name, &resp))
-	}
-	res := runAuction(t, &req, gavel.WithBidders(bidders...))
-
-	got := map[string][][2]string{}
-	for _, ir := range res.Imps {
-		for _, id := range winnersOf(res, ir.ImpID) {
-			got[ir.ImpID] = append(got[ir.ImpID], [2]string{id, gavel.FormatMicros(outcomeOf(t, res, id).ClearMicros)})
-		}
-	}
-	assert.Equal(t, ctvWant.winners, got)
-	assert.Equal(t, ctvWant.losses, lossesOf(res))
-	assert.Equal(t, int64(6_000_000), outcomeOf(t, res, "c-pre-2").MinToWinMicros, "30 s × 0.20")
-	assert.Equal(t, int64(10_000_000), outcomeOf(t, res, "a-pre-2").MinToWinMicros, "the lowest winning price")
-
-	resp := res.BidResponse()
-	nurls := map[string]string{}
-	for _, sb := range resp.SeatBid {
-		for _, b := range sb.Bid {
-			nurls[b.ID] = b.NURL
-			assert.Equal(t, gavel.FormatMicros(outcomeOf(t, res, b.ID).ClearMicros), fmt.Sprint(b.Price), b.ID)
-		}
-	}
-	assert.Len(t, nurls, 7, "every winner of every imp")
-	assert.Equal(t, "https://dsp.example/win?b=c-pre-1&p=10.51", nurls["c-pre-1"])
-	assert.Equal(t, "https://dsp.example/win?b=c-pre-3&p=10", nurls["c-pre-3"])
-	body := must(json.Marshal(resp))
-	var back openrtb2.BidResponse
-	require.NoError(t, json.Unmarshal(body, &back))
-	assert.Equal(t, *resp, back)
 }
 
 func TestPodsDoNotLeakIntoTheNextAuction(t *testing.T) {

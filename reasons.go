@@ -35,6 +35,16 @@ const (
 	// came before its cost could be reserved. No reservation is tried on a
 	// Ledger that is not NonBlocking once the deadline has passed.
 	LossNoTimeToReserve openrtb3.LossReason = 508
+	// LossDealCurrency: the bid is for a deal whose floor is in a currency
+	// that cannot be converted to the auction currency (its bidfloorcur, USD
+	// when absent, OpenRTB 2.6 §3.2.12). The deal cannot be judged, so it is
+	// unusable; the request and the imp's open market are not affected.
+	LossDealCurrency openrtb3.LossReason = 509
+	// LossCategoryTaxonomy: the request blocks or allows categories (bcat,
+	// acat) in one taxonomy (its cattax, 1 when absent) and the bid declares
+	// its categories in another (the bid's cattax), so they cannot be judged
+	// (OpenRTB 2.6 §3.2.1, §4.2.3).
+	LossCategoryTaxonomy openrtb3.LossReason = 510
 	// LossCompetitiveSeparation: the bid shares an advertiser domain or an
 	// IAB category with a winner of its ad pod (WithPodSeparation, OpenRTB
 	// 2.6 §7.6). It never reaches the Ledger.

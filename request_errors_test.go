@@ -22,10 +22,11 @@ func TestRunReportsEveryProblemOfARequest(t *testing.T) {
 	req := &openrtb2.BidRequest{
 		TMax: -1,
 		Imp: []openrtb2.Imp{
-			{ID: "1", BidFloor: -2},
-			{ID: "1"},
-			{PMP: &openrtb2.PMP{Deals: []openrtb2.Deal{{ID: ""}}}},
+			{ID: "1", BidFloor: -2, Banner: &openrtb2.Banner{}},
+			{ID: "1", Banner: &openrtb2.Banner{}},
+			{Video: &openrtb2.Video{}, PMP: &openrtb2.PMP{Deals: []openrtb2.Deal{{ID: ""}}}},
 		},
+		Site: &openrtb2.Site{}, App: &openrtb2.App{},
 	}
 	res, err := a.Run(context.Background(), req)
 	assert.Nil(t, res)
@@ -35,13 +36,16 @@ func TestRunReportsEveryProblemOfARequest(t *testing.T) {
 	assert.Equal(t, []string{
 		"missing id",
 		"negative tmax -1",
+		"more than one of site, app and dooh: site, app",
 		"imp[0]: bidfloor: -2 is not a price",
 		`imp[1]: duplicate id "1"`,
 		"imp[2]: missing id",
+		"imp[2]: video.mimes: missing",
 		"imp[2]: deal[0]: missing id",
 	}, re.Problems)
-	assert.Equal(t, "gavel: invalid bid request: missing id; negative tmax -1; imp[0]: bidfloor: -2 is not a price; "+
-		`imp[1]: duplicate id "1"; imp[2]: missing id; imp[2]: deal[0]: missing id`, err.Error())
+	assert.Equal(t, "gavel: invalid bid request: missing id; negative tmax -1; more than one of site, app and dooh: site, app; "+
+		`imp[0]: bidfloor: -2 is not a price; imp[1]: duplicate id "1"; imp[2]: missing id; imp[2]: video.mimes: missing; `+
+		"imp[2]: deal[0]: missing id", err.Error())
 }
 
 // After Close, Run refuses at once with ErrClosed rather than running an

@@ -111,7 +111,9 @@ type BidOutcome struct {
 	ClearMicros int64
 	// MinToWinMicros is the least bid that would have won: for the winner
 	// the larger of the best other eligible bid and the floor, for a loser
-	// the winning bid's price. -1 when unknown (invalid bids).
+	// the winning bid's price, for a bid below its floor that floor. -1
+	// when unknown (other invalid bids). The ${AUCTION_MIN_TO_WIN} of a
+	// loser follows OpenRTB 2.6 §4.4.1 instead (see Result.Macros).
 	MinToWinMicros int64
 
 	// Deal is the deal the bid is for, from the request; nil for open market.
@@ -172,8 +174,18 @@ func (r *Result) HasWinner() bool {
 // data of a winner, or of a loser with its loss reason (for its lurl).
 // Prices and the currency are the bid's own (OpenRTB 2.6 §4.4): amounts of
 // the auction currency are converted back at the rate the bid's price was
-// converted at, so a first-price winner sees exactly its own price. ImpTS
-// is left unknown; set it when the impression is billed.
+// converted at, so a first-price winner sees exactly its own price.
+//
+// The prices follow the tables of §4.4.1. The winner's ${AUCTION_PRICE} is
+// its clearing price and its ${AUCTION_MIN_TO_WIN} the next bid or the
+// floor (MinToWinMicros). A loser has no ${AUCTION_PRICE}; when price
+// decided its loss (lost to a higher or a deal bid, or below its floor) its
+// ${AUCTION_MIN_TO_WIN} is what ties the winner: the winner's clearing
+// price, which is its bid at first price and below it at second price (the
+// least of them where an imp has several winners; or the floor it missed,
+// when that is higher or no bid won). Any other loser (an invalid or
+// blocked bid, one the budget refused) has none. A winner's ImpTS is left
+// unknown and kept (KeepImpTS): set it when the impression is billed.
 func (r *Result) Macros(i int) MacroValues {
 	b := &r.Bids[i]
 	v := MacroValues{
@@ -182,11 +194,15 @@ func (r *Result) Macros(i int) MacroValues {
 		SeatID:    b.Seat,
 		AdID:      b.Bid.AdID,
 		ImpID:     b.Bid.ImpID,
-		Price:     b.inBidCurrency(b.ClearMicros),
+		Price:     -1,
 		BidPrice:  b.BidPriceMicros,
 		Currency:  b.BidCurrency,
 		Loss:      b.Loss,
-		MinToWin:  b.inBidCurrency(b.MinToWinMicros),
+		MinToWin:  b.inBidCurrency(r.minToWin(b)),
+		KeepImpTS: b.Won,
+	}
+	if b.Won {
+		v.Price = b.inBidCurrency(b.ClearMicros)
 	}
 	if v.Currency == "" { // an outcome not built by Run
 		v.Currency, v.BidPrice = r.Currency, b.PriceMicros
@@ -197,6 +213,36 @@ func (r *Result) Macros(i int) MacroValues {
 		}
 	}
 	return v
+}
+
+// minToWin is the ${AUCTION_MIN_TO_WIN} of b in micros of the auction
+// currency, -1 for none (see Macros).
+func (r *Result) minToWin(b *BidOutcome) int64 {
+	if b.Won {
+		return b.MinToWinMicros
+	}
+	switch b.Loss {
+	case openrtb3.LossLostToHigherBid, openrtb3.LossLostToDealBid:
+		if w := r.lowestWinningPrice(b.Imp); w >= 0 {
+			return w
+		}
+		return b.MinToWinMicros
+	case openrtb3.LossBelowAuctionFloor, openrtb3.LossBelowDealFloor:
+		return max(b.MinToWinMicros, r.lowestWinningPrice(b.Imp))
+	}
+	return -1
+}
+
+// lowestWinningPrice is the least clearing price among the winners of imp,
+// what a bid had to tie to win a place; -1 when nothing won it.
+func (r *Result) lowestWinningPrice(imp int) int64 {
+	lowest := int64(-1)
+	for i := range r.Bids {
+		if w := &r.Bids[i]; w.Won && w.Imp == imp && (lowest < 0 || w.ClearMicros < lowest) {
+			lowest = w.ClearMicros
+		}
+	}
+	return lowest
 }
 
 // LossURL returns the lurl of the losing Bids[i] with its macros expanded,

@@ -13,6 +13,8 @@ import (
 // Read them with Auction.Stats.
 type Stats struct {
 	Auctions         int64 // calls of Run that passed validation
+	InvalidRequests  int64 // requests Run refused as invalid (*RequestError, no-bid reason 2)
+	NoCurrency       int64 // valid requests no currency of whose cur could hold their floors (*CurrencyError, no-bid reason 1)
 	ProfileHits      int64
 	ProfileMisses    int64
 	ProfileNoKey     int64
@@ -29,6 +31,8 @@ type Stats struct {
 
 type stats struct {
 	auctions     atomic.Int64
+	invalid      atomic.Int64
+	noCurrency   atomic.Int64
 	profiles     [ProfileTimeout + 1]atomic.Int64 // by ProfileOutcome
 	seatRefusals atomic.Int64
 	budgetSkips  atomic.Int64
@@ -64,6 +68,8 @@ func (a *Auction) Stats() Stats {
 	s := &a.stats
 	return Stats{
 		Auctions:         s.auctions.Load(),
+		InvalidRequests:  s.invalid.Load(),
+		NoCurrency:       s.noCurrency.Load(),
 		ProfileHits:      s.profiles[ProfileHit].Load(),
 		ProfileMisses:    s.profiles[ProfileMiss].Load(),
 		ProfileNoKey:     s.profiles[ProfileNoKey].Load(),

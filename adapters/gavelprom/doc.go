@@ -50,8 +50,9 @@
 //	name                                    type       labels          meaning
 //	gavel_auctions_in_flight                gauge                      auctions accepted by Run and not yet returned
 //	gavel_auctions_total                    counter    outcome, nbr    calls of Run; outcome is won, no_bid, invalid_request,
-//	                                                                   canceled or error; nbr is the no-bid reason for no_bid
-//	                                                                   and invalid_request, empty otherwise
+//	                                                                   no_currency, canceled or error; nbr is the no-bid reason
+//	                                                                   for no_bid, invalid_request (2) and no_currency (1),
+//	                                                                   empty otherwise
 //	gavel_auction_duration_seconds          histogram  outcome         Result.Duration of auctions that returned a result (won, no_bid)
 //	gavel_bidder_auctions_total             counter    bidder, status  every bidder of every auction, called or not, by status
 //	gavel_bidder_request_duration_seconds   histogram  bidder          latency of the bidders' calls (statuses bid to invalid_response)

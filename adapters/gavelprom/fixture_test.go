@@ -48,6 +48,7 @@ const (
 //	                               (budget_exhausted); beta loses 100, nbr 501
 //	auc-5  no imps                 invalid_request, nbr 2
 //	auc-6  canceled ctx            canceled
+//	auc-7  floor in JPY, no rate   no_currency, nbr 1
 //
 // then bills 4000 micros of auc-0's win and flushes the sink.
 func newFixture(t *testing.T, opts ...gavelprom.Option) *fixture {
@@ -121,6 +122,11 @@ func newFixture(t *testing.T, opts ...gavelprom.Option) *fixture {
 	cancel()
 	_, err = f.a.Run(canceled, f.request("auc-6", 0.50))
 	require.ErrorIs(t, err, context.Canceled)
+
+	noRate := f.request("auc-7", 150)
+	noRate.Imp[0].BidFloorCur = "JPY"
+	_, err = f.a.Run(ctx, noRate)
+	require.ErrorIs(t, err, gavel.ErrNoCurrency)
 
 	for i := range first.Bids {
 		if first.Bids[i].Won {

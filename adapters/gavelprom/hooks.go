@@ -33,8 +33,9 @@ func (m *Metrics) OnAuctionStart(context.Context, *openrtb2.BidRequest) {
 }
 
 // OnAuctionEnd implements gavel.AuctionEndHook: it counts the auction by
-// outcome and observes its duration. A request Run refused never started,
-// so it is counted but leaves auctions_in_flight as it was.
+// outcome and observes its duration. A request Run refused (invalid, or
+// without a currency to hold it) never started, so it is counted but
+// leaves auctions_in_flight as it was.
 func (m *Metrics) OnAuctionEnd(_ context.Context, _ *openrtb2.BidRequest, res *gavel.Result, err error) {
 	switch {
 	case err == nil && res.HasWinner():
@@ -51,6 +52,10 @@ func (m *Metrics) OnAuctionEnd(_ context.Context, _ *openrtb2.BidRequest, res *g
 			nbr = re.Reason
 		}
 		m.auctionKinds.get(auctionKey{"invalid_request", int(nbr)}).Inc()
+	case errors.Is(err, gavel.ErrNoCurrency):
+		// A valid request that no allowed currency can hold: refused before
+		// it started, like an invalid one, with a technical no-bid.
+		m.auctionKinds.get(auctionKey{"no_currency", int(openrtb3.NoBidTechnicalError)}).Inc()
 	case errors.Is(err, context.Canceled):
 		m.inFlight.Dec()
 		m.auctionKinds.get(auctionKey{"canceled", noNBR}).Inc()

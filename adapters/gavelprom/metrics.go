@@ -127,7 +127,7 @@ func New(opts ...Option) (*Metrics, error) {
 func (m *Metrics) build(cfg *config) []prometheus.Collector {
 	b := builder{ns: cfg.namespace, labels: cfg.constLabels}
 	m.inFlight = b.gauge("auctions_in_flight", "Auctions running now: accepted by Run and not yet returned.")
-	m.auctions = b.counterVec("auctions_total", "Calls of Run, by outcome (won, no_bid, invalid_request, canceled, error) and, without a winner, the OpenRTB no-bid reason (nbr) of the response.", "outcome", "nbr")
+	m.auctions = b.counterVec("auctions_total", "Calls of Run, by outcome (won, no_bid, invalid_request, no_currency, canceled, error) and, without a winner, the OpenRTB no-bid reason (nbr) of the response.", "outcome", "nbr")
 	m.durations = b.histogramVec("auction_duration_seconds", "Duration of the auctions that returned a result, by outcome (won, no_bid).", cfg.latency, "outcome")
 	m.bidderAuctions = b.counterVec("bidder_auctions_total", "Auctions per bidder, by how the bidder took part (status).", "bidder", "status")
 	m.bidderLatency = b.histogramVec("bidder_request_duration_seconds", "Duration of the calls of a bidder, from the call to its answer or deadline.", cfg.latency, "bidder")

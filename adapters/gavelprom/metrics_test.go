@@ -33,6 +33,7 @@ func TestAuctionMetrics(t *testing.T) {
 		{"gavel_auctions_total", []string{"outcome", "no_bid", "nbr", "501"}, 1},
 		{"gavel_auctions_total", []string{"outcome", "invalid_request", "nbr", "2"}, 1},
 		{"gavel_auctions_total", []string{"outcome", "canceled", "nbr", ""}, 1},
+		{"gavel_auctions_total", []string{"outcome", "no_currency", "nbr", "1"}, 1},
 		{"gavel_auction_duration_seconds", []string{"outcome", "won"}, 4},
 		{"gavel_auction_duration_seconds", []string{"outcome", "no_bid"}, 1},
 
