@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -37,6 +38,14 @@ var fuzzSeeds = []struct {
 	req, resp string
 }{
 	{`{}`, `{}`},
+	{`{"id":"r","at":2,"imp":[{"id":"1","bidfloor":1,"video":{"mimes":["video/mp4"],"podid":"p","poddur":60,"maxseq":3,"mincpmpersec":0.1,"rqddurs":[15,30],"slotinpod":2}},` +
+		`{"id":"2","video":{"mimes":["video/mp4"],"podid":"p","slotinpod":1}},{"id":"3","video":{"mimes":["video/mp4"],"podid":"p"}}]}`,
+		`{"id":"r","seatbid":[{"bid":[{"id":"a","impid":"1","price":9,"dur":30,"adomain":["x.example"],"cat":["IAB2"],"slotinpod":1,"mtype":2,"adm":"<VAST/>"},` +
+			`{"id":"b","impid":"1","price":8,"dur":15,"adomain":["y.example"],"slotinpod":-1,"mtype":2,"adm":"<VAST/>"},` +
+			`{"id":"c","impid":"1","price":7,"dur":15,"adomain":["X.example"],"slotinpod":2,"mtype":2,"adm":"<VAST/>"},` +
+			`{"id":"d","impid":"1","price":3,"dur":20,"mtype":2,"adm":"<VAST/>"},{"id":"e","impid":"1","price":2,"dur":30,"mtype":2,"adm":"<VAST/>"},` +
+			`{"id":"f","impid":"2","price":5,"adomain":["y.example"],"mtype":2,"adm":"<VAST/>"},{"id":"g","impid":"3","price":4,"cat":["IAB2-1"],"mtype":2,"adm":"<VAST/>"},` +
+			`{"id":"h","impid":"3","price":3,"cat":["IAB3"],"mtype":2,"adm":"<VAST/>"}]}]}`},
 	{`null`, `null`},
 	{`{"id":"r","imp":[{"id":"1","banner":{}}]}`, `{"id":"r","seatbid":[{"bid":[{"id":"b","impid":"1","price":1.5,"adm":"<a/>"}]}]}`},
 	{`{"id":"r","imp":[{"id":"1"}]}`, `{"id":"r","seatbid":[{"bid":[{"id":"b","impid":"1","price":1.5,"adm":"<a/>"}]}]}`},
@@ -163,6 +172,23 @@ func FuzzRun(f *testing.F) {
 	})
 }
 
+// checkPod checks the winners of a dynamic pod (OpenRTB 2.6 §7.6): at
+// most maxseq ads of at most poddur seconds together, each with its hold,
+// the first of them the imp's Winner.
+func checkPod(t *testing.T, imp *openrtb2.Imp, res *gavel.Result, ir *gavel.ImpResult) {
+	require.NotNil(t, imp.Video, "only a video pod has several winners here")
+	require.Len(t, ir.Holds, len(ir.Winners))
+	require.Equal(t, ir.Winners[0], ir.Winner)
+	var secs int64
+	for _, w := range ir.Winners {
+		secs += res.Bids[w].Bid.Dur
+	}
+	require.LessOrEqual(t, secs, imp.Video.PodDur, "the pod's winners last longer than the pod")
+	if imp.Video.MaxSeq > 0 {
+		require.LessOrEqual(t, int64(len(ir.Winners)), imp.Video.MaxSeq, "the pod has more ads than maxseq")
+	}
+}
+
 // checkResult checks the invariants of a Result.
 func checkResult(t *testing.T, req *openrtb2.BidRequest, res *gavel.Result) {
 	require.Equal(t, req.ID, res.AuctionID)
@@ -179,7 +205,8 @@ func checkResult(t *testing.T, req *openrtb2.BidRequest, res *gavel.Result) {
 		require.Equal(t, openrtb3.LossWon, b.Loss)
 		require.GreaterOrEqual(t, b.Imp, 0)
 		require.Less(t, b.Imp, len(req.Imp))
-		require.Equal(t, i, res.Imps[b.Imp].Winner, "the imp names its winner")
+		ir := &res.Imps[b.Imp]
+		require.True(t, ir.Winner == i || slices.Contains(ir.Winners, i), "the imp names its winner")
 		winners[b.Imp]++
 		require.GreaterOrEqual(t, b.ClearMicros, int64(0))
 		require.LessOrEqual(t, b.ClearMicros, b.PriceMicros, "the winner pays more than it bid")
@@ -190,7 +217,12 @@ func checkResult(t *testing.T, req *openrtb2.BidRequest, res *gavel.Result) {
 	}
 	for i, ir := range res.Imps {
 		require.Equal(t, req.Imp[i].ID, ir.ImpID)
-		require.LessOrEqual(t, winners[i], 1, "imp %d has %d winners", i, winners[i])
+		if ir.Winners == nil {
+			require.LessOrEqual(t, winners[i], 1, "imp %d has %d winners", i, winners[i])
+		} else {
+			checkPod(t, &req.Imp[i], res, &ir)
+			require.Len(t, ir.Winners, winners[i])
+		}
 		if ir.Winner >= 0 {
 			require.Less(t, ir.Winner, len(res.Bids))
 			require.True(t, res.Bids[ir.Winner].Won)

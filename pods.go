@@ -22,7 +22,10 @@ import (
 // slots of a pod are filled best bid first: the slot whose best remaining
 // bid ranks highest (by the ranking rules of clearing.go, across the pod's
 // imps) is priced first, then the next, so a higher bid is never displaced
-// by a lower one. A bid that shares a domain or a category with a winner of
+// by a lower one. A hybrid pod (a podid shared by slots and a dynamic imp)
+// is served the same way, its dynamic imp counting as a part whose best
+// bid is its best eligible bid: when that part's turn comes, it selects all
+// its winners. A bid that shares a domain or a category with a winner of
 // the pod loses with LossCompetitiveSeparation and the slot's next bid is
 // tried. A bid that conflicts with a bid whose reservation is still pending
 // waits for the next round: if the Ledger refuses the pending bid, its
@@ -342,57 +345,71 @@ func (p *podState) reopen(i int) {
 	}
 }
 
-// proposePods is propose for the imps of pods: group by group, the slots
-// of structured pods, then the dynamic pods.
+// proposePods is propose for the imps of pods, pod by pod.
 func (r *round) proposePods(ctx context.Context, req *openrtb2.BidRequest, res *Result) {
 	p := &r.pods
 	for i := range p.imps {
 		p.imps[i].handled = false
 	}
 	for g := range p.imps {
-		if p.imps[g].group != g { // not the first imp of its group
-			continue
-		}
-		r.proposeSlots(ctx, req, res, g)
-		for i := g; i < len(p.imps); i++ {
-			if p.imps[i].group == g && p.imps[i].kind == podDynamic && !p.imps[i].done {
-				r.proposeDynamic(ctx, req, res, i)
-			}
+		if p.imps[g].group == g { // the first imp of its pod
+			r.proposePod(ctx, req, res, g)
 		}
 	}
 }
 
-// proposeSlots proposes the best bid of every slot of group g that has no
-// winner, best slot first. Bids that share a domain or a category with a
-// winner of the pod lose on the way; a slot whose best bid conflicts with a
+// proposePod serves the parts of pod g, best bid first: of its slots
+// without a winner and its dynamic imps with room to select, the part whose
+// best bid ranks highest is served first: a slot proposes its best bid, a
+// dynamic imp selects its winners. A slot whose best bid clashes with a
 // pending one waits for the next round.
-func (r *round) proposeSlots(ctx context.Context, req *openrtb2.BidRequest, res *Result, g int) {
+func (r *round) proposePod(ctx context.Context, req *openrtb2.BidRequest, res *Result, g int) {
 	p := &r.pods
 	for {
-		best := -1
+		best, bestBid := -1, -1
 		for i := g; i < len(p.imps); i++ {
-			pi := &p.imps[i]
-			if pi.group != g || pi.kind != podSlot || pi.handled || res.Imps[i].Winner >= 0 {
-				continue
-			}
-			info := &r.imps[i]
-			r.skipSeparated(res, g, info)
-			if info.next == info.rankHi {
-				pi.handled = true
-				continue
-			}
-			if best < 0 || r.compare(res, r.rank[info.next], r.rank[r.imps[best].next]) < 0 {
-				best = i
+			if j := r.bestOfPart(res, g, i); j >= 0 && (best < 0 || r.compare(res, j, bestBid) < 0) {
+				best, bestBid = i, j
 			}
 		}
 		if best < 0 {
 			return
 		}
 		p.imps[best].handled = true
-		if !r.separated(res, g, r.rank[r.imps[best].next], true) {
+		switch {
+		case p.imps[best].kind == podDynamic:
+			r.proposeDynamic(ctx, req, res, best)
+		case !r.separated(res, g, bestBid, true):
 			r.proposeBest(ctx, req, res, best)
 		}
 	}
+}
+
+// bestOfPart returns the best bid of imp i, a part of pod g that is still
+// to be served in this round, or -1. The best bids of a slot that clash
+// with a winner of the pod lose on the way; a dynamic imp's best bid is the
+// first of its eligible bids that clashes with no winner and no pending bid
+// of the pod.
+func (r *round) bestOfPart(res *Result, g, i int) int {
+	pi, info := &r.pods.imps[i], &r.imps[i]
+	switch {
+	case pi.group != g || pi.handled:
+		return -1
+	case pi.kind == podSlot && res.Imps[i].Winner < 0:
+		r.skipSeparated(res, g, info)
+		if info.next < info.rankHi {
+			return r.rank[info.next]
+		}
+	case pi.kind == podDynamic && !pi.done:
+		for _, j := range r.rank[info.rankLo:info.rankHi] {
+			if b := &res.Bids[j]; !b.Won && b.Loss == lossPending && !r.separated(res, g, j, true) {
+				return j
+			}
+		}
+		pi.done = true // nothing to select until a bid of the pod is refused
+	}
+	pi.handled = true
+	return -1
 }
 
 // skipSeparated makes the best bids of a slot of group g lose while they

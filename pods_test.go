@@ -258,6 +258,35 @@ func TestStructuredPodSeparationComposesWithTheLedger(t *testing.T) {
 	}
 }
 
+func TestHybridPodComposesWithTheLedger(t *testing.T) {
+	// §7.6 hybrid pod with the budget: the dynamic part (best bid b1) is
+	// served first and its winners wait for the Ledger; the slot's a1
+	// clashes with the pending b1 and waits a round; the Ledger refuses b1,
+	// so a1 takes the slot and the dynamic part keeps c1.
+	synctest.Test(t, func(t *testing.T) {
+		ledger := must(gavel.NewMemoryLedger())
+		for _, acc := range []string{"a", "b", "c", "e"} {
+			amount := int64(1_000_000)
+			if acc == "b" {
+				amount = 2_000 // pays the floor (1.00 CPM) but not b1's 9.00
+			}
+			require.NoError(t, ledger.SetBudget(t.Context(), gavel.Budget{Account: acc, Amount: amount}))
+		}
+		rec := &accountRecorder{}
+		a := mustAuction(t, gavel.WithLedger(ledger), gavel.WithHooks(rec), offerBidders([]offer{
+			podBid("a1", "s", 5, 15, "x.com"), podBid("e1", "s", 4, 15, "z.com"),
+			podBid("b1", "d", 9, 30, "x.com"), podBid("c1", "d", 8, 30, "y.com"),
+		}))
+		req := rulesRequest("pod", slotImp("s", "p"), dynamicImp("d", 60, 0, func(v *openrtb2.Video) { v.PodID = "p" }))
+		req.AT = 1
+		res, _ := timedRun(t, context.Background(), a, req)
+		assert.Equal(t, []string{"b", "c", "a"}, rec.accounts)
+		assert.Equal(t, []string{"a1"}, winnersOf(res, "s"))
+		assert.Equal(t, []string{"c1"}, winnersOf(res, "d"))
+		assert.Equal(t, map[string]openrtb3.LossReason{"b1": gavel.LossBudget, "e1": openrtb3.LossLostToHigherBid}, lossesOf(res))
+	})
+}
+
 // accountRecorder records the account of every reservation.
 type accountRecorder struct{ accounts []string }
 
@@ -366,6 +395,12 @@ func TestDynamicPod(t *testing.T) {
 				podBid("c1", "d", 8, 30, "y.com"), podBid("d1", "d", 7, 30, "z.com")},
 			winners: map[string][]string{"s": {"a1"}, "d": {"c1", "d1"}},
 			losses:  map[string]openrtb3.LossReason{"b1": sep}},
+		{name: "§7.6 hybrid pod: the part with the best bid is served first",
+			imps: []openrtb2.Imp{slotImp("s", "p"), dynamicImp("d", 60, 0, func(v *openrtb2.Video) { v.PodID = "p" })},
+			offers: []offer{podBid("a1", "s", 5, 15, "x.com"), podBid("e1", "s", 4, 15, "z.com"),
+				podBid("b1", "d", 9, 30, "x.com"), podBid("c1", "d", 8, 30, "y.com")},
+			winners: map[string][]string{"s": {"e1"}, "d": {"b1", "c1"}},
+			losses:  map[string]openrtb3.LossReason{"a1": sep}},
 		{name: "separation off: a hybrid pod fills its slot and its dynamic part",
 			imps: []openrtb2.Imp{slotImp("s", "p"), dynamicImp("d", 60, 0, func(v *openrtb2.Video) { v.PodID = "p" })},
 			opts: []gavel.Option{gavel.WithPodSeparation(0)},
