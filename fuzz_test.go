@@ -176,16 +176,23 @@ func FuzzRun(f *testing.F) {
 // most maxseq ads of at most poddur seconds together, each with its hold,
 // the first of them the imp's Winner.
 func checkPod(t *testing.T, imp *openrtb2.Imp, res *gavel.Result, ir *gavel.ImpResult) {
-	require.NotNil(t, imp.Video, "only a video pod has several winners here")
+	var podDur, maxSeq int64
+	switch {
+	case imp.Video != nil && (imp.Video.PodDur > 0 || imp.Video.PodID != ""):
+		podDur, maxSeq = imp.Video.PodDur, imp.Video.MaxSeq
+	case imp.Audio != nil:
+		podDur, maxSeq = imp.Audio.PodDur, imp.Audio.MaxSeq
+	}
+	require.Positive(t, podDur, "only a dynamic pod has Winners")
 	require.Len(t, ir.Holds, len(ir.Winners))
 	require.Equal(t, ir.Winners[0], ir.Winner)
 	var secs int64
 	for _, w := range ir.Winners {
 		secs += res.Bids[w].Bid.Dur
 	}
-	require.LessOrEqual(t, secs, imp.Video.PodDur, "the pod's winners last longer than the pod")
-	if imp.Video.MaxSeq > 0 {
-		require.LessOrEqual(t, int64(len(ir.Winners)), imp.Video.MaxSeq, "the pod has more ads than maxseq")
+	require.LessOrEqual(t, secs, podDur, "the pod's winners last longer than the pod")
+	if maxSeq > 0 {
+		require.LessOrEqual(t, int64(len(ir.Winners)), maxSeq, "the pod has more ads than maxseq")
 	}
 }
 

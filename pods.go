@@ -27,17 +27,19 @@ import (
 // bid is its best eligible bid: when that part's turn comes, it selects all
 // its winners. A bid that shares a domain or a category with a winner of
 // the pod loses with LossCompetitiveSeparation and the slot's next bid is
-// tried. A bid that conflicts with a bid whose reservation is still pending
-// waits for the next round: if the Ledger refuses the pending bid, its
-// domain and categories are free again, and the bid that waited never lost
-// to it. A bid that lost to separation never reaches the Ledger.
+// tried. A bid that clashes with a bid whose reservation is still pending
+// waits for the next round (a dynamic imp leaves it out of the round's
+// selection): if the Ledger refuses the pending bid, its domain and
+// categories are free again, and the bid that waited never lost to it. A
+// bid that lost to separation never reaches the Ledger. A bid's slotinpod
+// means nothing for a slot: the slot is its impid (§7.6).
 //
 // A dynamic pod is one imp with poddur > 0. Several of its bids win: at
 // most maxseq ads (no limit when 0) of at most poddur seconds together,
 // each counted for its bid.dur. The winners are the set of eligible bids of
 // greatest total price, among the sets that fit and keep competitive
 // separation, both inside the pod and against the other imps of its podid
-// (a hybrid pod), see selectPod. Before ranking, a bid of a dynamic pod
+// (a hybrid pod), see pod_select.go. Before ranking, a bid of a dynamic pod
 // loses with
 //
 //   - LossPodDuration when its dur is missing, longer than poddur, not one
@@ -71,7 +73,8 @@ import (
 // winner of the pod (its MinToWinMicros is then -1: no price would have
 // won), else with LossLostToHigherBid (LossLostToDealBid when every winner
 // is a deal bid and it is not), its MinToWinMicros the lowest price among
-// the pod's winners.
+// the pod's winners (its ${AUCTION_MIN_TO_WIN} the lowest clearing price
+// among them, see Result.Macros).
 //
 // With the Ledger, every winner of a pod reserves its own cost, all in the
 // same batch as the other imps' winners. The winners it admits keep their
