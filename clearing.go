@@ -104,13 +104,16 @@ func (r *round) claim(ctx context.Context, res *Result, j int) {
 }
 
 // win makes bid j a winner of its imp, with the hold that pays for it: the
-// imp's Winner, or one of the Winners of a dynamic pod.
+// imp's Winner, or one of the winners of a dynamic pod.
 func (r *round) win(ctx context.Context, res *Result, j int, h Hold, account string, cost int64) {
 	b := &res.Bids[j]
 	b.Won, b.Loss = true, openrtb3.LossWon
 	ir := &res.Imps[b.Imp]
 	if r.pods.isDynamic(b.Imp) {
-		ir.Winners, ir.Holds = append(ir.Winners, j), append(ir.Holds, h)
+		if ir.Pod == nil {
+			ir.Pod = &PodResult{}
+		}
+		ir.Pod.Winners, ir.Pod.Holds = append(ir.Pod.Winners, j), append(ir.Pod.Holds, h)
 	} else {
 		ir.Winner, ir.Hold = j, h
 	}

@@ -53,7 +53,7 @@ type corpusExpect struct {
 	Statuses map[string]string `json:"statuses,omitempty"` // by bidder
 	Bids     []corpusBid       `json:"bids"`               // every bid, in Result order
 	// Pods lists, by imp id, the ids of a dynamic pod's winners in play
-	// order (ImpResult.Winners); an imp not listed has no Winners.
+	// order (ImpResult.Pod); an imp not listed is no dynamic pod.
 	Pods map[string][]string `json:"pods,omitempty"`
 }
 
@@ -232,8 +232,11 @@ func (c *corpusCase) check(t *testing.T, res *gavel.Result, err error) {
 	assert.Equal(t, want.Bids, got, "bids")
 	pods := map[string][]string{}
 	for _, ir := range res.Imps {
-		for _, w := range ir.Winners {
-			pods[ir.ImpID] = append(pods[ir.ImpID], res.Bids[w].Bid.ID)
+		if ir.Pod != nil {
+			pods[ir.ImpID] = []string{}
+			for _, w := range ir.Pod.Winners {
+				pods[ir.ImpID] = append(pods[ir.ImpID], res.Bids[w].Bid.ID)
+			}
 		}
 	}
 	if want.Pods == nil {

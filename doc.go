@@ -38,7 +38,7 @@
 //     ([WithPodSeparation]); a dynamic pod (poddur) takes several winners,
 //     the set of greatest value that fits it.
 //  8. Return a [*Result]: per imp the winner and its clearing price (a
-//     dynamic pod's winners in [ImpResult].Winners), every bid with its
+//     dynamic pod's winners in [ImpResult].Pod), every bid with its
 //     outcome, every bidder with its status and latency.
 //  9. Hand the auction's events to the [EventSink] without waiting for it
 //     ([Auction.Close] delivers what is still queued).

@@ -13,7 +13,7 @@ import (
 
 // A dynamic ad pod (OpenRTB 2.6 §7.6): one imp of 60 seconds for at most
 // 3 ads. Several bids win it, the set of greatest value that fits, listed
-// in play order in ImpResult.Winners, each at its own price.
+// in play order in ImpResult.Pod, each at its own price.
 func ExampleImpResult_dynamicPod() {
 	ad := func(id string, price float64, dur int64, advertiser string, slot int8) openrtb2.Bid {
 		return openrtb2.Bid{ID: id, ImpID: "break", Price: price, Dur: dur, MType: openrtb2.MarkupVideo,
@@ -36,7 +36,9 @@ func ExampleImpResult_dynamicPod() {
 		fmt.Println(err)
 		return
 	}
-	for _, w := range res.Imps[0].Winners {
+	pod := res.Imps[0].Pod
+	fmt.Println(len(pod.Winners), "ads,", pod.Seconds, "s")
+	for _, w := range pod.Winners {
 		b := &res.Bids[w]
 		fmt.Println(b.Bid.ID, b.Bid.Dur, gavel.FormatMicros(b.ClearMicros))
 	}
@@ -46,6 +48,7 @@ func ExampleImpResult_dynamicPod() {
 		}
 	}
 	// Output:
+	// 3 ads, 60 s
 	// b2 15 9
 	// a1 30 20
 	// a2 15 12

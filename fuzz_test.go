@@ -183,16 +183,20 @@ func checkPod(t *testing.T, imp *openrtb2.Imp, res *gavel.Result, ir *gavel.ImpR
 	case imp.Audio != nil:
 		podDur, maxSeq = imp.Audio.PodDur, imp.Audio.MaxSeq
 	}
-	require.Positive(t, podDur, "only a dynamic pod has Winners")
-	require.Len(t, ir.Holds, len(ir.Winners))
-	require.Equal(t, ir.Winners[0], ir.Winner)
+	require.Positive(t, podDur, "only a dynamic pod has a Pod")
+	pod := ir.Pod
+	require.Len(t, pod.Holds, len(pod.Winners))
+	if len(pod.Winners) > 0 {
+		require.Equal(t, pod.Winners[0], ir.Winner)
+	}
 	var secs int64
-	for _, w := range ir.Winners {
+	for _, w := range pod.Winners {
 		secs += res.Bids[w].Bid.Dur
 	}
+	require.Equal(t, secs, pod.Seconds)
 	require.LessOrEqual(t, secs, podDur, "the pod's winners last longer than the pod")
 	if maxSeq > 0 {
-		require.LessOrEqual(t, int64(len(ir.Winners)), maxSeq, "the pod has more ads than maxseq")
+		require.LessOrEqual(t, int64(len(pod.Winners)), maxSeq, "the pod has more ads than maxseq")
 	}
 }
 
@@ -213,7 +217,7 @@ func checkResult(t *testing.T, req *openrtb2.BidRequest, res *gavel.Result) {
 		require.GreaterOrEqual(t, b.Imp, 0)
 		require.Less(t, b.Imp, len(req.Imp))
 		ir := &res.Imps[b.Imp]
-		require.True(t, ir.Winner == i || slices.Contains(ir.Winners, i), "the imp names its winner")
+		require.True(t, ir.Winner == i || ir.Pod != nil && slices.Contains(ir.Pod.Winners, i), "the imp names its winner")
 		winners[b.Imp]++
 		require.GreaterOrEqual(t, b.ClearMicros, int64(0))
 		require.LessOrEqual(t, b.ClearMicros, b.PriceMicros, "the winner pays more than it bid")
@@ -224,11 +228,11 @@ func checkResult(t *testing.T, req *openrtb2.BidRequest, res *gavel.Result) {
 	}
 	for i, ir := range res.Imps {
 		require.Equal(t, req.Imp[i].ID, ir.ImpID)
-		if ir.Winners == nil {
+		if ir.Pod == nil {
 			require.LessOrEqual(t, winners[i], 1, "imp %d has %d winners", i, winners[i])
 		} else {
 			checkPod(t, &req.Imp[i], res, &ir)
-			require.Len(t, ir.Winners, winners[i])
+			require.Len(t, ir.Pod.Winners, winners[i])
 		}
 		if ir.Winner >= 0 {
 			require.Less(t, ir.Winner, len(res.Bids))

@@ -16,23 +16,24 @@ import (
 // object has none of podid and poddur.
 //
 // A structured pod is a set of imps that share a podid, one per slot, each
-// without poddur. Each slot clears as any imp does, with competitive
-// separation (WithPodSeparation): two winners of one pod never share an
-// advertiser domain or an IAB category. Within each round of clearing the
-// slots of a pod are filled best bid first: the slot whose best remaining
-// bid ranks highest (by the ranking rules of clearing.go, across the pod's
-// imps) is priced first, then the next, so a higher bid is never displaced
-// by a lower one. A hybrid pod (a podid shared by slots and a dynamic imp)
-// is served the same way, its dynamic imp counting as a part whose best
-// bid is its best eligible bid: when that part's turn comes, it selects all
-// its winners. A bid that shares a domain or a category with a winner of
-// the pod loses with LossCompetitiveSeparation and the slot's next bid is
-// tried. A bid that clashes with a bid whose reservation is still pending
-// waits for the next round (a dynamic imp leaves it out of the round's
-// selection): if the Ledger refuses the pending bid, its domain and
-// categories are free again, and the bid that waited never lost to it. A
-// bid that lost to separation never reaches the Ledger. A bid's slotinpod
-// means nothing for a slot: the slot is its impid (§7.6).
+// without poddur (an imp whose podid no other imp shares has nothing to be
+// separated from and clears as any imp). Each slot clears as any imp does,
+// with competitive separation (WithPodSeparation): two winners of one pod
+// never share an advertiser domain or an IAB category. Within each round of
+// clearing the slots of a pod are filled best bid first: the slot whose best
+// remaining bid ranks highest (by the ranking rules of clearing.go, across
+// the pod's imps) is priced first, then the next, so that no bid of a
+// structured pod loses to separation against a lower one. A hybrid pod (a podid shared by slots and a
+// dynamic imp) is served the same way, its dynamic imp counting as a part
+// whose best bid is its best eligible bid: when that part's turn comes, it
+// selects all its winners. A bid that shares a domain or a category with a
+// winner of the pod loses with LossCompetitiveSeparation and the slot's next
+// bid is tried. A bid that clashes with a bid whose reservation is still
+// pending waits for the next round (a dynamic imp leaves it out of the
+// round's selection): if the Ledger refuses the pending bid, its domain and
+// categories are free again, and the bid that waited never lost to it. A bid
+// that lost to separation never reaches the Ledger. A bid's slotinpod means
+// nothing for a slot: the slot is its impid (§7.6).
 //
 // A dynamic pod is one imp with poddur > 0. Several of its bids win: at
 // most maxseq ads (no limit when 0) of at most poddur seconds together,
@@ -57,7 +58,7 @@ import (
 //
 // A bid that asks for the first (last) position is placed first (last) in
 // the pod; at most one bid takes each, a bid that takes either counting for
-// one of them. ImpResult.Winners lists the winners in play order: the
+// one of them. ImpResult.Pod lists the winners in play order: the
 // first-position bid, the bids that asked for no position by rank, the
 // last-position bid.
 //
@@ -166,15 +167,30 @@ type podState struct {
 	pos    []podPos // per bid of res.Bids: the position it asks for
 	chosen []int    // the bids of the running selection of a dynamic pod
 	others []int    // the eligible bids of a dynamic pod not chosen
+	places []int    // the places of a dynamic pod's winners, see orderPod
 	k      podKnapsack
 }
 
 // hasPods reports whether the request has an imp that clearing treats as
-// part of a pod: a dynamic pod, or a slot of a structured pod when
-// separation is on.
+// part of a pod: a dynamic pod, or, when separation is on, a slot of a
+// structured pod of several imps. A pod of one slot clears as any imp: it
+// has nothing to separate.
 func hasPods(req *openrtb2.BidRequest, sep PodSeparation) bool {
 	for i := range req.Imp {
-		if spec, ok := podSpecOf(&req.Imp[i]); ok && (spec.dur > 0 || sep != 0) {
+		if spec, ok := podSpecOf(&req.Imp[i]); ok && (spec.dur > 0 || sep != 0 && sharedPod(req, i, spec.id)) {
+			return true
+		}
+	}
+	return false
+}
+
+// sharedPod reports whether an imp of req other than imp i is in pod id.
+func sharedPod(req *openrtb2.BidRequest, i int, id string) bool {
+	if id == "" {
+		return false
+	}
+	for j := range req.Imp {
+		if spec, ok := podSpecOf(&req.Imp[j]); ok && j != i && spec.id == id {
 			return true
 		}
 	}
@@ -232,7 +248,7 @@ func (r *round) podImpOf(req *openrtb2.BidRequest, i int, cur string) podImp {
 			m, err := r.floorMicros(spec.minCPMPerSec, imp.BidFloorCur, cur)
 			pi.minPerSec, pi.minPerSecErr = m, err != nil
 		}
-	case spec.id != "" && r.a.cfg.podSeparation != 0:
+	case r.a.cfg.podSeparation != 0 && sharedPod(req, i, spec.id):
 		pi.kind = podSlot
 	}
 	return pi
@@ -442,13 +458,21 @@ func (r *round) separated(res *Result, g, j int, pending bool) bool {
 		if ir.Winner >= 0 && ir.Winner != j && r.mustSeparate(res, j, ir.Winner) {
 			return true
 		}
-		for _, w := range ir.Winners {
+		for _, w := range podWinners(ir) {
 			if w != j && r.mustSeparate(res, j, w) {
 				return true
 			}
 		}
 	}
 	return pending && r.separatedPending(res, g, j)
+}
+
+// podWinners returns the winners of a dynamic pod so far.
+func podWinners(ir *ImpResult) []int {
+	if ir.Pod == nil {
+		return nil
+	}
+	return ir.Pod.Winners
 }
 
 // separatedPending reports whether bid j shares a domain or a category
@@ -533,6 +557,9 @@ func (r *round) proposeDynamic(ctx context.Context, req *openrtb2.BidRequest, re
 			p.others = append(p.others, j)
 		}
 	}
+	if ir := &res.Imps[i]; ir.Pod == nil && len(chosen) > 0 {
+		ir.Pod = &PodResult{Winners: make([]int, 0, len(chosen)), Holds: make([]Hold, 0, len(chosen))}
+	}
 	for _, j := range chosen {
 		r.price(req, res, i, &res.Bids[j], p.others)
 		r.claim(ctx, res, j)
@@ -594,7 +621,7 @@ func (r *round) fillPod(res *Result, i int, filter bidFilter) {
 // their ads, seconds and positions.
 func (r *round) podUse(res *Result, i int) (ads, secs int64, taken posCount) {
 	p := &r.pods
-	for _, set := range [2][]int{res.Imps[i].Winners, p.chosen} {
+	for _, set := range [2][]int{podWinners(&res.Imps[i]), p.chosen} {
 		for _, j := range set {
 			ads, secs = ads+1, secs+res.Bids[j].Bid.Dur
 			taken = taken.add(p.pos[j])
@@ -608,17 +635,22 @@ func (r *round) podUse(res *Result, i int) (ads, secs int64, taken posCount) {
 // bid that did not win.
 func (r *round) settlePod(res *Result, i int) {
 	ir, info := &res.Imps[i], &r.imps[i]
-	r.orderPod(res, ir)
-	lowest, deals := int64(-1), len(ir.Winners) > 0
-	if len(ir.Winners) > 0 {
-		ir.Winner, ir.Hold = ir.Winners[0], ir.Holds[0]
+	if ir.Pod == nil {
+		ir.Pod = &PodResult{}
 	}
-	for _, w := range ir.Winners {
+	pod := ir.Pod
+	r.orderPod(res, pod)
+	lowest, deals := int64(-1), len(pod.Winners) > 0
+	if len(pod.Winners) > 0 {
+		ir.Winner, ir.Hold = pod.Winners[0], pod.Holds[0]
+	}
+	for _, w := range pod.Winners {
 		b := &res.Bids[w]
 		if lowest < 0 || b.PriceMicros < lowest {
 			lowest = b.PriceMicros
 		}
 		deals = deals && b.Deal != nil
+		pod.Seconds += b.Bid.Dur
 	}
 	g := r.pods.imps[i].group
 	for _, j := range r.rank[info.rankLo:info.rankHi] {
@@ -641,15 +673,15 @@ func (r *round) settlePod(res *Result, i int) {
 // bid that takes the last position. A bid that asked for first or last
 // takes the first position when no bid asked for it alone, and the better
 // ranked of two such bids takes it.
-func (r *round) orderPod(res *Result, ir *ImpResult) {
-	byRank := func(x, y int) bool { return r.compare(res, ir.Winners[x], ir.Winners[y]) < 0 }
-	sortPod(ir, byRank)
+func (r *round) orderPod(res *Result, pod *PodResult) {
+	byRank := func(x, y int) bool { return r.compare(res, pod.Winners[x], pod.Winners[y]) < 0 }
+	sortPod(pod, byRank)
 	first := false
-	for _, w := range ir.Winners {
+	for _, w := range pod.Winners {
 		first = first || r.pods.pos[w] == posFirst
 	}
 	place := func(x int) int {
-		switch r.pods.pos[ir.Winners[x]] {
+		switch r.pods.pos[pod.Winners[x]] {
 		case posFirst:
 			return 0
 		case posLast:
@@ -663,21 +695,22 @@ func (r *round) orderPod(res *Result, ir *ImpResult) {
 		}
 		return 1
 	}
-	places := make([]int, len(ir.Winners))
+	places := grow(r.pods.places, len(pod.Winners))
+	r.pods.places = places
 	for x := range places {
 		places[x] = place(x)
 	}
-	sortPod(ir, func(x, y int) bool { return places[x] < places[y] }, places)
+	sortPod(pod, func(x, y int) bool { return places[x] < places[y] }, places)
 }
 
-// sortPod sorts ir.Winners and ir.Holds together, stably, by less on their
-// indexes, carrying along the extra slices; pods are short enough for an
-// insertion sort.
-func sortPod(ir *ImpResult, less func(x, y int) bool, extra ...[]int) {
-	for x := 1; x < len(ir.Winners); x++ {
+// sortPod sorts pod.Winners and pod.Holds together, stably, by less on
+// their indexes, carrying along the extra slices; pods are short enough
+// for an insertion sort.
+func sortPod(pod *PodResult, less func(x, y int) bool, extra ...[]int) {
+	for x := 1; x < len(pod.Winners); x++ {
 		for y := x; y > 0 && less(y, y-1); y-- {
-			ir.Winners[y], ir.Winners[y-1] = ir.Winners[y-1], ir.Winners[y]
-			ir.Holds[y], ir.Holds[y-1] = ir.Holds[y-1], ir.Holds[y]
+			pod.Winners[y], pod.Winners[y-1] = pod.Winners[y-1], pod.Winners[y]
+			pod.Holds[y], pod.Holds[y-1] = pod.Holds[y-1], pod.Holds[y]
 			for _, e := range extra {
 				e[y], e[y-1] = e[y-1], e[y]
 			}

@@ -77,11 +77,13 @@ func winnersOf(res *gavel.Result, impID string) []string {
 		if ir.ImpID != impID {
 			continue
 		}
-		if ir.Winners == nil && ir.Winner >= 0 {
+		if ir.Pod == nil && ir.Winner >= 0 {
 			return []string{res.Bids[ir.Winner].Bid.ID}
 		}
-		for _, w := range ir.Winners {
-			ids = append(ids, res.Bids[w].Bid.ID)
+		if ir.Pod != nil {
+			for _, w := range ir.Pod.Winners {
+				ids = append(ids, res.Bids[w].Bid.ID)
+			}
 		}
 	}
 	return ids
@@ -534,12 +536,14 @@ func TestDynamicPodWinnersEachReserveTheirCost(t *testing.T) {
 		assert.Equal(t, []string{"b1", "c1"}, winnersOf(res, "d"))
 		assert.Equal(t, map[string]openrtb3.LossReason{"a1": gavel.LossBudget, "d1": openrtb3.LossLostToHigherBid}, lossesOf(res))
 		ir := res.Imps[0]
-		require.Len(t, ir.Holds, 2)
-		assert.Equal(t, ir.Winners[0], ir.Winner, "Winner is the first of Winners")
-		assert.Equal(t, ir.Holds[0], ir.Hold)
-		for k, w := range ir.Winners {
+		require.NotNil(t, ir.Pod)
+		require.Len(t, ir.Pod.Holds, 2)
+		assert.Equal(t, ir.Pod.Winners[0], ir.Winner, "Winner is the first of the pod's winners")
+		assert.Equal(t, ir.Pod.Holds[0], ir.Hold)
+		assert.Equal(t, int64(60), ir.Pod.Seconds)
+		for k, w := range ir.Pod.Winners {
 			bill := must(res.Billing(w))
-			assert.Equal(t, ir.Holds[k], bill.Hold)
+			assert.Equal(t, ir.Pod.Holds[k], bill.Hold)
 			assert.Equal(t, res.Bids[w].Bidder, bill.Hold.Account)
 			assert.Equal(t, res.Bids[w].CostMicros(), bill.Hold.Amount)
 			require.NoError(t, a.Commit(ctx, bill, bill.Hold.Amount))
@@ -813,7 +817,7 @@ func TestPodsDoNotLeakIntoTheNextAuction(t *testing.T) {
 			assert.Equal(t, []string{"a1", "b1"}, winnersOf(res, "d"), "run %d", run)
 			res, _ = timedRun(t, ctx, a, plain)
 			assert.Equal(t, []string{"a1"}, winnersOf(res, "d"), "run %d", run)
-			assert.Nil(t, res.Imps[0].Winners)
+			assert.Nil(t, res.Imps[0].Pod)
 			assert.Equal(t, openrtb3.LossLostToHigherBid, outcomeOf(t, res, "b1").Loss)
 		}
 	})

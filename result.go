@@ -3,6 +3,7 @@ package gavel
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -65,11 +66,11 @@ type Result struct {
 
 // ImpResult is the outcome of one imp.
 //
-// Most imps have at most one winning bid: Winner, and Hold. A dynamic ad
-// pod (video.poddur, OpenRTB 2.6 §7.6, see WithPodSeparation) has several:
-// Winners lists them all in play order, and Winner and Hold are those of
-// the first, Winners[0] and Holds[0]. For any other imp, Winners and Holds
-// are nil and Winner is all there is. To visit every winning bid of a
+// Most imps have at most one winning bid: Winner, with its Hold. A dynamic
+// ad pod (video.poddur, OpenRTB 2.6 §7.6, see WithPodSeparation) has
+// several: its Pod lists them all in play order, and Winner and Hold are
+// those of the first, Pod.Winners[0] and Pod.Holds[0]. For any other imp
+// Pod is nil, and Winner is all there is. To visit every winning bid of a
 // Result whatever its imp, range over Result.Bids and take those that Won.
 type ImpResult struct {
 	ImpID       string
@@ -80,13 +81,18 @@ type ImpResult struct {
 	// the zero Hold when there is no ledger or no winner.
 	Hold Hold
 
-	// Winners are the winning bids of a dynamic pod, indexes into
-	// Result.Bids in play order (the first-position bid first, the
-	// last-position bid last), and Holds[k] is the hold of Winners[k]. Both
-	// are nil for an imp that is not a dynamic pod, and for a dynamic pod
-	// that nothing won.
-	Winners []int
-	Holds   []Hold
+	// Pod is the outcome of a dynamic pod; nil for any other imp.
+	Pod *PodResult
+}
+
+// PodResult is the outcome of a dynamic ad pod: its winners in play order
+// (the bid that takes the first position first, the one that takes the
+// last position last, the others by rank between them), each with the
+// hold that pays for it.
+type PodResult struct {
+	Winners []int  // indexes into Result.Bids, in play order; empty when nothing won
+	Holds   []Hold // Holds[k] is the hold of Winners[k]; the zero Hold without a ledger
+	Seconds int64  // the winners' durations (bid.dur) added up
 }
 
 // BidOutcome is one bid and what became of it.
@@ -150,7 +156,7 @@ type BidderResult struct {
 }
 
 // Winner returns the winning bid of the imp with the given id, or nil; for
-// a dynamic pod, the first of its Winners.
+// a dynamic pod, the first of its winners.
 func (r *Result) Winner(impID string) *BidOutcome {
 	for i := range r.Imps {
 		if r.Imps[i].ImpID == impID && r.Imps[i].Winner >= 0 {
@@ -261,7 +267,7 @@ func (r *Result) LossURL(i int) string {
 // winner, each winning bid a copy of the bidder's with the clearing price
 // and with its macros expanded in nurl, burl and adm. Every winner of a
 // dynamic pod is there with its own price and macros; a seatbid lists its
-// bids imp by imp, and a pod's in play order (ImpResult.Winners). ${AUCTION_IMP_TS} is
+// bids imp by imp, and a pod's in play order (PodResult.Winners). ${AUCTION_IMP_TS} is
 // left for the billing stage. The lurl is passed on as the bidder sent it,
 // macros and all: the bid won here, so only whoever decides later that it
 // lost can fill in a loss. With no winner the response has no seatbid
@@ -274,12 +280,13 @@ func (r *Result) BidResponse() *openrtb2.BidResponse {
 		return resp
 	}
 	for i := range r.Imps {
-		ir := &r.Imps[i]
-		if ir.Winners == nil && ir.Winner >= 0 {
+		switch ir := &r.Imps[i]; {
+		case ir.Pod != nil:
+			for _, w := range ir.Pod.Winners {
+				r.appendWinner(resp, w)
+			}
+		case ir.Winner >= 0:
 			r.appendWinner(resp, ir.Winner)
-		}
-		for _, w := range ir.Winners {
-			r.appendWinner(resp, w)
 		}
 	}
 	return resp
@@ -330,9 +337,9 @@ func (r *Result) Billing(i int) (Billing, error) {
 // holdOf returns the hold of the winning Bids[i].
 func (r *Result) holdOf(i int) Hold {
 	ir := &r.Imps[r.Bids[i].Imp]
-	for k, w := range ir.Winners {
-		if w == i {
-			return ir.Holds[k]
+	if ir.Pod != nil {
+		if k := slices.Index(ir.Pod.Winners, i); k >= 0 {
+			return ir.Pod.Holds[k]
 		}
 	}
 	return ir.Hold
