@@ -25,9 +25,18 @@ type Billing struct {
 // and emits a billing event. It returns the Ledger's error (ErrHoldNotFound
 // for a hold already ended or expired, ErrCommitExceedsHold, ctx.Err()),
 // or ErrNoLedger.
+//
+// A winner that needed no hold (no account, a cost that rounds to 0
+// micros, or an unknown account let through by WithUnknownAccounts) has
+// the zero Hold: Commit then only emits the billing event, and Release
+// does nothing.
 func (a *Auction) Commit(ctx context.Context, b Billing, costMicros int64) error {
 	if a.cfg.ledger == nil {
 		return ErrNoLedger
+	}
+	if b.Hold == (Hold{}) {
+		a.billingEvent(ctx, &b, costMicros)
+		return nil
 	}
 	if err := a.cfg.ledger.Commit(ctx, b.Hold, costMicros); err != nil {
 		return withContext(err, "commit %s/%s", b.AuctionID, b.ImpID)
@@ -45,6 +54,9 @@ func (a *Auction) Commit(ctx context.Context, b Billing, costMicros int64) error
 func (a *Auction) Release(ctx context.Context, b Billing) error {
 	if a.cfg.ledger == nil {
 		return ErrNoLedger
+	}
+	if b.Hold == (Hold{}) {
+		return nil
 	}
 	if err := a.cfg.ledger.Release(ctx, b.Hold); err != nil {
 		return withContext(err, "release %s/%s", b.AuctionID, b.ImpID)

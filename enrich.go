@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -69,7 +70,7 @@ func (r *round) enrich(ctx context.Context, req *openrtb2.BidRequest, until time
 func (r *round) lookup(ctx context.Context, key string, deadline time.Time) (*Profile, error) {
 	store := r.a.cfg.profiles
 	if _, ok := store.(NonBlocking); ok {
-		return store.Profile(ctx, key)
+		return profileOf(ctx, store, key)
 	}
 	lctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -79,7 +80,7 @@ func (r *round) lookup(ctx context.Context, key string, deadline time.Time) (*Pr
 		defer r.release()
 		defer func() {
 			if p := recover(); p != nil {
-				pl.p, pl.err = nil, &PanicError{Bidder: "profile store", Value: p}
+				pl.p, pl.err = nil, profilePanic(p)
 			}
 			pl.done <- struct{}{}
 		}()
@@ -168,3 +169,17 @@ func extWithAttributes(ext json.RawMessage, attrs map[string]string) json.RawMes
 	}
 	return out
 }
+
+// profileOf calls a store that never blocks, on Run's goroutine: a panic
+// in it fails the lookup, never the auction.
+func profileOf(ctx context.Context, store ProfileStore, key string) (p *Profile, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p, err = nil, profilePanic(v)
+		}
+	}()
+	return store.Profile(ctx, key)
+}
+
+// profilePanic is the error of a lookup whose store panicked with v.
+func profilePanic(v any) error { return fmt.Errorf("gavel: profile store panicked: %v", v) }

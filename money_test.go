@@ -381,3 +381,31 @@ func TestBillingOfANonWinnerIsAnError(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "a", bill.Bidder)
 }
+
+// A winner that needed no hold (here: its account is unknown and let
+// through) is billed by Commit with its billing event and no ledger call,
+// and Release does nothing: neither fails with ErrHoldNotFound.
+func TestWinnerWithoutHoldIsBilledWithoutTheLedger(t *testing.T) {
+	rec := &auctiontest.EventRecorder{}
+	var res *gavel.Result
+	var a *gavel.Auction
+	synctest.Test(t, func(t *testing.T) {
+		a = mustAuction(t, gavel.WithLedger(must(gavel.NewMemoryLedger())), gavel.WithUnknownAccounts(gavel.AllowUnknownAccounts),
+			gavel.WithEventSink(rec), gavel.WithBidders(auctiontest.Fixed("newco", auctiontest.Bid("n1", "1", 2))))
+		res, _ = timedRun(t, context.Background(), a, bannerRequest("r1", 100))
+		bill, err := res.Billing(res.Imps[0].Winner)
+		require.NoError(t, err)
+		assert.Equal(t, gavel.Hold{}, bill.Hold)
+		require.NoError(t, a.Commit(context.Background(), bill, 2000))
+		require.NoError(t, a.Release(context.Background(), bill))
+		require.NoError(t, a.Close(context.Background()))
+	})
+	var billed int
+	for _, e := range rec.Events() {
+		if e.Type == gavel.EventBilling {
+			billed++
+			assert.Equal(t, int64(2000), e.CostMicros)
+		}
+	}
+	assert.Equal(t, 1, billed)
+}

@@ -250,3 +250,30 @@ func TestNonBlockingProfileStoreIsCalledDirectly(t *testing.T) {
 			"a store is bounded by a deadline of its own, unless it is NonBlocking")
 	})
 }
+
+// A store that panics fails its lookup, never the auction, whether Run
+// calls it in a goroutine of its own or directly (NonBlocking).
+func TestPanickingProfileStoreNeverFailsTheAuction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		panicky := gavel.ProfileStoreFunc(func(context.Context, string) (*gavel.Profile, error) { panic("corrupt shard") })
+		for _, store := range []gavel.ProfileStore{panicky, inlineStore{panicky}} {
+			hook := &profileErrs{}
+			a := mustAuction(t, gavel.WithProfileStore(store), gavel.WithHooks(hook),
+				gavel.WithBidders(auctiontest.Fixed("dsp", auctiontest.Bid("d1", "1", 2))))
+			res, err := a.Run(context.Background(), enrichedRequest())
+			require.NoError(t, err)
+			assert.NotNil(t, res.Winner("1"))
+			assert.Equal(t, int64(1), a.Stats().ProfileErrors)
+			require.Len(t, hook.errs, 1)
+			assert.EqualError(t, hook.errs[0], "gavel: profile store panicked: corrupt shard")
+		}
+	})
+}
+
+type profileErrs struct{ errs []error }
+
+func (h *profileErrs) OnProfile(_ context.Context, _ string, _ gavel.ProfileOutcome, _ time.Duration, err error) {
+	if err != nil {
+		h.errs = append(h.errs, err)
+	}
+}
