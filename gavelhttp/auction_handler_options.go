@@ -1,0 +1,105 @@
+package gavelhttp
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+
+	"github.com/gavelrtb/gavel"
+)
+
+// Defaults of the AuctionHandler's options. They are documented on each
+// option too.
+const (
+	// DefaultMaxRequestSize is the largest request body, after inflating,
+	// that the handler reads: 1 MiB, ten times a large OpenRTB request.
+	DefaultMaxRequestSize int64 = 1 << 20
+
+	// DefaultMaxInFlightPerProc times GOMAXPROCS (read by
+	// NewAuctionHandler) is the default bound on auctions in flight.
+	// An auction spends most of its life waiting for its bidders, so the
+	// bound is set by Little's law: a core runs a few thousand auctions a
+	// second with a handful of HTTP bidders, and an auction waits up to its
+	// tmax (100 to 300 ms is usual), so a saturated core holds a few hundred
+	// auctions at once. 256 per core admits that, and refuses the excess
+	// that would only make every accepted auction late.
+	DefaultMaxInFlightPerProc = 256
+
+	// DefaultShedStatus is the status of a shed request: 204, a no-bid
+	// with ShedNBR in the HeaderNBR header.
+	DefaultShedStatus = http.StatusNoContent
+)
+
+// ShedNBR is the no-bid reason of a shed request: a technical no-bid (1).
+const ShedNBR = 1
+
+// An Option configures an AuctionHandler.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	maxRequestSize int64
+	maxInFlight    int
+	shedStatus     int
+	problems       []error
+}
+
+func newConfig(opts []Option) (*config, error) {
+	c := &config{
+		maxRequestSize: DefaultMaxRequestSize,
+		maxInFlight:    DefaultMaxInFlightPerProc * runtime.GOMAXPROCS(0),
+		shedStatus:     DefaultShedStatus,
+	}
+	for _, o := range opts {
+		if o == nil {
+			c.fail("option must not be nil")
+			continue
+		}
+		o.apply(c)
+	}
+	if c.maxRequestSize <= 0 {
+		c.fail("max request size must be positive, got %d", c.maxRequestSize)
+	}
+	if c.maxInFlight <= 0 {
+		c.fail("max in flight must be positive, got %d", c.maxInFlight)
+	}
+	if c.shedStatus != http.StatusNoContent && c.shedStatus != http.StatusServiceUnavailable {
+		c.fail("shed status must be 204 or 503, got %d", c.shedStatus)
+	}
+	if len(c.problems) > 0 {
+		return nil, errors.Join(c.problems...)
+	}
+	return c, nil
+}
+
+func (c *config) fail(format string, args ...any) {
+	c.problems = append(c.problems, fmt.Errorf("%w: gavelhttp: "+format, append([]any{gavel.ErrInvalidOption}, args...)...))
+}
+
+// WithMaxRequestSize caps the request body, measured after inflating a
+// gzip body: a larger one gets 413. It must be positive. Default:
+// DefaultMaxRequestSize.
+func WithMaxRequestSize(n int64) Option {
+	return optionFunc(func(c *config) { c.maxRequestSize = n })
+}
+
+// WithMaxInFlight bounds the auctions the handler runs at once, counted from
+// before the body is read to the end of the response. A request past the
+// bound is shed (see WithShedStatus) without its body being read. It must be
+// positive. Default: DefaultMaxInFlightPerProc × GOMAXPROCS.
+func WithMaxInFlight(n int) Option {
+	return optionFunc(func(c *config) { c.maxInFlight = n })
+}
+
+// WithShedStatus sets the answer to a shed request: 204 (a no-bid, with
+// ShedNBR in the HeaderNBR header) or 503 (with Retry-After: 1, for a load
+// balancer that retries elsewhere). Default: DefaultShedStatus.
+func WithShedStatus(code int) Option {
+	return optionFunc(func(c *config) { c.shedStatus = code })
+}
