@@ -1,0 +1,182 @@
+package benchmarks_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/prebid/openrtb/v20/openrtb2"
+
+	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/benchmarks"
+	"github.com/gavelrtb/gavel/gavelhttp"
+)
+
+// BenchmarkAuctionHandler measures gavelhttp.AuctionHandler serving the
+// fixture's request (JSON, in memory: no socket) with N in-process bidders,
+// against what it must be compared with:
+//
+//   - handler=bare: an http.Handler that only decodes the same request with
+//     encoding/json (json.NewDecoder on the body) and encodes a fixed
+//     response (the auction's BidResponse, built once) with json.Encoder:
+//     the least any JSON endpoint does.
+//   - handler=gavel: the AuctionHandler, the auction included.
+//   - handler=run: the auction alone, Auction.Run on the decoded request and
+//     Result.BidResponse, as the handler calls them.
+//
+// The handler's own overhead is gavel − run, to be compared with bare
+// (ns/op, B/op and allocs/op alike). Both handlers get the same reused
+// *http.Request, whose body is rewound each time, and a ResponseWriter that
+// counts what it is given, so that neither pays for the test harness.
+func BenchmarkAuctionHandler(b *testing.B) {
+	for _, n := range []int{1, 8} {
+		b.Run("bidders="+strconv.Itoa(n)+"/imps=3", func(b *testing.B) {
+			f := newFixture(b, n, 3)
+			a := newAuction(b, f)
+			body, err := json.Marshal(f.Request)
+			if err != nil {
+				b.Fatal(err)
+			}
+			res, err := a.Run(context.Background(), f.Request)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fixed := res.BidResponse()
+			gavelH, err := gavelhttp.NewAuctionHandler(a)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run("handler=bare", func(b *testing.B) { serveLoop(b, bareHandler(fixed), body, fixed) })
+			b.Run("handler=gavel", func(b *testing.B) {
+				serveLoop(b, gavelH, body, fixed)
+				if st := gavelH.Stats(); st.Won != st.Decoded || st.Won == 0 {
+					b.Fatalf("stats %+v: not every auction won", st)
+				}
+			})
+			b.Run("handler=run", func(b *testing.B) {
+				req := new(openrtb2.BidRequest)
+				if err := json.Unmarshal(body, req); err != nil {
+					b.Fatal(err)
+				}
+				runLoopResponse(b, a, f, req)
+			})
+		})
+	}
+}
+
+// bareHandler decodes the request and answers resp, whatever the request.
+func bareHandler(resp *openrtb2.BidResponse) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req openrtb2.BidRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(resp)
+	})
+}
+
+// serveLoop serves body to h b.N times and checks that the last answer
+// is a 200 with want.
+func serveLoop(b *testing.B, h http.Handler, body []byte, want *openrtb2.BidResponse) {
+	b.Helper()
+	rd := &rewindBody{}
+	r, err := http.NewRequest(http.MethodPost, "/openrtb2/auction", rd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.ContentLength = int64(len(body))
+	w := &countingWriter{h: http.Header{}}
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		rd.Reset(body)
+		w.reset()
+		h.ServeHTTP(w, r)
+	}
+	cpu.report(b)
+
+	// The check: one more request, its answer kept.
+	rd.Reset(body)
+	w.reset()
+	w.keep = true
+	h.ServeHTTP(w, r)
+	if w.status != http.StatusOK {
+		b.Fatalf("status %d: %s", w.status, w.body.String())
+	}
+	var got openrtb2.BidResponse
+	if err := json.Unmarshal(w.body.Bytes(), &got); err != nil {
+		b.Fatal(err)
+	}
+	wantJSON, _ := json.Marshal(want)
+	gotJSON, _ := json.Marshal(&got)
+	if !bytes.Equal(wantJSON, gotJSON) {
+		b.Fatalf("response\n%s\nwant\n%s", gotJSON, wantJSON)
+	}
+}
+
+// runLoopResponse measures Run and BidResponse on req.
+func runLoopResponse(b *testing.B, a *gavel.Auction, f *benchmarks.Fixture, req *openrtb2.BidRequest) {
+	b.Helper()
+	ctx := context.Background()
+	b.ReportAllocs()
+	var res *gavel.Result
+	var err error
+	cpu := startCPU()
+	for b.Loop() {
+		res, err = a.Run(ctx, req)
+		if err == nil {
+			_ = res.BidResponse()
+		}
+	}
+	cpu.report(b)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Check(res); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// rewindBody is a request body that can be read again.
+type rewindBody struct{ bytes.Reader }
+
+func (*rewindBody) Close() error { return nil }
+
+// countingWriter is an http.ResponseWriter that keeps the status and, when
+// asked, the body.
+type countingWriter struct {
+	h      http.Header
+	status int
+	n      int
+	keep   bool
+	body   bytes.Buffer
+}
+
+func (w *countingWriter) reset() {
+	clear(w.h)
+	w.status, w.n = 0, 0
+}
+
+func (w *countingWriter) Header() http.Header { return w.h }
+
+func (w *countingWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	w.n += len(p)
+	if w.keep {
+		w.body.Write(p)
+	}
+	return len(p), nil
+}
