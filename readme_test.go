@@ -24,6 +24,7 @@ import (
 	"github.com/prebid/openrtb/v20/openrtb2"
 
 	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/gavelhttp"
 )
 
 var (
