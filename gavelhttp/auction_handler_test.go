@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -301,4 +303,60 @@ func TestDefaults(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(bidRequest(t))))
 	assert.Equal(t, http.StatusNoContent, rec.Code) // no bidders: nothing wins
 	assert.Equal(t, "502", rec.Header().Get(gavelhttp.HeaderNBR))
+}
+
+// Pooled gzip readers, writers and buffers are never shared by two
+// requests: concurrent gzip requests each get their own answer (-race).
+func TestConcurrentGzipRequests(t *testing.T) {
+	h := newHandler(t, twoBidders())
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	ids := make([]string, 16)
+	bodies := make([][]byte, 16)
+	for i := range bodies {
+		ids[i] = "req-" + strconv.Itoa(i)
+		req := auctiontest.Request(ids[i], auctiontest.BannerImp("1", 0.5))
+		req.AT = 1
+		data, err := json.Marshal(req)
+		require.NoError(t, err)
+		bodies[i] = gzipped(t, data)
+	}
+	var wg sync.WaitGroup
+	for i := range bodies {
+		wg.Go(func() {
+			r, err := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(bodies[i]))
+			if !assert.NoError(t, err) {
+				return
+			}
+			r.Header.Set("Content-Encoding", "gzip")
+			resp, err := srv.Client().Do(r) // the client asks for gzip and inflates
+			if !assert.NoError(t, err) {
+				return
+			}
+			defer resp.Body.Close()
+			var br openrtb2.BidResponse
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.NoError(t, json.NewDecoder(resp.Body).Decode(&br))
+			assert.Equal(t, ids[i], br.ID)
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int64(16), h.Stats().Won)
+}
+
+func TestClosedAuctionIs503(t *testing.T) {
+	a, err := gavel.New(gavel.WithBidders(twoBidders()...))
+	require.NoError(t, err)
+	h, err := gavelhttp.NewAuctionHandler(a)
+	require.NoError(t, err)
+	require.NoError(t, a.Close(context.Background()))
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(bidRequest(t))))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	var body errorResponse
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+	assert.Equal(t, 1, body.NBR)
+	assert.Equal(t, int64(1), h.Stats().Errors)
 }
