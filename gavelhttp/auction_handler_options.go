@@ -86,8 +86,8 @@ func (c *config) fail(format string, args ...any) {
 	c.problems = append(c.problems, fmt.Errorf("%w: gavelhttp: "+format, append([]any{gavel.ErrInvalidOption}, args...)...))
 }
 
-// WithMaxRequestSize caps the request body, measured after inflating a
-// gzip body: a larger one gets 413. It must be positive. Default:
+// WithMaxRequestSize caps the request body, as sent and, for a gzip body,
+// after inflating: a larger one gets 413, read no further than the cap. It must be positive. Default:
 // DefaultMaxRequestSize.
 func WithMaxRequestSize(n int64) Option {
 	return optionFunc(func(c *config) { c.maxRequestSize = n })

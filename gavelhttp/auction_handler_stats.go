@@ -3,15 +3,16 @@ package gavelhttp
 import "sync/atomic"
 
 // Stats counts an AuctionHandler's requests by outcome, since it was made.
-// Each request is counted once among Shed, BadMethod, TooLarge,
-// BadEncoding, Malformed and Decoded; each decoded one once more among
-// Invalid, NoBid, Won, Canceled and Errors.
+// Each request is counted once among BadMethod, Shed, TooLarge,
+// BadEncoding, Malformed, Canceled (a body that could not be read) and
+// Decoded; each decoded one once more among Invalid, NoBid, Won, Canceled
+// and Errors. Errors also counts a response that could not be encoded.
 type Stats struct {
 	Decoded     int64 // bodies decoded into a bid request and given to Run
 	Invalid     int64 // requests Run refused (400, nbr 2)
 	NoBid       int64 // auctions nothing won, currency no-bids included (204)
 	Won         int64 // auctions with a winner (200)
-	TooLarge    int64 // bodies past the size cap (413)
+	TooLarge    int64 // bodies past the size cap, as sent or inflated (413)
 	BadEncoding int64 // unsupported Content-Encoding (415) or malformed gzip (400)
 	Malformed   int64 // empty or malformed JSON, or trailing data (400)
 	BadMethod   int64 // methods other than POST (405)

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -359,4 +360,27 @@ func TestClosedAuctionIs503(t *testing.T) {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
 	assert.Equal(t, 1, body.NBR)
 	assert.Equal(t, int64(1), h.Stats().Errors)
+}
+
+// A gzip body is capped as sent too: members that inflate to nothing are
+// not read past the cap.
+func TestGzipCappedAsSent(t *testing.T) {
+	h := newHandler(t, twoBidders(), gavelhttp.WithMaxRequestSize(1000))
+	empty := gzipped(t, nil)
+	body := bytes.Repeat(empty, 2000/len(empty)+1)
+	r := httptest.NewRequest(http.MethodPost, "/", io.MultiReader(bytes.NewReader(body))) // no Content-Length
+	r.Header.Set("Content-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
+	assert.Equal(t, int64(1), h.Stats().TooLarge)
+
+	// A body of exactly the cap is read whole.
+	body = gzipped(t, bidRequest(t))
+	h = newHandler(t, twoBidders(), gavelhttp.WithMaxRequestSize(int64(max(len(body), len(bidRequest(t))))))
+	r = httptest.NewRequest(http.MethodPost, "/", io.MultiReader(bytes.NewReader(body)))
+	r.Header.Set("Content-Encoding", "gzip")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	assert.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 }

@@ -1,6 +1,7 @@
 package gavelhttp
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
@@ -38,17 +39,16 @@ func putBuffer(b *bytes.Buffer) {
 	}
 }
 
-var gzipReaderPool sync.Pool // of *gzip.Reader
-
 // readBody reads r's body, inflated, into buf: at most max bytes, or
-// errTooLarge.
+// errTooLarge. A gzip body is capped twice, as sent and inflated, so that
+// neither a bomb nor an endless stream of empty blocks is read past max.
 func readBody(buf *bytes.Buffer, r *http.Request, max int64) error {
+	if r.ContentLength > max {
+		return errTooLarge
+	}
 	enc := r.Header.Get("Content-Encoding")
 	switch {
 	case enc == "" || strings.EqualFold(enc, "identity"):
-		if r.ContentLength > max {
-			return errTooLarge
-		}
 		if r.ContentLength > 0 {
 			buf.Grow(int(r.ContentLength))
 		}
@@ -60,24 +60,67 @@ func readBody(buf *bytes.Buffer, r *http.Request, max int64) error {
 	}
 }
 
-func readGzip(buf *bytes.Buffer, body io.Reader, max int64) error {
-	zr, _ := gzipReaderPool.Get().(*gzip.Reader)
-	var err error
-	if zr == nil {
-		zr, err = gzip.NewReader(body)
-	} else {
-		err = zr.Reset(body)
-	}
-	if err != nil {
-		return errBadGzip
-	}
-	defer gzipReaderPool.Put(zr)
-	err = readCapped(buf, zr, max)
-	if err != nil && !errors.Is(err, errTooLarge) {
-		return errBadGzip
-	}
-	return err
+// inflater is a pooled gzip.Reader with the bufio.Reader it reads through:
+// gzip.Reader.Reset would allocate one per request otherwise.
+type inflater struct {
+	br *bufio.Reader
+	zr gzip.Reader
 }
+
+var inflaterPool = sync.Pool{New: func() any { return &inflater{br: bufio.NewReader(eofReader{})} }}
+
+// readGzip inflates body into buf with a pooled inflater.
+func readGzip(buf *bytes.Buffer, body io.Reader, max int64) error {
+	sent := &cappedReader{r: body, n: max}
+	in := inflaterPool.Get().(*inflater)
+	defer func() {
+		in.br.Reset(eofReader{}) // let go of the body before pooling
+		inflaterPool.Put(in)
+	}()
+	in.br.Reset(sent)
+	err := in.zr.Reset(in.br)
+	if err == nil {
+		err = readCapped(buf, &in.zr, max)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case sent.over || errors.Is(err, errTooLarge):
+		return errTooLarge
+	default:
+		return errBadGzip
+	}
+}
+
+// cappedReader reads at most n bytes of r, then fails with errTooLarge.
+type cappedReader struct {
+	r    io.Reader
+	n    int64
+	over bool
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		// At the cap: the body may end right here, or go on.
+		var one [1]byte
+		if n, err := c.r.Read(one[:]); n == 0 {
+			return 0, err
+		}
+		c.over = true
+		return 0, errTooLarge
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	n, err := c.r.Read(p)
+	c.n -= int64(n)
+	return n, err
+}
+
+// eofReader is an empty body.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // readCapped reads src to its end into buf, or fails with errTooLarge as
 // soon as more than max bytes have come.
