@@ -82,44 +82,6 @@ const simAuctionsPerMinute = 300
 // budget: at the start of the day, and twice in its middle.
 var pacingStarts = []time.Duration{0, 9*time.Hour + 37*time.Minute, 17*time.Hour + 5*time.Minute}
 
-// checkPacing logs the hours of a simulation against target and asserts
-// that the spend ended within 97-100% of budget, that the spend of every
-// hour is within 5% of that hour's target, and that the spend by the end
-// of every hour is within 5% of the budget of the target by then. It
-// returns a line that sums the simulation up.
-func checkPacing(t *testing.T, hours []auctiontest.PacingHour, start time.Time, budget int64,
-	target func(time.Time) int64) string {
-	t.Helper()
-	t.Logf("%5s %12s %12s %8s %12s %12s %8s", "hour", "hour target", "hour spent", "err%", "target", "spent", "err%budget")
-	prevEnd, prevSpent := start, int64(0)
-	var firstHour, worstHour, worstCum float64
-	for i, h := range hours {
-		hourTarget := target(h.End) - target(prevEnd)
-		hourSpent := h.Spent - prevSpent
-		hourErr := 100 * float64(hourSpent-hourTarget) / float64(hourTarget)
-		cumErr := 100 * float64(h.Spent-target(h.End)) / float64(budget)
-		t.Logf("%5s %12d %12d %+8.2f %12d %12d %+8.2f", h.End.Format("15:04"), hourTarget, hourSpent, hourErr,
-			target(h.End), h.Spent, cumErr)
-		assert.InDelta(t, hourTarget, hourSpent, 0.05*float64(hourTarget), "the hour to %v", h.End.Format("15:04"))
-		assert.InDelta(t, target(h.End), h.Spent, 0.05*float64(budget), "the spend by %v", h.End.Format("15:04"))
-		if i == 0 {
-			firstHour = hourErr
-		}
-		if math.Abs(hourErr) > math.Abs(worstHour) {
-			worstHour = hourErr
-		}
-		if math.Abs(cumErr) > math.Abs(worstCum) {
-			worstCum = cumErr
-		}
-		prevEnd, prevSpent = h.End, h.Spent
-	}
-	spent := hours[len(hours)-1].Spent
-	assert.GreaterOrEqual(t, spent, budget*97/100, "spent by the end of the day")
-	assert.LessOrEqual(t, spent, budget)
-	return fmt.Sprintf("spent %6.2f%% of the budget; worst hour %+5.2f%% of its target (first hour %+5.2f%%); worst spend by an hour's end %+5.2f%% of the budget",
-		100*float64(spent)/float64(budget), worstHour, firstHour, worstCum)
-}
-
 // TestEvenPacerStartedMidPeriod declares a daily budget at 00:00, 09:37
 // and 17:05, with a demand five and ten times the budget, and expects the
 // rest of the day to be paced from the start: the spend by the day's end
@@ -159,7 +121,7 @@ func TestEvenPacerStartedMidPeriod(t *testing.T) {
 						Seed:    1,
 					}.Run()
 					require.NoError(t, err)
-					t.Logf("%s: %s", name, checkPacing(t, hours, at, budget, target))
+					t.Logf("%s: %s", name, auctiontest.CheckPacing(t, hours, at, budget, target))
 				})
 			}
 		}

@@ -3,8 +3,10 @@ package auctiontest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"testing"
 	"time"
 
 	"github.com/gavelrtb/gavel"
@@ -135,4 +137,51 @@ func (r *pacingRun) syncUntil(t time.Time) error {
 		}
 	}
 	return nil
+}
+
+// CheckPacing checks the hours of a simulation against target, the
+// cumulative spend the pacer aims at by a time: the spend by the end of the
+// day is within 97–100% of budget, the spend of every hour within 5% of
+// that hour's target (target at its end less target at its start, or at
+// start for the first), and the spend by the end of every hour within 5%
+// of the budget of the target by then. It logs every hour and returns a
+// line that sums the simulation up.
+func CheckPacing(t testing.TB, hours []PacingHour, start time.Time, budget int64, target func(time.Time) int64) string {
+	t.Helper()
+	if len(hours) == 0 {
+		t.Fatal("auctiontest: no hours to check")
+	}
+	t.Logf("%5s %12s %12s %8s %12s %12s %8s", "hour", "hour target", "hour spent", "err%", "target", "spent", "err%budget")
+	prevEnd, prevSpent := start, int64(0)
+	var firstHour, worstHour, worstCum float64
+	for i, h := range hours {
+		hourTarget := target(h.End) - target(prevEnd)
+		hourSpent := h.Spent - prevSpent
+		hourErr := 100 * float64(hourSpent-hourTarget) / float64(hourTarget)
+		cumErr := 100 * float64(h.Spent-target(h.End)) / float64(budget)
+		t.Logf("%5s %12d %12d %+8.2f %12d %12d %+8.2f", h.End.Format("15:04"), hourTarget, hourSpent, hourErr,
+			target(h.End), h.Spent, cumErr)
+		if math.Abs(float64(hourSpent-hourTarget)) > 0.05*float64(hourTarget) {
+			t.Errorf("the hour to %v spent %d, want %d ± 5%%", h.End.Format("15:04"), hourSpent, hourTarget)
+		}
+		if math.Abs(float64(h.Spent-target(h.End))) > 0.05*float64(budget) {
+			t.Errorf("the spend by %v is %d, want %d ± 5%% of the budget", h.End.Format("15:04"), h.Spent, target(h.End))
+		}
+		if i == 0 {
+			firstHour = hourErr
+		}
+		if math.Abs(hourErr) > math.Abs(worstHour) {
+			worstHour = hourErr
+		}
+		if math.Abs(cumErr) > math.Abs(worstCum) {
+			worstCum = cumErr
+		}
+		prevEnd, prevSpent = h.End, h.Spent
+	}
+	spent := hours[len(hours)-1].Spent
+	if spent < budget*97/100 || spent > budget {
+		t.Errorf("spent %d by the end of the day, want 97-100%% of %d", spent, budget)
+	}
+	return fmt.Sprintf("spent %6.2f%% of the budget; worst hour %+5.2f%% of its target (first hour %+5.2f%%); worst spend by an hour's end %+5.2f%% of the budget",
+		100*float64(spent)/float64(budget), worstHour, firstHour, worstCum)
 }

@@ -145,7 +145,7 @@ func TestPacerStartedMidPeriod(t *testing.T) {
 							"the shared curve starts at the declaration")
 					}
 				}
-				t.Logf("%s: %s", name, checkSimHours(t, hours, at, budget, target))
+				t.Logf("%s: %s", name, auctiontest.CheckPacing(t, hours, at, budget, target))
 
 				key := keys + ":pacer:{acme}:spent:" + strconv.FormatInt(pacerSimDay.Unix(), 10)
 				global, err := c.Do(ctx, c.B().Get().Key(key).Build()).AsInt64()
@@ -161,42 +161,4 @@ func TestPacerStartedMidPeriod(t *testing.T) {
 			})
 		}
 	}
-}
-
-// checkSimHours logs the hours of a simulation against target and asserts
-// that the spend ended within 97-100% of budget, that the spend of every
-// hour is within 5% of that hour's target, and that the spend by the end
-// of every hour is within 5% of the budget of the target by then. It
-// returns a line that sums the simulation up.
-func checkSimHours(t *testing.T, hours []auctiontest.PacingHour, start time.Time, budget int64,
-	target func(time.Time) int64) string {
-	t.Helper()
-	t.Logf("%5s %12s %12s %8s %12s %12s %8s", "hour", "hour target", "hour spent", "err%", "target", "spent", "err%budget")
-	prevEnd, prevSpent := start, int64(0)
-	var firstHour, worstHour, worstCum float64
-	for i, h := range hours {
-		hourTarget := target(h.End) - target(prevEnd)
-		hourSpent := h.Spent - prevSpent
-		hourErr := 100 * float64(hourSpent-hourTarget) / float64(hourTarget)
-		cumErr := 100 * float64(h.Spent-target(h.End)) / float64(budget)
-		t.Logf("%5s %12d %12d %+8.2f %12d %12d %+8.2f", h.End.Format("15:04"), hourTarget, hourSpent, hourErr,
-			target(h.End), h.Spent, cumErr)
-		assert.InDelta(t, hourTarget, hourSpent, 0.05*float64(hourTarget), "the hour to %v", h.End.Format("15:04"))
-		assert.InDelta(t, target(h.End), h.Spent, 0.05*float64(budget), "the spend by %v", h.End.Format("15:04"))
-		if i == 0 {
-			firstHour = hourErr
-		}
-		if math.Abs(hourErr) > math.Abs(worstHour) {
-			worstHour = hourErr
-		}
-		if math.Abs(cumErr) > math.Abs(worstCum) {
-			worstCum = cumErr
-		}
-		prevEnd, prevSpent = h.End, h.Spent
-	}
-	spent := hours[len(hours)-1].Spent
-	assert.GreaterOrEqual(t, spent, budget*97/100, "spent by the end of the day")
-	assert.LessOrEqual(t, spent, budget)
-	return fmt.Sprintf("spent %6.2f%% of the budget; worst hour %+5.2f%% of its target (first hour %+5.2f%%); worst spend by an hour's end %+5.2f%% of the budget",
-		100*float64(spent)/float64(budget), worstHour, firstHour, worstCum)
 }
