@@ -1,13 +1,9 @@
 package gavelhttp
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -33,39 +29,45 @@ const (
 // one of res's winners.
 var ErrNotWinnerBid = errors.New("gavelhttp: response bid is not a winner of the result")
 
-// Notices serves signed billing notices for an Auction.
+// Notices serves signed billing and loss notices for an Auction.
 //
 // Rewrite points each winner's burl in a response at the billing endpoint
 // (a URL the embedder mounts BillingHandler at) with a token that carries
 // everything billing needs: the winner's gavel.Billing and the bidder's own
-// burl. No state is kept between the auction and the notice.
+// burl (see Keys.Sign for the format). No state is kept between the
+// auction and the notice.
 //
 // BillingHandler verifies the token and commits the hold once with
 // Auction.Commit (which emits the billing event), then fires the bidder's
 // burl, ${AUCTION_IMP_TS} set to the billing time in Unix ms, through the
-// Notifier as a billing notice (retried). Answers:
+// Notifier as a billing notice (retried). LossHandler takes the same token
+// and releases the hold once instead. Answers:
 //
-//	204 billed now, or billed before (a retry): no money moves twice
+//	204 billed (released) now, or before: a retry; no money moves twice
 //	400 malformed token, or no token
 //	403 token signed with an unknown key, or tampered with
 //	405 not GET or POST
-//	410 expired token (its hold has returned to the account)
+//	409 billing an impression released here, or releasing one billed here
+//	410 expired token: its hold has returned to the account by itself
 //	500 the ledger failed (a retry may succeed)
 //
-// Idempotency: within a process, concurrent calls for one hold wait for the
-// first, and the outcome of each billed hold is remembered until its token
-// expires (at most WithBilledMemory holds; past that the oldest is
-// forgotten early), so retries answer 204 and fire nothing. Across
-// processes (several exchanges behind one balancer, one shared ledger such
-// as Redis), the ledger's Commit is the arbiter: only one process's commit
-// succeeds, and only that process fires the bidder's burl. Another process
-// sees gavel.ErrHoldNotFound for a token still valid, which means the hold
-// was ended by someone: it answers 204 without billing or firing anything.
-// The one case this cannot tell apart is a hold released by a loss notice
-// and then billed: it is answered 204 and bills nothing. A winner without a
-// hold (no account) has nothing in the ledger to arbitrate: its billing
-// event is emitted once per process, and may be emitted again by another
-// process.
+// Idempotency. Within a process, concurrent calls for one impression wait
+// for the first, and the outcome of each is remembered until its token
+// expires (at most WithBilledMemory of them; past that the oldest is
+// forgotten early), so retries answer 204 and fire nothing. Behind that,
+// and across processes (several exchanges behind one balancer sharing one
+// ledger, such as Redis), the ledger is the arbiter: a hold ends once, so
+// only one Commit succeeds, and only the process whose Commit succeeded
+// fires the bidder's burl. A call that finds the hold ended
+// (gavel.ErrHoldNotFound) while its token is still valid knows that someone
+// ended it: it answers 204 and bills and fires nothing. What another
+// process cannot tell apart is a hold released there by a loss notice:
+// billing it here answers 204 and bills nothing. So money moves at most
+// once and the burl fires at most once, in any number of processes; 409
+// only within one. A winner without a hold (no account, see
+// gavel.Auction.Commit) has nothing in the ledger to arbitrate: its billing
+// event is emitted once per process, and each process that receives its
+// notice emits it again.
 //
 // The zero Notices is not usable; NewNotices builds one. It is safe for
 // concurrent use.
@@ -78,7 +80,7 @@ type Notices struct {
 
 	mu     sync.Mutex
 	billed map[holdKey]*billing
-	order  []holdKey // billed in insertion order, for eviction
+	order  []remembered // billed in insertion order, for eviction
 }
 
 type noticesConfig struct {
@@ -122,22 +124,6 @@ func WithNoticesClock(now func() time.Time) NoticesOption {
 		}
 		c.now = now
 	})
-}
-
-// holdKey names a billed impression: its hold, or for a winner without a
-// hold its auction, imp and bid.
-type holdKey struct {
-	account      string
-	id           uint64
-	auction, bid string
-	imp          string
-}
-
-// billing is one commit, shared by the calls that race for it.
-type billing struct {
-	done    chan struct{}
-	err     error
-	expires time.Time
 }
 
 // NewNotices returns the Notices of a, signing with keys, whose billing
@@ -231,130 +217,4 @@ func (n *Notices) URL(bill gavel.Billing, burl string) string {
 	q.Set("t", n.keys.Sign(&Notice{Billing: bill, BURL: burl, Expires: exp}))
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-// BillingHandler returns the handler of billing notices (GET or POST, the
-// token in the query parameter "t"); see Notices for its answers.
-func (n *Notices) BillingHandler() http.Handler {
-	return http.HandlerFunc(n.serveBilling)
-}
-
-func (n *Notices) serveBilling(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	nt, err := n.keys.Verify(r.URL.Query().Get("t"), n.cfg.now())
-	if err != nil {
-		http.Error(w, err.Error(), tokenStatus(err))
-		return
-	}
-	if err := n.Bill(r.Context(), nt); err != nil {
-		http.Error(w, "gavelhttp: billing failed", http.StatusInternalServerError)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
-// tokenStatus is the answer to a token that Verify refused.
-func tokenStatus(err error) int {
-	switch {
-	case errors.Is(err, ErrTokenExpired):
-		return http.StatusGone
-	case errors.Is(err, ErrTokenSignature), errors.Is(err, ErrTokenUnknownKey):
-		return http.StatusForbidden
-	}
-	return http.StatusBadRequest
-}
-
-// Bill commits the impression of a verified notice once and fires its
-// bidder's burl; the billing endpoint calls it. It returns nil when the
-// impression is billed, now or before (see Notices for what holds across
-// processes), and the ledger's error otherwise, in which case a later call
-// may try again.
-func (n *Notices) Bill(ctx context.Context, nt *Notice) error {
-	b := &nt.Billing
-	k := holdKey{account: b.Hold.Account, id: b.Hold.ID}
-	if b.Hold == (gavel.Hold{}) {
-		k = holdKey{auction: b.AuctionID, imp: b.ImpID, bid: b.BidID, account: b.Seat}
-	}
-	n.mu.Lock()
-	if e := n.billed[k]; e != nil {
-		n.mu.Unlock()
-		select {
-		case <-e.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if e.err == nil {
-			return nil
-		}
-		return n.Bill(ctx, nt) // the first attempt failed: try again
-	}
-	e := &billing{done: make(chan struct{}), expires: nt.Expires}
-	n.remember(k, e)
-	n.mu.Unlock()
-
-	e.err = n.commit(ctx, nt)
-	if e.err != nil {
-		n.mu.Lock()
-		delete(n.billed, k)
-		n.mu.Unlock()
-	}
-	close(e.done)
-	return e.err
-}
-
-// commit bills nt on the auction and fires its burl.
-func (n *Notices) commit(ctx context.Context, nt *Notice) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.timeout)
-	defer cancel()
-	b := nt.Billing
-	cost := (b.ClearMicros + 500) / 1000
-	if b.Hold != (gavel.Hold{}) {
-		cost = min(cost, b.Hold.Amount)
-	}
-	err := n.a.Commit(ctx, b, cost)
-	if errors.Is(err, gavel.ErrHoldNotFound) {
-		return nil // ended by another process (or a loss notice): nothing to fire
-	}
-	if err != nil {
-		return err
-	}
-	if nt.BURL != "" {
-		ts := strconv.FormatInt(n.cfg.now().UnixMilli(), 10)
-		n.notifier.Send(KindBilling, b.Bidder, strings.ReplaceAll(nt.BURL, "${AUCTION_IMP_TS}", ts))
-	}
-	return nil
-}
-
-// remember records e under k, first forgetting expired entries and, when
-// the memory is full, the oldest. n.mu is held.
-func (n *Notices) remember(k holdKey, e *billing) {
-	now := n.cfg.now()
-	drop := 0
-	for drop < len(n.order) {
-		old := n.billed[n.order[drop]]
-		if old != nil && len(n.order)-drop < n.cfg.memory && now.Before(old.expires) {
-			break
-		}
-		if old != nil && isDone(old) {
-			delete(n.billed, n.order[drop])
-		} else if old != nil {
-			break // still committing: keep it and what follows
-		}
-		drop++
-	}
-	n.order = append(n.order[drop:], k)
-	n.billed[k] = e
-}
-
-func isDone(b *billing) bool {
-	select {
-	case <-b.done:
-		return true
-	default:
-		return false
-	}
 }

@@ -33,7 +33,7 @@ type billingRig struct {
 	now   time.Time
 }
 
-func newBillingRig(t *testing.T, bids ...gavelhttp.Key) *billingRig {
+func newBillingRig(t *testing.T, opts ...gavelhttp.NoticesOption) *billingRig {
 	t.Helper()
 	ctx := context.Background()
 	r := &billingRig{now: time.Now()}
@@ -60,9 +60,12 @@ func newBillingRig(t *testing.T, bids ...gavelhttp.Key) *billingRig {
 	r.exchange = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { h.ServeHTTP(w, req) }))
 	t.Cleanup(r.exchange.Close)
 	r.notices, err = gavelhttp.NewNotices(r.auction, testKeys(t), r.exchange.URL+"/notice/billing", r.notifier,
-		gavelhttp.WithNoticesClock(r.clock))
+		append(opts, gavelhttp.WithNoticesClock(r.clock))...)
 	require.NoError(t, err)
-	h = r.notices.BillingHandler()
+	mux := http.NewServeMux()
+	mux.Handle("/notice/billing", r.notices.BillingHandler())
+	mux.Handle("/notice/loss", r.notices.LossHandler())
+	h = mux
 	return r
 }
 
@@ -202,4 +205,41 @@ func TestNewNoticesReportsAllProblems(t *testing.T) {
 	for _, want := range []string{"nil auction", "no keys", "nil notifier", "not absolute", "token ttl 0s", "nil clock"} {
 		assert.Contains(t, err.Error(), want)
 	}
+}
+
+// A loss notice releases the hold once; billing it afterwards, or a loss
+// notice for a billed impression, is a conflict that moves no money.
+func TestLossNotice(t *testing.T) {
+	r := newBillingRig(t)
+	burls := r.win(t, "auction-1")
+	loss := func(burl string) string { return strings.Replace(burl, "/notice/billing", "/notice/loss", 1) }
+	for range 3 {
+		require.Equal(t, http.StatusNoContent, get(t, loss(burls[0])))
+	}
+	b := r.balance(t)
+	assert.Equal(t, int64(2010), b.Reserved, "imp 1 released once")
+	assert.Zero(t, b.Committed)
+	assert.Equal(t, http.StatusConflict, get(t, burls[0]), "billing a released impression")
+
+	require.Equal(t, http.StatusNoContent, get(t, burls[1]))
+	assert.Equal(t, http.StatusConflict, get(t, loss(burls[1])), "releasing a billed impression")
+	b = r.balance(t)
+	assert.Equal(t, int64(2010), b.Committed)
+	assert.Zero(t, b.Reserved)
+	require.NoError(t, r.notifier.Close(context.Background()))
+	assert.Len(t, r.burls, 1, "only the billed impression's burl")
+}
+
+// Past WithBilledMemory the oldest billed impression is forgotten; a retry
+// of it finds its hold ended in the ledger: 204, nothing billed or fired
+// again.
+func TestBilledMemoryBound(t *testing.T) {
+	r := newBillingRig(t, gavelhttp.WithBilledMemory(1))
+	burls := r.win(t, "auction-1")
+	for _, u := range []string{burls[0], burls[1], burls[0], burls[1], burls[0]} {
+		require.Equal(t, http.StatusNoContent, get(t, u))
+	}
+	assert.Equal(t, int64(3020), r.balance(t).Committed)
+	require.NoError(t, r.notifier.Close(context.Background()))
+	assert.Len(t, r.burls, 2)
 }

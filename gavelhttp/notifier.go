@@ -62,7 +62,8 @@ type NoticeResult struct {
 
 // A NoticeDoneHook is told of every notice that was sent or failed (after
 // its last attempt), refused by the guard included. It is called from the
-// notifier's workers: it must be quick and safe for concurrent use.
+// notifier's workers, or from Send for a URL refused at once: it must be
+// quick and safe for concurrent use.
 type NoticeDoneHook interface {
 	OnNoticeDone(r NoticeResult)
 }
