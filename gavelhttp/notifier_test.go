@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/auctiontest"
 	"github.com/gavelrtb/gavel/gavelhttp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -103,4 +105,50 @@ func TestNewNotifierReportsAllProblems(t *testing.T) {
 		"retry backoff 0s", "hook int", "bidder hosts"} {
 		assert.Contains(t, err.Error(), want)
 	}
+}
+
+func TestNotifierPerHostLimit(t *testing.T) {
+	var inFlight, most atomic.Int64
+	arrived, release := make(chan struct{}, 16), make(chan struct{})
+	srv, _ := countingServer(t, func(http.ResponseWriter, *http.Request) {
+		now := inFlight.Add(1)
+		for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
+		}
+		arrived <- struct{}{}
+		<-release
+		inFlight.Add(-1)
+	})
+	n, _ := newNotifier(t, loopback, gavelhttp.WithNotifierWorkers(8), gavelhttp.WithPerHostLimit(2))
+	for i := range 6 {
+		require.True(t, n.Win("dsp", fmt.Sprintf("%s/%d", srv.URL, i)))
+	}
+	<-arrived
+	<-arrived
+	close(release)
+	require.NoError(t, n.Close(context.Background()))
+	assert.Equal(t, int64(2), most.Load())
+	assert.Equal(t, int64(6), n.Stats().Sent)
+}
+
+// NotifyResult fires the winner's nurl and the losers' lurls, macros
+// expanded.
+func TestNotifyResult(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv, _ := countingServer(t, func(_ http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, r.URL.RequestURI())
+	})
+	win, lose := auctiontest.Bid("w", "1", 3.00), auctiontest.Bid("l", "1", 2.00)
+	win.NURL = srv.URL + "/win?p=${AUCTION_PRICE}"
+	lose.LURL = srv.URL + "/loss?r=${AUCTION_LOSS}&m=${AUCTION_MIN_TO_WIN}"
+	a, err := gavel.New(gavel.WithBidders(auctiontest.Fixed("alpha", win), auctiontest.Fixed("beta", lose)))
+	require.NoError(t, err)
+	res, err := a.Run(context.Background(), auctiontest.Request("a-1", auctiontest.BannerImp("1", 1.00)))
+	require.NoError(t, err)
+	n, _ := newNotifier(t, loopback)
+	assert.Equal(t, 2, n.NotifyResult(res, res.BidResponse()))
+	require.NoError(t, n.Close(context.Background()))
+	assert.ElementsMatch(t, []string{"/win?p=2.01", "/loss?r=102&m=2.01"}, got)
 }
