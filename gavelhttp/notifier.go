@@ -350,7 +350,11 @@ func (n *Notifier) Close(ctx context.Context) error {
 	close(n.queue)
 	n.mu.Unlock()
 	done := make(chan struct{})
-	go func() { n.wg.Wait(); close(done) }()
+	go func() {
+		n.wg.Wait()
+		n.client.CloseIdleConnections()
+		close(done)
+	}()
 	select {
 	case <-done:
 		n.cancel()
