@@ -20,8 +20,8 @@ const (
 	// DefaultBilledMemory is how many billed holds a Notices remembers at
 	// most to answer retries (WithBilledMemory).
 	DefaultBilledMemory = 1 << 16
-	// DefaultBillingTimeout bounds the commit of one billing notice,
-	// within the request's own context (WithBillingTimeout).
+	// DefaultBillingTimeout bounds the commit of one billing notice
+	// (WithBillingTimeout).
 	DefaultBillingTimeout = 5 * time.Second
 )
 
@@ -109,7 +109,9 @@ func WithBilledMemory(n int) NoticesOption {
 	return noticesOptionFunc(func(c *noticesConfig) { c.memory = n })
 }
 
-// WithBillingTimeout bounds one commit (> 0). Default DefaultBillingTimeout.
+// WithBillingTimeout bounds one commit or release on the ledger (> 0). It
+// runs apart from the request's context, so that a notice whose caller
+// hangs up is not left half done. Default DefaultBillingTimeout.
 func WithBillingTimeout(d time.Duration) NoticesOption {
 	return noticesOptionFunc(func(c *noticesConfig) { c.timeout = d })
 }
