@@ -26,7 +26,8 @@ const (
 // AuctionHandler is the OpenRTB 2.6 auction endpoint: an http.Handler that
 // runs one auction of its gavel.Auction per POST. Its answers:
 //
-//   - 200 with the Result's BidResponse as JSON when something won;
+//   - 200 with the Result's BidResponse as JSON when something won, its
+//     burls rewritten by WithNotices when given;
 //   - 204 when nothing won, with the Result's no-bid reason in HeaderNBR;
 //     also 204 with nbr 1 (technical) when Run returns a *gavel.CurrencyError:
 //     the request is valid, the exchange cannot price it;
@@ -37,7 +38,8 @@ const (
 //   - 405 for a method other than POST, 413 for a body past the size cap
 //     (WithMaxRequestSize, after inflating), 415 for a Content-Encoding other
 //     than gzip or identity;
-//   - 503 after the Auction is closed, 500 for another error of Run;
+//   - 503 after the Auction is closed, 500 for another error of Run or of
+//     Notices.Rewrite;
 //   - when more auctions are in flight than WithMaxInFlight allows, the
 //     request is shed before its body is read: 204 with nbr ShedNBR, or 503
 //     (WithShedStatus).
@@ -110,9 +112,17 @@ func (h *AuctionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.noBid(w, res.NBR)
 		return
 	}
+	resp := res.BidResponse()
+	if n := h.cfg.notices; n != nil {
+		if err := n.Rewrite(res, resp); err != nil {
+			h.stats.errors.Add(1)
+			h.writeError(w, r, http.StatusInternalServerError, err.Error(), nil)
+			return
+		}
+	}
 	h.stats.won.Add(1)
 	buf.Reset()
-	h.writeJSON(w, r, buf, http.StatusOK, res.BidResponse())
+	h.writeJSON(w, r, buf, http.StatusOK, resp)
 }
 
 func hasWinner(res *gavel.Result) bool {

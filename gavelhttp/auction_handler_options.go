@@ -51,6 +51,7 @@ type config struct {
 	maxRequestSize int64
 	maxInFlight    int
 	shedStatus     int
+	notices        *Notices
 	problems       []error
 }
 
@@ -106,4 +107,17 @@ func WithMaxInFlight(n int) Option {
 // balancer that retries elsewhere). Default: DefaultShedStatus.
 func WithShedStatus(code int) Option {
 	return optionFunc(func(c *config) { c.shedStatus = code })
+}
+
+// WithNotices has every winner's burl rewritten by n (Notices.Rewrite) to
+// point at the embedder's billing endpoint before the response is written.
+// n must not be nil. Default: none, each winner's burl is the bidder's own,
+// its macros expanded (Result.BidResponse).
+func WithNotices(n *Notices) Option {
+	return optionFunc(func(c *config) {
+		if n == nil {
+			c.fail("notices must not be nil")
+		}
+		c.notices = n
+	})
 }

@@ -384,3 +384,51 @@ func TestGzipCappedAsSent(t *testing.T) {
 	h.ServeHTTP(rec, r)
 	assert.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 }
+
+// With WithNotices, the winner's burl in the answer points at the
+// embedder's billing endpoint, and a billing notice there commits the hold.
+func TestWithNoticesRewritesBurl(t *testing.T) {
+	ctx := context.Background()
+	ledger, err := gavel.NewMemoryLedger()
+	require.NoError(t, err)
+	require.NoError(t, ledger.SetBudget(ctx, gavel.Budget{Account: "dsp-b", Amount: 1_000_000}))
+	bid := auctiontest.Bid("b1", "1", 3.25) // no burl of its own: nothing to fire
+	a, err := gavel.New(gavel.WithBidders(auctiontest.Fixed("dsp-b", bid)), gavel.WithLedger(ledger))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = a.Close(ctx) })
+
+	keys, err := gavelhttp.NewKeys(gavelhttp.Key{ID: "k1", Secret: bytes.Repeat([]byte("s"), gavelhttp.MinKeyBytes)})
+	require.NoError(t, err)
+	notifier, err := gavelhttp.NewNotifier()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = notifier.Close(ctx) })
+	notices, err := gavelhttp.NewNotices(a, keys, "https://exchange.example/notice/billing", notifier)
+	require.NoError(t, err)
+	h, err := gavelhttp.NewAuctionHandler(a, gavelhttp.WithNotices(notices))
+	require.NoError(t, err)
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(bidRequest(t))))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var br openrtb2.BidResponse
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &br))
+	burl := br.SeatBid[0].Bid[0].BURL
+	assert.True(t, strings.HasPrefix(burl, "https://exchange.example/notice/billing?t="), burl)
+
+	before, err := ledger.Balance(ctx, "dsp-b")
+	require.NoError(t, err)
+	bill := httptest.NewRecorder()
+	notices.BillingHandler().ServeHTTP(bill, httptest.NewRequest(http.MethodGet, burl, nil))
+	assert.Equal(t, http.StatusNoContent, bill.Code, bill.Body.String())
+	after, err := ledger.Balance(ctx, "dsp-b")
+	require.NoError(t, err)
+	assert.NotEqual(t, before, after, "the billing notice moved the hold")
+}
+
+func TestWithNilNoticesIsRefused(t *testing.T) {
+	a, err := gavel.New()
+	require.NoError(t, err)
+	_, err = gavelhttp.NewAuctionHandler(a, gavelhttp.WithNotices(nil))
+	require.ErrorIs(t, err, gavel.ErrInvalidOption)
+	assert.Contains(t, err.Error(), "notices must not be nil")
+}
