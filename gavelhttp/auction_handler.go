@@ -59,7 +59,7 @@ type AuctionHandler struct {
 // NewAuctionHandler returns the auction endpoint for a. It returns an error
 // wrapping gavel.ErrInvalidOption, listing every problem at once, when a is
 // nil or an option is out of range.
-func NewAuctionHandler(a *gavel.Auction, opts ...Option) (*AuctionHandler, error) {
+func NewAuctionHandler(a *gavel.Auction, opts ...HandlerOption) (*AuctionHandler, error) {
 	cfg, err := newConfig(opts)
 	if a == nil {
 		err = errors.Join(err, errNilAuction)

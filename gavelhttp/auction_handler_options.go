@@ -38,8 +38,8 @@ const (
 // ShedNBR is the no-bid reason of a shed request: a technical no-bid (1).
 const ShedNBR = 1
 
-// An Option configures an AuctionHandler.
-type Option interface {
+// A HandlerOption configures an AuctionHandler.
+type HandlerOption interface {
 	apply(*config)
 }
 
@@ -55,7 +55,7 @@ type config struct {
 	problems       []error
 }
 
-func newConfig(opts []Option) (*config, error) {
+func newConfig(opts []HandlerOption) (*config, error) {
 	c := &config{
 		maxRequestSize: DefaultMaxRequestSize,
 		maxInFlight:    DefaultMaxInFlightPerProc * runtime.GOMAXPROCS(0),
@@ -90,7 +90,7 @@ func (c *config) fail(format string, args ...any) {
 // WithMaxRequestSize caps the request body, as sent and, for a gzip body,
 // after inflating: a larger one gets 413, read no further than the cap. It must be positive. Default:
 // DefaultMaxRequestSize.
-func WithMaxRequestSize(n int64) Option {
+func WithMaxRequestSize(n int64) HandlerOption {
 	return optionFunc(func(c *config) { c.maxRequestSize = n })
 }
 
@@ -98,14 +98,14 @@ func WithMaxRequestSize(n int64) Option {
 // before the body is read to the end of the response. A request past the
 // bound is shed (see WithShedStatus) without its body being read. It must be
 // positive. Default: DefaultMaxInFlightPerProc × GOMAXPROCS.
-func WithMaxInFlight(n int) Option {
+func WithMaxInFlight(n int) HandlerOption {
 	return optionFunc(func(c *config) { c.maxInFlight = n })
 }
 
 // WithShedStatus sets the answer to a shed request: 204 (a no-bid, with
 // ShedNBR in the HeaderNBR header) or 503 (with Retry-After: 1, for a load
 // balancer that retries elsewhere). Default: DefaultShedStatus.
-func WithShedStatus(code int) Option {
+func WithShedStatus(code int) HandlerOption {
 	return optionFunc(func(c *config) { c.shedStatus = code })
 }
 
@@ -113,7 +113,7 @@ func WithShedStatus(code int) Option {
 // point at the embedder's billing endpoint before the response is written.
 // n must not be nil. Default: none, each winner's burl is the bidder's own,
 // its macros expanded (Result.BidResponse).
-func WithNotices(n *Notices) Option {
+func WithNotices(n *Notices) HandlerOption {
 	return optionFunc(func(c *config) {
 		if n == nil {
 			c.fail("notices must not be nil")

@@ -2,12 +2,12 @@ package gavelhttp
 
 import "sync/atomic"
 
-// Stats counts an AuctionHandler's requests by outcome, since it was made.
+// HandlerStats counts an AuctionHandler's requests by outcome, since it was made.
 // Each request is counted once among BadMethod, Shed, TooLarge,
 // BadEncoding, Malformed, Canceled (a body that could not be read) and
 // Decoded; each decoded one once more among Invalid, NoBid, Won, Canceled
 // and Errors. Errors also counts a response that could not be encoded.
-type Stats struct {
+type HandlerStats struct {
 	Decoded     int64 // bodies decoded into a bid request and given to Run
 	Invalid     int64 // requests Run refused (400, nbr 2)
 	NoBid       int64 // auctions nothing won, currency no-bids included (204)
@@ -29,9 +29,9 @@ type counters struct {
 
 // Stats returns the handler's counters. Each is read atomically, the set
 // is not a snapshot taken at one instant.
-func (h *AuctionHandler) Stats() Stats {
+func (h *AuctionHandler) Stats() HandlerStats {
 	c := &h.stats
-	return Stats{
+	return HandlerStats{
 		Decoded:     c.decoded.Load(),
 		Invalid:     c.invalid.Load(),
 		NoBid:       c.noBid.Load(),

@@ -26,7 +26,7 @@ import (
 
 // newHandler returns a handler over an Auction of bidders, closed at the
 // end of the test.
-func newHandler(t *testing.T, bidders []gavel.Bidder, opts ...gavelhttp.Option) *gavelhttp.AuctionHandler {
+func newHandler(t *testing.T, bidders []gavel.Bidder, opts ...gavelhttp.HandlerOption) *gavelhttp.AuctionHandler {
 	t.Helper()
 	a, err := gavel.New(gavel.WithBidders(bidders...))
 	require.NoError(t, err)
@@ -129,18 +129,18 @@ func TestBadRequests(t *testing.T) {
 		encoding string
 		status   int
 		problems bool
-		stat     func(gavelhttp.Stats) int64
+		stat     func(gavelhttp.HandlerStats) int64
 	}{
-		{"invalid request", http.MethodPost, []byte(`{"id":"","imp":[]}`), "", 400, true, func(s gavelhttp.Stats) int64 { return s.Invalid }},
-		{"empty body", http.MethodPost, nil, "", 400, false, func(s gavelhttp.Stats) int64 { return s.Malformed }},
-		{"malformed", http.MethodPost, []byte(`{"id":`), "", 400, false, func(s gavelhttp.Stats) int64 { return s.Malformed }},
-		{"trailing data", http.MethodPost, append(append([]byte{}, valid...), `{"id":"2"}`...), "", 400, false, func(s gavelhttp.Stats) int64 { return s.Malformed }},
-		{"trailing garbage", http.MethodPost, append(append([]byte{}, valid...), 'x'), "", 400, false, func(s gavelhttp.Stats) int64 { return s.Malformed }},
-		{"GET", http.MethodGet, nil, "", 405, false, func(s gavelhttp.Stats) int64 { return s.BadMethod }},
-		{"10 MB body", http.MethodPost, bytes.Repeat([]byte(" "), 10<<20), "", 413, false, func(s gavelhttp.Stats) int64 { return s.TooLarge }},
-		{"gzip bomb", http.MethodPost, gzipped(t, bytes.Repeat([]byte(" "), 2<<20)), "gzip", 413, false, func(s gavelhttp.Stats) int64 { return s.TooLarge }},
-		{"bad gzip", http.MethodPost, []byte("not gzip"), "gzip", 400, false, func(s gavelhttp.Stats) int64 { return s.BadEncoding }},
-		{"unknown encoding", http.MethodPost, valid, "br", 415, false, func(s gavelhttp.Stats) int64 { return s.BadEncoding }},
+		{"invalid request", http.MethodPost, []byte(`{"id":"","imp":[]}`), "", 400, true, func(s gavelhttp.HandlerStats) int64 { return s.Invalid }},
+		{"empty body", http.MethodPost, nil, "", 400, false, func(s gavelhttp.HandlerStats) int64 { return s.Malformed }},
+		{"malformed", http.MethodPost, []byte(`{"id":`), "", 400, false, func(s gavelhttp.HandlerStats) int64 { return s.Malformed }},
+		{"trailing data", http.MethodPost, append(append([]byte{}, valid...), `{"id":"2"}`...), "", 400, false, func(s gavelhttp.HandlerStats) int64 { return s.Malformed }},
+		{"trailing garbage", http.MethodPost, append(append([]byte{}, valid...), 'x'), "", 400, false, func(s gavelhttp.HandlerStats) int64 { return s.Malformed }},
+		{"GET", http.MethodGet, nil, "", 405, false, func(s gavelhttp.HandlerStats) int64 { return s.BadMethod }},
+		{"10 MB body", http.MethodPost, bytes.Repeat([]byte(" "), 10<<20), "", 413, false, func(s gavelhttp.HandlerStats) int64 { return s.TooLarge }},
+		{"gzip bomb", http.MethodPost, gzipped(t, bytes.Repeat([]byte(" "), 2<<20)), "gzip", 413, false, func(s gavelhttp.HandlerStats) int64 { return s.TooLarge }},
+		{"bad gzip", http.MethodPost, []byte("not gzip"), "gzip", 400, false, func(s gavelhttp.HandlerStats) int64 { return s.BadEncoding }},
+		{"unknown encoding", http.MethodPost, valid, "br", 415, false, func(s gavelhttp.HandlerStats) int64 { return s.BadEncoding }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
