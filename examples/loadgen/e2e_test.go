@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/gavelhttp"
+)
+
+// exchange serves gavel's auction endpoint on 127.0.0.1 over two
+// in-process bidders: one bids on every imp above its floor, the other
+// never bids. It returns the endpoint's URL.
+func exchange(t *testing.T) string {
+	t.Helper()
+	bidder := gavel.BidderFunc("eager", func(_ context.Context, req *openrtb2.BidRequest) (*openrtb2.BidResponse, error) {
+		resp := &openrtb2.BidResponse{ID: req.ID, SeatBid: []openrtb2.SeatBid{{}}}
+		for _, imp := range req.Imp {
+			resp.SeatBid[0].Bid = append(resp.SeatBid[0].Bid, openrtb2.Bid{
+				ID: "b-" + imp.ID, ImpID: imp.ID, Price: 2*imp.BidFloor + 0.5, AdM: "<div>ad</div>", CrID: "c1",
+			})
+		}
+		return resp, nil
+	})
+	silent := gavel.BidderFunc("silent", func(context.Context, *openrtb2.BidRequest) (*openrtb2.BidResponse, error) {
+		return nil, nil
+	})
+	auction, err := gavel.New(gavel.WithBidders(bidder, silent))
+	require.NoError(t, err)
+	handler, err := gavelhttp.NewAuctionHandler(auction)
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("POST /openrtb2/auction", handler)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		srv.Close()
+		require.NoError(t, auction.Close(context.Background()))
+	})
+	return srv.URL + "/openrtb2/auction"
+}
+
+func TestRunAgainstAnExchange(t *testing.T) {
+	url := exchange(t)
+	for _, tc := range []struct {
+		name string
+		c    Config
+	}{
+		{"rate", Config{Rate: 300, Count: 300}},
+		{"concurrency", Config{Concurrency: 4, Count: 200}},
+		{"duration", Config{Rate: 200, Duration: time.Second}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.c
+			c.URL, c.Timeout = url, 2*time.Second
+			c.Gen = Generator{Seed: 42, Invalid: 0.1, TMax: 200, Users: 100}
+			var bar bytes.Buffer
+			c.Progress = &bar
+			start := time.Now()
+			s, err := Run(context.Background(), c)
+			require.NoError(t, err)
+			took := time.Since(start)
+
+			m := s.Metrics
+			if c.Count > 0 {
+				require.Equal(t, c.Count, m.Requests)
+			} else {
+				assert.InDelta(t, 200, m.Requests, 20)
+			}
+			if c.Rate > 0 {
+				assert.Less(t, took, 3*time.Second, "open loop at the rate")
+			}
+			assert.Zero(t, s.Errors(), "%q", s.Examples)
+			assert.Equal(t, s.Invalid, m.StatusCodes["400"], "every invalid request answered 400")
+			assert.Positive(t, s.Invalid)
+			assert.Greater(t, m.StatusCodes["200"], int(m.Requests)/2, "most valid requests won")
+			assert.Equal(t, int(m.Requests), m.StatusCodes["200"]+m.StatusCodes["204"]+m.StatusCodes["400"], "%v", m.StatusCodes)
+			assert.Positive(t, m.Latencies.P99)
+			code, why := Thresholds{MaxP99: time.Second}.Verdict(s)
+			assert.Equal(t, ExitOK, code, "%q", why)
+			assert.Contains(t, bar.String(), "requests")
+		})
+	}
+}
+
+func TestRunCommand(t *testing.T) {
+	url := exchange(t)
+	var out, errs bytes.Buffer
+	code := run([]string{"-url", url, "-rate", "200", "-count", "100", "-quiet", "-max-p99", "1s"}, &out, &errs)
+	assert.Equal(t, ExitOK, code, "stdout:\n%s\nstderr:\n%s", &out, &errs)
+	assert.Contains(t, out.String(), "p99.9")
+	assert.Contains(t, out.String(), "PASS")
+	assert.Empty(t, errs.String())
+}
+
+// A server that answers every request 200 with a body that is no bid
+// response: the command fails on the invalid 200s even when errors are
+// allowed.
+func TestRunCommandFailsOnInvalid200(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"id":"not yours"}`))
+	}))
+	defer srv.Close()
+	var out, errs bytes.Buffer
+	code := run([]string{"-url", srv.URL, "-rate", "200", "-count", "50", "-quiet", "-max-errors", "1"}, &out, &errs)
+	assert.Equal(t, ExitFailed, code, "stdout:\n%s", &out)
+	assert.Contains(t, out.String(), "FAIL")
+	assert.Contains(t, out.String(), "were not valid BidResponses")
+}
+
+func TestRunCommandUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"-rate", "10", "-concurrency", "2"},
+		{"-count", "10", "-duration", "1s"},
+		{"-url", "ftp://x", "-count", "1"},
+		{"-invalid", "2", "-count", "1"},
+		{"-timeout", "0s", "-count", "1"},
+		{"-count", "1", "extra"},
+		{"-nope"},
+	} {
+		var out, errs bytes.Buffer
+		code := run(args, &out, &errs)
+		assert.Equal(t, ExitUsage, code, "%q", args)
+		assert.True(t, strings.Contains(errs.String(), "loadgen") || strings.Contains(errs.String(), "flag"), "%q: %s", args, &errs)
+		assert.Empty(t, out.String(), "%q", args)
+	}
+}

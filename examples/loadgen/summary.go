@@ -1,0 +1,141 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// maxExamples is how many failed checks a Summary keeps to show.
+const maxExamples = 5
+
+// Summary gathers the results of a run: vegeta's Metrics (throughput,
+// latency quantiles from its t-digest, status codes) and the outcome of
+// Check for every answer. Not safe for concurrent use: one goroutine
+// adds the results.
+type Summary struct {
+	Metrics     vegeta.Metrics
+	P999        time.Duration // the 99.9th percentile latency, set by Close
+	Transport   int           // requests with no answer (connection error, timeout)
+	WrongStatus int           // answers Check refused for their status
+	BadBodies   int           // 200s to valid requests Check refused for their body
+	Invalid     int           // invalid requests sent
+	Examples    []string      // the first failures, at most maxExamples
+}
+
+// Add counts one result and the verdict of Check on it (nil when the
+// request got no answer at all: res.Code 0).
+func (s *Summary) Add(res *vegeta.Result, exp Expect) {
+	s.Metrics.Add(res)
+	if exp.Invalid != "" {
+		s.Invalid++
+	}
+	var err error
+	if res.Code == 0 {
+		s.Transport++
+		err = fmt.Errorf("request %s: %s", exp.ID, res.Error)
+	} else if err = Check(exp, int(res.Code), res.Body); err != nil {
+		if errors.Is(err, ErrBadResponse) {
+			s.BadBodies++
+		} else {
+			s.WrongStatus++
+		}
+		err = fmt.Errorf("request %s: %w", exp.ID, err)
+	}
+	if err != nil && len(s.Examples) < maxExamples {
+		s.Examples = append(s.Examples, err.Error())
+	}
+}
+
+// Close computes the metrics; call it once, after the last Add.
+func (s *Summary) Close() {
+	s.Metrics.Close()
+	s.P999 = s.Metrics.Latencies.Quantile(0.999)
+}
+
+// Errors is the number of requests that went wrong: no answer, or an
+// answer Check refused.
+func (s *Summary) Errors() int { return s.Transport + s.WrongStatus + s.BadBodies }
+
+// Thresholds decide whether a run passed.
+type Thresholds struct {
+	MaxP99    time.Duration // p99 latency above it fails; 0: no limit
+	MaxErrors float64       // share of errors above it fails, in [0, 1]
+}
+
+// Exit codes of the command.
+const (
+	ExitOK     = 0 // every threshold held and no 200 was invalid
+	ExitFailed = 1 // a threshold was passed or a 200 was invalid
+	ExitUsage  = 2 // bad flags, or the run could not start
+)
+
+// Verdict returns the exit code for s under t and the reasons it fails.
+// Any invalid 200 fails, whatever MaxErrors allows.
+func (t Thresholds) Verdict(s *Summary) (int, []string) {
+	var why []string
+	if s.BadBodies > 0 {
+		why = append(why, fmt.Sprintf("%d responses with status 200 were not valid BidResponses", s.BadBodies))
+	}
+	if n := s.Metrics.Requests; n > 0 {
+		if share := float64(s.Errors()) / float64(n); share > t.MaxErrors {
+			why = append(why, fmt.Sprintf("error share %.4f above -max-errors %.4f", share, t.MaxErrors))
+		}
+	} else {
+		why = append(why, "no request was sent")
+	}
+	if t.MaxP99 > 0 && s.Metrics.Latencies.P99 > t.MaxP99 {
+		why = append(why, fmt.Sprintf("p99 %v above -max-p99 %v", s.Metrics.Latencies.P99, t.MaxP99))
+	}
+	if len(why) > 0 {
+		return ExitFailed, why
+	}
+	return ExitOK, nil
+}
+
+// Print writes the summary as a short report.
+func (s *Summary) Print(w io.Writer) {
+	m := &s.Metrics
+	l := &m.Latencies
+	fmt.Fprintf(w, "requests    %d in %v (%.1f/s sent, %.1f/s answered 2xx/3xx)\n",
+		m.Requests, m.Duration.Round(time.Millisecond), m.Rate, m.Throughput)
+	fmt.Fprintf(w, "latency     p50 %v  p90 %v  p99 %v  p99.9 %v  max %v  mean %v\n",
+		round(l.P50), round(l.P90), round(l.P99), round(s.P999), round(l.Max), round(l.Mean))
+	fmt.Fprintf(w, "status      %s\n", statusLine(m.StatusCodes))
+	fmt.Fprintf(w, "checks      %d invalid requests sent; %d no answer, %d wrong status, %d invalid 200s\n",
+		s.Invalid, s.Transport, s.WrongStatus, s.BadBodies)
+	for _, e := range s.Examples {
+		fmt.Fprintf(w, "  %s\n", e)
+	}
+}
+
+// statusLine lists status codes in order with their counts; code 0 is a
+// request with no answer.
+func statusLine(codes map[string]int) string {
+	keys := make([]string, 0, len(codes))
+	for k := range codes {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		x, _ := strconv.Atoi(a)
+		y, _ := strconv.Atoi(b)
+		return x - y
+	})
+	line := ""
+	for _, k := range keys {
+		line += fmt.Sprintf("%s:%d  ", k, codes[k])
+	}
+	return line
+}
+
+func round(d time.Duration) time.Duration {
+	if d >= time.Millisecond {
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
