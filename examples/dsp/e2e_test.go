@@ -77,7 +77,7 @@ func TestAuctionAgainstDSPs(t *testing.T) {
 	got := rich.stats.snapshot()
 	assert.Equal(t, int64(1), got.Wins)
 	assert.Equal(t, int64(1), got.Billings)
-	assert.InDelta(t, float64(win.ClearMicros)/1e9, got.Spend, 1e-9)
+	assert.Equal(t, win.CostMicros(), got.SpendMicros)
 	assert.Equal(t, map[string]int64{strconv.Itoa(int(openrtb3.LossLostToHigherBid)): 1}, cheap.stats.snapshot().Losses)
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,6 +26,12 @@ func noticeURL(base, kind, campaign string) string {
 	return u
 }
 
+// costMicros is what one impression at a CPM price costs, in micros of
+// the currency, rounded half up as gavel.BidOutcome.CostMicros does.
+func costMicros(cpm float64) int64 {
+	return (int64(math.Round(cpm*1e6)) + 500) / 1000
+}
+
 // stats counts what the DSP saw. Its methods are safe for concurrent use.
 type stats struct {
 	mu        sync.Mutex
@@ -35,7 +42,7 @@ type stats struct {
 	bids      int64
 	wins      int64
 	billings  int64
-	spend     float64 // the billed prices added up, CPM/1000, USD
+	spend     int64 // what the billed impressions cost, micros of USD
 	losses    map[string]int64
 	badNotes  int64
 }
@@ -49,7 +56,7 @@ type Stats struct {
 	Bids           int64            `json:"bids"`
 	Wins           int64            `json:"wins"`
 	Billings       int64            `json:"billings"`
-	Spend          float64          `json:"spend"`
+	SpendMicros    int64            `json:"spend_micros"`
 	Losses         map[string]int64 `json:"losses"`
 	InvalidNotices int64            `json:"invalid_notices"`
 }
@@ -72,7 +79,7 @@ func (s *stats) snapshot() Stats {
 	defer s.mu.Unlock()
 	out := Stats{
 		Requests: s.requests, Invalid: s.invalid, NoBids: s.noBids, Responses: s.responses,
-		Bids: s.bids, Wins: s.wins, Billings: s.billings, Spend: s.spend,
+		Bids: s.bids, Wins: s.wins, Billings: s.billings, SpendMicros: s.spend,
 		Losses: make(map[string]int64, len(s.losses)), InvalidNotices: s.badNotes,
 	}
 	for k, v := range s.losses {
@@ -113,7 +120,7 @@ func (d *dsp) bill(w http.ResponseWriter, r *http.Request) {
 	}
 	d.stats.mu.Lock()
 	d.stats.billings++
-	d.stats.spend += price / 1000
+	d.stats.spend += costMicros(price)
 	d.stats.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -62,7 +62,7 @@ func TestNoticesCounted(t *testing.T) {
 	s := d.stats.snapshot()
 	assert.Equal(t, int64(1), s.Wins)
 	assert.Equal(t, int64(2), s.Billings)
-	assert.InDelta(t, 2*0.61/1000, s.Spend, 1e-12)
+	assert.Equal(t, int64(2*610), s.SpendMicros)
 	assert.Equal(t, map[string]int64{"102": 2, "205": 1}, s.Losses)
 	assert.Equal(t, int64(2), s.InvalidNotices)
 }
@@ -75,5 +75,5 @@ func TestStatsEndpoint(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 	assert.JSONEq(t, `{"requests":1,"invalid_requests":0,"no_bids":0,"responses":1,"bids":1,
-		"wins":0,"billings":0,"spend":0,"losses":{},"invalid_notices":0}`, rec.Body.String())
+		"wins":0,"billings":0,"spend_micros":0,"losses":{},"invalid_notices":0}`, rec.Body.String())
 }
