@@ -95,10 +95,12 @@ func (o *burstOutcome) add(res *gavel.Result) {
 // The 99% is a measurement, taken alone on the machine
 // (GAVEL_MEASURE=1 go test -race -count=10 -run TestLedgerDeadline): in
 // the full suite, which runs other packages' tests beside it on the same
-// two cores, the test guards the mechanism with 95%, so that a busy
-// machine does not fail it (a full -race run under load once saw 97.5%).
+// two cores, the test guards the mechanism with 80%, so that a busy
+// machine does not fail it (full -race runs under load saw 97.5% and
+// 93.8%); a clearing time that does not follow the ledger reserves far
+// fewer (the trial that filed issue 8 saw 15 of 200 with 1ms).
 func TestLedgerDeadline(t *testing.T) {
-	want := int64(95)
+	want := int64(80)
 	if os.Getenv("GAVEL_MEASURE") == "1" {
 		want = 99
 	}
