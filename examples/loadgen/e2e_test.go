@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,4 +133,25 @@ func TestRunCommandUsage(t *testing.T) {
 		assert.True(t, strings.Contains(errs.String(), "loadgen") || strings.Contains(errs.String(), "flag"), "%q: %s", args, &errs)
 		assert.Empty(t, out.String(), "%q", args)
 	}
+}
+
+// Canceling the context (Ctrl-C in the command) stops the run early with
+// the summary of what was sent: here the server cancels at its 20th request.
+func TestRunStopsWhenCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if served.Add(1) == 20 {
+			cancel()
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	c := Config{URL: srv.URL, Rate: 200, Duration: time.Hour, Timeout: time.Second, Gen: Generator{Seed: 1}}
+	s, err := Run(ctx, c)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, s.Metrics.Requests, uint64(20))
+	assert.Less(t, s.Metrics.Requests, uint64(1000))
+	assert.Zero(t, s.Errors(), "%q", s.Examples)
 }
