@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/adapters/gavelprom"
+	"github.com/gavelrtb/gavel/gavelhttp"
+)
+
+// Paths the exchange serves.
+const (
+	pathAuction = "/openrtb2/auction"
+	pathBilling = "/notice/billing"
+	pathLoss    = "/notice/loss"
+	pathMetrics = "/metrics"
+	pathHealthz = "/healthz"
+	pathReadyz  = "/readyz"
+	pathDemoDSP = "/demo/dsp/billing" // the demo bidders' own burl
+)
+
+// config is the exchange's set-up, from the flags.
+type config struct {
+	addr            string        // listen address; port 0 picks one
+	events          string        // events file, appended to
+	key             []byte        // notice signing key; nil: random
+	drain           time.Duration // /readyz answers 503 this long before the server stops accepting
+	shutdownTimeout time.Duration // bounds the rest of the shutdown
+
+	// For tests: started gets the base URL once the exchange serves;
+	// draining is called once /readyz answers 503, before the server
+	// stops accepting.
+	started  func(base string)
+	draining func()
+}
+
+// exchange is one running exchange: what run builds, serves and closes.
+type exchange struct {
+	cfg       config
+	base      string // http://host:port
+	randomKey bool
+	file      *os.File
+	sink      *gavel.AsyncSink
+	auction   *gavel.Auction
+	notifier  *gavelhttp.Notifier
+	metrics   *gavelprom.Metrics
+	server    *http.Server
+	ready     atomic.Bool
+}
+
+// run serves the exchange on cfg.addr until ctx is canceled, then shuts it
+// down gracefully: /readyz answers 503, the server stops accepting and
+// waits for in-flight requests, queued notices are sent, and the events are
+// flushed to the file, all within cfg.shutdownTimeout. It writes where
+// everything is to out. It returns nil after a clean shutdown.
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	x := &exchange{cfg: cfg, base: baseURL(ln.Addr())}
+	if err := x.build(); err != nil {
+		_ = ln.Close()
+		return errors.Join(err, x.close(context.Background()))
+	}
+	x.printBanner(out)
+	errc := make(chan error, 1)
+	go func() { errc <- x.server.Serve(ln) }()
+	x.ready.Store(true)
+	if cfg.started != nil {
+		cfg.started(x.base)
+	}
+	select {
+	case err := <-errc: // Serve failed on its own
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+		defer cancel()
+		return errors.Join(err, x.close(ctx))
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(out, "shutting down")
+	return x.shutdown(errc)
+}
+
+// baseURL is the URL of the listener's address; an unspecified address
+// (0.0.0.0, ::) is reached through 127.0.0.1.
+func baseURL(addr net.Addr) string {
+	ap := addr.(*net.TCPAddr).AddrPort()
+	ip := ap.Addr().Unmap()
+	if ip.IsUnspecified() {
+		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	}
+	return "http://" + netip.AddrPortFrom(ip, ap.Port()).String()
+}
+
+// shutdown stops the exchange: not ready, drain, stop accepting and wait
+// for in-flight requests, then close the notifier, the auction and the
+// sink. errc is Serve's result.
+func (x *exchange) shutdown(errc <-chan error) error {
+	x.ready.Store(false)
+	if x.cfg.draining != nil {
+		x.cfg.draining()
+	}
+	if x.cfg.drain > 0 {
+		time.Sleep(x.cfg.drain) // load balancers see /readyz fail and stop sending
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), x.cfg.shutdownTimeout)
+	defer cancel()
+	err := x.server.Shutdown(ctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return errors.Join(err, x.close(ctx))
+}
+
+// close closes what build made, in order: the notifier (sends the queued
+// burls), the auction, the sink (flushes the events), the file. It skips
+// what was not made.
+func (x *exchange) close(ctx context.Context) error {
+	var err error
+	if x.notifier != nil {
+		err = errors.Join(err, x.notifier.Close(ctx))
+	}
+	if x.auction != nil {
+		err = errors.Join(err, x.auction.Close(ctx))
+	}
+	if x.sink != nil {
+		err = errors.Join(err, x.sink.Close(ctx))
+	}
+	if x.file != nil {
+		err = errors.Join(err, x.file.Close())
+	}
+	return err
+}
+
+// signingKeys returns the notice signing keys: the configured key, or a
+// random one for this run.
+func (x *exchange) signingKeys() (*gavelhttp.Keys, error) {
+	secret := x.cfg.key
+	if secret == nil {
+		secret = make([]byte, gavelhttp.MinKeyBytes)
+		_, _ = rand.Read(secret) // never fails (crypto/rand)
+		x.randomKey = true
+	}
+	return gavelhttp.NewKeys(gavelhttp.Key{ID: "k1", Secret: secret})
+}
+
+func (x *exchange) printBanner(out io.Writer) {
+	fmt.Fprintf(out, "gavel exchange on %s\n", x.base)
+	fmt.Fprintf(out, "  auction   POST %s%s\n", x.base, pathAuction)
+	fmt.Fprintf(out, "  billing   GET  %s%s?t=TOKEN (the winners' burls)\n", x.base, pathBilling)
+	fmt.Fprintf(out, "  loss      GET  %s%s?t=TOKEN\n", x.base, pathLoss)
+	fmt.Fprintf(out, "  metrics   GET  %s%s\n", x.base, pathMetrics)
+	fmt.Fprintf(out, "  health    GET  %s%s, %s%s\n", x.base, pathHealthz, x.base, pathReadyz)
+	fmt.Fprintf(out, "  events    %s (JSON lines, appended)\n", x.cfg.events)
+	if x.randomKey {
+		fmt.Fprintln(out, "  signing   random key for this run: burls of earlier runs are refused (set -key to keep one)")
+	} else {
+		fmt.Fprintln(out, "  signing   key from -key")
+	}
+	fmt.Fprintln(out, "  bidders   swift (fast, cheap), premium (pays most, 20% past its deadline), flaky (25% errors)")
+	fmt.Fprintln(out, "  notices   the notifier may reach private addresses only for the demo bidders' endpoint on this exchange")
+	fmt.Fprintf(out, "try:\n  curl -s -H 'Content-Type: application/json' -d '%s' %s%s\n", exampleRequest, x.base, pathAuction)
+}
+
+// exampleRequest is the request the banner's curl sends.
+const exampleRequest = `{"id":"demo-1","tmax":200,"cur":["USD"],"imp":[{"id":"1","bidfloor":0.5,"bidfloorcur":"USD","banner":{"w":300,"h":250}}],"site":{"domain":"news.example"},"user":{"id":"user-1"}}`
