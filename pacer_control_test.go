@@ -2,7 +2,6 @@ package gavel_test
 
 import (
 	"fmt"
-	"math"
 	"testing"
 	"time"
 
@@ -30,44 +29,6 @@ func shapeTraffic(day time.Time, perMinute float64) func(t time.Time) float64 {
 	}
 	return func(t time.Time) float64 {
 		return perMinute * dayShape[int(t.Sub(day)/time.Hour)%24] * 24 / sum
-	}
-}
-
-// dayCurve returns the share of a day's traffic before t, as a pacer
-// computes it: uniform in time, or by dayShape, linear within each hour.
-func dayCurve(day time.Time, shaped bool) func(t time.Time) float64 {
-	return func(t time.Time) float64 {
-		x := float64(t.Sub(day)) / float64(24*time.Hour)
-		if !shaped {
-			return x
-		}
-		var sum, before float64
-		for h, w := range dayShape {
-			sum += w
-			if f := x*24 - float64(h); f > 0 {
-				before += w * min(f, 1)
-			}
-		}
-		return before / sum
-	}
-}
-
-// startedCurve returns the target of a budget declared at start in the
-// day that starts at day: the target curve from the start. It spreads the
-// budget over what is left of the day along curve, from 0 at start to the
-// budget at the day's end:
-//
-//	target(t) = budget × (curve(t) − curve(start)) / (1 − curve(start))
-//
-// The target of an hour of that day is target(end of the hour) −
-// target(start of the hour, or start), and the hours are those of the
-// clock: a budget declared at 09:37 has a first hour of 23 minutes, to
-// 10:00, whose target is the traffic's share of those 23 minutes in what
-// is left of the day.
-func startedCurve(budget int64, start time.Time, curve func(time.Time) float64) func(time.Time) int64 {
-	from := curve(start)
-	return func(t time.Time) int64 {
-		return int64(math.Round(float64(budget) * max(curve(t)-from, 0) / (1 - from)))
 	}
 }
 
@@ -105,7 +66,7 @@ func TestEvenPacerStartedMidPeriod(t *testing.T) {
 					pacer := must(gavel.NewEvenPacer(gavel.WithPacerClock(clock), gavel.WithTrafficShape(shape)))
 					require.NoError(t, pacer.SetBudget(t.Context(), gavel.Budget{
 						Account: "acme", Amount: budget, Period: gavel.DailyPeriod(time.UTC, 0)}))
-					target := startedCurve(budget, at, dayCurve(simDay, shaped))
+					target := auctiontest.StartedTarget(budget, at, auctiontest.DayCurve(simDay, shapeIf(shaped, dayShape[:])))
 					for _, h := range []time.Duration{0, 30 * time.Minute, 3 * time.Hour} {
 						assert.InDelta(t, target(at.Add(h)), pacer.Target("acme", at.Add(h)), 2, "Target %v after the start", h)
 					}
@@ -126,4 +87,12 @@ func TestEvenPacerStartedMidPeriod(t *testing.T) {
 			}
 		}
 	}
+}
+
+// shapeIf returns hourly when shaped, else nil: a uniform day.
+func shapeIf(shaped bool, hourly []float64) []float64 {
+	if shaped {
+		return hourly
+	}
+	return nil
 }

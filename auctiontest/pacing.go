@@ -185,3 +185,39 @@ func CheckPacing(t testing.TB, hours []PacingHour, start time.Time, budget int64
 	return fmt.Sprintf("spent %6.2f%% of the budget; worst hour %+5.2f%% of its target (first hour %+5.2f%%); worst spend by an hour's end %+5.2f%% of the budget",
 		100*float64(spent)/float64(budget), worstHour, firstHour, worstCum)
 }
+
+// DayCurve returns the share of a day's traffic before t, for the day that
+// starts at day, as an EvenPacer computes it: uniform in time when hourly
+// is empty, else by the hourly weights (one per hour), linear within each
+// hour.
+func DayCurve(day time.Time, hourly []float64) func(t time.Time) float64 {
+	return func(t time.Time) float64 {
+		x := float64(t.Sub(day)) / float64(24*time.Hour)
+		if len(hourly) == 0 {
+			return x
+		}
+		var sum, before float64
+		for h, w := range hourly {
+			sum += w
+			if f := x*float64(len(hourly)) - float64(h); f > 0 {
+				before += w * min(f, 1)
+			}
+		}
+		return before / sum
+	}
+}
+
+// StartedTarget returns the spend a pacer aims at by t for a budget
+// declared at start, along curve: the target curve from the start, which
+// spreads the budget over what is left of the period,
+//
+//	target(t) = budget × (curve(t) − curve(start)) / (1 − curve(start))
+//
+// An hour's target is target(end of the hour) − target(start of the hour,
+// or start): a budget declared at 09:37 has a first hour of 23 minutes.
+func StartedTarget(budget int64, start time.Time, curve func(time.Time) float64) func(time.Time) int64 {
+	from := curve(start)
+	return func(t time.Time) int64 {
+		return int64(math.Round(float64(budget) * max(curve(t)-from, 0) / (1 - from)))
+	}
+}

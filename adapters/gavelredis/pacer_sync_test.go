@@ -3,7 +3,6 @@ package gavelredis
 import (
 	"context"
 	"fmt"
-	"math"
 	"strconv"
 	"testing"
 	"time"
@@ -39,40 +38,6 @@ func simTraffic(t time.Time) float64 {
 		sum += w
 	}
 	return simAuctionsPerMinute * simDayShape[int(t.Sub(pacerSimDay)/time.Hour)%24] * 24 / sum
-}
-
-// simCurve returns the share of a day's traffic before t, as the pacer
-// computes it: uniform in time, or by simDayShape, linear within an hour.
-func simCurve(shaped bool) func(t time.Time) float64 {
-	return func(t time.Time) float64 {
-		x := float64(t.Sub(pacerSimDay)) / float64(24*time.Hour)
-		if !shaped {
-			return x
-		}
-		var sum, before float64
-		for h, w := range simDayShape {
-			sum += w
-			if f := x*24 - float64(h); f > 0 {
-				before += w * min(f, 1)
-			}
-		}
-		return before / sum
-	}
-}
-
-// simTarget returns the target of a budget declared at start: the curve
-// from the start, which spreads the budget over what is left of the day,
-//
-//	target(t) = budget × (curve(t) − curve(start)) / (1 − curve(start))
-//
-// An hour's target is target(end of the hour) − target(start of the hour,
-// or start), for the hours of the clock: a budget declared at 09:37 has a
-// first hour of 23 minutes.
-func simTarget(budget int64, start time.Time, curve func(time.Time) float64) func(time.Time) int64 {
-	from := curve(start)
-	return func(t time.Time) int64 {
-		return int64(math.Round(float64(budget) * max(curve(t)-from, 0) / (1 - from)))
-	}
 }
 
 // TestPacerStartedMidPeriod declares a daily budget at 00:00, 09:37 and
@@ -138,7 +103,7 @@ func TestPacerStartedMidPeriod(t *testing.T) {
 				}.Run()
 				require.NoError(t, err)
 
-				target := simTarget(budget, at, simCurve(shaped))
+				target := auctiontest.StartedTarget(budget, at, auctiontest.DayCurve(pacerSimDay, shapeIf(shaped, simDayShape[:])))
 				for _, p := range pacers {
 					for _, h := range []time.Duration{30 * time.Minute, 3 * time.Hour} {
 						assert.InDelta(t, target(at.Add(h)), p.Target("acme", at.Add(h)), budget/1e6,
@@ -161,4 +126,12 @@ func TestPacerStartedMidPeriod(t *testing.T) {
 			})
 		}
 	}
+}
+
+// shapeIf returns hourly when shaped, else nil: a uniform day.
+func shapeIf(shaped bool, hourly []float64) []float64 {
+	if shaped {
+		return hourly
+	}
+	return nil
 }
