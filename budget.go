@@ -54,12 +54,8 @@ func (r *round) costOf(b *BidOutcome) (string, int64) {
 // nothing: the bids lose with LossNoTimeToReserve.
 func (r *round) reserve(ctx context.Context, res *Result) {
 	a := r.a
-	n := len(r.reserving)
-	r.rs, r.holds, r.errs = grow(r.rs, n), grow(r.holds, n), grow(r.errs, n)
-	for k, j := range r.reserving {
-		account, cost := r.costOf(&res.Bids[j])
-		r.rs[k] = Reservation{Account: account, Amount: cost, TTL: a.cfg.holdTTL}
-	}
+	n := len(r.reserving) // r.rs[k] is the reservation of r.reserving[k], made by claim
+	r.holds, r.errs = grow(r.holds, n), grow(r.errs, n)
 	r.ledgerReserve(ctx, res.Deadline)
 	for k, j := range r.reserving {
 		h, err := r.holds[k], r.errs[k]

@@ -70,7 +70,7 @@ func (r *round) clear(ctx context.Context, req *openrtb2.BidRequest, res *Result
 // go to r.reserving for reserve. It reports whether any bid is pending.
 // The imps of ad pods take part in the same rounds, see pods.go.
 func (r *round) propose(ctx context.Context, req *openrtb2.BidRequest, res *Result) bool {
-	r.reserving = r.reserving[:0]
+	r.reserving, r.rs = r.reserving[:0], r.rs[:0]
 	for i := range res.Imps {
 		info := &r.imps[i]
 		if res.Imps[i].Winner >= 0 || info.next == info.rankHi || r.pods.isPod(i) {
@@ -94,12 +94,14 @@ func (r *round) proposeBest(ctx context.Context, req *openrtb2.BidRequest, res *
 }
 
 // claim makes the priced bid j win at once when its cost needs no
-// reservation, or puts it in r.reserving for reserve.
+// reservation, or puts it in r.reserving, and its reservation in r.rs,
+// for reserve.
 func (r *round) claim(ctx context.Context, res *Result, j int) {
 	if account, cost := r.costOf(&res.Bids[j]); account == "" || cost == 0 || r.a.cfg.ledger == nil {
 		r.win(ctx, res, j, Hold{}, account, cost)
 	} else {
 		r.reserving = append(r.reserving, j)
+		r.rs = append(r.rs, Reservation{Account: account, Amount: cost, TTL: r.a.cfg.holdTTL})
 	}
 }
 
