@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/prebid/openrtb/v20/openrtb3"
 
@@ -50,7 +51,7 @@ const (
 // the request's tmax; a client that went away is counted as canceled and
 // gets a 204 it will not read.
 type AuctionHandler struct {
-	auction *gavel.Auction
+	gen     atomic.Pointer[generation] // the Auction that new requests run on; see Swap
 	cfg     *config
 	limit   limiter
 	stats   counters
@@ -67,7 +68,8 @@ func NewAuctionHandler(a *gavel.Auction, opts ...HandlerOption) (*AuctionHandler
 	if err != nil {
 		return nil, err
 	}
-	h := &AuctionHandler{auction: a, cfg: cfg}
+	h := &AuctionHandler{cfg: cfg}
+	h.gen.Store(newGeneration(a))
 	h.limit.max = int64(cfg.maxInFlight)
 	return h, nil
 }
@@ -102,7 +104,7 @@ func (h *AuctionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.stats.decoded.Add(1)
 
-	res, err := h.auction.Run(r.Context(), req)
+	res, err := h.run(r.Context(), req)
 	if err != nil {
 		h.runError(w, r, err)
 		return
