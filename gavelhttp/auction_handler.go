@@ -51,10 +51,10 @@ const (
 // the request's tmax; a client that went away is counted as canceled and
 // gets a 204 it will not read.
 type AuctionHandler struct {
-	gen     atomic.Pointer[generation] // the Auction that new requests run on; see Swap
-	cfg     *config
-	limit   limiter
-	stats   counters
+	gen   atomic.Pointer[generation] // the Auction that new requests run on; see Swap
+	cfg   *config
+	limit limiter
+	stats counters
 }
 
 // NewAuctionHandler returns the auction endpoint for a. It returns an error
