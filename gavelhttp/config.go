@@ -23,7 +23,7 @@ var ErrInvalidConfig = errors.New("gavelhttp: invalid config")
 // ErrInvalidConfig.
 type ConfigError struct {
 	File     string   // the file read by LoadConfig; "" for ParseConfig
-	Problems []string // in the order of the config's fields
+	Problems []string // values of the wrong type and unknown fields first, then bad values
 }
 
 func (e *ConfigError) Error() string {
@@ -263,15 +263,12 @@ func LoadConfig(path string) (*Config, error) {
 	return c, err
 }
 
-// fillDefaults fills the defaults of the fields of list elements, which
-// the defaults read over cannot hold.
+// setDefaults sets a bidder's defaults.
+func (b *BidderConfig) setDefaults() { b.MaxResponseSize = gavel.DefaultHTTPMaxResponseSize }
+
+// fillDefaults fills the defaults that depend on other fields, and those
+// of the fields of list elements that "" or 0 cannot mean otherwise.
 func (c *Config) fillDefaults() {
-	for i := range c.Bidders {
-		b := &c.Bidders[i]
-		if b.MaxResponseSize == 0 {
-			b.MaxResponseSize = gavel.DefaultHTTPMaxResponseSize
-		}
-	}
 	for i := range c.Budgets {
 		b := &c.Budgets[i]
 		if b.Period == "" {

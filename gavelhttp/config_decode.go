@@ -105,6 +105,10 @@ func parseMicros(s string) (int64, error) {
 	return v, nil
 }
 
+// A defaulter is a list element with defaults of its own, set before its
+// JSON is read over it.
+type defaulter interface{ setDefaults() }
+
 // leafError is the message of a value that is not what its field holds.
 type leafError string
 
@@ -229,6 +233,9 @@ func (w *walker) array(path string, raw json.RawMessage, v reflect.Value) {
 	}
 	s := reflect.MakeSlice(v.Type(), len(a), len(a))
 	for i, r := range a {
+		if d, ok := s.Index(i).Addr().Interface().(defaulter); ok {
+			d.setDefaults()
+		}
 		w.decode(fmt.Sprintf("%s[%d]", path, i), r, s.Index(i))
 	}
 	v.Set(s)
