@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -14,21 +13,20 @@ import (
 	"github.com/gavelrtb/gavel/gavelhttp"
 )
 
-// build makes the parts of x. On error, what was made
-// is in x for close.
+// build makes the parts of x: from the config file when there is one,
+// else the demo's. On error, what was made is in x for close.
 func (x *exchange) build() error {
-	f, err := os.OpenFile(x.cfg.events, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	x.file = f
+	var err error
 	if x.metrics, err = gavelprom.New(); err != nil {
 		return err
 	}
-	if x.sink, err = gavel.NewAsyncSink(gavel.NewJSONLinesSink(f), gavel.WithSinkHooks(x.metrics)); err != nil {
+	if err := x.open(); err != nil {
 		return err
 	}
-	if err := x.buildAuction(); err != nil {
+	if x.auction, err = x.newAuction(x.conf); err != nil {
+		return err
+	}
+	if err := x.watch(); err != nil {
 		return err
 	}
 	if x.notifier, err = x.newNotifier(); err != nil {
@@ -38,16 +36,14 @@ func (x *exchange) build() error {
 	if err != nil {
 		return err
 	}
-	notices, err := gavelhttp.NewNotices(x.auction, keys, x.base+pathBilling, x.notifier)
-	if err != nil {
+	if x.notices, err = x.newNotices(keys); err != nil {
 		return err
 	}
-	handler, err := gavelhttp.NewAuctionHandler(x.auction, gavelhttp.WithNotices(notices))
-	if err != nil {
+	if x.handler, err = gavelhttp.NewAuctionHandler(x.auction, x.handlerOptions()...); err != nil {
 		return err
 	}
 	x.server = &http.Server{
-		Handler:           x.routes(handler, notices),
+		Handler:           x.routes(x.handler, x.notices),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		IdleTimeout:       60 * time.Second,
@@ -55,55 +51,150 @@ func (x *exchange) build() error {
 	return nil
 }
 
-// buildAuction makes the Auction: the demo bidders, the ledger with the
-// demo budgets paced evenly, the demo profiles, the events sink and the
-// metrics, which then watch it.
-func (x *exchange) buildAuction() error {
-	ledger, err := gavel.NewMemoryLedger()
-	if err != nil {
+// open opens what every Auction of x shares across reloads: the stores
+// and the events, as the config file says, or the demo's (memory stores,
+// JSON lines to -events).
+func (x *exchange) open() error {
+	var err error
+	if x.conf == nil {
+		if x.stores, err = newMemoryStores(); err != nil {
+			return err
+		}
+		x.events, err = openJSONLines(x.cfg.events, x.metrics)
 		return err
 	}
-	pacer, err := gavel.NewEvenPacer()
-	if err != nil {
+	if x.stores, err = openStores(x.conf.Stores); err != nil {
 		return err
 	}
-	profiles, err := newProfiles()
-	if err != nil {
-		return err
-	}
-	opts := []gavel.Option{
-		gavel.WithLedger(ledger), gavel.WithPacer(pacer), gavel.WithBudgets(demoBudgets...),
-		gavel.WithProfileStore(profiles), gavel.WithProfileKeys(gavel.ProfileKeyUserID),
-		gavel.WithEventSink(x.sink), gavel.WithHooks(x.metrics),
-	}
-	for _, d := range demoBidders {
-		opts = append(opts, gavel.WithBidders(d.bidder(x.base+pathDemoDSP)), gavel.WithBidderTimeout(d.name, bidderTimeout))
-	}
-	if x.auction, err = gavel.New(opts...); err != nil {
-		return err
-	}
-	return x.watch(ledger, pacer)
+	ev := x.conf.Events
+	x.events, err = openEvents(ev.Kind, ev.File, ev.Brokers, ev.Topic, x.metrics)
+	return err
 }
 
-func (x *exchange) watch(ledger *gavel.MemoryLedger, pacer *gavel.EvenPacer) error {
+// newAuction makes an Auction of conf (nil: the demo's bidders, budgets
+// and profile key) on x's stores, events and hooks. Its budgets are set on
+// the ledger and the pacer as it is made.
+func (x *exchange) newAuction(conf *gavelhttp.Config) (*gavel.Auction, error) {
+	opts := []gavel.Option{gavel.WithLedger(x.stores.ledger), gavel.WithHooks(x.metrics)}
+	if x.stores.pacer != nil {
+		opts = append(opts, gavel.WithPacer(x.stores.pacer))
+	}
+	if x.stores.profiles != nil {
+		opts = append(opts, gavel.WithProfileStore(x.stores.profiles))
+	}
+	if x.events.sink != nil {
+		opts = append(opts, gavel.WithEventSink(x.events.sink))
+	}
+	if conf == nil {
+		return gavel.New(append(opts, demoOptions(x.base+pathDemoDSP)...)...)
+	}
+	copts, err := conf.AuctionOptions()
+	if err != nil {
+		return nil, err
+	}
+	return gavel.New(append(opts, copts...)...)
+}
+
+// demoOptions are the demo's bidders, whose burls point at noticeURL, and
+// budgets.
+func demoOptions(noticeURL string) []gavel.Option {
+	opts := []gavel.Option{gavel.WithBudgets(demoBudgets...), gavel.WithProfileKeys(gavel.ProfileKeyUserID)}
+	for _, d := range demoBidders {
+		opts = append(opts, gavel.WithBidders(d.bidder(noticeURL)), gavel.WithBidderTimeout(d.name, bidderTimeout))
+	}
+	return opts
+}
+
+// watch has the metrics read the auction, the balances and pacing of the
+// budgets' accounts, and the events sink when it is an AsyncSink.
+func (x *exchange) watch() error {
 	if err := x.metrics.WatchAuction(x.auction); err != nil {
 		return err
 	}
-	if err := x.metrics.WatchLedger(ledger, demoAccounts()...); err != nil {
+	if err := x.watchAccounts(accounts(x.conf)); err != nil {
 		return err
 	}
-	if err := x.metrics.WatchPacer(pacer, demoAccounts()...); err != nil {
-		return err
+	if x.events.async != nil {
+		return x.metrics.WatchSink(x.events.async)
 	}
-	return x.metrics.WatchSink(x.sink)
+	return nil
 }
 
-// newNotifier makes the notifier that fires the winners' burls. The guard
+// watchAccounts has the metrics read the balance and pacing of the
+// accounts they do not read yet.
+func (x *exchange) watchAccounts(names []string) error {
+	if x.watched == nil {
+		x.watched = map[string]bool{}
+	}
+	var fresh []string
+	for _, a := range names {
+		if !x.watched[a] {
+			fresh = append(fresh, a)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	if err := x.metrics.WatchLedger(x.stores.balances, fresh...); err != nil {
+		return err
+	}
+	if x.stores.rates != nil {
+		if err := x.metrics.WatchPacer(x.stores.rates, fresh...); err != nil {
+			return err
+		}
+	}
+	for _, a := range fresh {
+		x.watched[a] = true
+	}
+	return nil
+}
+
+// accounts lists the accounts of conf's budgets (nil: the demo's).
+func accounts(conf *gavelhttp.Config) []string {
+	if conf == nil {
+		return demoAccounts()
+	}
+	names := make([]string, len(conf.Budgets))
+	for i, b := range conf.Budgets {
+		names[i] = b.Account
+	}
+	return names
+}
+
+// handlerOptions are the auction endpoint's options: the config file's
+// server limits, and the notices.
+func (x *exchange) handlerOptions() []gavelhttp.HandlerOption {
+	opts := []gavelhttp.HandlerOption{gavelhttp.WithNotices(x.notices)}
+	if x.conf == nil {
+		return opts
+	}
+	return append(x.conf.HandlerOptions(), opts...)
+}
+
+// newNotices makes the billing and loss notices, signed with keys, whose
+// burls point at the config file's notices.base_url, or else at the
+// exchange's own billing path.
+func (x *exchange) newNotices(keys *gavelhttp.Keys) (*gavelhttp.Notices, error) {
+	if x.conf == nil {
+		return gavelhttp.NewNotices(x.auction, keys, x.base+pathBilling, x.notifier)
+	}
+	base := x.conf.Notices.BaseURL
+	if base == "" {
+		base = x.base + pathBilling
+	}
+	return gavelhttp.NewNotices(x.auction, keys, base, x.notifier, x.conf.NoticesOptions()...)
+}
+
+// newNotifier makes the notifier that fires the winners' burls, as the
+// config file says. For the demo, the guard
 // refuses private and loopback addresses but the exchange's own (where
 // the demo bidders' notice endpoint is), and each demo bidder may notify
 // the exchange's host only: the exception is for the in-process demo, not
 // for bidders at large.
 func (x *exchange) newNotifier() (*gavelhttp.Notifier, error) {
+	if x.conf != nil {
+		return gavelhttp.NewNotifier(x.conf.NotifierOptions()...)
+	}
 	u, err := url.Parse(x.base)
 	if err != nil {
 		return nil, err

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,44 +34,69 @@ const (
 
 // config is the exchange's set-up, from the flags.
 type config struct {
-	addr            string        // listen address; port 0 picks one
-	events          string        // events file, appended to
-	key             []byte        // notice signing key; nil: random
-	drain           time.Duration // /readyz answers 503 this long before the server stops accepting
-	shutdownTimeout time.Duration // bounds the rest of the shutdown
+	file            string           // config file; "": the demo set-up
+	addr            string           // listen address, port 0 picks one; "": the config file's
+	events          string           // the demo's events file, appended to
+	key             []byte           // the demo's notice signing key; nil: random
+	drain           time.Duration    // /readyz answers 503 this long before the server stops accepting
+	shutdownTimeout time.Duration    // bounds the rest of the shutdown
+	log             *slog.Logger     // reloads and their failures; nil: none
+	hup             <-chan os.Signal // each value reloads the config file
 
 	// For tests: started gets the base URL once the exchange serves;
 	// draining is called once /readyz answers 503, before the server
 	// stops accepting.
 	started  func(base string)
 	draining func()
+	serving  func(x *exchange) // called after started
 }
 
 // exchange is one running exchange: what run builds, serves and closes.
 type exchange struct {
 	cfg       config
+	log       *slog.Logger
 	base      string // http://host:port
 	randomKey bool
-	file      *os.File
-	sink      *gavel.AsyncSink
-	auction   *gavel.Auction
+	stores    *stores
+	events    *events
 	notifier  *gavelhttp.Notifier
+	notices   *gavelhttp.Notices
+	handler   *gavelhttp.AuctionHandler
 	metrics   *gavelprom.Metrics
 	server    *http.Server
 	ready     atomic.Bool
+
+	mu      sync.Mutex        // serialises reloads; guards what follows
+	conf    *gavelhttp.Config // the config file's set-up now served; nil: the demo's
+	auction *gavel.Auction    // the Auction now served
+	watched map[string]bool   // accounts whose balance and pacing the metrics read
 }
 
-// run serves the exchange on cfg.addr until ctx is canceled, then shuts it
-// down gracefully: /readyz answers 503, the server stops accepting and
-// waits for in-flight requests, queued notices are sent, and the events are
-// flushed to the file, all within cfg.shutdownTimeout. It writes where
-// everything is to out. It returns nil after a clean shutdown.
+// run serves the exchange until ctx is canceled, then shuts it down
+// gracefully: /readyz answers 503, the server stops accepting and waits for
+// in-flight requests, queued notices are sent, the events are flushed and
+// the stores closed (Redis leases given back), all within
+// cfg.shutdownTimeout. With cfg.file it serves the set-up of that config
+// file, and reloads it for each value of cfg.hup; without, the demo's.
+// It writes where everything is to out. It returns nil after a clean
+// shutdown.
 func run(ctx context.Context, cfg config, out io.Writer) error {
-	ln, err := net.Listen("tcp", cfg.addr)
+	x := &exchange{cfg: cfg, log: cfg.log}
+	if x.log == nil {
+		x.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.file != "" {
+		conf, err := gavelhttp.LoadConfig(cfg.file)
+		if err != nil {
+			return err
+		}
+		x.conf = conf
+	}
+	ln, err := net.Listen("tcp", x.listenAddr())
 	if err != nil {
 		return err
 	}
-	x := &exchange{cfg: cfg, base: baseURL(ln.Addr())}
+	x.base = baseURL(ln.Addr())
 	if err := x.build(); err != nil {
 		_ = ln.Close()
 		return errors.Join(err, x.close(context.Background()))
@@ -80,15 +108,34 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if cfg.started != nil {
 		cfg.started(x.base)
 	}
-	select {
-	case err := <-errc: // Serve failed on its own
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-		defer cancel()
-		return errors.Join(err, x.close(ctx))
-	case <-ctx.Done():
+	if cfg.serving != nil {
+		cfg.serving(x)
 	}
-	fmt.Fprintln(out, "shutting down")
-	return x.shutdown(errc)
+	for {
+		select {
+		case err := <-errc: // Serve failed on its own
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+			defer cancel()
+			return errors.Join(err, x.close(ctx))
+		case <-cfg.hup:
+			x.reloadFile(ctx)
+		case <-ctx.Done():
+			fmt.Fprintln(out, "shutting down")
+			return x.shutdown(errc)
+		}
+	}
+}
+
+// listenAddr is -addr, else the config file's server address, else
+// DefaultAddr.
+func (x *exchange) listenAddr() string {
+	switch {
+	case x.cfg.addr != "":
+		return x.cfg.addr
+	case x.conf != nil && x.conf.Server.Addr != "":
+		return x.conf.Server.Addr
+	}
+	return DefaultAddr
 }
 
 // baseURL is the URL of the listener's address; an unspecified address
@@ -123,8 +170,8 @@ func (x *exchange) shutdown(errc <-chan error) error {
 }
 
 // close closes what build made, in order: the notifier (sends the queued
-// burls), the auction, the sink (flushes the events), the file. It skips
-// what was not made.
+// burls), the auction, the events (flushed), the stores (leases given
+// back, clients closed). It skips what was not made.
 func (x *exchange) close(ctx context.Context) error {
 	var err error
 	if x.notifier != nil {
@@ -133,18 +180,21 @@ func (x *exchange) close(ctx context.Context) error {
 	if x.auction != nil {
 		err = errors.Join(err, x.auction.Close(ctx))
 	}
-	if x.sink != nil {
-		err = errors.Join(err, x.sink.Close(ctx))
+	if x.events != nil && x.events.close != nil {
+		err = errors.Join(err, x.events.close(ctx))
 	}
-	if x.file != nil {
-		err = errors.Join(err, x.file.Close())
+	if x.stores != nil {
+		err = errors.Join(err, x.stores.close(ctx))
 	}
 	return err
 }
 
-// signingKeys returns the notice signing keys: the configured key, or a
-// random one for this run.
+// signingKeys returns the notice signing keys: the config file's, or the
+// demo's -key, or a random one for this run.
 func (x *exchange) signingKeys() (*gavelhttp.Keys, error) {
+	if x.conf != nil {
+		return x.conf.Keys()
+	}
 	secret := x.cfg.key
 	if secret == nil {
 		secret = make([]byte, gavelhttp.MinKeyBytes)
@@ -161,7 +211,16 @@ func (x *exchange) printBanner(out io.Writer) {
 	fmt.Fprintf(out, "  loss      GET  %s%s?t=TOKEN\n", x.base, pathLoss)
 	fmt.Fprintf(out, "  metrics   GET  %s%s\n", x.base, pathMetrics)
 	fmt.Fprintf(out, "  health    GET  %s%s, %s%s\n", x.base, pathHealthz, x.base, pathReadyz)
-	fmt.Fprintf(out, "  events    %s (JSON lines, appended)\n", x.cfg.events)
+	fmt.Fprintf(out, "  events    %s\n", x.events.where)
+	if x.conf != nil {
+		x.printConfig(out)
+	} else {
+		x.printDemo(out)
+	}
+	fmt.Fprintf(out, "try:\n  curl -s -H 'Content-Type: application/json' -d '%s' %s%s\n", exampleRequest, x.base, pathAuction)
+}
+
+func (x *exchange) printDemo(out io.Writer) {
 	if x.randomKey {
 		fmt.Fprintln(out, "  signing   random key for this run: burls of earlier runs are refused (set -key to keep one)")
 	} else {
@@ -169,7 +228,21 @@ func (x *exchange) printBanner(out io.Writer) {
 	}
 	fmt.Fprintln(out, "  bidders   swift (fast, cheap), premium (pays most, 20% past its deadline), flaky (25% errors)")
 	fmt.Fprintln(out, "  notices   the notifier may reach private addresses only for the demo bidders' endpoint on this exchange")
-	fmt.Fprintf(out, "try:\n  curl -s -H 'Content-Type: application/json' -d '%s' %s%s\n", exampleRequest, x.base, pathAuction)
+}
+
+func (x *exchange) printConfig(out io.Writer) {
+	fmt.Fprintf(out, "  config    %s (SIGHUP reloads it)\n", x.cfg.file)
+	st := x.conf.Stores
+	fmt.Fprintf(out, "  stores    ledger %s, pacer %s, profiles %s\n", describe(st.Ledger), describe(st.Pacer), describe(st.Profiles))
+	fmt.Fprintf(out, "  bidders   %s\n", strings.Join(bidderNames(x.conf), ", "))
+}
+
+// describe tells where a store is.
+func describe(s gavelhttp.StoreConfig) string {
+	if s.Kind != storeRedis {
+		return s.Kind
+	}
+	return fmt.Sprintf("redis at %s, prefix %s", s.Addr, s.Prefix)
 }
 
 // exampleRequest is the request the banner's curl sends.

@@ -25,6 +25,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // started is a running exchange for a test.
 type started struct {
+	x      *exchange
 	base   string
 	events string
 	cancel context.CancelFunc
@@ -32,22 +33,38 @@ type started struct {
 	out    *bytes.Buffer
 }
 
-// start runs an exchange on 127.0.0.1:0 with cfg's draining hook, and
-// returns once it serves.
+// start runs the demo exchange on 127.0.0.1:0 with cfg's draining hook,
+// and returns once it serves.
 func start(t *testing.T, draining func(base string)) *started {
+	t.Helper()
+	var s *started
+	cfg := config{}
+	if draining != nil {
+		cfg.draining = func() { draining(s.base) }
+	}
+	s = launch(t, cfg)
+	return s
+}
+
+// launch runs an exchange with cfg, its address 127.0.0.1:0 unless a
+// config file gives it, its events in the test's directory unless a
+// config file names them, and returns once it serves. The exchange stops
+// when the test ends.
+func launch(t *testing.T, cfg config) *started {
 	t.Helper()
 	s := &started{events: filepath.Join(t.TempDir(), "events.jsonl"), done: make(chan error, 1), out: &bytes.Buffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	up := make(chan string, 1)
-	cfg := config{addr: "127.0.0.1:0", events: s.events, shutdownTimeout: 5 * time.Second,
-		started: func(base string) { up <- base }}
-	if draining != nil {
-		cfg.draining = func() { draining(s.base) }
+	up := make(chan *exchange, 1)
+	if cfg.file == "" {
+		cfg.addr, cfg.events = "127.0.0.1:0", s.events
 	}
+	cfg.shutdownTimeout = 5 * time.Second
+	cfg.serving = func(x *exchange) { up <- x }
 	go func() { s.done <- run(ctx, cfg, s.out) }()
 	select {
-	case s.base = <-up:
+	case s.x = <-up:
+		s.base = s.x.base
 	case err := <-s.done:
 		cancel()
 		t.Fatalf("run: %v", err)

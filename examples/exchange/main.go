@@ -7,9 +7,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,6 +35,11 @@ func cli(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	cfg.hup = hup
+	cfg.log = newLogger(stderr)
 	if err := run(ctx, cfg, stdout); err != nil {
 		fmt.Fprintln(stderr, "exchange:", err)
 		return 1
@@ -44,9 +51,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("exchange", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := config{}
-	fs.StringVar(&cfg.addr, "addr", DefaultAddr, "the address to listen on")
-	fs.StringVar(&cfg.events, "events", filepath.Join(os.TempDir(), DefaultEventsFile), "the file events are appended to, as JSON lines")
-	key := fs.String("key", "", "the notice signing key, at least 32 bytes; empty: a random key for this run")
+	fs.StringVar(&cfg.file, "config", "", "the config file (JSON); none: the demo set-up")
+	fs.StringVar(&cfg.addr, "addr", DefaultAddr, "the address to listen on (overrides the config file's server.addr)")
+	fs.StringVar(&cfg.events, "events", filepath.Join(os.TempDir(), DefaultEventsFile), "the demo's file events are appended to, as JSON lines")
+	key := fs.String("key", "", "the demo's notice signing key, at least 32 bytes; empty: a random key for this run")
 	fs.DurationVar(&cfg.drain, "drain", 0, "how long /readyz answers 503 before the server stops accepting")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "how long shutdown waits for in-flight auctions and queued notices and events")
 	if err := fs.Parse(args); err != nil {
@@ -58,10 +66,33 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if *key != "" {
 		cfg.key = []byte(*key)
 	}
+	if err := withConfig(fs, &cfg); err != nil {
+		return config{}, err
+	}
 	if cfg.drain < 0 || cfg.shutdownTimeout <= 0 {
 		return config{}, fmt.Errorf("drain %v, shutdown timeout %v: want drain >= 0 and shutdown timeout > 0", cfg.drain, cfg.shutdownTimeout)
 	}
 	return cfg, nil
+}
+
+// newLogger returns the logger of reloads, as text lines to w.
+func newLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// withConfig adjusts cfg for -config: -addr applies only when given, and
+// -events and -key, which the file sets, are refused.
+func withConfig(fs *flag.FlagSet, cfg *config) error {
+	if cfg.file == "" {
+		return nil
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["events"] || set["key"] {
+		return errors.New("-events and -key are for the demo set-up: with -config, the file sets events and notices.keys")
+	}
+	if !set["addr"] {
+		cfg.addr = "" // the file's server.addr
+	}
+	return nil
 }
 
 // Defaults of the flags.

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestFlags checks how -config combines with the other flags: -addr
+// overrides server.addr only when given, and the demo's -events and -key
+// are refused with it.
+func TestFlags(t *testing.T) {
+	cfg, err := parseFlags([]string{"-config", "x.json"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "x.json", cfg.file)
+	assert.Empty(t, cfg.addr, "the file's server.addr")
+
+	cfg, err = parseFlags([]string{"-config", "x.json", "-addr", "127.0.0.1:9"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:9", cfg.addr)
+
+	cfg, err = parseFlags(nil, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, DefaultAddr, cfg.addr)
+
+	for _, extra := range [][]string{{"-events", "e.jsonl"}, {"-key", "k"}} {
+		_, err = parseFlags(append([]string{"-config", "x.json"}, extra...), io.Discard)
+		assert.ErrorContains(t, err, "-events and -key", "%v", extra)
+	}
+}
+
+// TestConfigStartErrors checks that a config the exchange cannot start
+// with fails run at once with an error naming the cause: a file that is
+// not there, unknown fields, and a Redis that does not answer.
+func TestConfigStartErrors(t *testing.T) {
+	dir := t.TempDir()
+	d := newTestDSP(t, "dsp", 2, false)
+	unknown := testConfig(filepath.Join(dir, "events.jsonl"), d)
+	unknown["server"] = map[string]any{"adr": "127.0.0.1:0"}
+	deadRedis := testConfig(filepath.Join(dir, "events.jsonl"), d)
+	deadRedis["stores"] = map[string]any{"ledger": map[string]any{"kind": "redis", "addr": deadAddr(t)}}
+	for name, tc := range map[string]struct {
+		conf map[string]any
+		want string
+	}{
+		"unknown field": {unknown, `"server.adr"`},
+		"dead redis":    {deadRedis, "stores.ledger: redis at "},
+		"missing file":  {nil, "no such file"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, "missing.json")
+			if tc.conf != nil {
+				path = filepath.Join(dir, name+".json")
+				writeConfig(t, path, tc.conf)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := run(ctx, config{file: path, shutdownTimeout: time.Second}, io.Discard)
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gavelrtb/gavel/gavelhttp"
+)
+
+// TestReloadUnderLoad swaps the bidder set back and forth nine times while
+// eight clients send auctions without pause: no request fails or gets a
+// 5xx, each reload tells the bidders it added and removed, and once the
+// last reload is done the auctions run on its bidders only.
+func TestReloadUnderLoad(t *testing.T) {
+	a, b := newTestDSP(t, "a", 2, false), newTestDSP(t, "b", 3, false)
+	events := filepath.Join(t.TempDir(), "events.jsonl")
+	s, path := launchConfig(t, testConfig(events, a))
+	c := testClient(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var codes sync.Map // status -> *atomic.Int64
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() { traffic(ctx, c, s.base, w, &codes, &failed) })
+	}
+	sets := [][]*testDSP{{a, b}, {b}, {a}}
+	for i := range 9 {
+		set := sets[i%len(sets)]
+		writeConfig(t, path, testConfig(events, set...))
+		_, err := s.x.reload(context.Background())
+		require.NoError(t, err, "reload %d", i)
+	}
+	writeConfig(t, path, testConfig(events, b))
+	ch, err := s.x.reload(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"b"}, ch.added) // from {a} (the ninth reload) to {b}
+	assert.Equal(t, []string{"a"}, ch.removed)
+	cancel()
+	wg.Wait()
+
+	assert.Zero(t, failed.Load(), "requests that got no answer")
+	codes.Range(func(k, v any) bool {
+		assert.Contains(t, []int{http.StatusOK, http.StatusNoContent}, k, "%d answers with status %v", v.(*atomic.Int64).Load(), k)
+		return true
+	})
+	ok, _ := codes.Load(http.StatusOK)
+	require.NotNil(t, ok)
+	assert.Positive(t, ok.(*atomic.Int64).Load())
+
+	before := a.requests.Load()
+	for i := range 5 {
+		code, resp := auction(t, c, s.base, request(fmt.Sprintf("after-%d", i), "user-1"))
+		require.Equal(t, http.StatusOK, code)
+		seat, _ := seatOf(t, resp)
+		assert.Equal(t, "b", seat)
+	}
+	assert.Equal(t, before, a.requests.Load(), "a removed bidder was called")
+}
+
+// traffic sends auctions until ctx ends, counting the answers by status
+// in codes and the requests that got none in failed.
+func traffic(ctx context.Context, c *http.Client, base string, worker int, codes *sync.Map, failed *atomic.Int64) {
+	for i := 0; ctx.Err() == nil; i++ {
+		body, _ := json.Marshal(request(fmt.Sprintf("load-%d-%d", worker, i), "user-1"))
+		resp, err := c.Post(base+pathAuction, "application/json", bytes.NewReader(body))
+		if err != nil {
+			failed.Add(1)
+			continue
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		n, _ := codes.LoadOrStore(resp.StatusCode, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+	}
+}
+
+// TestReloadRefused changes what needs a restart (the ledger's store), and
+// then writes a file that does not parse: both reloads fail, naming the
+// problem, and the running set-up stays.
+func TestReloadRefused(t *testing.T) {
+	a, b := newTestDSP(t, "a", 2, false), newTestDSP(t, "b", 3, false)
+	events := filepath.Join(t.TempDir(), "events.jsonl")
+	s, path := launchConfig(t, testConfig(events, a))
+	c := testClient(t)
+
+	conf := testConfig(events, a, b)
+	conf["stores"] = map[string]any{"ledger": map[string]any{"kind": "redis"}}
+	writeConfig(t, path, conf)
+	_, err := s.x.reload(context.Background())
+	require.ErrorIs(t, err, gavelhttp.ErrNotReloadable)
+	assert.ErrorContains(t, err, "stores.ledger.kind")
+
+	require.NoError(t, os.WriteFile(path, []byte(`{"bidders": [{"name": "b", "endpont": "x"}]}`), 0o644))
+	_, err = s.x.reload(context.Background())
+	require.ErrorIs(t, err, gavelhttp.ErrInvalidConfig)
+	assert.ErrorContains(t, err, "endpont")
+
+	code, resp := auction(t, c, s.base, request("still-a", "user-1"))
+	require.Equal(t, http.StatusOK, code)
+	seat, _ := seatOf(t, resp)
+	assert.Equal(t, "a", seat)
+	assert.Zero(t, b.requests.Load())
+}
+
+// TestReloadOnSignal reloads through the run loop, as SIGHUP does in the
+// binary: the new bidder wins once the reload is logged.
+func TestReloadOnSignal(t *testing.T) {
+	a, b := newTestDSP(t, "a", 2, false), newTestDSP(t, "b", 3, false)
+	events := filepath.Join(t.TempDir(), "events.jsonl")
+	path := filepath.Join(t.TempDir(), "exchange.json")
+	writeConfig(t, path, testConfig(events, a))
+	hup := make(chan os.Signal, 1)
+	logs := &syncBuffer{}
+	s := launch(t, config{file: path, hup: hup, log: newLogger(logs)})
+	c := testClient(t)
+
+	writeConfig(t, path, testConfig(events, a, b))
+	hup <- syscall.SIGHUP
+	require.Eventually(t, func() bool { return bytes.Contains(logs.Bytes(), []byte("msg=reloaded")) },
+		5*time.Second, 5*time.Millisecond)
+	assert.Contains(t, logs.String(), "bidders_added=[b]")
+	code, resp := auction(t, c, s.base, request("after-hup", "user-1"))
+	require.Equal(t, http.StatusOK, code)
+	seat, _ := seatOf(t, resp)
+	assert.Equal(t, "b", seat)
+}
+
+// TestReloadDemo refuses to reload the demo set-up, which has no file.
+func TestReloadDemo(t *testing.T) {
+	s := start(t, nil)
+	_, err := s.x.reload(context.Background())
+	assert.True(t, errors.Is(err, errNoConfig), "%v", err)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use, for logs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+func (b *syncBuffer) String() string { return string(b.Bytes()) }
