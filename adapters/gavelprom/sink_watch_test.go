@@ -8,7 +8,11 @@ import (
 
 	"github.com/gavelrtb/gavel"
 	"github.com/gavelrtb/gavel/adapters/gavelprom"
+	"github.com/gavelrtb/gavel/gavelhttp"
 )
+
+// The billing endpoint tells the Metrics of what it bills.
+var _ gavelhttp.BilledHook = (*gavelprom.Metrics)(nil)
 
 // fixedStats is a sink with stats that is not an AsyncSink, as the Kafka
 // adapter's Sink is.
