@@ -106,7 +106,7 @@ func demoOptions(noticeURL string) []gavel.Option {
 }
 
 // watch has the metrics read the auction, the balances and pacing of the
-// budgets' accounts, and the events sink when it is an AsyncSink.
+// budgets' accounts, and the events sink.
 func (x *exchange) watch() error {
 	if err := x.metrics.WatchAuction(x.auction); err != nil {
 		return err
@@ -114,8 +114,8 @@ func (x *exchange) watch() error {
 	if err := x.watchAccounts(accounts(x.conf)); err != nil {
 		return err
 	}
-	if x.events.async != nil {
-		return x.metrics.WatchSink(x.events.async)
+	if x.events.stats != nil {
+		return x.metrics.WatchSink(x.events.stats)
 	}
 	return nil
 }
@@ -162,9 +162,10 @@ func accounts(conf *gavelhttp.Config) []string {
 }
 
 // handlerOptions are the auction endpoint's options: the config file's
-// server limits, and the notices.
+// server limits, the billing notices, and the win and loss notices fired
+// through the notifier.
 func (x *exchange) handlerOptions() []gavelhttp.HandlerOption {
-	opts := []gavelhttp.HandlerOption{gavelhttp.WithNotices(x.notices)}
+	opts := []gavelhttp.HandlerOption{gavelhttp.WithNotices(x.notices), gavelhttp.WithResultNotifier(x.notifier)}
 	if x.conf == nil {
 		return opts
 	}
@@ -173,16 +174,17 @@ func (x *exchange) handlerOptions() []gavelhttp.HandlerOption {
 
 // newNotices makes the billing and loss notices, signed with keys, whose
 // burls point at the config file's notices.base_url, or else at the
-// exchange's own billing path.
+// exchange's own billing path. The metrics count what they bill.
 func (x *exchange) newNotices(keys *gavelhttp.Keys) (*gavelhttp.Notices, error) {
+	opts := []gavelhttp.NoticesOption{gavelhttp.WithNoticesHooks(x.metrics)}
 	if x.conf == nil {
-		return gavelhttp.NewNotices(x.auction, keys, x.base+pathBilling, x.notifier)
+		return gavelhttp.NewNotices(x.auction, keys, x.base+pathBilling, x.notifier, opts...)
 	}
 	base := x.conf.Notices.BaseURL
 	if base == "" {
 		base = x.base + pathBilling
 	}
-	return gavelhttp.NewNotices(x.auction, keys, base, x.notifier, x.conf.NoticesOptions()...)
+	return gavelhttp.NewNotices(x.auction, keys, base, x.notifier, append(x.conf.NoticesOptions(), opts...)...)
 }
 
 // newNotifier makes the notifier that fires the winners' burls, as the

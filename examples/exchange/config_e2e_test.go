@@ -70,6 +70,25 @@ func TestConfigWinnerAndPrice(t *testing.T) {
 	}
 }
 
+// TestConfigWinLossNotices checks that the auction endpoint fires the
+// winner's nurl and the loser's lurl, with the loss reason filled in
+// (102: lost to a higher bid), and that the winner's nurl is taken out
+// of the response, since the exchange fired it.
+func TestConfigWinLossNotices(t *testing.T) {
+	low, high := newTestDSP(t, "low", 2, false), newTestDSP(t, "high", 3, false)
+	s, _ := launchConfig(t, testConfig(filepath.Join(t.TempDir(), "events.jsonl"), low, high))
+	c := testClient(t)
+	code, resp := auction(t, c, s.base, request("notices-1", "user-1"))
+	require.Equal(t, http.StatusOK, code)
+	_, bid := seatOf(t, resp)
+	assert.Empty(t, bid.NURL)
+	require.Eventually(t, func() bool { return high.wins.Load() == 1 && low.losses.Load() == 1 },
+		5*time.Second, 5*time.Millisecond, "the winner's nurl and the loser's lurl")
+	assert.Equal(t, "102", low.lastLoss.Load())
+	assert.Zero(t, high.losses.Load())
+	assert.Zero(t, low.wins.Load())
+}
+
 // TestConfigHangingBidder has one bidder answer only when its request
 // ends: the auction still answers at its tmax, with the other bidder's
 // bid. The bound is far above tmax: without the deadline the answer would
@@ -216,6 +235,9 @@ func billOnce(t *testing.T, conf map[string]any, d *testDSP) {
 	assert.Equal(t, int64(2000), bal.Committed, "2.00 CPM: 2000 micros, once") // 2.00/1000 of a unit
 	assert.Zero(t, bal.Reserved)
 	require.Eventually(t, func() bool { return d.bills.Load() > 0 }, 5*time.Second, 5*time.Millisecond)
+	code, metrics := get(t, s.base+pathMetrics)
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, metrics, `gavel_billed_micros_total{account="dsp"} 2000`)
 	c.CloseIdleConnections() // the server would wait for the ones dialed and not used
 	s.stop(t)                // the notifier sends what is queued; the events are flushed
 	assert.Equal(t, int64(1), d.bills.Load(), "the DSP's burl fired")

@@ -24,7 +24,7 @@ const (
 // or the Kafka sink), or none.
 type events struct {
 	sink  gavel.EventSink             // nil: no events
-	async *gavel.AsyncSink            // the sink, when it is an AsyncSink, for the metrics
+	stats gavelprom.SinkStatsReader   // the sink, for the metrics; nil for none
 	where string                      // for the banner
 	close func(context.Context) error // flushes and closes the sink; nil for none
 }
@@ -40,7 +40,7 @@ func openJSONLines(path string, metrics *gavelprom.Metrics) (*events, error) {
 	if err != nil {
 		return nil, errors.Join(err, f.Close())
 	}
-	return &events{sink: sink, async: sink, where: path + " (JSON lines, appended)",
+	return &events{sink: sink, stats: sink, where: path + " (JSON lines, appended)",
 		close: func(ctx context.Context) error { return errors.Join(sink.Close(ctx), f.Close()) }}, nil
 }
 
@@ -52,7 +52,7 @@ func openKafka(brokers []string, topic string, metrics *gavelprom.Metrics) (*eve
 	if err != nil {
 		return nil, err
 	}
-	return &events{sink: sink, where: fmt.Sprintf("kafka topic %s on %s", topic, strings.Join(brokers, ",")),
+	return &events{sink: sink, stats: sink, where: fmt.Sprintf("kafka topic %s on %s", topic, strings.Join(brokers, ",")),
 		close: sink.Close}, nil
 }
 
