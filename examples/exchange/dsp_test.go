@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
 	"github.com/stretchr/testify/require"
@@ -25,6 +26,7 @@ type testDSP struct {
 	srv   *httptest.Server
 	stop  chan struct{} // closed when the test ends: a hanging bid returns
 
+	delay                         atomic.Int64 // time.Duration to wait before bidding
 	requests, wins, losses, bills atomic.Int64
 	lastLoss                      atomic.Value // string: the ${AUCTION_LOSS} of the last loss notice
 }
@@ -69,6 +71,9 @@ func (d *testDSP) bid(w http.ResponseWriter, r *http.Request) {
 		case <-d.stop:
 		}
 		return
+	}
+	if delay := time.Duration(d.delay.Load()); delay > 0 {
+		time.Sleep(delay)
 	}
 	resp := openrtb2.BidResponse{ID: req.ID, SeatBid: []openrtb2.SeatBid{{Seat: d.name}}}
 	for _, imp := range req.Imp {

@@ -22,40 +22,46 @@ import (
 	"github.com/gavelrtb/gavel/gavelhttp"
 )
 
-// TestReloadUnderLoad swaps the bidder set back and forth nine times while
-// eight clients send auctions without pause: no request fails or gets a
-// 5xx, each reload tells the bidders it added and removed, and once the
-// last reload is done the auctions run on its bidders only.
+// TestReloadUnderLoad swaps the bidder set back and forth 20 times while
+// eight clients send auctions without pause to bidders that take 10ms to
+// answer, so that every swap finds auctions running: no request fails or
+// gets a 5xx, each reload tells the bidders it added and removed, and once
+// the last reload is done the auctions run on its bidders only.
 func TestReloadUnderLoad(t *testing.T) {
 	a, b := newTestDSP(t, "a", 2, false), newTestDSP(t, "b", 3, false)
+	a.delay.Store(int64(10 * time.Millisecond))
+	b.delay.Store(int64(10 * time.Millisecond))
 	events := filepath.Join(t.TempDir(), "events.jsonl")
 	s, path := launchConfig(t, testConfig(events, a))
 	c := testClient(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var codes sync.Map // status -> *atomic.Int64
-	var failed atomic.Int64
+	var sent, failed atomic.Int64
 	var wg sync.WaitGroup
 	for w := range 8 {
-		wg.Go(func() { traffic(ctx, c, s.base, w, &codes, &failed) })
+		wg.Go(func() { traffic(ctx, c, s.base, w, &codes, &sent, &failed) })
 	}
-	sets := [][]*testDSP{{a, b}, {b}, {a}}
-	for i := range 9 {
-		set := sets[i%len(sets)]
-		writeConfig(t, path, testConfig(events, set...))
+	sets := [][]*testDSP{{a, b}, {a}, {b}}
+	for i := range 20 { // the last, i = 19, serves sets[1]: {a}
+		// Let a few auctions through between two reloads.
+		from := sent.Load()
+		require.Eventually(t, func() bool { return sent.Load() >= from+8 }, 10*time.Second, time.Millisecond)
+		writeConfig(t, path, testConfig(events, sets[i%len(sets)]...))
 		_, err := s.x.reload(context.Background())
 		require.NoError(t, err, "reload %d", i)
 	}
 	writeConfig(t, path, testConfig(events, b))
 	ch, err := s.x.reload(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, []string{"b"}, ch.added) // from {a} (the ninth reload) to {b}
+	assert.Equal(t, []string{"b"}, ch.added) // from {a} to {b}
 	assert.Equal(t, []string{"a"}, ch.removed)
 	cancel()
 	wg.Wait()
 
 	assert.Zero(t, failed.Load(), "requests that got no answer")
 	codes.Range(func(k, v any) bool {
+		t.Logf("status %v: %d answers", k, v.(*atomic.Int64).Load())
 		assert.Contains(t, []int{http.StatusOK, http.StatusNoContent}, k, "%d answers with status %v", v.(*atomic.Int64).Load(), k)
 		return true
 	})
@@ -75,8 +81,9 @@ func TestReloadUnderLoad(t *testing.T) {
 
 // traffic sends auctions until ctx ends, counting the answers by status
 // in codes and the requests that got none in failed.
-func traffic(ctx context.Context, c *http.Client, base string, worker int, codes *sync.Map, failed *atomic.Int64) {
+func traffic(ctx context.Context, c *http.Client, base string, worker int, codes *sync.Map, sent, failed *atomic.Int64) {
 	for i := 0; ctx.Err() == nil; i++ {
+		sent.Add(1)
 		body, _ := json.Marshal(request(fmt.Sprintf("load-%d-%d", worker, i), "user-1"))
 		resp, err := c.Post(base+pathAuction, "application/json", bytes.NewReader(body))
 		if err != nil {
@@ -167,3 +174,30 @@ func (b *syncBuffer) Bytes() []byte {
 }
 
 func (b *syncBuffer) String() string { return string(b.Bytes()) }
+
+// TestReloadBudgets changes a budget and adds a bidder with its own: the
+// reload sets both on the ledger the Auctions share, and the metrics read
+// the new account's balance.
+func TestReloadBudgets(t *testing.T) {
+	a, b := newTestDSP(t, "a", 2, false), newTestDSP(t, "b", 3, false)
+	events := filepath.Join(t.TempDir(), "events.jsonl")
+	s, path := launchConfig(t, testConfig(events, a))
+
+	conf := testConfig(events, a, b)
+	conf["budgets"].([]any)[0].(map[string]any)["amount"] = "5.00"
+	writeConfig(t, path, conf)
+	ch, err := s.x.reload(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b"}, ch.budgets)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for account, want := range map[string]int64{"a": 5_000_000, "b": 1_000_000_000} {
+		bal, err := s.x.stores.balances.Balance(ctx, account)
+		require.NoError(t, err)
+		assert.Equal(t, want, bal.Budget, account)
+	}
+	code, metrics := get(t, s.base+pathMetrics)
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, metrics, `account="b"`)
+}
