@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gavelrtb/gavel"
 	"github.com/gavelrtb/gavel/adapters/gavelkafka"
@@ -45,8 +48,12 @@ func openJSONLines(path string, metrics *gavelprom.Metrics) (*events, error) {
 }
 
 // openKafka returns events produced to topic on brokers by the Kafka
-// adapter's sink. Closing delivers what it holds, within ctx.
+// adapter's sink, once one of the brokers answers (within
+// kafkaPingTimeout). Closing delivers what the sink holds, within ctx.
 func openKafka(brokers []string, topic string, metrics *gavelprom.Metrics) (*events, error) {
+	if err := pingKafka(brokers); err != nil {
+		return nil, err
+	}
 	sink, err := gavelkafka.NewSink(gavelkafka.WithBrokers(brokers...), gavelkafka.WithTopic(topic),
 		gavelkafka.WithSinkHooks(metrics))
 	if err != nil {
@@ -54,6 +61,26 @@ func openKafka(brokers []string, topic string, metrics *gavelprom.Metrics) (*eve
 	}
 	return &events{sink: sink, stats: sink, where: fmt.Sprintf("kafka topic %s on %s", topic, strings.Join(brokers, ",")),
 		close: sink.Close}, nil
+}
+
+// kafkaPingTimeout bounds the wait for a Kafka broker at start.
+const kafkaPingTimeout = 5 * time.Second
+
+// pingKafka checks that one of brokers answers, so that a wrong address
+// fails the start rather than every event later. The sink's own client,
+// which the sink makes and owns, does not say.
+func pingKafka(brokers []string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), kafkaPingTimeout)
+	defer cancel()
+	if err := cl.Ping(ctx); err != nil {
+		return fmt.Errorf("no kafka broker of %s answers: %w", strings.Join(brokers, ","), err)
+	}
+	return nil
 }
 
 // openEvents returns the events of kind: jsonl (file), kafka (brokers,

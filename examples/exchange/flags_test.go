@@ -36,7 +36,7 @@ func TestFlags(t *testing.T) {
 
 // TestConfigStartErrors checks that a config the exchange cannot start
 // with fails run at once with an error naming the cause: a file that is
-// not there, unknown fields, and a Redis that does not answer.
+// not there, unknown fields, and a Redis or Kafka that does not answer.
 func TestConfigStartErrors(t *testing.T) {
 	dir := t.TempDir()
 	d := newTestDSP(t, "dsp", 2, false)
@@ -44,12 +44,15 @@ func TestConfigStartErrors(t *testing.T) {
 	unknown["server"] = map[string]any{"adr": "127.0.0.1:0"}
 	deadRedis := testConfig(filepath.Join(dir, "events.jsonl"), d)
 	deadRedis["stores"] = map[string]any{"ledger": map[string]any{"kind": "redis", "addr": deadAddr(t)}}
+	deadKafka := testConfig("", d)
+	deadKafka["events"] = map[string]any{"kind": "kafka", "brokers": []string{deadAddr(t)}, "topic": "gavel-events"}
 	for name, tc := range map[string]struct {
 		conf map[string]any
 		want string
 	}{
 		"unknown field": {unknown, `"server.adr"`},
 		"dead redis":    {deadRedis, "stores.ledger: redis at "},
+		"dead kafka":    {deadKafka, "events: no kafka broker of "},
 		"missing file":  {nil, "no such file"},
 	} {
 		t.Run(name, func(t *testing.T) {

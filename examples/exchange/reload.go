@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"reflect"
 	"slices"
 	"time"
@@ -22,10 +21,6 @@ const reloadTimeout = 10 * time.Second
 type change struct {
 	added, removed []string // bidders
 	budgets        []string // accounts whose budget is new or changed
-}
-
-func (c change) String() string {
-	return fmt.Sprintf("bidders added %v, removed %v; budgets set %v", c.added, c.removed, c.budgets)
 }
 
 // reloadFile reloads the config file and logs the outcome; SIGHUP calls it.
@@ -53,7 +48,8 @@ func (x *exchange) reload(ctx context.Context) (change, error) {
 
 // apply serves next in place of the running config. It refuses, changing
 // nothing, a config that differs in what needs a restart (stores, events,
-// server, keys: Config.Reloadable) or whose Auction cannot be built.
+// notices, server, a bidder's notice_hosts: Config.Reloadable) or whose
+// Auction cannot be built.
 // Otherwise it builds the new Auction on the same stores, events and
 // hooks (its budgets set on the shared ledger and pacer as it is built),
 // points the notices, the metrics and the auction endpoint at it, waits

@@ -48,32 +48,35 @@ func newMemoryStores() (*stores, error) {
 // it opened and names each store that failed.
 func openStores(c gavelhttp.StoresConfig) (*stores, error) {
 	s := &stores{clients: map[string]rueidis.Client{}}
-	var errs []error
-	for _, part := range []struct {
-		name string
-		conf gavelhttp.StoreConfig
-		open map[string]func(gavelhttp.StoreConfig) error
-	}{
-		{"ledger", c.Ledger, map[string]func(gavelhttp.StoreConfig) error{storeMemory: s.memoryLedger, storeRedis: s.redisLedger}},
-		{"pacer", c.Pacer, map[string]func(gavelhttp.StoreConfig) error{storeMemory: s.memoryPacer, storeRedis: s.redisPacer, storeNone: none}},
-		{"profiles", c.Profiles, map[string]func(gavelhttp.StoreConfig) error{storeMemory: s.memoryProfiles, storeRedis: s.redisProfiles, storeNone: none}},
-	} {
-		open, ok := part.open[part.conf.Kind]
-		if !ok {
-			errs = append(errs, fmt.Errorf("stores.%s: unknown kind %q", part.name, part.conf.Kind))
-			continue
-		}
-		if err := open(part.conf); err != nil {
-			errs = append(errs, fmt.Errorf("stores.%s: %w", part.name, err))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	err := errors.Join(
+		s.open("ledger", c.Ledger, s.memoryLedger, s.redisLedger, false),
+		s.open("pacer", c.Pacer, s.memoryPacer, s.redisPacer, true),
+		s.open("profiles", c.Profiles, s.memoryProfiles, s.redisProfiles, true),
+	)
+	if err != nil {
 		return nil, errors.Join(err, s.close(context.Background()))
 	}
 	return s, nil
 }
 
-func none(gavelhttp.StoreConfig) error { return nil }
+// open opens the store called name as c's kind says, with memory or
+// redis; kind none leaves it nil when orNone allows it.
+func (s *stores) open(name string, c gavelhttp.StoreConfig, memory, redis func(gavelhttp.StoreConfig) error, orNone bool) error {
+	var err error
+	switch {
+	case c.Kind == storeMemory:
+		err = memory(c)
+	case c.Kind == storeRedis:
+		err = redis(c)
+	case c.Kind == storeNone && orNone:
+	default:
+		err = fmt.Errorf("unknown kind %q", c.Kind)
+	}
+	if err != nil {
+		return fmt.Errorf("stores.%s: %w", name, err)
+	}
+	return nil
+}
 
 func (s *stores) memoryLedger(gavelhttp.StoreConfig) error {
 	ledger, err := gavel.NewMemoryLedger()
