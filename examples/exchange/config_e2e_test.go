@@ -58,7 +58,7 @@ func TestConfigWinnerAndPrice(t *testing.T) {
 		price float64
 	}{{at: 2, price: 2.01}, {at: 1, price: 3}} {
 		t.Run(fmt.Sprintf("at=%d", tc.at), func(t *testing.T) {
-			req := request(fmt.Sprintf("price-%d", tc.at), "user-1")
+			req := slowRequest(fmt.Sprintf("price-%d", tc.at))
 			req.AT = tc.at
 			code, resp := auction(t, c, s.base, req)
 			require.Equal(t, http.StatusOK, code)
@@ -78,7 +78,7 @@ func TestConfigWinLossNotices(t *testing.T) {
 	low, high := newTestDSP(t, "low", 2, false), newTestDSP(t, "high", 3, false)
 	s, _ := launchConfig(t, testConfig(filepath.Join(t.TempDir(), "events.jsonl"), low, high))
 	c := testClient(t)
-	code, resp := auction(t, c, s.base, request("notices-1", "user-1"))
+	code, resp := auction(t, c, s.base, slowRequest("notices-1"))
 	require.Equal(t, http.StatusOK, code)
 	_, bid := seatOf(t, resp)
 	assert.Empty(t, bid.NURL)
@@ -98,7 +98,7 @@ func TestConfigHangingBidder(t *testing.T) {
 	s, _ := launchConfig(t, testConfig(filepath.Join(t.TempDir(), "events.jsonl"), fast, hang))
 	c := testClient(t)
 	req := request("hang-1", "user-1")
-	req.TMax = 100
+	req.TMax = 300
 	began := time.Now()
 	code, resp := auction(t, c, s.base, req)
 	took := time.Since(began)
@@ -129,7 +129,7 @@ func TestConfigHTTP(t *testing.T) {
 		}
 	})
 	t.Run("gzip", func(t *testing.T) {
-		body, err := json.Marshal(request("gzip-1", "user-1"))
+		body, err := json.Marshal(slowRequest("gzip-1"))
 		require.NoError(t, err)
 		code, b := send(t, c, s.base, gzipped(t, body), true, true)
 		require.Equal(t, http.StatusOK, code, string(b))
@@ -201,7 +201,7 @@ func billOnce(t *testing.T, conf map[string]any, d *testDSP) {
 	t.Helper()
 	s, _ := launchConfig(t, conf)
 	c := testClient(t)
-	req := request("bill-once", "user-1")
+	req := slowRequest("bill-once")
 	req.AT = 1
 	code, resp := auction(t, c, s.base, req)
 	require.Equal(t, http.StatusOK, code)

@@ -93,12 +93,12 @@ func (d *testDSP) bid(w http.ResponseWriter, r *http.Request) {
 const testSecret = "exchange-test-secret-of-32-bytes-at-least"
 
 // testConfig returns a config, as the JSON it is read from, with dsps as
-// bidders, each with a budget of 1000.00 spent as soon as it comes, the
+// bidders (each given the whole time of the auction), each with a budget of 1000.00 spent as soon as it comes, the
 // ledger and pacer in memory, events as JSON lines to events, and
 // notices allowed to reach the test's DSPs on 127.0.0.1.
 func testConfig(events string, dsps ...*testDSP) map[string]any {
 	return map[string]any{
-		"auction": map[string]any{"default_tmax": "200ms"},
+		"auction": map[string]any{"default_tmax": "1s"},
 		"bidders": bidders(dsps...),
 		"budgets": budgets(dsps...),
 		"stores": map[string]any{
@@ -114,7 +114,7 @@ func testConfig(events string, dsps ...*testDSP) map[string]any {
 func bidders(dsps ...*testDSP) []any {
 	var out []any
 	for _, d := range dsps {
-		out = append(out, map[string]any{"name": d.name, "endpoint": d.srv.URL + "/bid", "timeout": "150ms"})
+		out = append(out, map[string]any{"name": d.name, "endpoint": d.srv.URL + "/bid"})
 	}
 	return out
 }
@@ -143,6 +143,14 @@ func launchConfig(t *testing.T, conf map[string]any) (*started, string) {
 	s := launch(t, config{file: path})
 	s.events, _ = conf["events"].(map[string]any)["file"].(string)
 	return s, path
+}
+
+// slowRequest returns a request of user-1 with a tmax of a second: time
+// enough for the test's bidders on a loaded machine.
+func slowRequest(id string) *openrtb2.BidRequest {
+	req := request(id, "user-1")
+	req.TMax = 1000
+	return req
 }
 
 // seatOf returns the seat of the one winning bid of resp.
