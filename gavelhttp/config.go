@@ -149,7 +149,9 @@ type NoticesConfig struct {
 }
 
 // KeyConfig is one signing key. Exactly one of Secret, SecretEnv and
-// SecretFile is given; Config.Keys reads the last two.
+// SecretFile is given; Config.Keys reads the last two. The secret's bytes
+// are the key, at least MinKeyBytes of them. A relative SecretFile is
+// read from the working directory, as is every path of a config.
 type KeyConfig struct {
 	ID         string `json:"id"`
 	Secret     string `json:"secret"`      // inline: for demos and tests only
