@@ -101,3 +101,23 @@ func ExampleAuctionHandler_Swap() {
 	// true
 	// 200 true
 }
+
+// Before a reload, ask whether the new config can be taken without a
+// restart: bidders, budgets and auction options can; stores, events,
+// notices and server cannot.
+func ExampleConfig_Reloadable() {
+	running, _ := gavelhttp.ParseConfig([]byte(`{"bidders": [{"name": "a", "endpoint": "http://127.0.0.1:9001/bid"}]}`))
+	next, _ := gavelhttp.ParseConfig([]byte(`{
+		"bidders": [{"name": "a", "endpoint": "http://127.0.0.1:9001/bid", "timeout": "50ms"},
+		            {"name": "b", "endpoint": "http://127.0.0.1:9002/bid"}],
+		"auction": {"max_tmax": "500ms"}
+	}`))
+	fmt.Println(running.Reloadable(next))
+
+	next.Stores.Ledger = gavelhttp.StoreConfig{Kind: "redis", Addr: "127.0.0.1:6379", Prefix: "gavel"}
+	next.Server.Addr = "127.0.0.1:9090"
+	fmt.Println(running.Reloadable(next))
+	// Output:
+	// <nil>
+	// gavelhttp: config change needs a restart: stores.ledger.addr, stores.ledger.kind, stores.ledger.prefix, server.addr
+}
