@@ -19,11 +19,12 @@ var ErrInvalidConfig = errors.New("gavelhttp: invalid config")
 
 // ConfigError lists every problem found in a config, each prefixed with
 // the JSON path of its field (bidders[1].timeout: ...), or names the
-// unknown field (unknown field "bidders[0].endpont"). It wraps
+// unknown field (unknown field "bidders[0].endpont") or a field given
+// twice. It wraps
 // ErrInvalidConfig.
 type ConfigError struct {
 	File     string   // the file read by LoadConfig; "" for ParseConfig
-	Problems []string // values of the wrong type and unknown fields first, then bad values
+	Problems []string // unknown fields and values of the wrong type first, in the order of the JSON, then bad values
 }
 
 func (e *ConfigError) Error() string {

@@ -61,8 +61,8 @@ func ExampleParseConfig() {
 	}
 	// Output:
 	// dsp-a 1010000 500000000
-	// bidders[0].timeout: "fast" is not a duration
 	// unknown field "bidders[0].endpont"
+	// bidders[0].timeout: "fast" is not a duration
 	// bidders[0].endpoint: missing
 	// stores.ledger.kind: "mysql": want memory or redis
 }
