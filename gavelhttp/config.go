@@ -18,10 +18,9 @@ import (
 var ErrInvalidConfig = errors.New("gavelhttp: invalid config")
 
 // ConfigError lists every problem found in a config, each prefixed with
-// the JSON path of its field (bidders[1].timeout: ...), or names the
-// unknown field (unknown field "bidders[0].endpont") or a field given
-// twice. It wraps
-// ErrInvalidConfig.
+// the JSON path of its field (bidders[1].timeout: ...), or naming an
+// unknown field (unknown field "bidders[0].endpont"). A field given twice
+// is a problem too. It wraps ErrInvalidConfig.
 type ConfigError struct {
 	File     string   // the file read by LoadConfig; "" for ParseConfig
 	Problems []string // unknown fields and values of the wrong type first, in the order of the JSON, then bad values
