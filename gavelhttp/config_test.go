@@ -260,3 +260,29 @@ func TestDocConfigShowsTheDefaults(t *testing.T) {
 	doc.Notices.Keys, doc.Notices.AllowedAddresses = nil, nil // [] in the doc, nil by default
 	assert.Equal(t, def, doc)
 }
+
+// ParseConfig never panics, and a config it returns reads back the same
+// once written as JSON.
+func FuzzParseConfig(f *testing.F) {
+	files, _ := filepath.Glob("testdata/config/*.json")
+	more, _ := filepath.Glob("testdata/config/invalid/*.json")
+	for _, file := range append(files, more...) {
+		data, err := os.ReadFile(file)
+		require.NoError(f, err)
+		f.Add(data)
+	}
+	f.Add([]byte(`{"budgets": [{"account": "a", "amount": 1.5, "start": "2026-01-01T00:00:00+02:00", "end": "2026-02-01T00:00:00Z"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := gavelhttp.ParseConfig(data)
+		if err != nil {
+			require.ErrorIs(t, err, gavelhttp.ErrInvalidConfig)
+			return
+		}
+		out, err := json.Marshal(c)
+		require.NoError(t, err)
+		again, err := gavelhttp.ParseConfig(out)
+		require.NoError(t, err, "%s", out)
+		require.NoError(t, c.Reloadable(again))
+		require.NoError(t, again.Reloadable(c))
+	})
+}
