@@ -49,7 +49,8 @@ const (
 // when the request's Accept-Encoding allows it. Run gets the request's
 // context, so the auction ends at the earlier of the client going away and
 // the request's tmax; a client that went away is counted as canceled and
-// gets a 204 it will not read.
+// gets a 204 it will not read. Swap puts another Auction in service
+// without failing a request.
 type AuctionHandler struct {
 	gen   atomic.Pointer[generation] // the Auction that new requests run on; see Swap
 	cfg   *config

@@ -18,12 +18,12 @@ import (
 var ErrInvalidConfig = errors.New("gavelhttp: invalid config")
 
 // ConfigError lists every problem found in a config, each prefixed with
-// the JSON path of its field (bidders[1].timeout: ...), or names the
-// unknown field (unknown field "bidders[0].endpont"). It wraps
-// ErrInvalidConfig.
+// the JSON path of its field (bidders[1].timeout: ...), or naming an
+// unknown field (unknown field "bidders[0].endpont"). A field given twice
+// is a problem too. It wraps ErrInvalidConfig.
 type ConfigError struct {
 	File     string   // the file read by LoadConfig; "" for ParseConfig
-	Problems []string // values of the wrong type and unknown fields first, then bad values
+	Problems []string // unknown fields and values of the wrong type first, in the order of the JSON, then bad values
 }
 
 func (e *ConfigError) Error() string {
@@ -149,7 +149,9 @@ type NoticesConfig struct {
 }
 
 // KeyConfig is one signing key. Exactly one of Secret, SecretEnv and
-// SecretFile is given; Config.Keys reads the last two.
+// SecretFile is given; Config.Keys reads the last two. The secret's bytes
+// are the key, at least MinKeyBytes of them. A relative SecretFile is
+// read from the working directory, as is every path of a config.
 type KeyConfig struct {
 	ID         string `json:"id"`
 	Secret     string `json:"secret"`      // inline: for demos and tests only

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -207,22 +205,54 @@ func (w *walker) decode(path string, raw json.RawMessage, v reflect.Value) {
 // object reads a JSON object into the struct v: each known field, then
 // each unknown one named.
 func (w *walker) object(path string, raw json.RawMessage, v reflect.Value) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		w.fail(path, "%s is not an object", short(raw))
+	fields, ok := w.members(path, raw)
+	if !ok {
 		return
 	}
 	t := v.Type()
+	index := make(map[string]int, t.NumField())
 	for i := range t.NumField() {
-		name := jsonName(t.Field(i))
-		if r, ok := m[name]; ok {
-			w.decode(join(path, name), r, v.Field(i))
-			delete(m, name)
+		index[jsonName(t.Field(i))] = i
+	}
+	for _, f := range fields {
+		if f.dup {
+			w.fail(join(path, f.name), "given twice")
+			continue
 		}
+		if i, ok := index[f.name]; ok {
+			w.decode(join(path, f.name), f.raw, v.Field(i))
+			continue
+		}
+		w.add("unknown field %q", join(path, f.name))
 	}
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		w.add("unknown field %q", join(path, k))
+}
+
+// member is one name and value of a JSON object.
+type member struct {
+	name string
+	raw  json.RawMessage
+	dup  bool // the name came before: its value is not read
+}
+
+// members returns the members of the JSON object raw in their order, or
+// records that raw is not an object.
+func (w *walker) members(path string, raw json.RawMessage) ([]member, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		w.fail(path, "%s is not an object", short(raw))
+		return nil, false
 	}
+	var out []member
+	seen := map[string]bool{}
+	for dec.More() {
+		t, _ := dec.Token() // raw is valid JSON: a name, then its value
+		name, _ := t.(string)
+		var v json.RawMessage
+		_ = dec.Decode(&v)
+		out = append(out, member{name: name, raw: v, dup: seen[name]})
+		seen[name] = true
+	}
+	return out, true
 }
 
 func (w *walker) array(path string, raw json.RawMessage, v reflect.Value) {
@@ -242,16 +272,19 @@ func (w *walker) array(path string, raw json.RawMessage, v reflect.Value) {
 }
 
 func (w *walker) mapping(path string, raw json.RawMessage, v reflect.Value) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		w.fail(path, "%s is not an object", short(raw))
+	fields, ok := w.members(path, raw)
+	if !ok {
 		return
 	}
-	out := reflect.MakeMapWithSize(v.Type(), len(m))
-	for _, k := range slices.Sorted(maps.Keys(m)) {
+	out := reflect.MakeMapWithSize(v.Type(), len(fields))
+	for _, f := range fields {
+		if f.dup {
+			w.fail(join(path, f.name), "given twice")
+			continue
+		}
 		e := reflect.New(v.Type().Elem()).Elem()
-		w.decode(join(path, k), m[k], e)
-		out.SetMapIndex(reflect.ValueOf(k), e)
+		w.decode(join(path, f.name), f.raw, e)
+		out.SetMapIndex(reflect.ValueOf(f.name), e)
 	}
 	v.Set(out)
 }

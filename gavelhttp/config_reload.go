@@ -94,7 +94,20 @@ func diff(path string, a, b any, out *[]string) {
 		}
 		return
 	}
-	if !reflect.DeepEqual(a, b) {
+	if !reflect.DeepEqual(a, b) && !(empty(a) && empty(b)) {
 		*out = append(*out, path)
 	}
+}
+
+// empty reports whether v is null, [] or {}.
+func empty(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return true
+	case []any:
+		return len(v) == 0
+	case map[string]any:
+		return len(v) == 0
+	}
+	return false
 }

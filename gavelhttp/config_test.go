@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -208,6 +209,9 @@ func TestConfigReloadable(t *testing.T) {
 	next.Bidders[0].Timeout = gavelhttp.Duration(40 * time.Millisecond)
 	next.Budgets = next.Budgets[:1]
 	require.NoError(t, c.Reloadable(next))
+	next.Events.Brokers = []string{} // empty is as left out
+	next.Notices.AllowedAddresses = append(next.Notices.AllowedAddresses[:0:0], next.Notices.AllowedAddresses...)
+	require.NoError(t, c.Reloadable(next))
 
 	next = loadFull(t)
 	next.Stores.Ledger.Addr = "127.0.0.1:6380"
@@ -220,4 +224,65 @@ func TestConfigReloadable(t *testing.T) {
 	require.ErrorIs(t, err, gavelhttp.ErrNotReloadable)
 	assert.Equal(t, "gavelhttp: config change needs a restart: stores.ledger.addr, events.file, events.kind, "+
 		"notices.keys[1].id, server.addr, bidders[0].notice_hosts, bidders[2].notice_hosts", err.Error())
+}
+
+// The annotated config of the package documentation parses, and shows
+// the defaults.
+func TestDocConfigShowsTheDefaults(t *testing.T) {
+	src, err := os.ReadFile("doc.go")
+	require.NoError(t, err)
+	var lines []string
+	in := false
+	comment := regexp.MustCompile(`\s+// .*$`)
+	for _, l := range strings.Split(string(src), "\n") {
+		l, ok := strings.CutPrefix(l, "//\t")
+		switch {
+		case ok && l == "{":
+			in = true
+		case !ok:
+			in = false
+		}
+		if in {
+			lines = append(lines, comment.ReplaceAllString(l, ""))
+		}
+	}
+	require.NotEmpty(t, lines)
+	doc, err := gavelhttp.ParseConfig([]byte(strings.Join(lines, "\n")))
+	require.NoError(t, err)
+	def, err := gavelhttp.ParseConfig([]byte(`{}`))
+	require.NoError(t, err)
+	require.Len(t, doc.Bidders, 1)
+	require.Len(t, doc.Budgets, 1)
+	def.Bidders, def.Budgets = doc.Bidders, doc.Budgets
+	doc.Server.MaxInFlight = def.Server.MaxInFlight // depends on GOMAXPROCS
+	assert.Empty(t, doc.Notices.Keys)
+	assert.Empty(t, doc.Notices.AllowedAddresses)
+	doc.Notices.Keys, doc.Notices.AllowedAddresses = nil, nil // [] in the doc, nil by default
+	assert.Equal(t, def, doc)
+}
+
+// ParseConfig never panics, and a config it returns reads back the same
+// once written as JSON.
+func FuzzParseConfig(f *testing.F) {
+	files, _ := filepath.Glob("testdata/config/*.json")
+	more, _ := filepath.Glob("testdata/config/invalid/*.json")
+	for _, file := range append(files, more...) {
+		data, err := os.ReadFile(file)
+		require.NoError(f, err)
+		f.Add(data)
+	}
+	f.Add([]byte(`{"budgets": [{"account": "a", "amount": 1.5, "start": "2026-01-01T00:00:00+02:00", "end": "2026-02-01T00:00:00Z"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := gavelhttp.ParseConfig(data)
+		if err != nil {
+			require.ErrorIs(t, err, gavelhttp.ErrInvalidConfig)
+			return
+		}
+		out, err := json.Marshal(c)
+		require.NoError(t, err)
+		again, err := gavelhttp.ParseConfig(out)
+		require.NoError(t, err, "%s", out)
+		require.NoError(t, c.Reloadable(again))
+		require.NoError(t, again.Reloadable(c))
+	})
 }

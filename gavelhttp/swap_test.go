@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -204,4 +205,30 @@ func TestNoticesSwapBillsOldHoldsThroughNext(t *testing.T) {
 	}
 	assert.Equal(t, 1, billed, "the new Auction emitted the billing event")
 	assert.Panics(t, func() { r.notices.Swap(nil) })
+}
+
+// Billing notices racing with swaps each bill once, whichever Auction
+// they go through.
+func TestNoticesSwapUnderConcurrentBilling(t *testing.T) {
+	r := newBillingRig(t)
+	var burls []string
+	for i := range 10 {
+		burls = append(burls, r.win(t, "auction-"+strconv.Itoa(i))...)
+	}
+	other, err := gavel.New(gavel.WithLedger(r.ledger))
+	require.NoError(t, err)
+	defer other.Close(context.Background())
+
+	var wg sync.WaitGroup
+	for _, u := range burls {
+		wg.Go(func() { assert.Equal(t, http.StatusNoContent, get(t, u)) })
+	}
+	auctions := []*gavel.Auction{other, r.auction}
+	for i := range 50 {
+		r.notices.Swap(auctions[i%2])
+	}
+	wg.Wait()
+	b := r.balance(t)
+	assert.Equal(t, int64(10*(1010+2010)), b.Committed, "every impression billed once")
+	assert.Zero(t, b.Reserved)
 }
