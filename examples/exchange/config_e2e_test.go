@@ -243,3 +243,35 @@ func billOnce(t *testing.T, conf map[string]any, d *testDSP) {
 	assert.Equal(t, int64(1), d.bills.Load(), "the DSP's burl fired")
 	assert.Equal(t, 1, billingEvents(t, s.events))
 }
+
+// TestConfigServerLimits checks the server section's limits: with
+// max_in_flight 1 and shed_status 503, a second auction while one runs is
+// shed with 503; with max_request_size 2000, a 3000-byte body gets 413.
+func TestConfigServerLimits(t *testing.T) {
+	hang := newTestDSP(t, "hang", 2, true)
+	conf := testConfig(filepath.Join(t.TempDir(), "events.jsonl"), hang)
+	conf["server"] = map[string]any{"addr": "127.0.0.1:0", "max_in_flight": 1, "shed_status": 503, "max_request_size": 2000}
+	s, _ := launchConfig(t, conf)
+	c := testClient(t)
+
+	body, err := json.Marshal(slowRequest("in-flight"))
+	require.NoError(t, err)
+	done := make(chan int, 1)
+	go func() { // the bidder hangs: the auction ends at its tmax
+		resp, err := c.Post(s.base+pathAuction, "application/json", bytes.NewReader(body))
+		if err != nil {
+			done <- 0
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	require.Eventually(t, func() bool { return hang.requests.Load() == 1 }, 10*time.Second, time.Millisecond)
+	code, _ := auction(t, c, s.base, slowRequest("shed"))
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Equal(t, http.StatusNoContent, <-done, "the auction in flight ends at its tmax, nothing won")
+
+	code, _ = send(t, c, s.base, bytes.Repeat([]byte(" "), 3000), false, false)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, code)
+}

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -68,6 +70,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	ok, _ := codes.Load(http.StatusOK)
 	require.NotNil(t, ok)
 	assert.Positive(t, ok.(*atomic.Int64).Load())
+	// The metrics carried on across the swaps: every auction won counted.
+	assert.GreaterOrEqual(t, metric(t, s.base, `gavel_auctions_total{nbr="",outcome="won"}`), float64(ok.(*atomic.Int64).Load()))
 
 	before := a.requests.Load()
 	b.delay.Store(0)
@@ -209,4 +213,21 @@ func TestReloadBudgets(t *testing.T) {
 	code, metrics := get(t, s.base+pathMetrics)
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, metrics, `account="b"`)
+}
+
+// metric scrapes the exchange's metrics and returns the value of the
+// series named as in the text format, such as name{label="value"}.
+func metric(t *testing.T, base, series string) float64 {
+	t.Helper()
+	code, body := get(t, base+pathMetrics)
+	require.Equal(t, http.StatusOK, code)
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err, line)
+			return f
+		}
+	}
+	t.Fatalf("no series %s in the metrics", series)
+	return 0
 }
