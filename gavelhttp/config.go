@@ -40,7 +40,7 @@ func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 // Config is an exchange's set-up, loaded from JSON (see the package
 // documentation and ConfigSchema for every field, its default and its
 // meaning). ParseConfig returns it with every default filled in and every
-// value checked. The methods AuctionOptions, Budgets, Keys,
+// value checked. The methods AuctionOptions, AuctionBudgets, Keys,
 // NotifierOptions, NoticesOptions and HandlerOptions turn it into the
 // options of gavel.New, NewKeys, NewNotifier, NewNotices and
 // NewAuctionHandler. Stores and Events name what the embedder builds
