@@ -26,6 +26,10 @@ type change struct {
 // reloadFile reloads the config file and logs the outcome; SIGHUP calls it.
 func (x *exchange) reloadFile(ctx context.Context) {
 	c, err := x.reload(ctx)
+	if errors.Is(err, errNoConfig) {
+		x.log.Warn("reload ignored", "err", err)
+		return
+	}
 	if err != nil {
 		x.log.Error("reload failed, the running set-up stays", "file", x.cfg.file, "err", err)
 		return
