@@ -75,7 +75,7 @@ func (x *exchange) open() error {
 // and profile key) on x's stores, events and hooks. Its budgets are set on
 // the ledger and the pacer as it is made.
 func (x *exchange) newAuction(conf *gavelhttp.Config) (*gavel.Auction, error) {
-	opts := []gavel.Option{gavel.WithLedger(x.stores.ledger), gavel.WithHooks(x.metrics)}
+	opts := []gavel.Option{gavel.WithLedger(x.stores.ledger), gavel.WithHooks(x.hooks()...)}
 	if x.stores.pacer != nil {
 		opts = append(opts, gavel.WithPacer(x.stores.pacer))
 	}
@@ -94,6 +94,9 @@ func (x *exchange) newAuction(conf *gavelhttp.Config) (*gavel.Auction, error) {
 	}
 	return gavel.New(append(opts, copts...)...)
 }
+
+// hooks are the hooks of every Auction of x: they carry on across reloads.
+func (x *exchange) hooks() []gavel.Hook { return []gavel.Hook{x.metrics} }
 
 // demoOptions are the demo's bidders, whose burls point at noticeURL, and
 // budgets.
