@@ -37,6 +37,8 @@ type config struct {
 	drain           time.Duration // /readyz answers 503 this long before the server stops accepting
 	shutdownTimeout time.Duration // bounds the rest of the shutdown
 
+	handler []gavelhttp.HandlerOption // the auction handler's options: shedding
+
 	// For tests: started gets the base URL once the exchange serves;
 	// draining is called once /readyz answers 503, before the server
 	// stops accepting.
