@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/gavelrtb/gavel"
 	"github.com/gavelrtb/gavel/gavelhttp"
@@ -74,7 +77,7 @@ func BenchmarkServer(b *testing.B) {
 // gavelServerHandler returns the AuctionHandler over a with Notices whose
 // billing URLs start with the returned base; it closes the notifier when b
 // ends.
-func gavelServerHandler(b *testing.B, a *gavel.Auction) (*gavelhttp.AuctionHandler, string) {
+func gavelServerHandler(b testing.TB, a *gavel.Auction) (*gavelhttp.AuctionHandler, string) {
 	b.Helper()
 	notifier, err := gavelhttp.NewNotifier()
 	if err != nil {
@@ -97,31 +100,40 @@ func gavelServerHandler(b *testing.B, a *gavel.Auction) (*gavelhttp.AuctionHandl
 	return h, base
 }
 
+// startServer serves h on 127.0.0.1 until tb ends and returns its auction
+// URL and a client keeping up to clients connections alive.
+func startServer(tb testing.TB, h http.Handler, clients int) (string, *http.Client) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, DisableCompression: true}
+	tb.Cleanup(func() {
+		tr.CloseIdleConnections()
+		_ = srv.Shutdown(context.Background())
+	})
+	return "http://" + ln.Addr().String() + "/openrtb2/auction", &http.Client{Transport: tr}
+}
+
 // benchServer serves h on 127.0.0.1 and has clients goroutines post body
 // b.N times in all, each on a connection of its own. It fails b unless
 // every answer was a 200 and check accepts the last one.
 func benchServer(b *testing.B, h http.Handler, body []byte, clients int, check func(*openrtb2.BidResponse) error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	url, client := startServer(b, h, clients)
+	// One request per client before the clock starts: the connections open.
+	var wg sync.WaitGroup
+	errs := make([]error, clients)
+	for i := range clients {
+		wg.Go(func() { _, errs[i] = post(client, url, body, nil) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		b.Fatal(err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer func() { _ = srv.Shutdown(context.Background()) }()
-	tr := &http.Transport{MaxIdleConnsPerHost: clients, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
-	url := "http://" + ln.Addr().String() + "/openrtb2/auction"
-
-	// One request per client before the clock starts: the connections open.
-	var last []byte
-	for range clients {
-		if last, err = post(client, url, body, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
 	var next, ok, notOK atomic.Int64
-	var wg sync.WaitGroup
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu := startCPU()
@@ -146,16 +158,22 @@ func benchServer(b *testing.B, h http.Handler, body []byte, clients int, check f
 	if n := ok.Load(); n != int64(b.N) || notOK.Load() != 0 {
 		b.Fatalf("%d answers of %d were 200, %d were not", n, b.N, notOK.Load())
 	}
-	if last, err = post(client, url, body, nil); err != nil {
+	if err := postChecked(client, url, body, check); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// postChecked posts body to url and checks the answer, which must be a 200.
+func postChecked(client *http.Client, url string, body []byte, check func(*openrtb2.BidResponse) error) error {
+	last, err := post(client, url, body, nil)
+	if err != nil {
+		return err
 	}
 	var got openrtb2.BidResponse
 	if err := json.Unmarshal(last, &got); err != nil {
-		b.Fatal(err)
+		return err
 	}
-	if err := check(&got); err != nil {
-		b.Fatal(err)
-	}
+	return check(&got)
 }
 
 // post sends body to url and returns the answer's body, read into buf
@@ -219,4 +237,33 @@ func checkRewritten(got, want *openrtb2.BidResponse, base string) error {
 		return &c
 	}
 	return sameResponse(strip(got), strip(want))
+}
+
+// TestServer checks that the servers of BenchmarkServer answer what its
+// checks expect, and that the checks catch a wrong answer.
+func TestServer(t *testing.T) {
+	f := newFixture(t, 8, 3)
+	a, err := gavel.New(f.Options(f.Bidders())...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = a.Close(context.Background()) })
+	body, err := json.Marshal(f.Request)
+	require.NoError(t, err)
+	res, err := a.Run(context.Background(), f.Request)
+	require.NoError(t, err)
+	fixed := res.BidResponse()
+	gavelH, base := gavelServerHandler(t, a)
+
+	gavelURL, client := startServer(t, gavelH, 2)
+	bareURL, _ := startServer(t, bareHandler(fixed), 2)
+	rewritten := func(got *openrtb2.BidResponse) error { return checkRewritten(got, fixed, base) }
+	same := func(got *openrtb2.BidResponse) error { return sameResponse(got, fixed) }
+	for range 3 {
+		require.NoError(t, postChecked(client, gavelURL, body, rewritten))
+		require.NoError(t, postChecked(client, bareURL, body, same))
+	}
+	assert.Error(t, postChecked(client, bareURL, body, rewritten), "burls not rewritten")
+	assert.Error(t, postChecked(client, gavelURL, body, same), "burls rewritten")
+	_, err = post(client, gavelURL, []byte(`{}`), nil)
+	assert.ErrorContains(t, err, "status 400")
+	assert.Equal(t, int64(4), gavelH.Stats().Won)
 }
