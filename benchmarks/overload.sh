@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Overload: the example exchange (demo bidders, no flags but shedding) at
+# Overload: the example exchange (demo bidders; -asap, so that the demo
+# budgets' pacing does not leave the bidders out early in the UTC day) at
 # twice its sustainable rate, driven by the load generator (open loop) on
 # the same machine. See README.md, "Overload".
 #
@@ -51,7 +52,7 @@ fi
 # start_exchange ARGS...: starts the exchange on a free port of 127.0.0.1
 # and waits for /readyz; sets pid and base.
 start_exchange() {
-	"$bin/exchange" -addr 127.0.0.1:0 -events "$work/events.jsonl" "$@" >"$work/exchange.out" 2>&1 &
+	"$bin/exchange" -asap -addr 127.0.0.1:0 -events "$work/events.jsonl" "$@" >"$work/exchange.out" 2>&1 &
 	pid=$!
 	base=""
 	for _ in $(seq 100); do

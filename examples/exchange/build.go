@@ -76,8 +76,14 @@ func (x *exchange) buildAuction() error {
 	if err != nil {
 		return err
 	}
+	budgets := append([]gavel.Budget(nil), demoBudgets...)
+	if x.cfg.asap {
+		for i := range budgets {
+			budgets[i].Pacing = gavel.PacingASAP
+		}
+	}
 	opts := []gavel.Option{
-		gavel.WithLedger(ledger), gavel.WithPacer(pacer), gavel.WithBudgets(demoBudgets...),
+		gavel.WithLedger(ledger), gavel.WithPacer(pacer), gavel.WithBudgets(budgets...),
 		gavel.WithProfileStore(profiles), gavel.WithProfileKeys(gavel.ProfileKeyUserID),
 		gavel.WithEventSink(x.sink), gavel.WithHooks(x.metrics),
 	}

@@ -54,6 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "how long shutdown waits for in-flight auctions and queued notices and events")
 	maxInFlight := fs.Int("max-in-flight", 0, "auctions in flight past which requests are shed (0: gavelhttp's default, 256 per CPU)")
 	shedStatus := fs.Int("shed-status", gavelhttp.DefaultShedStatus, "the status of a shed request: 204 (a no-bid) or 503")
+	fs.BoolVar(&cfg.asap, "asap", false, "the demo budgets paced ASAP rather than evenly over the UTC day (early in the day, even pacing soon leaves the demo bidders out)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
