@@ -19,7 +19,11 @@
 #   DURATION       10s, of the run at twice the rate
 #   TMAX           200, the requests' tmax in ms: accepted auctions' p99 must be within it
 #   MAX_SHED_P99   1ms, the shed answers' p99 limit (0: none)
-#   BIN            a directory holding exchange and loadgen already built; unset: built here
+#   FLOOR          1: then the same load against benchmarks/cmd/shedfloor, a server
+#                  that sheds every request and does nothing else: the floor of a
+#                  shed answer on this machine, printed, not judged (0: skip it)
+#   BIN            a directory holding exchange, loadgen (and shedfloor) already built;
+#                  unset: built here
 #
 # It fails (exit 1) on any wrong answer, an accepted p99 above tmax, a shed
 # p99 above MAX_SHED_P99, more goroutines in the exchange after the run than
@@ -33,6 +37,7 @@ SHED_STATUS=${SHED_STATUS:-204}
 DURATION=${DURATION:-10s}
 TMAX=${TMAX:-200}
 MAX_SHED_P99=${MAX_SHED_P99:-1ms}
+FLOOR=${FLOOR:-1}
 
 work=$(mktemp -d)
 pid=""
@@ -47,6 +52,7 @@ if [ -z "$bin" ]; then
 	bin=$work/bin
 	go build -o "$bin/exchange" ./examples/exchange
 	go build -o "$bin/loadgen" ./examples/loadgen
+	go build -o "$bin/shedfloor" ./benchmarks/cmd/shedfloor
 fi
 
 # start_exchange ARGS...: starts the exchange on a free port of 127.0.0.1
@@ -153,5 +159,22 @@ if stop_exchange; then
 	echo "exchange    exited 0 after SIGTERM"
 else
 	fail=1
+fi
+
+if [ "$FLOOR" = 1 ]; then
+	echo "== floor: $twice/s against shedfloor, which sheds every request and does nothing else"
+	"$bin/shedfloor" -addr 127.0.0.1:0 >"$work/shedfloor.out" 2>&1 &
+	pid=$!
+	base=""
+	for _ in $(seq 100); do
+		base=$(sed -n 's/^shedfloor on \(http:[^ ]*\)$/\1/p' "$work/shedfloor.out" 2>/dev/null || true)
+		[ -n "$base" ] && break
+		sleep 0.1
+	done
+	loadgen -rate "$twice" -duration "$DURATION" || true
+	grep -E '^(requests|shed) ' "$work/loadgen.out"
+	kill -TERM "$pid"
+	wait "$pid" || true
+	pid=""
 fi
 exit "$fail"
