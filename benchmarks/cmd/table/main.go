@@ -81,7 +81,7 @@ var sections = []section{
 	{"adapters", "Adapters: Redis and Kafka",
 		map[string]string{modulePkg: "^Benchmark(RedisLedger|RedisProfile|KafkaSink)$"}, writeAdapters},
 	{"server", "Serving: the auction handler and the exchange over loopback",
-		map[string]string{modulePkg: "^Benchmark(AuctionHandler|Server)$"}, writeServer},
+		map[string]string{modulePkg: "^Benchmark(AuctionHandler|AuctionHandlerShed|Server)$"}, writeServer},
 }
 
 func main() {

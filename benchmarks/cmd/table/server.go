@@ -59,6 +59,10 @@ func writeHandler(w io.Writer, s stats) {
 	}
 	fmt.Fprintf(w, "\nTarget: the handler's own cost within %.0f%% of the bare handler's (own / bare at most %.2fx): %s, the worst case at %.2fx.\n",
 		(targetHandlerOverhead-1)*100, targetHandlerOverhead, verdict(worst <= targetHandlerOverhead), worst)
+	if st := s["AuctionHandlerShed"]; st != nil {
+		fmt.Fprintf(w, "A shed request (AuctionHandlerShed) costs the handler %s ns (%s cpu-ns), %s B and %s allocs.\n",
+			withCI(ns(st["sec/op"].center), st["sec/op"].ci), ns(st["cpu-sec/op"].center), count(st["B/op"]), count(st["allocs/op"]))
+	}
 }
 
 // writeServers prints the exchange over loopback: one row per server and

@@ -14,6 +14,7 @@ const serverCSV = `pkg: github.com/gavelrtb/gavel/benchmarks
 AuctionHandler/gzip=off/bidders=1/imps=3/handler=bare-2,2e-04,3%
 AuctionHandler/gzip=off/bidders=1/imps=3/handler=gavel-2,1.6e-04,4%
 AuctionHandler/gzip=off/bidders=1/imps=3/handler=run-2,1e-05,2%
+AuctionHandlerShed-2,2.5e-07,3%
 Server/bidders=8/imps=3/clients=1/server=bare-2,4e-04,5%
 Server/bidders=8/imps=3/clients=1/server=gavel-2,5e-04,6%
 
@@ -22,6 +23,7 @@ Server/bidders=8/imps=3/clients=1/server=gavel-2,5e-04,6%
 AuctionHandler/gzip=off/bidders=1/imps=3/handler=bare-2,1.6e-04,3%
 AuctionHandler/gzip=off/bidders=1/imps=3/handler=gavel-2,2.2e-04,4%
 AuctionHandler/gzip=off/bidders=1/imps=3/handler=run-2,1e-05,2%
+AuctionHandlerShed-2,2.4e-07,3%
 Server/bidders=8/imps=3/clients=1/server=bare-2,2.5e-04,5%
 Server/bidders=8/imps=3/clients=1/server=gavel-2,3.2e-04,6%
 
@@ -30,6 +32,7 @@ Server/bidders=8/imps=3/clients=1/server=gavel-2,3.2e-04,6%
 AuctionHandler/gzip=off/bidders=1/imps=3/handler=bare-2,29000,0%
 AuctionHandler/gzip=off/bidders=1/imps=3/handler=gavel-2,18000,0%
 AuctionHandler/gzip=off/bidders=1/imps=3/handler=run-2,3800,0%
+AuctionHandlerShed-2,0,0%
 Server/bidders=8/imps=3/clients=1/server=bare-2,37000,0%
 Server/bidders=8/imps=3/clients=1/server=gavel-2,36000,0%
 
@@ -38,6 +41,7 @@ Server/bidders=8/imps=3/clients=1/server=gavel-2,36000,0%
 AuctionHandler/gzip=off/bidders=1/imps=3/handler=bare-2,258,0%
 AuctionHandler/gzip=off/bidders=1/imps=3/handler=gavel-2,272,0%
 AuctionHandler/gzip=off/bidders=1/imps=3/handler=run-2,19,0%
+AuctionHandlerShed-2,0,0%
 Server/bidders=8/imps=3/clients=1/server=bare-2,340,0%
 Server/bidders=8/imps=3/clients=1/server=gavel-2,418,0%
 
@@ -57,6 +61,7 @@ func TestWriteServer(t *testing.T) {
 | gzip=off/bidders=1/imps=3 | 200000 ± 3%, 160000 | 160000 ± 4%, 220000 | 10000, 10000 | 150000, 210000 | 0.75x, 1.31x | 258, 272, 19, 253 | 29000, 14200 |
 
 Target: the handler's own cost within 25% of the bare handler's (own / bare at most 1.25x): missed, the worst case at 1.31x.
+A shed request (AuctionHandlerShed) costs the handler 250 ± 3% ns (240 cpu-ns), 0 B and 0 allocs.
 
 | benchmark | req/s | ns/op | cpu-ns/op | req/cpu-s | B/op | allocs/op | gavel / bare: req/s, req/cpu-s |
 |---|---:|---:|---:|---:|---:|---:|---:|
