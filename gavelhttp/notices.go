@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gavelrtb/gavel"
@@ -72,7 +73,7 @@ var ErrNotWinnerBid = errors.New("gavelhttp: response bid is not a winner of the
 // The zero Notices is not usable; NewNotices builds one. It is safe for
 // concurrent use.
 type Notices struct {
-	a        *gavel.Auction
+	a        atomic.Pointer[gavel.Auction] // see Swap
 	keys     *Keys
 	base     *url.URL
 	notifier *Notifier
@@ -87,6 +88,8 @@ type noticesConfig struct {
 	ttl, timeout time.Duration
 	memory       int
 	now          func() time.Time
+	billed       []BilledHook
+	released     []ReleasedHook
 	errs         []error
 }
 
@@ -128,6 +131,45 @@ func WithNoticesClock(now func() time.Time) NoticesOption {
 	})
 }
 
+// A BilledHook is told of every impression a Notices billed: called once
+// per impression, after Auction.Commit returned nil for b and costMicros,
+// and never for a retry or for a hold that another process ended. gavel
+// has no hook of its own on billing, since billing happens outside Run;
+// the Prometheus adapter's Metrics is one (its Billed method). It is
+// called on the billing request's goroutine: it must be quick and safe for
+// concurrent use.
+type BilledHook interface {
+	Billed(b gavel.Billing, costMicros int64)
+}
+
+// A ReleasedHook is told of every hold a Notices gave back on a loss
+// notice, once, after Auction.Release returned nil for b. Like BilledHook,
+// it must be quick and safe for concurrent use.
+type ReleasedHook interface {
+	Released(b gavel.Billing)
+}
+
+// WithNoticesHooks registers hooks, each implementing BilledHook,
+// ReleasedHook or both; a value that implements neither is refused.
+// Default none.
+func WithNoticesHooks(hooks ...any) NoticesOption {
+	return noticesOptionFunc(func(c *noticesConfig) {
+		for _, h := range hooks {
+			b, isBilled := h.(BilledHook)
+			r, isReleased := h.(ReleasedHook)
+			if isBilled {
+				c.billed = append(c.billed, b)
+			}
+			if isReleased {
+				c.released = append(c.released, r)
+			}
+			if !isBilled && !isReleased {
+				c.errs = append(c.errs, fmt.Errorf("hook %T implements neither BilledHook nor ReleasedHook", h))
+			}
+		}
+	})
+}
+
 // NewNotices returns the Notices of a, signing with keys, whose billing
 // URLs are base with the token added as the query parameter "t" (base is
 // where the embedder mounts BillingHandler, e.g.
@@ -159,7 +201,9 @@ func NewNotices(a *gavel.Auction, keys *Keys, base string, notifier *Notifier, o
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: gavelhttp: notices: %w", gavel.ErrInvalidOption, errors.Join(errs...))
 	}
-	return &Notices{a: a, keys: keys, base: u, notifier: notifier, cfg: c, billed: make(map[holdKey]*billing)}, nil
+	n := &Notices{keys: keys, base: u, notifier: notifier, cfg: c, billed: make(map[holdKey]*billing)}
+	n.a.Store(a)
+	return n, nil
 }
 
 // Rewrite replaces the burl of every winning bid in resp, built by

@@ -166,12 +166,15 @@ func (n *Notices) commit(ctx context.Context, nt *Notice) error {
 	if b.Hold != (gavel.Hold{}) {
 		cost = min(cost, b.Hold.Amount)
 	}
-	err := n.a.Commit(ctx, b, cost)
+	err := n.a.Load().Commit(ctx, b, cost)
 	if errors.Is(err, gavel.ErrHoldNotFound) {
 		return nil // ended by another process (or a loss notice there): nothing to fire
 	}
 	if err != nil {
 		return err
+	}
+	for _, h := range n.cfg.billed {
+		h.Billed(b, cost)
 	}
 	if nt.BURL != "" {
 		v := gavel.MacroValues{ImpTS: n.cfg.now().UnixMilli(), Price: -1, MinToWin: -1}
@@ -184,11 +187,17 @@ func (n *Notices) commit(ctx context.Context, nt *Notice) error {
 func (n *Notices) release(ctx context.Context, nt *Notice) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.timeout)
 	defer cancel()
-	err := n.a.Release(ctx, nt.Billing)
+	err := n.a.Load().Release(ctx, nt.Billing)
 	if errors.Is(err, gavel.ErrHoldNotFound) {
 		return nil // ended elsewhere
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	for _, h := range n.cfg.released {
+		h.Released(nt.Billing)
+	}
+	return nil
 }
 
 // remember records e under k, first forgetting the oldest entries that
