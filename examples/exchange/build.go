@@ -47,7 +47,7 @@ func (x *exchange) build() error {
 	if err != nil {
 		return err
 	}
-	handler, err := gavelhttp.NewAuctionHandler(x.auction, append(x.cfg.handler, gavelhttp.WithNotices(notices))...)
+	handler, err := gavelhttp.NewAuctionHandler(x.auction, append([]gavelhttp.HandlerOption{gavelhttp.WithNotices(notices)}, x.cfg.handler...)...)
 	if err != nil {
 		return err
 	}
