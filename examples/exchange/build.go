@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gavelrtb/gavel"
@@ -18,6 +19,10 @@ import (
 func (x *exchange) build() error {
 	var err error
 	if x.metrics, err = gavelprom.New(); err != nil {
+		return err
+	}
+	// The Go runtime's metrics with gavel's: go_goroutines, memory, GC.
+	if err := x.metrics.Registry().Register(collectors.NewGoCollector()); err != nil {
 		return err
 	}
 	if err := x.open(); err != nil {
@@ -86,7 +91,7 @@ func (x *exchange) newAuction(conf *gavelhttp.Config) (*gavel.Auction, error) {
 		opts = append(opts, gavel.WithEventSink(x.events.sink))
 	}
 	if conf == nil {
-		return gavel.New(append(opts, demoOptions(x.base+pathDemoDSP)...)...)
+		return gavel.New(append(opts, demoOptions(x.base+pathDemoDSP, x.cfg.asap)...)...)
 	}
 	copts, err := conf.AuctionOptions()
 	if err != nil {
@@ -99,9 +104,15 @@ func (x *exchange) newAuction(conf *gavelhttp.Config) (*gavel.Auction, error) {
 func (x *exchange) hooks() []gavel.Hook { return []gavel.Hook{x.metrics} }
 
 // demoOptions are the demo's bidders, whose burls point at noticeURL, and
-// budgets.
-func demoOptions(noticeURL string) []gavel.Option {
-	opts := []gavel.Option{gavel.WithBudgets(demoBudgets...), gavel.WithProfileKeys(gavel.ProfileKeyUserID)}
+// budgets, paced evenly or, with asap, as soon as they come.
+func demoOptions(noticeURL string, asap bool) []gavel.Option {
+	budgets := append([]gavel.Budget(nil), demoBudgets...)
+	if asap {
+		for i := range budgets {
+			budgets[i].Pacing = gavel.PacingASAP
+		}
+	}
+	opts := []gavel.Option{gavel.WithBudgets(budgets...), gavel.WithProfileKeys(gavel.ProfileKeyUserID)}
 	for _, d := range demoBidders {
 		opts = append(opts, gavel.WithBidders(d.bidder(noticeURL)), gavel.WithBidderTimeout(d.name, bidderTimeout))
 	}
@@ -165,14 +176,16 @@ func accounts(conf *gavelhttp.Config) []string {
 }
 
 // handlerOptions are the auction endpoint's options: the config file's
-// server limits, the billing notices, and the win and loss notices fired
-// through the notifier.
+// server limits, the billing notices, the win and loss notices fired
+// through the notifier, and the flags' shedding options, which come last
+// and so override the file's.
 func (x *exchange) handlerOptions() []gavelhttp.HandlerOption {
-	opts := []gavelhttp.HandlerOption{gavelhttp.WithNotices(x.notices), gavelhttp.WithResultNotifier(x.notifier)}
-	if x.conf == nil {
-		return opts
+	var opts []gavelhttp.HandlerOption
+	if x.conf != nil {
+		opts = x.conf.HandlerOptions()
 	}
-	return append(x.conf.HandlerOptions(), opts...)
+	opts = append(opts, gavelhttp.WithNotices(x.notices), gavelhttp.WithResultNotifier(x.notifier))
+	return append(opts, x.cfg.handler...)
 }
 
 // newNotices makes the billing and loss notices, signed with keys, whose

@@ -43,6 +43,9 @@ type config struct {
 	log             *slog.Logger     // reloads and their failures; nil: none
 	hup             <-chan os.Signal // each value reloads the config file
 
+	handler []gavelhttp.HandlerOption // the auction handler's options: shedding
+	asap    bool                      // the demo budgets paced ASAP, not evenly
+
 	// For tests: started gets the base URL once the exchange serves;
 	// draining is called once /readyz answers 503, before the server
 	// stops accepting.

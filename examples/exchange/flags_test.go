@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"path/filepath"
@@ -11,9 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestFlags checks how -config combines with the other flags: -addr
-// overrides server.addr only when given, and the demo's -events and -key
-// are refused with it.
+// TestFlags checks how -config combines with the other flags: -addr,
+// -max-in-flight and -shed-status override the file's server section only
+// when given, and the demo's -events, -key and -asap are refused with it.
 func TestFlags(t *testing.T) {
 	cfg, err := parseFlags([]string{"-config", "x.json"}, io.Discard)
 	require.NoError(t, err)
@@ -28,10 +29,18 @@ func TestFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, DefaultAddr, cfg.addr)
 
-	for _, extra := range [][]string{{"-events", "e.jsonl"}, {"-key", "k"}} {
+	for _, extra := range [][]string{{"-events", "e.jsonl"}, {"-key", "k"}, {"-asap"}} {
 		_, err = parseFlags(append([]string{"-config", "x.json"}, extra...), io.Discard)
-		assert.ErrorContains(t, err, "-events and -key", "%v", extra)
+		assert.ErrorContains(t, err, "-events, -key and -asap are for the demo", "%v", extra)
 	}
+
+	// With -config, the file's shedding options unless the flags are given.
+	cfg, err = parseFlags([]string{"-config", "x.json"}, io.Discard)
+	require.NoError(t, err)
+	assert.Empty(t, cfg.handler)
+	cfg, err = parseFlags([]string{"-config", "x.json", "-shed-status", "503", "-max-in-flight", "8"}, io.Discard)
+	require.NoError(t, err)
+	assert.Len(t, cfg.handler, 2)
 }
 
 // TestConfigStartErrors checks that a config the exchange cannot start
@@ -67,4 +76,28 @@ func TestConfigStartErrors(t *testing.T) {
 			assert.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+// The shedding and pacing flags: parsed into the config, refused out of
+// range with every problem named.
+func TestSheddingFlags(t *testing.T) {
+	var errs bytes.Buffer
+	cfg, err := parseFlags([]string{"-max-in-flight", "40", "-shed-status", "503", "-asap"}, &errs)
+	require.NoError(t, err)
+	assert.Len(t, cfg.handler, 2, "max in flight and shed status")
+	assert.True(t, cfg.asap)
+
+	cfg, err = parseFlags(nil, &errs)
+	require.NoError(t, err)
+	assert.Len(t, cfg.handler, 1, "shed status only: the handler's own default bound")
+	assert.False(t, cfg.asap)
+
+	_, err = parseFlags([]string{"-max-in-flight", "-1", "-shed-status", "500"}, &errs)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "max in flight -1")
+	assert.Contains(t, err.Error(), "shed status 500")
+
+	var out, stderr bytes.Buffer
+	assert.Equal(t, 2, cli([]string{"-shed-status", "200"}, &out, &stderr))
+	assert.Contains(t, stderr.String(), "shed status 200")
 }

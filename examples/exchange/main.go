@@ -16,11 +16,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/gavelrtb/gavel/gavelhttp"
 )
 
 func main() {
@@ -61,16 +64,30 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	key := fs.String("key", "", "the demo's notice signing key, at least 32 bytes; empty: a random key for this run")
 	fs.DurationVar(&cfg.drain, "drain", 0, "how long /readyz answers 503 before the server stops accepting")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "how long shutdown waits for in-flight auctions and queued notices and events")
+	maxInFlight := fs.Int("max-in-flight", 0, "auctions in flight past which requests are shed (0: the config file's server.max_in_flight, or gavelhttp's default, 256 per CPU)")
+	shedStatus := fs.Int("shed-status", gavelhttp.DefaultShedStatus, "the status of a shed request: 204 (a no-bid) or 503 (overrides the config file's server.shed_status)")
+	fs.BoolVar(&cfg.asap, "asap", false, "the demo budgets paced ASAP rather than evenly over the UTC day (early in the day, even pacing soon leaves the demo bidders out)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	if *maxInFlight < 0 || (*shedStatus != http.StatusNoContent && *shedStatus != http.StatusServiceUnavailable) {
+		return config{}, fmt.Errorf("max in flight %d, shed status %d: want max in flight >= 0 and shed status 204 or 503", *maxInFlight, *shedStatus)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *maxInFlight != 0 {
+		cfg.handler = append(cfg.handler, gavelhttp.WithMaxInFlight(*maxInFlight))
+	}
+	if cfg.file == "" || set["shed-status"] { // with -config, the file's unless given
+		cfg.handler = append(cfg.handler, gavelhttp.WithShedStatus(*shedStatus))
+	}
 	if *key != "" {
 		cfg.key = []byte(*key)
 	}
-	if err := withConfig(fs, &cfg); err != nil {
+	if err := withConfig(set, &cfg); err != nil {
 		return config{}, err
 	}
 	if cfg.drain < 0 || cfg.shutdownTimeout <= 0 {
@@ -82,16 +99,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 // newLogger returns the logger of reloads, as text lines to w.
 func newLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
-// withConfig adjusts cfg for -config: -addr applies only when given, and
-// -events and -key, which the file sets, are refused.
-func withConfig(fs *flag.FlagSet, cfg *config) error {
+// withConfig adjusts cfg for -config, given the flags set: -addr applies
+// only when given, and -events, -key and -asap, which the file sets, are
+// refused.
+func withConfig(set map[string]bool, cfg *config) error {
 	if cfg.file == "" {
 		return nil
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["events"] || set["key"] {
-		return errors.New("-events and -key are for the demo set-up: with -config, the file sets events and notices.keys")
+	if set["events"] || set["key"] || set["asap"] {
+		return errors.New("-events, -key and -asap are for the demo set-up: with -config, the file sets events, notices.keys and budgets")
 	}
 	if !set["addr"] {
 		cfg.addr = "" // the file's server.addr
