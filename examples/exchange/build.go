@@ -25,6 +25,9 @@ func (x *exchange) build() error {
 	if x.metrics, err = gavelprom.New(); err != nil {
 		return err
 	}
+	if x.dashboard, err = newDashboard(); err != nil {
+		return err
+	}
 	if x.sink, err = gavel.NewAsyncSink(gavel.NewJSONLinesSink(f), gavel.WithSinkHooks(x.metrics)); err != nil {
 		return err
 	}
@@ -44,6 +47,9 @@ func (x *exchange) build() error {
 	}
 	handler, err := gavelhttp.NewAuctionHandler(x.auction, gavelhttp.WithNotices(notices))
 	if err != nil {
+		return err
+	}
+	if err := x.dashboard.WatchHandler(handler); err != nil {
 		return err
 	}
 	x.server = &http.Server{
@@ -74,7 +80,7 @@ func (x *exchange) buildAuction() error {
 	opts := []gavel.Option{
 		gavel.WithLedger(ledger), gavel.WithPacer(pacer), gavel.WithBudgets(demoBudgets...),
 		gavel.WithProfileStore(profiles), gavel.WithProfileKeys(gavel.ProfileKeyUserID),
-		gavel.WithEventSink(x.sink), gavel.WithHooks(x.metrics),
+		gavel.WithEventSink(x.sink), gavel.WithHooks(x.metrics, x.dashboard),
 	}
 	for _, d := range demoBidders {
 		opts = append(opts, gavel.WithBidders(d.bidder(x.base+pathDemoDSP)), gavel.WithBidderTimeout(d.name, bidderTimeout))
@@ -93,6 +99,9 @@ func (x *exchange) watch(ledger *gavel.MemoryLedger, pacer *gavel.EvenPacer) err
 		return err
 	}
 	if err := x.metrics.WatchPacer(pacer, demoAccounts()...); err != nil {
+		return err
+	}
+	if err := x.watchDashboard(ledger, pacer); err != nil {
 		return err
 	}
 	return x.metrics.WatchSink(x.sink)
@@ -136,6 +145,7 @@ func (x *exchange) routes(auction http.Handler, notices *gavelhttp.Notices) http
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	mux.Handle(pathDashboard, x.dashboardHandler())
 	mux.Handle(pathDemoDSP, &demoNotices{})
 	return mux
 }
