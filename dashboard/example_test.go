@@ -21,7 +21,7 @@ func Example() {
 	}
 	defer d.Close() // before the server's Shutdown: it ends the event streams
 
-	a, err := gavel.New(gavel.WithBidders(auctiontest.Fixed("dsp", openrtb2.Bid{ID: "b1", ImpID: "1", Price: 1.5})), gavel.WithHooks(d))
+	a, err := gavel.New(gavel.WithBidders(auctiontest.Fixed("dsp", openrtb2.Bid{ID: "b1", ImpID: "1", Price: 1.5, AdM: "<div>ad</div>"})), gavel.WithHooks(d))
 	if err != nil {
 		panic(err)
 	}

@@ -44,8 +44,9 @@ type accountCounters struct {
 }
 
 // OnAuctionEnd implements gavel.AuctionEndHook: it counts the auction by
-// outcome (won, no bid with its reason, invalid with its reason, failed)
-// and the latency of those that ran.
+// outcome (won; no bid, with its reason; invalid, with its reason; failed:
+// canceled or any other error) and the latency of those that ran. A
+// request no currency can hold is a no-bid with reason 1.
 func (d *Dashboard) OnAuctionEnd(_ context.Context, _ *openrtb2.BidRequest, res *gavel.Result, err error) {
 	a := &d.auctions
 	switch {
@@ -63,6 +64,9 @@ func (d *Dashboard) OnAuctionEnd(_ context.Context, _ *openrtb2.BidRequest, res 
 			nbr = re.Reason
 		}
 		d.noBids.get(int(nbr)).Add(1)
+	case errors.Is(err, gavel.ErrNoCurrency): // refused before it ran: a technical no-bid
+		a.noBid.Add(1)
+		d.noBids.get(int(openrtb3.NoBidTechnicalError)).Add(1)
 	default:
 		a.failed.Add(1)
 	}

@@ -80,6 +80,7 @@ func (d *Dashboard) tick() {
 	for {
 		select {
 		case <-d.done:
+			d.idle() // marks the ticker stopped
 			return
 		case <-d.wake:
 			if d.idle() {
