@@ -30,6 +30,7 @@ import (
 // or fails when GAVEL_REQUIRE_BROWSER=1.
 func TestDashboardInBrowser(t *testing.T) {
 	chrome := chromium(t)
+	began := time.Now()
 	x := startOn(t, "127.0.0.1:0")
 	addr := strings.TrimPrefix(x.base, "http://")
 	stopTraffic := traffic(x.base)
@@ -40,6 +41,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// Live, with numbers and charts that move.
 	first := waitMoving(t, ctx, "")
+	t.Logf("live and moving after %v", time.Since(began).Round(time.Millisecond))
 	require.Empty(t, console.errors(), "console errors while loading and running")
 	if path := os.Getenv("GAVEL_SCREENSHOT"); path != "" {
 		screenshot(t, ctx, path)
@@ -49,6 +51,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	stopTraffic()
 	x.stop(t)
 	pollJS[bool](t, ctx, `window.gavelDashboard.state() !== "live"`, 10*time.Second)
+	t.Logf("the page saw the exchange go after %v", time.Since(began).Round(time.Millisecond))
 
 	// A new exchange on the same address: the page reconnects, starts over
 	// on the new stream and moves again.
@@ -56,6 +59,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	stopTraffic = traffic(x.base)
 	defer stopTraffic()
 	second := waitMoving(t, ctx, first)
+	t.Logf("live and moving on the new exchange after %v", time.Since(began).Round(time.Millisecond))
 	require.NotEqual(t, first, second)
 	require.Empty(t, console.errors(), "console errors after the restart")
 }
@@ -144,6 +148,7 @@ type view struct {
 	Stream string `json:"stream"`
 	Frames int    `json:"frames"`
 	Rate   string `json:"rate"`
+	Text   string `json:"text"`  // the tiles' and the bidders table's numbers
 	Chart  string `json:"chart"` // the auctions chart's pixels, as a data URL
 	Rows   int    `json:"rows"`  // rows of the bidders table
 }
@@ -153,6 +158,7 @@ const readView = `(() => {
 	const canvas = document.querySelector("#c-auctions canvas");
 	return {state: d.state(), stream: d.stream(), frames: d.frames(),
 		rate: document.getElementById("t-rate").textContent,
+		text: document.querySelector(".tiles").innerText + document.getElementById("bidders").innerText,
 		chart: canvas ? canvas.toDataURL() : "",
 		rows: document.querySelectorAll("#bidders tbody tr").length};
 })()`
@@ -171,7 +177,7 @@ func waitMoving(t *testing.T, ctx context.Context, notStream string) string {
 	for {
 		time.Sleep(500 * time.Millisecond)
 		after := evalView(t, ctx)
-		if after.Frames > before.Frames && after.Chart != before.Chart && after.Rate != "–" {
+		if after.Frames > before.Frames && after.Chart != before.Chart && after.Text != before.Text && after.Rate != "–" {
 			require.Equal(t, before.Stream, after.Stream)
 			return after.Stream
 		}
@@ -183,6 +189,7 @@ func waitMoving(t *testing.T, ctx context.Context, notStream string) string {
 
 func short(v view) view {
 	v.Chart = strconv.Itoa(len(v.Chart)) + " bytes"
+	v.Text = strconv.Itoa(len(v.Text)) + " bytes"
 	return v
 }
 
