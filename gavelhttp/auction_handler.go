@@ -108,6 +108,9 @@ func (h *AuctionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !hasWinner(res) {
+		if n := h.cfg.results; n != nil {
+			n.notifyResult(res, nil, false)
+		}
 		h.stats.noBid.Add(1)
 		h.noBid(w, res.NBR)
 		return
@@ -119,6 +122,9 @@ func (h *AuctionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.writeError(w, r, http.StatusInternalServerError, err.Error(), nil)
 			return
 		}
+	}
+	if n := h.cfg.results; n != nil {
+		n.notifyResult(res, resp, true)
 	}
 	h.stats.won.Add(1)
 	buf.Reset()

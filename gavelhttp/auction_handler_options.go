@@ -52,6 +52,7 @@ type config struct {
 	maxInFlight    int
 	shedStatus     int
 	notices        *Notices
+	results        *Notifier
 	problems       []error
 }
 
@@ -119,5 +120,23 @@ func WithNotices(n *Notices) HandlerOption {
 			c.fail("notices must not be nil")
 		}
 		c.notices = n
+	})
+}
+
+// WithResultNotifier has the handler fire each auction's win and loss
+// notices through n (Notifier.NotifyResult) as soon as the auction ends:
+// the nurl of each winning bid that carries its markup, which is then
+// removed from the response so that its reader does not fire it again,
+// and the lurl of each losing bid, also when nothing won. A winning bid
+// without markup keeps its nurl: its reader fetches the markup there.
+// Queuing never blocks the answer; notices that find the queue full are
+// dropped and counted by n. n must not be nil, and the caller closes it
+// after the server has stopped. Default: no notices are fired.
+func WithResultNotifier(n *Notifier) HandlerOption {
+	return optionFunc(func(c *config) {
+		if n == nil {
+			c.fail("result notifier must not be nil")
+		}
+		c.results = n
 	})
 }

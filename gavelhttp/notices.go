@@ -87,6 +87,8 @@ type noticesConfig struct {
 	ttl, timeout time.Duration
 	memory       int
 	now          func() time.Time
+	billed       []BilledHook
+	released     []ReleasedHook
 	errs         []error
 }
 
@@ -125,6 +127,45 @@ func WithNoticesClock(now func() time.Time) NoticesOption {
 			return
 		}
 		c.now = now
+	})
+}
+
+// A BilledHook is told of every impression a Notices billed: called once
+// per impression, after Auction.Commit returned nil for b and costMicros,
+// and never for a retry or for a hold that another process ended. gavel
+// has no hook of its own on billing, since billing happens outside Run;
+// the Prometheus adapter's Metrics is one (its Billed method). It is
+// called on the billing request's goroutine: it must be quick and safe for
+// concurrent use.
+type BilledHook interface {
+	Billed(b gavel.Billing, costMicros int64)
+}
+
+// A ReleasedHook is told of every hold a Notices gave back on a loss
+// notice, once, after Auction.Release returned nil for b. Like BilledHook,
+// it must be quick and safe for concurrent use.
+type ReleasedHook interface {
+	Released(b gavel.Billing)
+}
+
+// WithNoticesHooks registers hooks, each implementing BilledHook,
+// ReleasedHook or both; a value that implements neither is refused.
+// Default none.
+func WithNoticesHooks(hooks ...any) NoticesOption {
+	return noticesOptionFunc(func(c *noticesConfig) {
+		for _, h := range hooks {
+			b, isBilled := h.(BilledHook)
+			r, isReleased := h.(ReleasedHook)
+			if isBilled {
+				c.billed = append(c.billed, b)
+			}
+			if isReleased {
+				c.released = append(c.released, r)
+			}
+			if !isBilled && !isReleased {
+				c.errs = append(c.errs, fmt.Errorf("hook %T implements neither BilledHook nor ReleasedHook", h))
+			}
+		}
 	})
 }
 

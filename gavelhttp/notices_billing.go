@@ -173,6 +173,9 @@ func (n *Notices) commit(ctx context.Context, nt *Notice) error {
 	if err != nil {
 		return err
 	}
+	for _, h := range n.cfg.billed {
+		h.Billed(b, cost)
+	}
 	if nt.BURL != "" {
 		v := gavel.MacroValues{ImpTS: n.cfg.now().UnixMilli(), Price: -1, MinToWin: -1}
 		n.notifier.Send(KindBilling, b.Bidder, gavel.ExpandMacros(nt.BURL, &v))
@@ -188,7 +191,13 @@ func (n *Notices) release(ctx context.Context, nt *Notice) error {
 	if errors.Is(err, gavel.ErrHoldNotFound) {
 		return nil // ended elsewhere
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	for _, h := range n.cfg.released {
+		h.Released(nt.Billing)
+	}
+	return nil
 }
 
 // remember records e under k, first forgetting the oldest entries that

@@ -25,7 +25,7 @@
 // delivered within the delivery timeout is counted as failed. Stats and
 // the hooks report both, so that
 //
-//	events passed to Write == Delivered + Failed + Dropped + Buffered
+//	events passed to Write == Delivered + Failed + Dropped + Queued
 //
 // at any time. The package's tests run against franz-go's kfake, a fake
 // Kafka cluster over TCP, including a broker outage in the middle of a

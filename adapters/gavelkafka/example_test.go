@@ -53,5 +53,5 @@ func ExampleSink() {
 		log.Fatal(err)
 	}
 	fmt.Printf("%+v\n", sink.Stats())
-	// Output: {Produced:3 Delivered:3 Failed:0 Dropped:0 Buffered:0}
+	// Output: {Accepted:3 Delivered:3 Dropped:0 Failed:0 Retries:0 Queued:0}
 }

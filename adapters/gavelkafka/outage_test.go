@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/gavelrtb/gavel"
 	"github.com/gavelrtb/gavel/adapters/gavelkafka"
 )
 
@@ -77,13 +78,13 @@ func TestSinkBrokerOutage(t *testing.T) {
 	dropped := s.Stats().Dropped
 	eventually(func() bool {
 		st := s.Stats()
-		return st.Buffered > buffer-3 && st.Dropped >= dropped+200 // full, but for less than a Write
+		return st.Queued > buffer-3 && st.Dropped >= dropped+200 // full, but for less than a Write
 	}, "the buffer fills during the outage, then Writes are refused")
 	st := s.Stats()
-	assert.LessOrEqual(t, st.Buffered, int64(buffer))
+	assert.LessOrEqual(t, st.Queued, int64(buffer))
 
 	startCluster(t, kfake.DataDir(dir), kfake.Ports(portOf(t, addr)))
-	eventually(func() bool { return s.Stats().Delivered >= st.Delivered+st.Buffered+500 }, "the stream recovers")
+	eventually(func() bool { return s.Stats().Delivered >= st.Delivered+st.Queued+500 }, "the stream recovers")
 	close(stop)
 	wg.Wait()
 	require.NoError(t, s.Close(ctx))
@@ -91,7 +92,7 @@ func TestSinkBrokerOutage(t *testing.T) {
 	st = s.Stats()
 	t.Logf("offered %d: %+v", offered.Load(), st)
 	assert.Equal(t, offered.Load(), st.Delivered+st.Dropped+st.Failed, "every event is accounted for")
-	assert.Equal(t, gavelkafka.Stats{Produced: st.Delivered, Delivered: st.Delivered, Dropped: refused.Load()}, st,
+	assert.Equal(t, gavel.SinkStats{Accepted: st.Delivered, Delivered: st.Delivered, Dropped: refused.Load()}, st,
 		"everything accepted is delivered; what was refused is dropped")
 	assert.Equal(t, fmt.Sprintf("dropped %d, failed 0, delivered %d", st.Dropped, st.Delivered), hooks.counts())
 	got := consume(t, addr, int(st.Delivered))
@@ -121,7 +122,7 @@ func TestSinkTopicRecreated(t *testing.T) {
 	require.NoError(t, s.Write(ctx, events("a", 20, 5)))
 	require.NoError(t, s.Close(fctx))
 
-	assert.Equal(t, gavelkafka.Stats{Produced: 25, Delivered: 10, Failed: 15}, s.Stats())
+	assert.Equal(t, gavel.SinkStats{Accepted: 25, Delivered: 10, Failed: 15}, s.Stats())
 	assert.Equal(t, "dropped 0, failed 15, delivered 10", hooks.counts())
 	require.NotEmpty(t, hooks.errs)
 	assert.ErrorIs(t, hooks.errs[0], kerr.UnknownTopicID)

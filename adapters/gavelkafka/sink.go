@@ -22,21 +22,6 @@ var (
 	ErrClosed = errors.New("gavel: kafka sink closed")
 )
 
-// Stats counts the events that went through a Sink since it was created.
-// Every event passed to Write is either produced or dropped; every produced
-// event stays buffered until it is delivered or failed. So at any time
-//
-//	Produced == Delivered + Failed + Buffered
-//
-// and once Close has returned, Buffered is 0.
-type Stats struct {
-	Produced  int64 // events Write accepted and handed to the client
-	Delivered int64 // produced events that Kafka acknowledged
-	Failed    int64 // produced events given up: see WithSinkHooks
-	Dropped   int64 // events Write refused: buffer full, Sink closed, or invalid; never produced
-	Buffered  int64 // produced events not yet delivered or failed
-}
-
 // A Sink is a gavel.EventSink that produces events to a Kafka topic with
 // franz-go, one record per event:
 //
@@ -82,11 +67,11 @@ type Sink struct {
 
 	mu        sync.Mutex
 	closed    bool
-	abandoned bool          // Close gave up: promises still to come are not counted
-	recs      int64         // produced records whose promise has not run
-	bytes     int64         // their size, as the client counts it
-	idle      chan struct{} // closed when recs reaches 0; nil when nobody waits
-	stats     Stats         // Buffered is computed by Stats
+	abandoned bool            // Close gave up: promises still to come are not counted
+	recs      int64           // produced records whose promise has not run
+	bytes     int64           // their size, as the client counts it
+	idle      chan struct{}   // closed when recs reaches 0; nil when nobody waits
+	stats     gavel.SinkStats // Queued is computed by Stats
 }
 
 // NewSink returns a Sink configured by opts, with a client of its own
@@ -207,7 +192,7 @@ func (s *Sink) reserve(n, size int64) error {
 	}
 	s.recs += n
 	s.bytes += size
-	s.stats.Produced += n
+	s.stats.Accepted += n
 	return nil
 }
 
@@ -349,12 +334,27 @@ func (s *Sink) abandon(cause error) bool {
 	return true
 }
 
-// Stats returns the Sink's counts, all read at one instant.
-func (s *Sink) Stats() Stats {
+// Stats returns the Sink's counts since it was created, all read at one
+// instant, in gavel's terms, as a gavel.AsyncSink counts (so whatever
+// watches one watches the other, such as the Prometheus adapter's
+// WatchSink):
+//
+//   - Accepted: events Write took and handed to the client (produced);
+//   - Delivered: accepted events that Kafka acknowledged;
+//   - Failed: accepted events given up (see WithSinkHooks);
+//   - Dropped: events Write refused (buffer full, Sink closed, invalid),
+//     never produced;
+//   - Queued: accepted events not yet delivered or failed (buffered);
+//   - Retries: always 0, since the client retries inside a produce and
+//     does not say.
+//
+// So at any time Accepted == Delivered + Failed + Queued, and once Close
+// has returned, Queued is 0.
+func (s *Sink) Stats() gavel.SinkStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.Buffered = st.Produced - st.Delivered - st.Failed
+	st.Queued = st.Accepted - st.Delivered - st.Failed
 	return st
 }
 

@@ -142,7 +142,7 @@ func TestSinkDeliversEveryEventOnce(t *testing.T) {
 	got := consume(t, addr, total)
 	assert.Equal(t, total, got.count(), "every event exactly once")
 	assert.Equal(t, wrote.m, got, "in order per auction")
-	assert.Equal(t, gavelkafka.Stats{Produced: int64(total), Delivered: int64(total)}, sink.Stats())
+	assert.Equal(t, gavel.SinkStats{Accepted: int64(total), Delivered: int64(total)}, sink.Stats())
 	require.NoError(t, sink.Close(ctx))
 	assert.Equal(t, fmt.Sprintf("dropped 0, failed 0, delivered %d", total), hooks.counts())
 }
@@ -166,15 +166,15 @@ func TestSinkRefusesWhatDoesNotFit(t *testing.T) {
 			require.NoError(t, s.Write(ctx, events("a", 6, 4)))
 			assert.ErrorIs(t, s.Write(ctx, events("a", 10, 1)), gavelkafka.ErrBufferFull)
 			require.NoError(t, s.Write(ctx, nil))
-			assert.Equal(t, gavelkafka.Stats{Produced: 10, Dropped: 6, Buffered: 10}, s.Stats())
+			assert.Equal(t, gavel.SinkStats{Accepted: 10, Dropped: 6, Queued: 10}, s.Stats())
 
 			cctx, cancel := context.WithCancelCause(ctx)
 			outage := errors.New("shutting down")
 			cancel(outage)
 			assert.ErrorIs(t, s.Close(cctx), context.Canceled, "Close gives up at once")
-			assert.Equal(t, gavelkafka.Stats{Produced: 10, Dropped: 6, Failed: 10}, s.Stats(), "given up: failed")
+			assert.Equal(t, gavel.SinkStats{Accepted: 10, Dropped: 6, Failed: 10}, s.Stats(), "given up: failed")
 			assert.ErrorIs(t, s.Write(ctx, events("a", 11, 2)), gavelkafka.ErrClosed)
-			assert.Equal(t, gavelkafka.Stats{Produced: 10, Dropped: 8, Failed: 10}, s.Stats())
+			assert.Equal(t, gavel.SinkStats{Accepted: 10, Dropped: 8, Failed: 10}, s.Stats())
 			assert.Equal(t, "dropped 8, failed 10, delivered 0", hooks.counts())
 			assert.Equal(t, []error{outage}, hooks.errs, "failed with the cause of Close's ctx")
 		})
@@ -192,7 +192,7 @@ func TestSinkRefusesInvalidEvents(t *testing.T) {
 	assert.EqualError(t, err, `gavel: event of auction "a": unknown event type 0: kafka sink: event 1`)
 	require.NoError(t, s.Write(ctx, events("b", 0, 2)))
 	require.NoError(t, s.Close(ctx))
-	assert.Equal(t, gavelkafka.Stats{Produced: 2, Delivered: 2, Dropped: 3}, s.Stats())
+	assert.Equal(t, gavel.SinkStats{Accepted: 2, Delivered: 2, Dropped: 3}, s.Stats())
 	assert.Equal(t, byKey{"b": events("b", 0, 2)}, consume(t, addr, 2), "nothing of the invalid batch")
 }
 
@@ -217,7 +217,7 @@ func TestSinkClose(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Less(t, time.Since(start), 10*time.Second)
-	assert.Equal(t, gavelkafka.Stats{Produced: 60, Delivered: 60}, s.Stats(), "delivered by the time Close returns")
+	assert.Equal(t, gavel.SinkStats{Accepted: 60, Delivered: 60}, s.Stats(), "delivered by the time Close returns")
 	require.NoError(t, s.Close(ctx), "Close again")
 	assert.ErrorIs(t, s.Write(ctx, events("a", 0, 1)), gavelkafka.ErrClosed)
 	assert.NoError(t, s.Flush(ctx), "nothing left to flush")
@@ -241,7 +241,7 @@ func TestSinkCloseExpired(t *testing.T) {
 	start := time.Now()
 	assert.ErrorIs(t, s.Close(cctx), context.DeadlineExceeded)
 	assert.Less(t, time.Since(start), 5*time.Second)
-	assert.Equal(t, gavelkafka.Stats{Produced: 12, Delivered: 5, Failed: 7}, s.Stats())
+	assert.Equal(t, gavel.SinkStats{Accepted: 12, Delivered: 5, Failed: 7}, s.Stats())
 	assert.Equal(t, "dropped 0, failed 7, delivered 5", hooks.counts())
 	require.Len(t, hooks.errs, 1)
 	assert.ErrorIs(t, hooks.errs[0], context.DeadlineExceeded)
@@ -269,11 +269,11 @@ func TestSinkDeliveryTimeout(t *testing.T) {
 			require.ErrorIs(t, err, gavelkafka.ErrBufferFull, "write %d", i)
 		}
 	}
-	assert.Equal(t, gavelkafka.Stats{Produced: 55, Delivered: 5, Dropped: 10, Buffered: 50}, s.Stats())
+	assert.Equal(t, gavel.SinkStats{Accepted: 55, Delivered: 5, Dropped: 10, Queued: 50}, s.Stats())
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	require.NoError(t, s.Flush(fctx), "the delivery timeout resolves every event")
-	assert.Equal(t, gavelkafka.Stats{Produced: 55, Delivered: 5, Failed: 50, Dropped: 10}, s.Stats())
+	assert.Equal(t, gavel.SinkStats{Accepted: 55, Delivered: 5, Failed: 50, Dropped: 10}, s.Stats())
 	assert.Equal(t, "dropped 10, failed 50, delivered 5", hooks.counts())
 	for _, err := range hooks.errs { // the client fails them with the error that it last saw
 		assert.True(t, errors.Is(err, kgo.ErrRecordTimeout) || errors.Is(err, syscall.ECONNREFUSED), "%v", err)
@@ -293,7 +293,7 @@ func TestSinkWithClient(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, s.Write(ctx, events("a", 0, 4)))
 	require.NoError(t, s.Close(ctx))
-	assert.Equal(t, gavelkafka.Stats{Produced: 4, Delivered: 4}, s.Stats())
+	assert.Equal(t, gavel.SinkStats{Accepted: 4, Delivered: 4}, s.Stats())
 
 	other := events("a", 4, 1)[0]
 	value, err := other.AppendJSON(nil)

@@ -96,7 +96,7 @@
 //
 //	gavel_pacer_participation_ratio         gauge      account         share of auctions the account takes part in
 //
-// and from WatchSink (AsyncSink.Stats):
+// and from WatchSink (the sink's Stats: a gavel.AsyncSink, the Kafka adapter's Sink):
 //
 //	gavel_events_queued                     gauge                      events held: queued or being written
 //	gavel_events_accepted_total             counter                    events accepted into the queue

@@ -204,8 +204,10 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // Billed counts costMicros billed for the impression b, in
 // billed_micros_total of b.Hold.Account. Call it when Auction.Commit has
 // returned nil for the same arguments: gavel has no hook on billing, since
-// billing happens outside Run. It does not allocate once the account has
-// been seen.
+// billing happens outside Run. The billing endpoint of gavelhttp calls it
+// when the Metrics is registered there (gavelhttp.WithNoticesHooks: the
+// Metrics is a gavelhttp.BilledHook). It does not allocate once the
+// account has been seen.
 func (m *Metrics) Billed(b gavel.Billing, costMicros int64) {
 	m.accounts.get(b.Hold.Account).billed.Add(float64(costMicros))
 }

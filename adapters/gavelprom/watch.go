@@ -80,12 +80,18 @@ func (m *Metrics) WatchPacer(p RateReader, accounts ...string) error {
 	return nil
 }
 
+// A SinkStatsReader tells an event sink's counters in gavel's terms.
+// *gavel.AsyncSink is one, and so is the Kafka adapter's Sink.
+type SinkStatsReader interface {
+	Stats() gavel.SinkStats
+}
+
 // WatchSink makes every scrape read the queue depth and the accepted count
-// of sink (AsyncSink.Stats). The other event counters come from the sink's
-// hooks: register the Metrics with gavel.WithSinkHooks too. A Metrics
-// watches at most one sink: WatchSink returns an error if it already
-// watches one.
-func (m *Metrics) WatchSink(sink *gavel.AsyncSink) error {
+// of sink (its Stats). The other event counters come from the sink's
+// hooks: register the Metrics as the sink's hook too (gavel.WithSinkHooks,
+// or the Kafka adapter's WithSinkHooks). A Metrics watches at most one
+// sink: WatchSink returns an error if it already watches one.
+func (m *Metrics) WatchSink(sink SinkStatsReader) error {
 	if sink == nil {
 		return errors.New("gavel: prometheus metrics: watch a nil sink")
 	}
@@ -138,7 +144,7 @@ type stateCollector struct {
 
 	mu             sync.Mutex
 	auction        *gavel.Auction
-	sink           *gavel.AsyncSink
+	sink           SinkStatsReader
 	ledgers        []watchedLedger
 	ledgerAccounts map[string]bool
 	pacers         []watchedPacer
