@@ -79,7 +79,7 @@
     $("t-rate").textContent = a ? fmt(a.rate, 1) : "–";
     $("t-won").textContent = a ? fmt(a.won, 1) : "–";
     $("t-nobid").textContent = a ? fmt(a.noBid, 1) : "–";
-    $("t-latency").textContent = a ? [a.p50, a.p90, a.p99].map((x) => fmt(x, 1)).join(" / ") : "–";
+    $("t-latency").textContent = a ? [a.p50, a.p90, a.p99].map((x) => fmt(x, x < 10 ? 1 : 0)).join(" / ") : "–";
     $("t-prices").textContent = a ? cpm(a.avgBid) + " / " + cpm(a.avgClear) : "–";
     const h = f && f.handler;
     $("t-shed").textContent = h ? fmt(h.shed, 1) + " · " + h.inFlight : "–";
@@ -102,26 +102,29 @@
 
   function drawCharts() {
     const xs = frames.map((f) => f.t / 1000);
-    const hasHandler = frames.some((f) => f.handler);
-    const auctionNames = ["all", "won", "no bid"].concat(hasHandler ? ["shed"] : []);
-    plot("c-auctions", auctionNames, xs, [
-      frames.map((f) => f.auctions.rate),
-      frames.map((f) => f.auctions.won),
-      frames.map((f) => f.auctions.noBid),
-    ].concat(hasHandler ? [frames.map((f) => f.handler ? f.handler.shed : null)] : []));
+    plot("c-auctions", ["all", "won", "no bid", "invalid"], xs, [
+      frames.map((f) => f.auctions.rate), frames.map((f) => f.auctions.won),
+      frames.map((f) => f.auctions.noBid), frames.map((f) => f.auctions.invalid),
+    ]);
     plot("c-latency", ["p50", "p90", "p99"], xs, [
       frames.map((f) => f.auctions.p50), frames.map((f) => f.auctions.p90), frames.map((f) => f.auctions.p99),
     ]);
+    const handler = (field) => frames.map((f) => f.handler ? f.handler[field] : null);
+    plot("c-load", ["shed", "refused (4xx)", "in flight"], xs, [handler("shed"), handler("rejected"), handler("inFlight")]);
     const bidders = namesOf((f) => f.bidders);
-    plot("c-bidders", bidders, xs, series(bidders, (f, n) => {
+    const perBidder = (value) => series(bidders, (f, n) => {
       const b = byName(f.bidders, n);
-      return b && b.calls > 0 ? b.p90 : null;
-    }));
+      return b ? value(b) : null;
+    });
+    plot("c-bidders", bidders, xs, perBidder((b) => b.calls > 0 ? b.p90 : null));
+    plot("c-failures", bidders, xs, perBidder((b) => b.calls > 0 ? 100 * (b.timeoutRate + b.errorRate) : null));
+    plot("c-wins", bidders, xs, perBidder((b) => b.bids > 0 ? 100 * b.winRate : null));
     plot("c-prices", ["avg bid", "avg clear"], xs, [
       frames.map((f) => f.auctions.avgBid > 0 ? f.auctions.avgBid / 1e6 : null),
       frames.map((f) => f.auctions.avgClear > 0 ? f.auctions.avgClear / 1e6 : null),
     ]);
-    const accounts = namesOf((f) => f.accounts).filter((n) => frames.some((f) => { const a = byName(f.accounts, n); return a && a.balance; }));
+    const has = (n, test) => frames.some((f) => { const a = byName(f.accounts, n); return a && test(a); });
+    const accounts = namesOf((f) => f.accounts).filter((n) => has(n, (a) => a.balance));
     const spendNames = [], spend = [], dashed = [];
     for (const n of accounts) {
       spendNames.push(n + " spent", n + " target");
@@ -129,7 +132,7 @@
       dashed.push(false, true);
     }
     plot("c-spend", spendNames, xs, spend, dashed, 2);
-    const paced = namesOf((f) => f.accounts).filter((n) => frames.some((f) => { const a = byName(f.accounts, n); return a && a.pacing !== undefined; }));
+    const paced = namesOf((f) => f.accounts).filter((n) => has(n, (a) => a.pacing !== undefined));
     plot("c-pacing", paced, xs, series(paced, (f, n) => { const a = byName(f.accounts, n); return a && a.pacing !== undefined ? a.pacing : null; }));
   }
 

@@ -250,7 +250,7 @@ func traffic(base string) (stop func()) {
 	for w := range 4 {
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
-				auction(ctx, client, base, fmt.Sprintf("dash-%d-%d", w, i), fmt.Sprintf("user-%d", 1+i%3))
+				auction(ctx, client, base, i, fmt.Sprintf("dash-%d-%d", w, i), fmt.Sprintf("user-%d", 1+i%3))
 				select {
 				case <-ctx.Done():
 				case <-time.After(40 * time.Millisecond):
@@ -265,9 +265,18 @@ func traffic(base string) (stop func()) {
 	})
 }
 
-// auction runs one auction on the exchange and bills its winner.
-func auction(ctx context.Context, client *http.Client, base, id, user string) {
-	body, _ := json.Marshal(request(id, user))
+// auction runs one auction on the exchange and bills its winner. Some
+// requests are invalid (no imp) and some leave the bidders little time,
+// so that the dashboard shows reasons and timeouts too.
+func auction(ctx context.Context, client *http.Client, base string, n int, id, user string) {
+	r := request(id, user)
+	switch {
+	case n%20 == 0:
+		r.Imp = nil
+	case n%9 == 0:
+		r.TMax = 20
+	}
+	body, _ := json.Marshal(r)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+pathAuction, bytes.NewReader(body))
 	if err != nil {
 		return
