@@ -166,7 +166,7 @@ func (x *exchange) printBanner(out io.Writer) {
 	fmt.Fprintf(out, "  billing   GET  %s%s?t=TOKEN (the winners' burls)\n", x.base, pathBilling)
 	fmt.Fprintf(out, "  loss      GET  %s%s?t=TOKEN\n", x.base, pathLoss)
 	fmt.Fprintf(out, "  metrics   GET  %s%s\n", x.base, pathMetrics)
-	fmt.Fprintf(out, "  dashboard      %s%s (live, in a browser)\n", x.base, pathDashboard)
+	fmt.Fprintf(out, "  dashboard GET  %s%s (live, in a browser)\n", x.base, pathDashboard)
 	fmt.Fprintf(out, "  health    GET  %s%s, %s%s\n", x.base, pathHealthz, x.base, pathReadyz)
 	fmt.Fprintf(out, "  events    %s (JSON lines, appended)\n", x.cfg.events)
 	if x.randomKey {
