@@ -265,3 +265,6 @@ func TestWatchErrors(t *testing.T) {
 	assert.ErrorContains(t, err, `account "c" is already watched`)
 	assert.Len(t, d.ledgers, 2, "none of the accounts of a failed call is watched")
 }
+
+// The pacer of the core draws the pacing curve.
+var _ TargetReader = (*gavel.EvenPacer)(nil)

@@ -211,7 +211,7 @@ func pollJS[T any](t *testing.T, ctx context.Context, expr string, timeout time.
 // as a PNG at path.
 func screenshot(t *testing.T, ctx context.Context, path string) {
 	t.Helper()
-	pollJS[bool](t, ctx, `window.gavelDashboard.frames() >= 20`, 30*time.Second)
+	pollJS[bool](t, ctx, `window.gavelDashboard.frames() >= 45`, 60*time.Second)
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
