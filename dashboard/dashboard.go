@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -121,7 +122,7 @@ func (d *Dashboard) watchedHandlers() []*gavelhttp.AuctionHandler {
 //	mux.Handle("/dashboard/", http.StripPrefix("/dashboard", d))
 //
 // The page refers to the rest by relative URLs, so it works under any
-// prefix. Only GET and HEAD are served.
+// prefix. Only GET and HEAD are served; a HEAD of the events streams nothing.
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -132,9 +133,11 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {
 	case p == "/" || p == "":
 		d.servePage(w, r)
-	case p == "/events":
+	case p == "/events" && r.Method == http.MethodGet:
 		d.serveEvents(w, r)
-	case len(p) > len("/assets/") && p[:len("/assets/")] == "/assets/":
+	case p == "/events":
+		w.Header().Set("Content-Type", "text/event-stream")
+	case strings.HasPrefix(p, "/assets/") && !strings.HasSuffix(p, "/"): // files, no listings
 		d.files.ServeHTTP(w, r)
 	default:
 		http.NotFound(w, r)

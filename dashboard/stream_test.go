@@ -215,6 +215,8 @@ func TestServeHTTPRoutes(t *testing.T) {
 		{"GET", "/dash/assets/uplot/LICENSE", 200, "", "MIT License"},
 		{"GET", "/dash/nothing", 404, "", ""},
 		{"GET", "/dash/assets/", 404, "", ""},
+		{"GET", "/dash/assets/uplot/", 404, "", ""},
+		{"HEAD", "/dash/events", 200, "text/event-stream", ""},
 		{"POST", "/dash/", 405, "", ""},
 	} {
 		w := httptest.NewRecorder()
