@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/prebid/openrtb/v20/openrtb3"
 
@@ -48,12 +49,13 @@ const (
 // when the request's Accept-Encoding allows it. Run gets the request's
 // context, so the auction ends at the earlier of the client going away and
 // the request's tmax; a client that went away is counted as canceled and
-// gets a 204 it will not read.
+// gets a 204 it will not read. Swap puts another Auction in service
+// without failing a request.
 type AuctionHandler struct {
-	auction *gavel.Auction
-	cfg     *config
-	limit   limiter
-	stats   counters
+	gen   atomic.Pointer[generation] // the Auction that new requests run on; see Swap
+	cfg   *config
+	limit limiter
+	stats counters
 }
 
 // NewAuctionHandler returns the auction endpoint for a. It returns an error
@@ -67,7 +69,8 @@ func NewAuctionHandler(a *gavel.Auction, opts ...HandlerOption) (*AuctionHandler
 	if err != nil {
 		return nil, err
 	}
-	h := &AuctionHandler{auction: a, cfg: cfg}
+	h := &AuctionHandler{cfg: cfg}
+	h.gen.Store(newGeneration(a))
 	h.limit.max = int64(cfg.maxInFlight)
 	return h, nil
 }
@@ -102,7 +105,7 @@ func (h *AuctionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.stats.decoded.Add(1)
 
-	res, err := h.auction.Run(r.Context(), req)
+	res, err := h.run(r.Context(), req)
 	if err != nil {
 		h.runError(w, r, err)
 		return

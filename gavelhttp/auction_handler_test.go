@@ -319,6 +319,7 @@ func TestConcurrentGzipRequests(t *testing.T) {
 		ids[i] = "req-" + strconv.Itoa(i)
 		req := auctiontest.Request(ids[i], auctiontest.BannerImp("1", 0.5))
 		req.AT = 1
+		req.TMax = 1000 // in-process bidders, but a loaded machine under -race
 		data, err := json.Marshal(req)
 		require.NoError(t, err)
 		bodies[i] = gzipped(t, data)

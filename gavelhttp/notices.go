@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gavelrtb/gavel"
@@ -72,7 +73,7 @@ var ErrNotWinnerBid = errors.New("gavelhttp: response bid is not a winner of the
 // The zero Notices is not usable; NewNotices builds one. It is safe for
 // concurrent use.
 type Notices struct {
-	a        *gavel.Auction
+	a        atomic.Pointer[gavel.Auction] // see Swap
 	keys     *Keys
 	base     *url.URL
 	notifier *Notifier
@@ -200,7 +201,9 @@ func NewNotices(a *gavel.Auction, keys *Keys, base string, notifier *Notifier, o
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: gavelhttp: notices: %w", gavel.ErrInvalidOption, errors.Join(errs...))
 	}
-	return &Notices{a: a, keys: keys, base: u, notifier: notifier, cfg: c, billed: make(map[holdKey]*billing)}, nil
+	n := &Notices{keys: keys, base: u, notifier: notifier, cfg: c, billed: make(map[holdKey]*billing)}
+	n.a.Store(a)
+	return n, nil
 }
 
 // Rewrite replaces the burl of every winning bid in resp, built by

@@ -166,7 +166,7 @@ func (n *Notices) commit(ctx context.Context, nt *Notice) error {
 	if b.Hold != (gavel.Hold{}) {
 		cost = min(cost, b.Hold.Amount)
 	}
-	err := n.a.Commit(ctx, b, cost)
+	err := n.a.Load().Commit(ctx, b, cost)
 	if errors.Is(err, gavel.ErrHoldNotFound) {
 		return nil // ended by another process (or a loss notice there): nothing to fire
 	}
@@ -187,7 +187,7 @@ func (n *Notices) commit(ctx context.Context, nt *Notice) error {
 func (n *Notices) release(ctx context.Context, nt *Notice) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.timeout)
 	defer cancel()
-	err := n.a.Release(ctx, nt.Billing)
+	err := n.a.Load().Release(ctx, nt.Billing)
 	if errors.Is(err, gavel.ErrHoldNotFound) {
 		return nil // ended elsewhere
 	}

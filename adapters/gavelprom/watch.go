@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +22,8 @@ type RateReader interface {
 // WatchAuction makes every scrape read a's bidder health (Auction.Health)
 // and counters (Auction.Stats) that no hook reports. Nothing is read
 // between scrapes. A Metrics watches at most one Auction: WatchAuction
-// returns an error if it already watches one.
+// returns an error if it already watches one; to replace it on a reload,
+// use SwapAuction.
 func (m *Metrics) WatchAuction(a *gavel.Auction) error {
 	if a == nil {
 		return errors.New("gavel: prometheus metrics: watch a nil auction")
@@ -35,6 +37,62 @@ func (m *Metrics) WatchAuction(a *gavel.Auction) error {
 	s.auction = a
 	return nil
 }
+
+// SwapAuction makes every scrape read next instead of the Auction watched
+// so far (or watch next, when none is), for a reload that replaces the
+// Auction (gavelhttp's AuctionHandler.Swap). Register the same Metrics as
+// next's hooks (gavel.WithHooks), so that the hook-fed metrics carry on.
+// The bidder health gauges follow next from then on. The counters read
+// from Auction.Stats carry on monotonically: the replaced Auction is kept
+// retiring, its counters still read and added to next's, until
+// RetireAuction folds its final counts into a sum and lets it go. Call
+// RetireAuction once no auction runs on it any more (when
+// AuctionHandler.Swap returns it); until then each retiring Auction is
+// held, so memory stays bounded only if every replaced Auction is retired.
+// SwapAuction returns an error, changing nothing, for a nil Auction or one
+// already watched or retiring.
+func (m *Metrics) SwapAuction(next *gavel.Auction) error {
+	if next == nil {
+		return errors.New("gavel: prometheus metrics: swap to a nil auction")
+	}
+	s := m.state
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if next == s.auction || slices.Contains(s.retiring, next) {
+		return errors.New("gavel: prometheus metrics: swap to an auction already watched")
+	}
+	if s.auction != nil {
+		s.retiring = append(s.retiring, s.auction)
+	}
+	s.auction = next
+	return nil
+}
+
+// RetireAuction adds the counters of a, an Auction that SwapAuction
+// replaced, to the counts kept of retired Auctions, and stops reading and
+// holding a. Counts that a makes afterwards are not seen: call it once no
+// auction runs on a. It returns an error for an Auction that is not
+// retiring (never replaced, or retired already).
+func (m *Metrics) RetireAuction(a *gavel.Auction) error {
+	s := m.state
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.Index(s.retiring, a)
+	if a == nil || i < 0 {
+		return errors.New("gavel: prometheus metrics: retire an auction that SwapAuction did not replace")
+	}
+	s.retired.add(a.Stats())
+	s.retiring = slices.Delete(s.retiring, i, i+1)
+	return nil
+}
+
+// retiredStats sums the counters of retired Auctions that the scrapes
+// read.
+type retiredStats struct {
+	eventWriteErrors int64
+}
+
+func (r *retiredStats) add(st gavel.Stats) { r.eventWriteErrors += st.EventWriteErrors }
 
 // WatchLedger makes every scrape read the balance of each of accounts on l.
 // It may be called again to watch more accounts, on the same ledger or
@@ -144,6 +202,8 @@ type stateCollector struct {
 
 	mu             sync.Mutex
 	auction        *gavel.Auction
+	retiring       []*gavel.Auction // replaced by SwapAuction, not yet retired
+	retired        retiredStats
 	sink           SinkStatsReader
 	ledgers        []watchedLedger
 	ledgerAccounts map[string]bool
@@ -189,9 +249,10 @@ func (s *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Lock()
 	a, sink := s.auction, s.sink
 	ledgers, pacers := s.ledgers, s.pacers // append-only: the prefix never changes
+	retiring, retired := slices.Clone(s.retiring), s.retired
 	s.mu.Unlock()
 	if a != nil {
-		s.collectAuction(ch, a)
+		s.collectAuction(ch, a, retiring, retired)
 	}
 	if len(ledgers) > 0 {
 		s.collectLedgers(ch, ledgers)
@@ -206,13 +267,19 @@ func (s *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (s *stateCollector) collectAuction(ch chan<- prometheus.Metric, a *gavel.Auction) {
+// collectAuction reads a's health, and its counters added to those of the
+// Auctions it replaced.
+func (s *stateCollector) collectAuction(ch chan<- prometheus.Metric, a *gavel.Auction, retiring []*gavel.Auction, sum retiredStats) {
 	for _, h := range a.Health() {
 		ch <- prometheus.MustNewConstMetric(s.windowCalls, prometheus.GaugeValue, float64(h.Calls), h.Bidder)
 		ch <- prometheus.MustNewConstMetric(s.failureRatio, prometheus.GaugeValue, h.FailureRate, h.Bidder)
 		ch <- prometheus.MustNewConstMetric(s.callRatio, prometheus.GaugeValue, h.CallRate, h.Bidder)
 	}
-	ch <- prometheus.MustNewConstMetric(s.batchesRefused, prometheus.CounterValue, float64(a.Stats().EventWriteErrors))
+	sum.add(a.Stats())
+	for _, r := range retiring {
+		sum.add(r.Stats())
+	}
+	ch <- prometheus.MustNewConstMetric(s.batchesRefused, prometheus.CounterValue, float64(sum.eventWriteErrors))
 }
 
 // collectLedgers reads the balances, all within one read timeout.
