@@ -73,7 +73,7 @@ func quantile(counts *[latencyBuckets]int64, q float64) float64 {
 	return float64(latencyBounds[len(latencyBounds)-1]) / 1000
 }
 
-// bounded maps up to max keys to counters of their own, made on first use,
+// bounded maps up to limit keys to counters of their own, made on first use,
 // and every further key to one shared "other" counter. Lookups take no lock
 // and do not allocate: the map is copied on write, and writes stop once the
 // map is full or every key has been seen. The zero value is unusable: use
@@ -82,7 +82,7 @@ type bounded[K comparable, V any] struct {
 	m     atomic.Pointer[map[K]*V]
 	full  atomic.Bool
 	used  atomic.Bool // other was returned
-	max   int
+	limit int
 	other *V
 	build func(K) *V
 
@@ -90,8 +90,8 @@ type bounded[K comparable, V any] struct {
 	keys []K // in the order first seen, for frames
 }
 
-func newBounded[K comparable, V any](max int, other *V, build func(K) *V) *bounded[K, V] {
-	b := &bounded[K, V]{max: max, other: other, build: build}
+func newBounded[K comparable, V any](limit int, other *V, build func(K) *V) *bounded[K, V] {
+	b := &bounded[K, V]{limit: limit, other: other, build: build}
 	m := map[K]*V{}
 	b.m.Store(&m)
 	return b
@@ -123,7 +123,7 @@ func (b *bounded[K, V]) add(k K) *V {
 	if v, ok := old[k]; ok {
 		return v
 	}
-	if len(old) >= b.max {
+	if len(old) >= b.limit {
 		b.full.Store(true)
 		return b.getOther()
 	}

@@ -34,8 +34,8 @@ type hello struct {
 
 var errClosed = errors.New("gavel: dashboard: closed")
 
-// subscribe adds a page and returns the frames it has missed; it starts
-// the ticker if it is the first.
+// subscribe adds a page and returns the history, oldest first; it starts
+// the ticker if the page is the only one.
 func (d *Dashboard) subscribe() (*subscriber, [][]byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
