@@ -203,7 +203,7 @@ func evalView(t *testing.T, ctx context.Context) view {
 // pollJS waits for expr to be truthy on the page.
 func pollJS[T any](t *testing.T, ctx context.Context, expr string, timeout time.Duration) {
 	t.Helper()
-	_, err := chromedp.Run(ctx, chromedp.Poll[T](expr, chromedp.WithPollingTimeout(timeout)))
+	_, err := chromedp.Run(ctx, chromedp.Poll[T](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(100*time.Millisecond)))
 	require.NoError(t, err, "waiting for %s", expr)
 }
 
@@ -239,21 +239,21 @@ func startOn(t *testing.T, addr string) *started {
 	return s
 }
 
-// traffic posts auctions to the exchange, about 100 a second from a few
-// users, and calls the winners' burls so that money is spent, until the
+// traffic posts auctions to the exchange, about 40 a second from a few
+// users (light: other packages' tests run beside this one), and calls the winners' burls so that money is spent, until the
 // returned func is called; the func returns once it stopped. Failures are
 // ignored: the exchange may be going away.
 func traffic(base string) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	client := &http.Client{Timeout: 2 * time.Second}
 	var wg sync.WaitGroup
-	for w := range 4 {
+	for w := range 2 {
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
 				auction(ctx, client, base, i, fmt.Sprintf("dash-%d-%d", w, i), fmt.Sprintf("user-%d", 1+i%3))
 				select {
 				case <-ctx.Done():
-				case <-time.After(40 * time.Millisecond):
+				case <-time.After(50 * time.Millisecond):
 				}
 			}
 		})
