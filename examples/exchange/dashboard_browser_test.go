@@ -239,7 +239,7 @@ func startOn(t *testing.T, addr string) *started {
 	return s
 }
 
-// traffic posts auctions to the exchange, about 40 a second from a few
+// traffic posts auctions to the exchange, a few dozen a second from a few
 // users (light: other packages' tests run beside this one), and calls the winners' burls so that money is spent, until the
 // returned func is called; the func returns once it stopped. Failures are
 // ignored: the exchange may be going away.
