@@ -3,6 +3,7 @@ module github.com/gavelrtb/gavel/examples
 go 1.26.0
 
 require (
+	github.com/chromedp/chromedp v0.23.1
 	github.com/gavelrtb/gavel v0.1.0
 	github.com/gavelrtb/gavel/adapters/gavelkafka v0.1.0
 	github.com/gavelrtb/gavel/adapters/gavelredis v0.1.0
@@ -18,6 +19,8 @@ require (
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/chromedp/cdproto v0.160.1 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect

@@ -25,6 +25,9 @@ func (x *exchange) build() error {
 	if err := x.metrics.Registry().Register(collectors.NewGoCollector()); err != nil {
 		return err
 	}
+	if x.dashboard, err = newDashboard(); err != nil {
+		return err
+	}
 	if err := x.open(); err != nil {
 		return err
 	}
@@ -45,6 +48,9 @@ func (x *exchange) build() error {
 		return err
 	}
 	if x.handler, err = gavelhttp.NewAuctionHandler(x.auction, x.handlerOptions()...); err != nil {
+		return err
+	}
+	if err := x.dashboard.WatchHandler(x.handler); err != nil {
 		return err
 	}
 	x.server = &http.Server{
@@ -101,7 +107,7 @@ func (x *exchange) newAuction(conf *gavelhttp.Config) (*gavel.Auction, error) {
 }
 
 // hooks are the hooks of every Auction of x: they carry on across reloads.
-func (x *exchange) hooks() []gavel.Hook { return []gavel.Hook{x.metrics} }
+func (x *exchange) hooks() []gavel.Hook { return []gavel.Hook{x.metrics, x.dashboard} }
 
 // demoOptions are the demo's bidders, whose burls point at noticeURL, and
 // budgets, paced evenly or, with asap, as soon as they come.
@@ -119,8 +125,9 @@ func demoOptions(noticeURL string, asap bool) []gavel.Option {
 	return opts
 }
 
-// watch has the metrics read the auction, the balances and pacing of the
-// budgets' accounts, and the events sink.
+// watch has the metrics read the auction and the events sink, and the
+// metrics and the dashboard the balances and pacing of the budgets'
+// accounts.
 func (x *exchange) watch() error {
 	if err := x.metrics.WatchAuction(x.auction); err != nil {
 		return err
@@ -134,8 +141,8 @@ func (x *exchange) watch() error {
 	return nil
 }
 
-// watchAccounts has the metrics read the balance and pacing of the
-// accounts they do not read yet.
+// watchAccounts has the metrics and the dashboard read the balance and
+// pacing of the accounts they do not read yet.
 func (x *exchange) watchAccounts(names []string) error {
 	if x.watched == nil {
 		x.watched = map[string]bool{}
@@ -156,6 +163,9 @@ func (x *exchange) watchAccounts(names []string) error {
 		if err := x.metrics.WatchPacer(x.stores.rates, fresh...); err != nil {
 			return err
 		}
+	}
+	if err := x.watchDashboard(fresh); err != nil {
+		return err
 	}
 	for _, a := range fresh {
 		x.watched[a] = true
@@ -245,6 +255,7 @@ func (x *exchange) routes(auction http.Handler, notices *gavelhttp.Notices) http
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	mux.Handle(pathDashboard, x.dashboardHandler())
 	mux.Handle(pathDemoDSP, &demoNotices{})
 	return mux
 }

@@ -27,8 +27,8 @@ func testClient(t *testing.T) *http.Client {
 	return c
 }
 
-// auction posts req and returns the status and, for a 200, the response.
-func auction(t *testing.T, c *http.Client, base string, req *openrtb2.BidRequest) (int, *openrtb2.BidResponse) {
+// postAuction posts req and returns the status and, for a 200, the response.
+func postAuction(t *testing.T, c *http.Client, base string, req *openrtb2.BidRequest) (int, *openrtb2.BidResponse) {
 	t.Helper()
 	body, err := json.Marshal(req)
 	require.NoError(t, err)
@@ -60,7 +60,7 @@ func TestConfigWinnerAndPrice(t *testing.T) {
 		t.Run(fmt.Sprintf("at=%d", tc.at), func(t *testing.T) {
 			req := slowRequest(fmt.Sprintf("price-%d", tc.at))
 			req.AT = tc.at
-			code, resp := auction(t, c, s.base, req)
+			code, resp := postAuction(t, c, s.base, req)
 			require.Equal(t, http.StatusOK, code)
 			seat, bid := seatOf(t, resp)
 			assert.Equal(t, "high", seat)
@@ -78,7 +78,7 @@ func TestConfigWinLossNotices(t *testing.T) {
 	low, high := newTestDSP(t, "low", 2, false), newTestDSP(t, "high", 3, false)
 	s, _ := launchConfig(t, testConfig(filepath.Join(t.TempDir(), "events.jsonl"), low, high))
 	c := testClient(t)
-	code, resp := auction(t, c, s.base, slowRequest("notices-1"))
+	code, resp := postAuction(t, c, s.base, slowRequest("notices-1"))
 	require.Equal(t, http.StatusOK, code)
 	_, bid := seatOf(t, resp)
 	assert.Empty(t, bid.NURL)
@@ -100,7 +100,7 @@ func TestConfigHangingBidder(t *testing.T) {
 	req := request("hang-1", "user-1")
 	req.TMax = 300
 	began := time.Now()
-	code, resp := auction(t, c, s.base, req)
+	code, resp := postAuction(t, c, s.base, req)
 	took := time.Since(began)
 	require.Equal(t, http.StatusOK, code)
 	seat, _ := seatOf(t, resp)
@@ -203,7 +203,7 @@ func billOnce(t *testing.T, conf map[string]any, d *testDSP) {
 	c := testClient(t)
 	req := slowRequest("bill-once")
 	req.AT = 1
-	code, resp := auction(t, c, s.base, req)
+	code, resp := postAuction(t, c, s.base, req)
 	require.Equal(t, http.StatusOK, code)
 	_, bid := seatOf(t, resp)
 
@@ -268,7 +268,7 @@ func TestConfigServerLimits(t *testing.T) {
 		done <- resp.StatusCode
 	}()
 	require.Eventually(t, func() bool { return hang.requests.Load() == 1 }, 10*time.Second, time.Millisecond)
-	code, _ := auction(t, c, s.base, slowRequest("shed"))
+	code, _ := postAuction(t, c, s.base, slowRequest("shed"))
 	assert.Equal(t, http.StatusServiceUnavailable, code)
 	assert.Equal(t, http.StatusNoContent, <-done, "the auction in flight ends at its tmax, nothing won")
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gavelrtb/gavel"
 	"github.com/gavelrtb/gavel/adapters/gavelprom"
+	"github.com/gavelrtb/gavel/dashboard"
 	"github.com/gavelrtb/gavel/gavelhttp"
 )
 
@@ -66,6 +67,7 @@ type exchange struct {
 	notices   *gavelhttp.Notices
 	handler   *gavelhttp.AuctionHandler
 	metrics   *gavelprom.Metrics
+	dashboard *dashboard.Dashboard
 	server    *http.Server
 	ready     atomic.Bool
 
@@ -165,6 +167,7 @@ func (x *exchange) shutdown(errc <-chan error) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), x.cfg.shutdownTimeout)
 	defer cancel()
+	_ = x.dashboard.Close() // ends the event streams, which Shutdown would wait for
 	err := x.server.Shutdown(ctx)
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
@@ -177,6 +180,9 @@ func (x *exchange) shutdown(errc <-chan error) error {
 // back, clients closed). It skips what was not made.
 func (x *exchange) close(ctx context.Context) error {
 	var err error
+	if x.dashboard != nil {
+		err = x.dashboard.Close()
+	}
 	if x.notifier != nil {
 		err = errors.Join(err, x.notifier.Close(ctx))
 	}
@@ -213,6 +219,7 @@ func (x *exchange) printBanner(out io.Writer) {
 	fmt.Fprintf(out, "  billing   GET  %s%s?t=TOKEN (the winners' burls)\n", x.base, pathBilling)
 	fmt.Fprintf(out, "  loss      GET  %s%s?t=TOKEN\n", x.base, pathLoss)
 	fmt.Fprintf(out, "  metrics   GET  %s%s\n", x.base, pathMetrics)
+	fmt.Fprintf(out, "  dashboard GET  %s%s (live, in a browser)\n", x.base, pathDashboard)
 	fmt.Fprintf(out, "  health    GET  %s%s, %s%s\n", x.base, pathHealthz, x.base, pathReadyz)
 	fmt.Fprintf(out, "  events    %s\n", x.events.where)
 	if x.conf != nil {

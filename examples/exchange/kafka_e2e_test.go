@@ -30,7 +30,7 @@ func TestConfigKafkaEvents(t *testing.T) {
 	s, _ := launchConfig(t, conf)
 	c := testClient(t)
 
-	code, resp := auction(t, c, s.base, slowRequest("kafka-1"))
+	code, resp := postAuction(t, c, s.base, slowRequest("kafka-1"))
 	require.Equal(t, http.StatusOK, code)
 	_, bid := seatOf(t, resp)
 	r, err := c.Get(bid.BURL)

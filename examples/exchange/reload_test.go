@@ -42,7 +42,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	var sent, failed atomic.Int64
 	var wg sync.WaitGroup
 	for w := range 8 {
-		wg.Go(func() { traffic(ctx, c, s.base, w, &codes, &sent, &failed) })
+		wg.Go(func() { sendUntil(ctx, c, s.base, w, &codes, &sent, &failed) })
 	}
 	sets := [][]*testDSP{{a, b}, {a}, {b}}
 	for i := range 20 { // the last, i = 19, serves sets[1]: {a}
@@ -86,7 +86,7 @@ func assertWins(t *testing.T, c *http.Client, base, seat string) {
 	t.Helper()
 	won := 0
 	for i := 0; i < 20 && won < 3; i++ {
-		code, resp := auction(t, c, base, slowRequest(fmt.Sprintf("wins-%s-%d", seat, i)))
+		code, resp := postAuction(t, c, base, slowRequest(fmt.Sprintf("wins-%s-%d", seat, i)))
 		if code == http.StatusNoContent {
 			continue
 		}
@@ -98,9 +98,9 @@ func assertWins(t *testing.T, c *http.Client, base, seat string) {
 	require.Equal(t, 3, won, "auctions won by %s of 20", seat)
 }
 
-// traffic sends auctions until ctx ends, counting the answers by status
+// sendUntil sends auctions until ctx ends, counting the answers by status
 // in codes and the requests that got none in failed.
-func traffic(ctx context.Context, c *http.Client, base string, worker int, codes *sync.Map, sent, failed *atomic.Int64) {
+func sendUntil(ctx context.Context, c *http.Client, base string, worker int, codes *sync.Map, sent, failed *atomic.Int64) {
 	for i := 0; ctx.Err() == nil; i++ {
 		sent.Add(1)
 		body, _ := json.Marshal(slowRequest(fmt.Sprintf("load-%d-%d", worker, i)))
@@ -189,8 +189,8 @@ func (b *syncBuffer) Bytes() []byte {
 func (b *syncBuffer) String() string { return string(b.Bytes()) }
 
 // TestReloadBudgets changes a budget and adds a bidder with its own: the
-// reload sets both on the ledger the Auctions share, and the metrics read
-// the new account's balance.
+// reload sets both on the ledger the Auctions share, and the metrics (and
+// the dashboard, served with a config too) read the new account's balance.
 func TestReloadBudgets(t *testing.T) {
 	a, b := newTestDSP(t, "a", 2, false), newTestDSP(t, "b", 3, false)
 	events := filepath.Join(t.TempDir(), "events.jsonl")
@@ -213,6 +213,8 @@ func TestReloadBudgets(t *testing.T) {
 	code, metrics := get(t, s.base+pathMetrics)
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, metrics, `account="b"`)
+	code, _ = get(t, s.base+pathDashboard)
+	assert.Equal(t, http.StatusOK, code, "the dashboard")
 }
 
 // metric scrapes the exchange's metrics and returns the value of the

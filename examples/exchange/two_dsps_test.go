@@ -59,7 +59,7 @@ func TestTwoDSPs(t *testing.T) {
 		if i%2 == 1 {
 			req.User = &openrtb2.User{ID: "visitor", Data: []openrtb2.Data{{ID: "site", Segment: []openrtb2.Segment{{ID: "car-owner"}}}}}
 		}
-		code, resp := auction(t, c, s.base, req)
+		code, resp := postAuction(t, c, s.base, req)
 		if code == http.StatusNoContent { // both DSPs drew a no-bid
 			continue
 		}
