@@ -30,7 +30,7 @@ type stores struct {
 	rates    gavelprom.RateReader // the pacer, for the metrics
 	profiles gavel.ProfileStore
 
-	clients map[string]rueidis.Client // by address
+	clients map[string]rueidis.Client // by use and address: see client
 	closers []func(context.Context) error
 }
 
@@ -44,7 +44,8 @@ func newMemoryStores() (*stores, error) {
 
 // openStores returns the stores of c: the ledger, the pacer (none: no
 // pacer) and the profiles (none: no profile store), each in memory or in
-// Redis. It connects to each Redis address once. On error, it closes what
+// Redis. It connects to each Redis address once for the ledger and the
+// pacer, and once for the profiles. On error, it closes what
 // it opened and names each store that failed.
 func openStores(c gavelhttp.StoresConfig) (*stores, error) {
 	s := &stores{clients: map[string]rueidis.Client{}}
@@ -109,7 +110,7 @@ func (s *stores) memoryProfiles(gavelhttp.StoreConfig) error {
 // redisLedger makes the Redis ledger, in strict mode. Closing it gives
 // the leases back.
 func (s *stores) redisLedger(c gavelhttp.StoreConfig) error {
-	client, err := s.client(c.Addr)
+	client, err := s.client(useBudgets, c.Addr)
 	if err != nil {
 		return err
 	}
@@ -125,7 +126,7 @@ func (s *stores) redisLedger(c gavelhttp.StoreConfig) error {
 // redisPacer makes the Redis pacer, which every process pacing the same
 // budgets shares. Closing it sends the spend not yet sent.
 func (s *stores) redisPacer(c gavelhttp.StoreConfig) error {
-	client, err := s.client(c.Addr)
+	client, err := s.client(useBudgets, c.Addr)
 	if err != nil {
 		return err
 	}
@@ -139,7 +140,7 @@ func (s *stores) redisPacer(c gavelhttp.StoreConfig) error {
 }
 
 func (s *stores) redisProfiles(c gavelhttp.StoreConfig) error {
-	client, err := s.client(c.Addr)
+	client, err := s.client(useProfiles, c.Addr)
 	if err != nil {
 		return err
 	}
@@ -151,16 +152,29 @@ func (s *stores) redisProfiles(c gavelhttp.StoreConfig) error {
 	return nil
 }
 
-// client returns the client of the Redis at addr, connecting on first use.
-func (s *stores) client(addr string) (rueidis.Client, error) {
-	if c, ok := s.clients[addr]; ok {
+// Uses of a Redis client.
+const (
+	useBudgets  = "ledger and pacer"
+	useProfiles = "profiles"
+)
+
+// client returns the client of the Redis at addr for use, connecting on
+// first use. The ledger and the pacer share one; the profile store has its
+// own, so that its reads, bounded by a few milliseconds (a profile lookup
+// that times out is a miss), never share a connection's fate with the
+// ledger's reservations: on one shared client, a profile read that timed
+// out was seen to fail a reservation made at the same time with "context
+// deadline exceeded" (2 auctions of 60 lost their winner).
+func (s *stores) client(use, addr string) (rueidis.Client, error) {
+	key := use + "@" + addr
+	if c, ok := s.clients[key]; ok {
 		return c, nil
 	}
 	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}})
 	if err != nil {
 		return nil, fmt.Errorf("redis at %s: %w", addr, err)
 	}
-	s.clients[addr] = c
+	s.clients[key] = c
 	return c, nil
 }
 
@@ -172,9 +186,9 @@ func (s *stores) close(ctx context.Context) error {
 		err = errors.Join(err, c(ctx))
 	}
 	s.closers = nil
-	for addr, c := range s.clients {
+	for key, c := range s.clients {
 		c.Close()
-		delete(s.clients, addr)
+		delete(s.clients, key)
 	}
 	return err
 }
