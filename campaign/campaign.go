@@ -69,8 +69,9 @@ func (f Flight) Active(t time.Time) bool {
 }
 
 // Targeting says which requests a campaign bids on. Every field is a
-// condition; an empty field is no condition. Lists of strings match
-// without regard to case. Media type and size are the creatives' (see
+// condition; an empty field is no condition. Countries, regions, OS,
+// domains and bundles match without regard to case; segments and deals
+// exactly. Media type and size are the creatives' (see
 // Creative): a campaign bids on an imp only with a creative that fits it.
 type Targeting struct {
 	// Countries are the countries the user may be in (geo.country,
