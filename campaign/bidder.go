@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gavelrtb/gavel"
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -36,19 +37,21 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	campaigns []*Campaign
-	clock     gavel.Clock
-	predictor Predictor
-	pacer     gavel.Pacer
-	balances  gavel.BalanceCache
-	budgets   []gavel.Budget
-	accounts  map[string]bool // the budgets' accounts; nil: any account
-	userKey   func(*openrtb2.BidRequest) string
-	currency  string
-	nurl      string
-	burl      string
-	lurl      string
-	errs      []error
+	campaigns     []*Campaign
+	clock         gavel.Clock
+	predictor     Predictor
+	pacer         gavel.Pacer
+	balances      gavel.BalanceCache
+	budgets       []gavel.Budget
+	accounts      map[string]bool // the budgets' accounts; nil: any account
+	userKey       func(*openrtb2.BidRequest) string
+	currency      string
+	freq          FrequencyStore
+	recordTimeout time.Duration
+	nurl          string
+	burl          string
+	lurl          string
+	errs          []error
 }
 
 func (c *config) fail(format string, args ...any) {
@@ -173,7 +176,7 @@ func WithNoticeURLs(nurl, burl, lurl string) Option {
 // invalid option, an invalid budget or one declared twice, an invalid
 // campaign (Campaign.Validate) or two with one ID.
 func NewBidder(name string, opts ...Option) (*Bidder, error) {
-	b := &Bidder{name: name, cfg: config{clock: systemClock{}, predictor: FixedRates, currency: DefaultCurrency, userKey: UserID}}
+	b := &Bidder{name: name, cfg: config{clock: systemClock{}, predictor: FixedRates, currency: DefaultCurrency, userKey: UserID, recordTimeout: DefaultRecordTimeout}}
 	if name == "" {
 		b.cfg.fail("name must not be empty")
 	}
@@ -224,6 +227,9 @@ func (b *Bidder) check(cs []*Campaign, all map[string]*Campaign) []error {
 			errs = append(errs, fmt.Errorf("%w: campaign %q given twice", gavel.ErrInvalidOption, c.ID))
 		}
 		seen[c.ID] = true
+		if len(c.Caps) > 0 && b.cfg.freq == nil {
+			errs = append(errs, fmt.Errorf("%w: campaign %q has frequency caps but the bidder no FrequencyStore", gavel.ErrInvalidOption, c.ID))
+		}
 		if b.cfg.accounts != nil && !b.cfg.accounts[c.Account] {
 			errs = append(errs, fmt.Errorf("%w: campaign %q: account %q has no budget", gavel.ErrInvalidOption, c.ID, c.Account))
 		}

@@ -38,6 +38,7 @@ func (b *Bidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.B
 	p := b.pool.Get().(*probe)
 	defer b.release(p)
 	p.v.reset(req)
+	p.user = b.userHash(req)
 	s.x.requestDims(p, &p.v)
 	now := b.cfg.clock.Now()
 	for i := range req.Imp {
@@ -166,8 +167,7 @@ func mix64(x uint64) uint64 {
 
 // respond picks the best bid of each imp and builds the response.
 func (b *Bidder) respond(ctx context.Context, p *probe) *openrtb2.BidResponse {
-	req := p.v.req
-	user := b.userHash(req)
+	req, user := p.v.req, p.user
 	var resp *openrtb2.BidResponse
 	for i := 0; i < len(p.cands); {
 		imp := p.cands[i].imp

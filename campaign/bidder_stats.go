@@ -14,12 +14,15 @@ type Stats struct {
 	FrequencySkips int64
 	// PredictorErrors counts failed predictions (see Goal.OnPredictorError).
 	PredictorErrors int64
+	// RecordErrors counts impressions Billed could not count.
+	RecordErrors int64
 }
 
 type counters struct {
 	requests, bids                       atomic.Int64
 	paced, unaffordable, frequencyCapped atomic.Int64
 	frequencySkips, predictorErrors      atomic.Int64
+	recordErrors                         atomic.Int64
 }
 
 // Stats returns the Bidder's counts so far.
@@ -28,6 +31,6 @@ func (b *Bidder) Stats() Stats {
 	return Stats{
 		Requests: c.requests.Load(), Bids: c.bids.Load(),
 		Paced: c.paced.Load(), Unaffordable: c.unaffordable.Load(), FrequencyCapped: c.frequencyCapped.Load(),
-		FrequencySkips: c.frequencySkips.Load(), PredictorErrors: c.predictorErrors.Load(),
+		FrequencySkips: c.frequencySkips.Load(), PredictorErrors: c.predictorErrors.Load(), RecordErrors: c.recordErrors.Load(),
 	}
 }

@@ -28,6 +28,10 @@ type Campaign struct {
 
 	// BidCapMicros caps the bid, in CPM micros. It must be positive.
 	BidCapMicros int64
+	// Caps are the campaign's frequency caps, counted on billed
+	// impressions per user; a campaign with caps needs a Bidder with a
+	// FrequencyStore, and does not bid on a request without a user.
+	Caps []FrequencyCap
 
 	Paused bool // a paused campaign never bids
 }
@@ -196,6 +200,11 @@ func (c *Campaign) Validate() error {
 		fail("bid cap must be positive, got %d", c.BidCapMicros)
 	}
 	c.Goal.validate(fail)
+	for i, fc := range c.Caps {
+		if err := fc.Validate(); err != nil {
+			fail("frequency cap %d: %w", i, err)
+		}
+	}
 	if len(c.Creatives) == 0 {
 		fail("no creatives")
 	}

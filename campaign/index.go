@@ -119,6 +119,8 @@ type probe struct {
 	fit   []*creativeEntry
 	cands []cand
 	paced []pacedAccount
+	keys  []CapKey
+	user  string
 	v     view
 }
 
