@@ -47,6 +47,7 @@ type config struct {
 	userKey       func(*openrtb2.BidRequest) string
 	currency      string
 	freq          FrequencyStore
+	clickURL      func(ClickInfo) string
 	recordTimeout time.Duration
 	nurl          string
 	burl          string

@@ -240,7 +240,7 @@ func (b *Bidder) makeBid(req *openrtb2.BidRequest, imp *openrtb2.Imp, c *cand, c
 		MType: cr.MType, CrID: cr.ID, CID: camp.ID, Language: cr.Lang,
 	}
 	if strings.Contains(cr.Markup, ClickMacro) {
-		bid.AdM = strings.ReplaceAll(cr.Markup, ClickMacro, html.EscapeString(b.clickURL(req, imp, camp, cr, price)))
+		bid.AdM = strings.ReplaceAll(cr.Markup, ClickMacro, html.EscapeString(b.clickURL(req, imp, id, camp, cr, price)))
 	}
 	if c.deal != nil {
 		bid.DealID = c.deal.ID
