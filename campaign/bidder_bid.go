@@ -54,6 +54,8 @@ func (b *Bidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.B
 func (b *Bidder) release(p *probe) {
 	clear(p.fit)
 	clear(p.cands)
+	clear(p.wins)
+	p.wins = p.wins[:0]
 	p.fit, p.cands, p.paced = p.fit[:0], p.cands[:0], p.paced[:0]
 	p.v.req = nil
 	b.pool.Put(p)
@@ -165,28 +167,48 @@ func mix64(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// respond picks the best bid of each imp and builds the response.
+// respond picks the best bid of each imp and builds the response, with
+// all its bids in one slice, grouped by seat in the order seats first win.
 func (b *Bidder) respond(ctx context.Context, p *probe) *openrtb2.BidResponse {
-	req, user := p.v.req, p.user
-	var resp *openrtb2.BidResponse
+	req := p.v.req
+	p.wins = p.wins[:0]
 	for i := 0; i < len(p.cands); {
-		imp := p.cands[i].imp
 		j := i
-		for j < len(p.cands) && p.cands[j].imp == imp {
+		for j < len(p.cands) && p.cands[j].imp == p.cands[i].imp {
 			j++
 		}
-		best, cr, price := b.best(ctx, req, p.cands[i:j])
+		if c, cr, price := b.best(ctx, req, p.cands[i:j]); c != nil {
+			p.wins = append(p.wins, win{c: c, cr: cr, price: price})
+		}
 		i = j
-		if best == nil {
+	}
+	if len(p.wins) == 0 {
+		return nil
+	}
+	resp := &openrtb2.BidResponse{ID: req.ID, Cur: b.cfg.currency}
+	bids := make([]openrtb2.Bid, 0, len(p.wins))
+	for k := range p.wins {
+		seat := p.wins[k].c.e.c.Account
+		if slices.ContainsFunc(resp.SeatBid, func(sb openrtb2.SeatBid) bool { return sb.Seat == seat }) {
 			continue
 		}
-		if resp == nil {
-			resp = &openrtb2.BidResponse{ID: req.ID, Cur: b.cfg.currency}
+		start := len(bids)
+		for l := k; l < len(p.wins); l++ {
+			if w := &p.wins[l]; w.c.e.c.Account == seat {
+				bids = append(bids, b.makeBid(req, &req.Imp[w.c.imp], w.c, w.cr, w.price, p.user))
+			}
 		}
-		addBid(resp, best.e.c.Account, b.makeBid(req, &req.Imp[imp], best, cr, price, user))
-		b.stats.bids.Add(1)
+		resp.SeatBid = append(resp.SeatBid, openrtb2.SeatBid{Seat: seat, Bid: bids[start:len(bids):len(bids)]})
 	}
+	b.stats.bids.Add(int64(len(bids)))
 	return resp
+}
+
+// win is the best bid of an imp.
+type win struct {
+	c     *cand
+	cr    *Creative
+	price int64
 }
 
 // best returns the candidate and creative that bid the most, at least the
@@ -210,16 +232,6 @@ func (b *Bidder) best(ctx context.Context, req *openrtb2.BidRequest, cands []can
 		}
 	}
 	return best, bestC, price
-}
-
-func addBid(resp *openrtb2.BidResponse, seat string, bid openrtb2.Bid) {
-	for i := range resp.SeatBid {
-		if resp.SeatBid[i].Seat == seat {
-			resp.SeatBid[i].Bid = append(resp.SeatBid[i].Bid, bid)
-			return
-		}
-	}
-	resp.SeatBid = append(resp.SeatBid, openrtb2.SeatBid{Seat: seat, Bid: []openrtb2.Bid{bid}})
 }
 
 // userHash is the user key's hash as 16 hex digits, NoUser without one.

@@ -119,6 +119,7 @@ type probe struct {
 	fit   []*creativeEntry
 	cands []cand
 	paced []pacedAccount
+	wins  []win
 	keys  []CapKey
 	user  string
 	v     view
