@@ -373,3 +373,43 @@ func TestFrequencyStoreDownFailsClosed(t *testing.T) {
 	b.Billed(gavel.Billing{Bidder: "house", BidID: strings.Replace(bid.ID, "free.", "capped.", 1)}, 1)
 	assert.Equal(t, int64(1), b.Stats().RecordErrors)
 }
+
+// TestBilledThroughAuction bills the winner of a real Auction and tells
+// the Bidder (as gavelhttp's Notices would through WithNoticesHooks): the
+// frequency-capped campaign then leaves the user alone, and the other
+// campaign wins on its own account.
+func TestBilledThroughAuction(t *testing.T) {
+	capped, other := validCampaign("capped"), validCampaign("other")
+	capped.Goal.Value = 3_000_000
+	capped.Caps = []campaign.FrequencyCap{{Max: 1, Period: campaign.PeriodDay}}
+	store, err := campaign.NewMemoryFrequencyStore()
+	require.NoError(t, err)
+	b, err := campaign.NewBidder("house", campaign.WithCampaigns(capped, other), campaign.WithFrequencyStore(store),
+		campaign.WithBudgets(gavel.Budget{Account: "acct-capped", Amount: 1_000_000}, gavel.Budget{Account: "acct-other", Amount: 1_000_000}))
+	require.NoError(t, err)
+	ledger, err := gavel.NewMemoryLedger()
+	require.NoError(t, err)
+	a, err := gavel.New(gavel.WithBidders(b), gavel.WithBidderSeats(b.Name(), b.Accounts()...),
+		gavel.WithAccounts(b.AccountFunc(gavel.BidderAccount)), gavel.WithLedger(ledger), gavel.WithBudgets(b.Budgets()...))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, a.Close(context.Background())) }()
+	ctx := context.Background()
+
+	winner := func() (string, gavel.Billing) {
+		res, err := a.Run(ctx, baseRequest())
+		require.NoError(t, err)
+		w := res.Imps[0].Winner
+		require.GreaterOrEqual(t, w, 0)
+		bl, err := res.Billing(w)
+		require.NoError(t, err)
+		return res.Bids[w].Seat, bl
+	}
+	seat, bl := winner()
+	require.Equal(t, "acct-capped", seat)
+	require.NoError(t, a.Commit(ctx, bl, bl.Hold.Amount))
+	b.Billed(bl, bl.Hold.Amount)
+	seat, _ = winner()
+	assert.Equal(t, "acct-other", seat)
+	assert.Equal(t, int64(1), b.Stats().FrequencyCapped)
+	assert.ErrorIs(t, b.Record(ctx, "not-a-bid-id"), campaign.ErrBidID)
+}
