@@ -252,7 +252,7 @@ func (b *Bidder) makeBid(req *openrtb2.BidRequest, imp *openrtb2.Imp, c *cand, c
 		MType: cr.MType, CrID: cr.ID, CID: camp.ID, Language: cr.Lang,
 	}
 	if strings.Contains(cr.Markup, ClickMacro) {
-		bid.AdM = strings.ReplaceAll(cr.Markup, ClickMacro, html.EscapeString(b.clickURL(req, imp, id, camp, cr, price)))
+		bid.AdM = withClickURL(cr, b.clickURL(req, imp, id, camp, cr, price))
 	}
 	if c.deal != nil {
 		bid.DealID = c.deal.ID
@@ -280,4 +280,15 @@ func hex16(v uint64) string {
 		v >>= 4
 	}
 	return string(s[:])
+}
+
+// withClickURL puts u in place of the ClickMacro of cr's markup, escaped
+// for HTML and XML (banner, video, audio) unless the macro sits in a
+// CDATA section, and as it is in native markup (JSON), since URLs hold no
+// quote.
+func withClickURL(cr *Creative, u string) string {
+	if cr.MType != openrtb2.MarkupNative && !strings.Contains(cr.Markup, "<![CDATA["+ClickMacro) {
+		u = html.EscapeString(u)
+	}
+	return strings.ReplaceAll(cr.Markup, ClickMacro, u)
 }

@@ -119,7 +119,10 @@ type Creative struct {
 	Protocol adcom1.MediaCreativeSubtype // video protocol (VAST version); 0: any imp's
 
 	// Markup is the bid's adm. ClickMacro in it is replaced with the click
-	// URL (HTML-escaped; see WithClickURL), or with Landing without one.
+	// URL (see WithClickURL), or with Landing without one: HTML-escaped in
+	// banner, video and audio markup, unless the macro opens a CDATA
+	// section ("<![CDATA[{{CLICK_URL}}"), and as it is in native markup. A
+	// creative whose markup loads an http:// URL never serves a secure imp.
 	Markup  string
 	Landing string // the landing page; required when Markup has ClickMacro
 

@@ -46,9 +46,10 @@ type entry struct {
 }
 
 type creativeEntry struct {
-	cr      *Creative
-	adomain []string // lower case
-	lang    string   // lower case
+	cr       *Creative
+	adomain  []string // lower case
+	lang     string   // lower case
+	insecure bool     // the markup loads an http:// URL
 }
 
 func compile(c *Campaign) *entry {
@@ -68,7 +69,7 @@ func compile(c *Campaign) *entry {
 	}
 	for i := range c.Creatives {
 		cr := &c.Creatives[i]
-		ce := creativeEntry{cr: cr, lang: strings.ToLower(cr.Lang)}
+		ce := creativeEntry{cr: cr, lang: strings.ToLower(cr.Lang), insecure: insecureURL(cr.Markup)}
 		for _, d := range cr.ADomain {
 			ce.adomain = append(ce.adomain, strings.ToLower(d))
 		}
@@ -186,33 +187,38 @@ func (e *entry) deal(imp *openrtb2.Imp) (*openrtb2.Deal, bool) {
 // fits reports whether creative ce may serve imp under the request's
 // blocks (badv, bcat, wlang), the imp's (battr) and the deal's (wadomain).
 func (ce *creativeEntry) fits(v *view, imp *openrtb2.Imp, deal *openrtb2.Deal) bool {
+	if ce.insecure && imp.Secure != nil && *imp.Secure == 1 {
+		return false
+	}
+	battr, ok := ce.media(imp)
+	return ok && ce.allowed(v, battr, deal)
+}
+
+// media reports whether the creative's media type and size fit imp, and
+// the attributes the imp blocks for that media.
+func (ce *creativeEntry) media(imp *openrtb2.Imp) ([]adcom1.CreativeAttribute, bool) {
 	cr := ce.cr
-	var battr []adcom1.CreativeAttribute
 	switch cr.MType {
 	case openrtb2.MarkupBanner:
-		if imp.Banner == nil || !bannerFits(imp.Banner, cr.W, cr.H) {
-			return false
+		if b := imp.Banner; b != nil && bannerFits(b, cr.W, cr.H) {
+			return b.BAttr, true
 		}
-		battr = imp.Banner.BAttr
 	case openrtb2.MarkupVideo:
-		vd := imp.Video
-		if vd == nil || !durationFits(cr.Duration, vd.MinDuration, vd.MaxDuration, vd.RqdDurs) || !protocolFits(cr.Protocol, vd.Protocols, vd.Protocol) {
-			return false
+		if vd := imp.Video; vd != nil && durationFits(cr.Duration, vd.MinDuration, vd.MaxDuration, vd.RqdDurs) &&
+			protocolFits(cr.Protocol, vd.Protocols, vd.Protocol) {
+			return vd.BAttr, true
 		}
-		battr = vd.BAttr
 	case openrtb2.MarkupAudio:
-		a := imp.Audio
-		if a == nil || !durationFits(cr.Duration, a.MinDuration, a.MaxDuration, a.RqdDurs) || !protocolFits(cr.Protocol, a.Protocols, 0) {
-			return false
+		if a := imp.Audio; a != nil && durationFits(cr.Duration, a.MinDuration, a.MaxDuration, a.RqdDurs) &&
+			protocolFits(cr.Protocol, a.Protocols, 0) {
+			return a.BAttr, true
 		}
-		battr = a.BAttr
 	case openrtb2.MarkupNative:
-		if imp.Native == nil {
-			return false
+		if n := imp.Native; n != nil {
+			return n.BAttr, true
 		}
-		battr = imp.Native.BAttr
 	}
-	return ce.allowed(v, battr, deal)
+	return nil, false
 }
 
 func (ce *creativeEntry) allowed(v *view, battr []adcom1.CreativeAttribute, deal *openrtb2.Deal) bool {
@@ -288,4 +294,20 @@ func (e *entry) match(v *view, imp *openrtb2.Imp, dst []*creativeEntry) (deal *o
 		}
 	}
 	return deal, dst, len(dst) > n
+}
+
+// insecureURL reports whether markup holds an http:// URL, ignoring case;
+// XML namespace names under www.w3.org, never fetched, do not count.
+func insecureURL(markup string) bool {
+	s := strings.ToLower(markup)
+	for {
+		i := strings.Index(s, "http://")
+		if i < 0 {
+			return false
+		}
+		s = s[i+len("http://"):]
+		if !strings.HasPrefix(s, "www.w3.org/") {
+			return true
+		}
+	}
 }

@@ -190,3 +190,33 @@ func videoCreative(d int64, p adcom1.MediaCreativeSubtype) func(*campaign.Campai
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestSecureAndClickEscaping(t *testing.T) {
+	c := validCampaign("c")
+	c.Creatives = []campaign.Creative{
+		{ID: "plain", MType: openrtb2.MarkupBanner, W: 300, H: 250, Markup: `<img src="http://cdn.example/a.png">`},
+		{ID: "v", MType: openrtb2.MarkupVideo, Duration: 15, Landing: "https://adv.example/?a=1&b=2",
+			Markup: `<VAST xmlns="http://www.w3.org/2001/XMLSchema"><ClickThrough><![CDATA[` + campaign.ClickMacro + `]]></ClickThrough></VAST>`},
+		{ID: "n", MType: openrtb2.MarkupNative, Landing: "https://adv.example/?a=1&b=2", Markup: `{"link":{"url":"` + campaign.ClickMacro + `"}}`},
+	}
+	b, err := campaign.NewBidder("house", campaign.WithCampaigns(c))
+	require.NoError(t, err)
+	req := baseRequest()
+	resp, _ := b.Bid(context.Background(), req)
+	_, bid := onlyBid(t, resp)
+	assert.Equal(t, "plain", bid.CrID)
+	req.Imp[0].Secure = ptr(int8(1))
+	resp, _ = b.Bid(context.Background(), req)
+	assert.Nil(t, resp, "an http:// creative does not serve a secure imp")
+
+	videoImp(req, 0, 0)
+	req.Imp[0].Secure = ptr(int8(1))
+	resp, _ = b.Bid(context.Background(), req)
+	_, bid = onlyBid(t, resp)
+	assert.Contains(t, bid.AdM, "<![CDATA[https://adv.example/?a=1&b=2]]>", "xmlns does not make it insecure; CDATA is not escaped")
+
+	req.Imp[0] = openrtb2.Imp{ID: "1", Native: &openrtb2.Native{Request: "{}"}}
+	resp, _ = b.Bid(context.Background(), req)
+	_, bid = onlyBid(t, resp)
+	assert.Equal(t, `{"link":{"url":"https://adv.example/?a=1&b=2"}}`, bid.AdM)
+}
