@@ -115,3 +115,32 @@ func BenchmarkCampaignBid(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCampaignSet is one Set of one changed campaign among n: a
+// change rebuilds the snapshot's index, reusing the compiled campaigns
+// that did not change.
+func BenchmarkCampaignSet(b *testing.B) {
+	for _, n := range []int{1000, 100_000} {
+		b.Run("campaigns="+strconv.Itoa(n), func(b *testing.B) {
+			cs := campaignSet(n)
+			bd, err := campaign.NewBidder("house", campaign.WithCampaigns(cs...))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var c campaign.Campaign
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				c = *cs[0] // a new value each time: a Campaign given to Set must not change
+				c.Goal.Value = 1_000_000 + int64(i)
+				if err := bd.Set(&c); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if got, _ := bd.Campaign(c.ID); got.Goal.Value != c.Goal.Value {
+				b.Fatal("the last Set is not in the Bidder")
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package campaign
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -190,7 +191,7 @@ func NewBidder(name string, opts ...Option) (*Bidder, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	b.snap.Store(build(all))
+	b.snap.Store(buildAll(all))
 	b.pool.New = func() any { return new(probe) }
 	b.cfg.campaigns = nil
 	return b, nil
@@ -275,11 +276,12 @@ func (b *Bidder) AccountFunc(other gavel.AccountFunc) gavel.AccountFunc {
 func (b *Bidder) Set(cs ...*Campaign) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	all := b.snap.Load().copyAll()
+	s := b.snap.Load()
+	all := s.copyAll()
 	if errs := b.check(cs, all); len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	b.snap.Store(build(all))
+	b.snap.Store(build(all, s.withIDs(all), s))
 	return nil
 }
 
@@ -291,7 +293,8 @@ func (b *Bidder) Replace(cs ...*Campaign) error {
 	if errs := b.check(cs, all); len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	b.snap.Store(build(all))
+	s := b.snap.Load()
+	b.snap.Store(build(all, slices.Sorted(maps.Keys(all)), s))
 	return nil
 }
 
@@ -333,7 +336,7 @@ func (b *Bidder) edit(ids []string, f func(map[string]*Campaign, *Campaign)) int
 		}
 	}
 	if n > 0 {
-		b.snap.Store(build(all))
+		b.snap.Store(build(all, s.withIDs(all), s))
 	}
 	return n
 }
@@ -349,10 +352,9 @@ func (b *Bidder) Campaign(id string) (*Campaign, bool) {
 // Do not modify them.
 func (b *Bidder) Campaigns() []*Campaign {
 	s := b.snap.Load()
-	cs := make([]*Campaign, 0, len(s.all))
-	for _, c := range s.all {
-		cs = append(cs, c)
+	cs := make([]*Campaign, len(s.ids))
+	for i, id := range s.ids {
+		cs[i] = s.all[id]
 	}
-	slices.SortFunc(cs, func(x, y *Campaign) int { return cmpString(x.ID, y.ID) })
 	return cs
 }

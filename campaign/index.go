@@ -48,35 +48,41 @@ type index struct {
 	format                                postings[formatKey]
 }
 
-func (x *index) add(e *entry) {
-	t := &e.c.Targeting
-	p := e.pos
-	x.country.add(p, keys(e.countries))
-	x.region.add(p, keys(e.regions))
-	x.os.add(p, keys(e.os))
-	x.segment.add(p, keys(e.segments))
-	x.deal.add(p, keys(e.deals))
-	dt := make([]string, 0, len(t.DeviceTypes))
-	for _, d := range t.DeviceTypes {
-		dt = append(dt, strconv.Itoa(int(d)))
-	}
-	x.devType.add(p, dt)
-	if e.domains == nil && e.bundles == nil {
+func (x *index) add(e *entry, p int32) {
+	k := &e.keys
+	x.country.add(p, k.country)
+	x.region.add(p, k.region)
+	x.os.add(p, k.os)
+	x.segment.add(p, k.segment)
+	x.deal.add(p, k.deal)
+	x.devType.add(p, k.devType)
+	if len(k.domain) == 0 && len(k.bundle) == 0 {
 		x.inventoryAny = append(x.inventoryAny, p)
 	}
-	x.domain = addAll(x.domain, p, keys(e.domains))
-	x.bundle = addAll(x.bundle, p, keys(e.bundles))
-	fk := make([]formatKey, 0, len(e.creatives))
+	x.domain = addAll(x.domain, p, k.domain)
+	x.bundle = addAll(x.bundle, p, k.bundle)
+	x.format.add(p, k.format)
+}
+
+// indexKeys returns the values e is indexed under.
+func (e *entry) indexKeys() entryKeys {
+	k := entryKeys{
+		country: keys(e.countries), region: keys(e.regions), os: keys(e.os), segment: keys(e.segments),
+		deal: keys(e.deals), domain: keys(e.domains), bundle: keys(e.bundles),
+	}
+	for _, d := range e.devTypes {
+		k.devType = append(k.devType, strconv.Itoa(int(d)))
+	}
 	for _, ce := range e.creatives {
-		k := formatKey{mtype: ce.cr.MType}
-		if k.mtype == openrtb2.MarkupBanner {
-			k.w, k.h = ce.cr.W, ce.cr.H
+		f := formatKey{mtype: ce.cr.MType}
+		if f.mtype == openrtb2.MarkupBanner {
+			f.w, f.h = ce.cr.W, ce.cr.H
 		}
-		if !slices.Contains(fk, k) {
-			fk = append(fk, k)
+		if !slices.Contains(k.format, f) {
+			k.format = append(k.format, f)
 		}
 	}
-	x.format.add(p, fk)
+	return k
 }
 
 func addAll(m map[string][]int32, pos int32, ks []string) map[string][]int32 {
@@ -90,6 +96,9 @@ func addAll(m map[string][]int32, pos int32, ks []string) map[string][]int32 {
 }
 
 func keys(s set) []string {
+	if len(s) == 0 {
+		return nil
+	}
 	ks := make([]string, 0, len(s))
 	for k := range s {
 		ks = append(ks, k)

@@ -142,7 +142,7 @@ func TestIndexEqualsScan(t *testing.T) {
 		require.NoError(t, c.Validate())
 		all[c.ID] = c
 	}
-	s := build(all)
+	s := buildAll(all)
 	matched := 0
 	for range 100 {
 		req := randomRequest(r)
@@ -152,4 +152,40 @@ func TestIndexEqualsScan(t *testing.T) {
 	}
 	t.Logf("%d of 10000 pairs match", matched)
 	require.Greater(t, matched, 100, "the random pairs must match often enough to test something")
+}
+
+// TestChangedSnapshotEqualsFresh changes campaigns 300 times at random
+// and checks that the snapshot built change by change, reusing entries,
+// finds what a snapshot built from scratch finds.
+func TestChangedSnapshotEqualsFresh(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var cs []*Campaign
+	for i := range 200 {
+		cs = append(cs, randomCampaign(r, i))
+	}
+	b, err := NewBidder("house", WithCampaigns(cs...))
+	require.NoError(t, err)
+	for n := range 300 {
+		id := fmt.Sprintf("c%d", r.IntN(250))
+		switch r.IntN(4) {
+		case 0:
+			b.Remove(id)
+		case 1:
+			b.Pause(id)
+		case 2:
+			b.Resume(id)
+		default:
+			c := randomCampaign(r, 1000+n)
+			c.ID = id
+			require.NoError(t, b.Set(c))
+		}
+	}
+	s := b.snap.Load()
+	fresh := buildAll(s.copyAll())
+	require.Equal(t, fresh.ids, s.ids)
+	require.Len(t, s.entries, len(fresh.entries))
+	for range 100 {
+		req := randomRequest(r)
+		require.Equal(t, matching(fresh, req, true), matching(s, req, false))
+	}
 }

@@ -33,8 +33,7 @@ func (s set) has(v string) bool {
 // entry is a campaign compiled for matching: its lists as sets, case
 // folded where Targeting says so. Entries are immutable.
 type entry struct {
-	c   *Campaign
-	pos int32 // its place in the snapshot's entries
+	c *Campaign
 
 	countries, regions, os set
 	domains, bundles       set
@@ -43,6 +42,13 @@ type entry struct {
 	segments, deals        set
 	devTypes               []adcom1.DeviceType
 	creatives              []creativeEntry
+	keys                   entryKeys
+}
+
+// entryKeys are the values an entry is indexed under, per dimension.
+type entryKeys struct {
+	country, region, os, devType, segment, deal, domain, bundle []string
+	format                                                      []formatKey
 }
 
 type creativeEntry struct {
@@ -75,6 +81,7 @@ func compile(c *Campaign) *entry {
 		}
 		e.creatives = append(e.creatives, ce)
 	}
+	e.keys = e.indexKeys()
 	return e
 }
 
