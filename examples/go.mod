@@ -12,6 +12,7 @@ require (
 )
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/gavelrtb/gavel/adapters/gavelprom v0.1.0
 	github.com/influxdata/tdigest v0.0.1 // indirect

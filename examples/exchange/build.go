@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gavelrtb/gavel"
@@ -23,6 +24,10 @@ func (x *exchange) build() error {
 	}
 	x.file = f
 	if x.metrics, err = gavelprom.New(); err != nil {
+		return err
+	}
+	// The Go runtime's metrics with gavel's: go_goroutines, memory, GC.
+	if err := x.metrics.Registry().Register(collectors.NewGoCollector()); err != nil {
 		return err
 	}
 	if x.sink, err = gavel.NewAsyncSink(gavel.NewJSONLinesSink(f), gavel.WithSinkHooks(x.metrics)); err != nil {
@@ -42,7 +47,7 @@ func (x *exchange) build() error {
 	if err != nil {
 		return err
 	}
-	handler, err := gavelhttp.NewAuctionHandler(x.auction, gavelhttp.WithNotices(notices))
+	handler, err := gavelhttp.NewAuctionHandler(x.auction, append([]gavelhttp.HandlerOption{gavelhttp.WithNotices(notices)}, x.cfg.handler...)...)
 	if err != nil {
 		return err
 	}
@@ -71,8 +76,14 @@ func (x *exchange) buildAuction() error {
 	if err != nil {
 		return err
 	}
+	budgets := append([]gavel.Budget(nil), demoBudgets...)
+	if x.cfg.asap {
+		for i := range budgets {
+			budgets[i].Pacing = gavel.PacingASAP
+		}
+	}
 	opts := []gavel.Option{
-		gavel.WithLedger(ledger), gavel.WithPacer(pacer), gavel.WithBudgets(demoBudgets...),
+		gavel.WithLedger(ledger), gavel.WithPacer(pacer), gavel.WithBudgets(budgets...),
 		gavel.WithProfileStore(profiles), gavel.WithProfileKeys(gavel.ProfileKeyUserID),
 		gavel.WithEventSink(x.sink), gavel.WithHooks(x.metrics),
 	}

@@ -37,6 +37,9 @@ type config struct {
 	drain           time.Duration // /readyz answers 503 this long before the server stops accepting
 	shutdownTimeout time.Duration // bounds the rest of the shutdown
 
+	handler []gavelhttp.HandlerOption // the auction handler's options: shedding
+	asap    bool                      // the demo budgets paced ASAP, not evenly
+
 	// For tests: started gets the base URL once the exchange serves;
 	// draining is called once /readyz answers 503, before the server
 	// stops accepting.
