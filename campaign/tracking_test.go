@@ -386,3 +386,32 @@ func TestClickURLBadLanding(t *testing.T) {
 	}
 	assert.True(t, strings.HasPrefix(tr.ClickURL(campaign.ClickInfo{Landing: "HTTP://shop.example"}), "https://ads.example/track/click?t="))
 }
+
+type countingHook struct{ clicks, convs atomic.Int64 }
+
+func (h *countingHook) Clicked(e gavel.Event) {
+	if e.Type == gavel.EventClick {
+		h.clicks.Add(1)
+	}
+}
+
+func (h *countingHook) Converted(e gavel.Event) {
+	if e.Type == gavel.EventConversion && e.OrderID == "o1" {
+		h.convs.Add(1)
+	}
+}
+
+func TestTrackerHooks(t *testing.T) {
+	h := &countingHook{}
+	r := newTrackRig(t, []gavelhttp.Key{key1}, campaign.WithTrackerHooks(h))
+	u := r.tr.ClickURL(testClick(0))
+	tok := r.click(t, u)
+	r.click(t, u)
+	r.convert(t, tok, "o1")
+	r.convert(t, tok, "o1")
+	assert.Equal(t, int64(1), h.clicks.Load(), "replays are not told")
+	assert.Equal(t, int64(1), h.convs.Load())
+
+	_, err := campaign.NewTracker("https://ads.example", []gavelhttp.Key{key1}, gavel.EventSinkFunc(nil), campaign.WithTrackerHooks(42))
+	assert.ErrorContains(t, err, "hook int implements neither ClickHook nor ConversionHook")
+}
