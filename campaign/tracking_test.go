@@ -415,3 +415,27 @@ func TestTrackerHooks(t *testing.T) {
 	_, err := campaign.NewTracker("https://ads.example", []gavelhttp.Key{key1}, gavel.EventSinkFunc(nil), campaign.WithTrackerHooks(42))
 	assert.ErrorContains(t, err, "hook int implements neither ClickHook nor ConversionHook")
 }
+
+// TestTrackerThroughAsyncSink records through the sink an Auction writes
+// to: the events arrive once the AsyncSink is closed.
+func TestTrackerThroughAsyncSink(t *testing.T) {
+	out := &lockedBuffer{}
+	async, err := gavel.NewAsyncSink(gavel.NewJSONLinesSink(out))
+	require.NoError(t, err)
+	tr, err := campaign.NewTracker("https://ads.example/track", []gavelhttp.Key{key1}, async)
+	require.NoError(t, err)
+	for i := range 3 {
+		w := httptest.NewRecorder()
+		tr.ClickHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, tr.ClickURL(testClick(i)), nil))
+		require.Equal(t, http.StatusFound, w.Code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, async.Close(ctx))
+	events := out.events(t)
+	require.Len(t, events, 3)
+	for i, e := range events {
+		assert.Equal(t, gavel.EventClick, e.Type)
+		assert.Equal(t, testClick(i).AuctionID, e.AuctionID)
+	}
+}
