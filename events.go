@@ -128,9 +128,10 @@ const EventSchemaVersion = 1
 //	              conversion).
 //	creative      Creative, the id of the campaign's creative, the bid's
 //	              crid (click, conversion).
-//	click_id      ClickID, the click's id, 32 hex digits: the same on a
-//	              click and on every conversion attributed to it (click,
-//	              conversion).
+//	click_id      ClickID, 32 hex digits naming the click URL of one ad:
+//	              the same on its clicks (a click counted again after the
+//	              replay window) and on every conversion attributed to them
+//	              (click, conversion).
 //	order_id      OrderID, the advertiser's id of the conversion, when it
 //	              gave one (conversion).
 //

@@ -143,6 +143,8 @@ type trackerConfig struct {
 	memory                                int
 	param                                 string
 	now                                   func() time.Time
+	clicked                               []ClickHook
+	converted                             []ConversionHook
 	errs                                  []error
 }
 
@@ -202,6 +204,42 @@ func WithTrackerClock(now func() time.Time) TrackerOption {
 			return
 		}
 		c.now = now
+	})
+}
+
+// A ClickHook is told of every click a Tracker recorded, once per click
+// (never for a replay or a HEAD), with its event, after the sink's Write
+// returned, failed or not: a dashboard's per-campaign click counts, an
+// online model's labels. It is called on the click's request goroutine:
+// it must be quick and safe for concurrent use.
+type ClickHook interface {
+	Clicked(e gavel.Event)
+}
+
+// A ConversionHook is told of every conversion a Tracker recorded, once
+// per click and order id, as ClickHook is of clicks.
+type ConversionHook interface {
+	Converted(e gavel.Event)
+}
+
+// WithTrackerHooks registers hooks, each implementing ClickHook,
+// ConversionHook or both; a value that implements neither is refused.
+// Default none.
+func WithTrackerHooks(hooks ...any) TrackerOption {
+	return trackerOptionFunc(func(c *trackerConfig) {
+		for _, h := range hooks {
+			ck, isClick := h.(ClickHook)
+			cv, isConv := h.(ConversionHook)
+			if isClick {
+				c.clicked = append(c.clicked, ck)
+			}
+			if isConv {
+				c.converted = append(c.converted, cv)
+			}
+			if !isClick && !isConv {
+				c.errs = append(c.errs, fmt.Errorf("hook %T implements neither ClickHook nor ConversionHook", h))
+			}
+		}
 	})
 }
 

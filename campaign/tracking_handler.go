@@ -49,7 +49,11 @@ func (t *Tracker) serveClick(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		if t.clicks.add(key, now, now.Add(t.cfg.dedupe)) {
 			t.stats.clicks.Add(1)
-			t.record(r.Context(), event(gavel.EventClick, now, &tk.info, id, ""))
+			e := event(gavel.EventClick, now, &tk.info, id, "")
+			t.record(r.Context(), e)
+			for _, h := range t.cfg.clicked {
+				h.Clicked(e)
+			}
 		} else {
 			t.stats.dupClicks.Add(1)
 		}
@@ -87,7 +91,11 @@ func (t *Tracker) serveConversion(w http.ResponseWriter, r *http.Request) {
 	}
 	if t.convs.add(conversionKey(tk.clickID, order), now, tk.expires) {
 		t.stats.convs.Add(1)
-		t.record(r.Context(), event(gavel.EventConversion, now, &tk.info, tk.clickID, order))
+		e := event(gavel.EventConversion, now, &tk.info, tk.clickID, order)
+		t.record(r.Context(), e)
+		for _, h := range t.cfg.converted {
+			h.Converted(e)
+		}
 	} else {
 		t.stats.dupConvs.Add(1)
 	}
