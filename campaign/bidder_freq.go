@@ -55,7 +55,12 @@ func (b *Bidder) capFrequency(ctx context.Context, p *probe, now time.Time) {
 	var counts []int64
 	err := errNoUser
 	if p.user != NoUser {
-		counts, err = b.cfg.freq.Counts(ctx, p.user, p.keys, now)
+		if a, ok := b.cfg.freq.(countsAppender); ok {
+			p.counts, err = a.AppendCounts(ctx, p.counts[:0], p.user, p.keys, now)
+			counts = p.counts
+		} else {
+			counts, err = b.cfg.freq.Counts(ctx, p.user, p.keys, now)
+		}
 		if err == nil && len(counts) != len(p.keys) {
 			err = fmt.Errorf("campaign: frequency store returned %d counts for %d keys", len(counts), len(p.keys))
 		}
@@ -77,6 +82,12 @@ func (b *Bidder) capFrequency(ctx context.Context, p *probe, now time.Time) {
 }
 
 var errNoUser = fmt.Errorf("campaign: no user")
+
+// countsAppender is a FrequencyStore that can append its counts to a
+// slice, as MemoryFrequencyStore can: the Bidder then reuses its slice.
+type countsAppender interface {
+	AppendCounts(ctx context.Context, dst []int64, user string, keys []CapKey, now time.Time) ([]int64, error)
+}
 
 func atCap(c *Campaign, keys []CapKey, counts []int64) bool {
 	for _, fc := range c.Caps {

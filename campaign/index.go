@@ -123,15 +123,16 @@ func (u *lists) add(l []int32) {
 
 // probe holds the per-call state of a lookup; probes are pooled.
 type probe struct {
-	dims  [numDims]lists
-	out   []int32
-	fit   []*creativeEntry
-	cands []cand
-	paced []pacedAccount
-	wins  []win
-	keys  []CapKey
-	user  string
-	v     view
+	dims   [numDims]lists
+	out    []int32
+	fit    []*creativeEntry
+	cands  []cand
+	paced  []pacedAccount
+	wins   []win
+	keys   []CapKey
+	counts []int64
+	user   string
+	v      view
 }
 
 const (
