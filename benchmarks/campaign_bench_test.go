@@ -76,44 +76,69 @@ func campaignRequest() *openrtb2.BidRequest {
 // BenchmarkCampaignBid is the campaign Bidder's Bid for a 3-imp request
 // against 10, 1,000 and 100,000 campaigns, of which at most 20 match: the
 // index makes the cost follow the matching campaigns, not all of them.
+// With caps=memory every campaign has a daily frequency cap, counted in a
+// MemoryFrequencyStore (one Counts per call, the user below the cap).
 // Every call must bid on all 3 imps.
 func BenchmarkCampaignBid(b *testing.B) {
 	for _, n := range []int{10, 1000, 100_000} {
-		b.Run("campaigns="+strconv.Itoa(n)+"/imps=3", func(b *testing.B) {
-			bd, err := campaign.NewBidder("house", campaign.WithCampaigns(campaignSet(n)...))
-			if err != nil {
-				b.Fatal(err)
-			}
-			req := campaignRequest()
-			ctx := context.Background()
-			check := func() {
-				resp, err := bd.Bid(ctx, req)
-				bids := 0
-				if resp != nil {
-					for _, sb := range resp.SeatBid {
-						bids += len(sb.Bid)
-					}
-				}
-				if err != nil || bids != 3 {
-					b.Fatalf("want 3 bids, got %d (%v)", bids, err)
-				}
-			}
-			check()
-			before := bd.Stats().Bids
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				if _, err := bd.Bid(ctx, req); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			if got := bd.Stats().Bids - before; got != int64(3*b.N) {
-				b.Fatalf("%d bids in %d calls, want 3 per call", got, b.N)
-			}
-			check()
-		})
+		for _, caps := range []string{"off", "memory"} {
+			b.Run("campaigns="+strconv.Itoa(n)+"/imps=3/caps="+caps, func(b *testing.B) {
+				benchCampaignBid(b, n, caps == "memory")
+			})
+		}
 	}
+}
+
+func benchCampaignBid(b *testing.B, n int, capped bool) {
+	cs := campaignSet(n)
+	opts := []campaign.Option{campaign.WithCampaigns(cs...)}
+	if capped {
+		store, err := campaign.NewMemoryFrequencyStore()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range cs {
+			c.Caps = []campaign.FrequencyCap{{Max: 1 << 40, Period: campaign.PeriodDay}}
+		}
+		opts = append(opts, campaign.WithFrequencyStore(store))
+	}
+	bd, err := campaign.NewBidder("house", opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := campaignRequest()
+	ctx := context.Background()
+	check := func() {
+		resp, err := bd.Bid(ctx, req)
+		bids := 0
+		if resp != nil {
+			for _, sb := range resp.SeatBid {
+				bids += len(sb.Bid)
+			}
+		}
+		if err != nil || bids != 3 {
+			b.Fatalf("want 3 bids, got %d (%v)", bids, err)
+		}
+	}
+	check()
+	before := bd.Stats().Bids
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := startCPU()
+	for range b.N {
+		if _, err := bd.Bid(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu.report(b)
+	b.StopTimer()
+	if got := bd.Stats().Bids - before; got != int64(3*b.N) {
+		b.Fatalf("%d bids in %d calls, want 3 per call", got, b.N)
+	}
+	if st := bd.Stats(); st.FrequencySkips != 0 || st.FrequencyCapped != 0 {
+		b.Fatalf("frequency caps held campaigns back: %+v", st)
+	}
+	check()
 }
 
 // BenchmarkCampaignSet is one Set of one changed campaign among n: a
