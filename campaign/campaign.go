@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -203,6 +204,7 @@ func (c *Campaign) Validate() error {
 		fail("bid cap must be positive, got %d", c.BidCapMicros)
 	}
 	c.Goal.validate(fail)
+	c.Targeting.validate(fail)
 	for i, fc := range c.Caps {
 		if err := fc.Validate(); err != nil {
 			fail("frequency cap %d: %w", i, err)
@@ -221,6 +223,21 @@ func (c *Campaign) Validate() error {
 		cr.validate(fail)
 	}
 	return errors.Join(errs...)
+}
+
+func (t *Targeting) validate(fail func(string, ...any)) {
+	for _, l := range []struct {
+		name string
+		vals []string
+	}{
+		{"countries", t.Countries}, {"regions", t.Regions}, {"os", t.OS}, {"domains", t.Domains},
+		{"bundles", t.Bundles}, {"blocked domains", t.BlockedDomains}, {"blocked bundles", t.BlockedBundles},
+		{"segments", t.Segments}, {"deals", t.Deals},
+	} {
+		if slices.Contains(l.vals, "") {
+			fail("targeting %s hold an empty value", l.name)
+		}
+	}
 }
 
 func (g Goal) validate(fail func(string, ...any)) {

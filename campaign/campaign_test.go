@@ -20,7 +20,8 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 			{ID: "x", MType: openrtb2.MarkupBanner, Markup: "<a href=\"" + campaign.ClickMacro + "\">"},
 			{ID: "x", MType: openrtb2.MarkupVideo},
 		},
-		Flight: campaign.Flight{Start: time.Unix(10, 0), End: time.Unix(5, 0)},
+		Flight:    campaign.Flight{Start: time.Unix(10, 0), End: time.Unix(5, 0)},
+		Targeting: campaign.Targeting{Segments: []string{"s1", ""}},
 	}
 	err := c.Validate()
 	require.Error(t, err)
@@ -29,6 +30,7 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 		"id must be non-empty", "account must not be empty", "flight end", "bid cap",
 		"goal value", "fallback ctr", "used twice", "needs a positive size",
 		"click macro but no landing", "needs a positive duration", "has no markup",
+		"targeting segments hold an empty value",
 	} {
 		assert.Contains(t, err.Error(), want)
 	}
