@@ -208,17 +208,23 @@ func (x *index) impDims(p *probe, imp *openrtb2.Imp) {
 	}
 }
 
-// candidates returns in p.out the positions of the smallest dimension's
-// candidates, ascending and distinct: a superset of the campaigns that
-// match, which the caller checks one by one.
+// filterMin is the number of candidates below which the other
+// dimensions are left to the full check: a binary search per list costs
+// about what checking a campaign does.
+const filterMin = 16
+
+// candidates returns in p.out the positions of the campaigns found in
+// every dimension, ascending and distinct: it takes the smallest
+// dimension's candidates, then, while they are at least filterMin, keeps
+// those found in the next smallest dimension, and so on. The result is a
+// superset of the campaigns that match, which the caller checks one by one.
 func (p *probe) candidates() []int32 {
-	best := 0
-	for i := 1; i < numDims; i++ {
-		if p.dims[i].n < p.dims[best].n {
-			best = i
-		}
+	var order [numDims]uint8
+	for i := range order {
+		order[i] = uint8(i)
 	}
-	u := &p.dims[best]
+	slices.SortFunc(order[:], func(a, b uint8) int { return p.dims[a].n - p.dims[b].n })
+	u := &p.dims[order[0]]
 	p.out = p.out[:0]
 	for _, l := range u.l {
 		p.out = append(p.out, l...)
@@ -227,5 +233,25 @@ func (p *probe) candidates() []int32 {
 		slices.Sort(p.out)
 		p.out = slices.Compact(p.out)
 	}
+	for _, d := range order[1:] {
+		if len(p.out) < filterMin {
+			break
+		}
+		p.out = p.dims[d].filter(p.out)
+	}
 	return p.out
+}
+
+// filter keeps, in place, the positions of out found in one of u's lists.
+func (u *lists) filter(out []int32) []int32 {
+	kept := out[:0]
+	for _, pos := range out {
+		for _, l := range u.l {
+			if _, ok := slices.BinarySearch(l, pos); ok {
+				kept = append(kept, pos)
+				break
+			}
+		}
+	}
+	return kept
 }
