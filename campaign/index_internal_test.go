@@ -189,3 +189,25 @@ func TestChangedSnapshotEqualsFresh(t *testing.T) {
 		require.Equal(t, matching(fresh, req, true), matching(s, req, false))
 	}
 }
+
+// TestCandidatesIntersect checks that the candidates are narrowed by more
+// than the smallest dimension: 100 campaigns in the USA, half of them on
+// iOS, give 50 candidates for an iOS request, not 100.
+func TestCandidatesIntersect(t *testing.T) {
+	all := make(map[string]*Campaign)
+	for i := range 100 {
+		c := &Campaign{ID: fmt.Sprintf("c%03d", i), Account: "a", BidCapMicros: 1, Goal: Goal{Value: 1},
+			Targeting: Targeting{Countries: []string{"USA"}, OS: []string{[]string{"ios", "android"}[i%2]}},
+			Creatives: []Creative{{ID: "n", MType: openrtb2.MarkupNative, Markup: "{}"}}}
+		all[c.ID] = c
+	}
+	s := buildAll(all)
+	req := &openrtb2.BidRequest{ID: "r", Device: &openrtb2.Device{OS: "iOS", Geo: &openrtb2.Geo{Country: "USA"}},
+		Imp: []openrtb2.Imp{{ID: "1", Native: &openrtb2.Native{}}}}
+	p := new(probe)
+	p.v.reset(req)
+	s.x.requestDims(p, &p.v)
+	s.x.impDims(p, &req.Imp[0])
+	require.Len(t, p.candidates(), 50)
+	require.Len(t, matching(s, req, true), 50)
+}
