@@ -30,6 +30,9 @@ func (x *exchange) build() error {
 	if err := x.metrics.Registry().Register(collectors.NewGoCollector()); err != nil {
 		return err
 	}
+	if x.dashboard, err = newDashboard(); err != nil {
+		return err
+	}
 	if x.sink, err = gavel.NewAsyncSink(gavel.NewJSONLinesSink(f), gavel.WithSinkHooks(x.metrics)); err != nil {
 		return err
 	}
@@ -49,6 +52,9 @@ func (x *exchange) build() error {
 	}
 	handler, err := gavelhttp.NewAuctionHandler(x.auction, append([]gavelhttp.HandlerOption{gavelhttp.WithNotices(notices)}, x.cfg.handler...)...)
 	if err != nil {
+		return err
+	}
+	if err := x.dashboard.WatchHandler(handler); err != nil {
 		return err
 	}
 	x.server = &http.Server{
@@ -85,7 +91,7 @@ func (x *exchange) buildAuction() error {
 	opts := []gavel.Option{
 		gavel.WithLedger(ledger), gavel.WithPacer(pacer), gavel.WithBudgets(budgets...),
 		gavel.WithProfileStore(profiles), gavel.WithProfileKeys(gavel.ProfileKeyUserID),
-		gavel.WithEventSink(x.sink), gavel.WithHooks(x.metrics),
+		gavel.WithEventSink(x.sink), gavel.WithHooks(x.metrics, x.dashboard),
 	}
 	for _, d := range demoBidders {
 		opts = append(opts, gavel.WithBidders(d.bidder(x.base+pathDemoDSP)), gavel.WithBidderTimeout(d.name, bidderTimeout))
@@ -104,6 +110,9 @@ func (x *exchange) watch(ledger *gavel.MemoryLedger, pacer *gavel.EvenPacer) err
 		return err
 	}
 	if err := x.metrics.WatchPacer(pacer, demoAccounts()...); err != nil {
+		return err
+	}
+	if err := x.watchDashboard(ledger, pacer); err != nil {
 		return err
 	}
 	return x.metrics.WatchSink(x.sink)
@@ -147,6 +156,7 @@ func (x *exchange) routes(auction http.Handler, notices *gavelhttp.Notices) http
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	mux.Handle(pathDashboard, x.dashboardHandler())
 	mux.Handle(pathDemoDSP, &demoNotices{})
 	return mux
 }
