@@ -42,7 +42,7 @@ var Base = time.Date(2026, 3, 10, 10, 20, 0, 0, time.UTC)
 // and keeps lifetime counts for more than 3 days.
 //
 // The suite checks counts per key and period, period roll-over (hour,
-// day, lifetime), many keys in one call, repeated keys, exact counts under
+// day, lifetime), late Records counted in their own period, many keys in one call, repeated keys, exact counts under
 // concurrent Record, isolation between users, scopes, ids and periods,
 // invalid keys, a done context, a simulated day of a bidder capping users,
 // and that concurrent bidders exceed a cap by less than their number.
@@ -59,6 +59,7 @@ func TestFrequencyStore(t *testing.T, newStore func(t *testing.T) campaign.Frequ
 		{"CountsPerKey", testCountsPerKey},
 		{"HourRollOver", testHourRollOver},
 		{"DayRollOver", testDayRollOver},
+		{"LateRecord", testLateRecord},
 		{"Lifetime", testLifetime},
 		{"ManyKeys", testManyKeys},
 		{"RepeatedKey", testRepeatedKey},
@@ -140,6 +141,19 @@ func testDayRollOver(t *testing.T, s campaign.FrequencyStore, _ config) {
 	record(t, s, "u1", keys, midnight.Add(time.Minute), 1)
 	assert.Equal(t, []int64{1, 1, 3}, counts(t, s, "u1", keys, midnight.Add(2*time.Minute)))
 	assert.Equal(t, []int64{0, 0, 3}, counts(t, s, "u1", keys, midnight.Add(24*time.Hour)))
+}
+
+// testLateRecord records with a now in the previous hour after a Record
+// in the current one, as a process whose clock lags does: each counts in
+// its own hour.
+func testLateRecord(t *testing.T, s campaign.FrequencyStore, _ config) {
+	keys := []campaign.CapKey{hour("c1"), day("c1")}
+	eleven := time.Date(2026, 3, 10, 11, 0, 0, 0, time.UTC)
+	record(t, s, "u1", keys, eleven.Add(-time.Second), 1)
+	record(t, s, "u1", keys, eleven.Add(time.Second), 1)
+	record(t, s, "u1", keys, eleven.Add(-time.Millisecond), 1)
+	assert.Equal(t, []int64{2, 3}, counts(t, s, "u1", keys, eleven.Add(-time.Millisecond)), "the earlier hour")
+	assert.Equal(t, []int64{1, 3}, counts(t, s, "u1", keys, eleven.Add(2*time.Second)), "the later hour")
 }
 
 func testLifetime(t *testing.T, s campaign.FrequencyStore, cfg config) {
