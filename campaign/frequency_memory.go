@@ -20,9 +20,12 @@ import (
 // store for the users billed within the longest capped period.
 //
 // Counts end with their period (see Period). Expiry is lazy: a call
-// ignores the counts of past periods, Record drops them, and each Record
-// removes up to two least recently used users whose counts have all
-// ended. The store starts no goroutine and needs no Close.
+// ignores the counts of other periods; Record drops those that ended
+// more than a margin (5 minutes) before its now, which it keeps so that
+// a Record whose now lags (a clock behind, a late billing) counts in its
+// own period; and each Record removes up to two least recently used
+// users whose counts have all been dropped. The store starts no goroutine
+// and needs no Close.
 //
 // Counts allocates only its result; AppendCounts, once the user's shard is
 // warm, does not allocate. Create one with NewMemoryFrequencyStore; the
@@ -123,6 +126,9 @@ func WithFrequencyLifetime(d time.Duration) MemoryOption {
 }
 
 const freqShards = 64
+
+// freqMargin is how long Record keeps a count past the end of its period.
+const freqMargin = int64(5 * time.Minute)
 
 // NewMemoryFrequencyStore returns an empty store configured by opts,
 // applied in order. It returns an error wrapping gavel.ErrInvalidOption
@@ -232,25 +238,49 @@ func (s *MemoryFrequencyStore) AppendCounts(ctx context.Context, dst []int64, us
 	if u != nil {
 		sh.touch(u)
 	}
+	next := 0
 	for _, k := range keys {
-		dst = append(dst, u.count(k, &ps))
+		n, i := u.count(k, &ps, next)
+		dst = append(dst, n)
+		next = i + 1
 	}
 	return dst, nil
 }
 
-// count returns the count of k in the period of ps; u may be nil.
-func (u *freqUser) count(k CapKey, ps *periods) int64 {
+// count returns the count of k in the period of ps, and the index of its
+// counter or -1; u may be nil. The search starts at from (see find).
+func (u *freqUser) count(k CapKey, ps *periods, from int) (int64, int) {
 	if u == nil {
-		return 0
+		return 0, -1
 	}
 	start, _ := ps.bounds(k.Period)
-	for i := range u.counters {
+	i := u.find(k, start, ps.nowNanos, from)
+	if i < 0 {
+		return 0, -1
+	}
+	return u.counters[i].n, i
+}
+
+// find returns the index of the counter of k in the period that starts at
+// start and holds now, or -1. It looks from index from on, then wraps
+// around: callers pass the index after the last counter found, so that
+// keys asked for in the order their counters were made are found at once.
+func (u *freqUser) find(k CapKey, start, now int64, from int) int {
+	n := len(u.counters)
+	if from >= n {
+		from = 0
+	}
+	for j := range n {
+		i := from + j
+		if i >= n {
+			i -= n
+		}
 		c := &u.counters[i]
-		if c.key == k && c.start == start && ps.nowNanos < c.end {
-			return c.n
+		if c.start == start && c.key == k && now < c.end {
+			return i
 		}
 	}
-	return 0
+	return -1
 }
 
 // Record counts one impression for user under each key at now. It returns
@@ -278,33 +308,33 @@ func (s *MemoryFrequencyStore) Record(ctx context.Context, user string, keys []C
 		sh.link(u)
 	} else {
 		sh.touch(u)
-		u.prune(ps.nowNanos)
+		u.prune(ps.nowNanos - freqMargin)
 	}
+	next := 0
 	for _, k := range keys {
-		u.add(k, &ps)
+		next = u.add(k, &ps, next) + 1
 	}
-	sh.sweep(ps.nowNanos, 2)
+	sh.sweep(ps.nowNanos-freqMargin, 2)
 	return nil
 }
 
-// add counts one impression of k in the period of ps.
-func (u *freqUser) add(k CapKey, ps *periods) {
+// add counts one impression of k in the period of ps and returns the
+// index of its counter. The search starts at from (see find).
+func (u *freqUser) add(k CapKey, ps *periods, from int) int {
 	start, end := ps.bounds(k.Period)
-	for i := range u.counters {
-		c := &u.counters[i]
-		if c.key == k && c.start == start && ps.nowNanos < c.end {
-			c.n++
-			return
-		}
+	if i := u.find(k, start, ps.nowNanos, from); i >= 0 {
+		u.counters[i].n++
+		return i
 	}
 	u.counters = append(u.counters, freqCounter{key: k, start: start, end: end, n: 1})
+	return len(u.counters) - 1
 }
 
-// prune drops the counters that ended by now.
-func (u *freqUser) prune(now int64) {
+// prune drops the counters that ended by t.
+func (u *freqUser) prune(t int64) {
 	kept := u.counters[:0]
 	for _, c := range u.counters {
-		if now < c.end {
+		if t < c.end {
 			kept = append(kept, c)
 		}
 	}
@@ -312,10 +342,10 @@ func (u *freqUser) prune(now int64) {
 	u.counters = kept
 }
 
-// ended reports whether all of u's counters ended by now.
-func (u *freqUser) ended(now int64) bool {
+// ended reports whether all of u's counters ended by t.
+func (u *freqUser) ended(t int64) bool {
 	for i := range u.counters {
-		if now < u.counters[i].end {
+		if t < u.counters[i].end {
 			return false
 		}
 	}
@@ -323,11 +353,11 @@ func (u *freqUser) ended(now int64) bool {
 }
 
 // sweep removes up to n least recently used users whose counters all
-// ended by now.
-func (sh *freqShard) sweep(now int64, n int) {
+// ended by t.
+func (sh *freqShard) sweep(t int64, n int) {
 	for ; n > 0; n-- {
 		u := sh.head.prev
-		if u == &sh.head || !u.ended(now) {
+		if u == &sh.head || !u.ended(t) {
 			return
 		}
 		sh.remove(u)
