@@ -57,7 +57,10 @@ func (b *Bidder) release(p *probe) {
 	clear(p.wins)
 	p.wins = p.wins[:0]
 	p.fit, p.cands, p.paced = p.fit[:0], p.cands[:0], p.paced[:0]
-	p.v.req = nil
+	for _, l := range [...][]string{p.v.segments, p.v.badv, p.v.bcat, p.v.wlang} {
+		clear(l[:cap(l)]) // drop the request's strings
+	}
+	p.v = view{segments: p.v.segments[:0], badv: p.v.badv[:0], bcat: p.v.bcat[:0], wlang: p.v.wlang[:0]}
 	b.pool.Put(p)
 }
 
