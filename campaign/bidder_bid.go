@@ -72,7 +72,7 @@ func (b *Bidder) collect(s *snapshot, p *probe, i int, now time.Time) {
 		return
 	}
 	s.x.impDims(p, imp)
-	for _, pos := range p.candidates() {
+	for _, pos := range p.candidates(len(s.entries)) {
 		e := s.entries[pos]
 		if !e.c.Flight.Active(now) {
 			continue

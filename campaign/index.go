@@ -209,16 +209,17 @@ func (x *index) impDims(p *probe, imp *openrtb2.Imp) {
 }
 
 // filterMin is the number of candidates below which the other
-// dimensions are left to the full check: a binary search per list costs
-// about what checking a campaign does.
-const filterMin = 16
+// dimensions are left to the full check, which costs about what a few
+// binary searches do.
+const filterMin = 64
 
 // candidates returns in p.out the positions of the campaigns found in
-// every dimension, ascending and distinct: it takes the smallest
-// dimension's candidates, then, while they are at least filterMin, keeps
-// those found in the next smallest dimension, and so on. The result is a
+// every dimension that narrows them, ascending and distinct: it takes the
+// smallest dimension's candidates of the total campaigns, then, while at
+// least filterMin remain, keeps those found in the next smallest dimension
+// if it holds at most half of them all, and so on. The result is a
 // superset of the campaigns that match, which the caller checks one by one.
-func (p *probe) candidates() []int32 {
+func (p *probe) candidates(total int) []int32 {
 	var order [numDims]uint8
 	for i := range order {
 		order[i] = uint8(i)
@@ -234,7 +235,7 @@ func (p *probe) candidates() []int32 {
 		p.out = slices.Compact(p.out)
 	}
 	for _, d := range order[1:] {
-		if len(p.out) < filterMin {
+		if len(p.out) < filterMin || p.dims[d].n > total/2 {
 			break
 		}
 		p.out = p.dims[d].filter(p.out)

@@ -18,6 +18,14 @@ func pick[T any](r *rand.Rand, n int, vals ...T) []T {
 	return some(r, n, vals...)
 }
 
+// third returns up to n values of vals at random, or none 2/3 of the time.
+func third[T any](r *rand.Rand, n int, vals ...T) []T {
+	if r.IntN(3) > 0 {
+		return nil
+	}
+	return some(r, n, vals...)
+}
+
 // rare returns up to n values of vals at random, or none 80% of the time.
 func rare[T any](r *rand.Rand, n int, vals ...T) []T {
 	if r.IntN(5) > 0 {
@@ -39,19 +47,8 @@ func one[T any](r *rand.Rand, vals ...T) T { return vals[r.IntN(len(vals))] }
 func randomCampaign(r *rand.Rand, id int) *Campaign {
 	c := &Campaign{
 		ID: fmt.Sprintf("c%d", id), Account: "a", BidCapMicros: 1,
-		Goal: Goal{Kind: GoalCPM, Value: 1},
-		Targeting: Targeting{
-			Countries:      rare(r, 2, "USA", "CAN", "GBR"),
-			Regions:        rare(r, 2, "CA", "NY"),
-			DeviceTypes:    rare(r, 2, adcom1.DevicePhone, adcom1.DevicePC, adcom1.DeviceTablet),
-			OS:             rare(r, 2, "ios", "android"),
-			Domains:        rare(r, 2, "a.example", "b.example"),
-			Bundles:        rare(r, 2, "com.a", "com.b"),
-			BlockedDomains: rare(r, 1, "a.example", "c.example"),
-			BlockedBundles: rare(r, 1, "com.a", "com.c"),
-			Segments:       rare(r, 3, "s1", "s2", "s3", "s4"),
-			Deals:          rare(r, 2, "d1", "d2", "d3"),
-		},
+		Goal:      Goal{Kind: GoalCPM, Value: 1},
+		Targeting: randomTargeting(r, rare[string]),
 	}
 	for k := range 1 + r.IntN(3) {
 		cr := Creative{ID: fmt.Sprint(k), MType: one(r, openrtb2.MarkupBanner, openrtb2.MarkupBanner, openrtb2.MarkupVideo, openrtb2.MarkupNative),
@@ -65,6 +62,25 @@ func randomCampaign(r *rand.Rand, id int) *Campaign {
 		c.Creatives = append(c.Creatives, cr)
 	}
 	return c
+}
+
+// randomTargeting targets each dimension as choose picks its values.
+func randomTargeting(r *rand.Rand, choose func(r *rand.Rand, n int, vals ...string) []string) Targeting {
+	t := Targeting{
+		Countries:      choose(r, 2, "USA", "CAN", "GBR"),
+		Regions:        choose(r, 2, "CA", "NY"),
+		OS:             choose(r, 2, "ios", "android"),
+		Domains:        choose(r, 2, "a.example", "b.example"),
+		Bundles:        choose(r, 2, "com.a", "com.b"),
+		BlockedDomains: choose(r, 1, "a.example", "c.example"),
+		BlockedBundles: choose(r, 1, "com.a", "com.c"),
+		Segments:       choose(r, 3, "s1", "s2", "s3", "s4"),
+		Deals:          choose(r, 2, "d1", "d2", "d3"),
+	}
+	for _, d := range choose(r, 2, "4", "2", "5") {
+		t.DeviceTypes = append(t.DeviceTypes, adcom1.DeviceType(d[0]-'0'))
+	}
+	return t
 }
 
 func randomRequest(r *rand.Rand) *openrtb2.BidRequest {
@@ -121,7 +137,7 @@ func matching(s *snapshot, req *openrtb2.BidRequest, scan bool) []string {
 	} else {
 		s.x.requestDims(p, &p.v)
 		s.x.impDims(p, &req.Imp[0])
-		cands = p.candidates()
+		cands = p.candidates(len(s.entries))
 	}
 	var ids []string
 	for _, pos := range cands {
@@ -133,25 +149,57 @@ func matching(s *snapshot, req *openrtb2.BidRequest, scan bool) []string {
 }
 
 // TestIndexEqualsScan compares the index with a scan of every campaign on
-// 100 random campaigns × 100 random requests: 10,000 pairs.
+// random campaign/request pairs: 100 campaigns that target few dimensions
+// × 100 requests, and 1,000 campaigns that target more × 30 requests,
+// where the candidates are also narrowed by dimensions after the smallest.
 func TestIndexEqualsScan(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	all := make(map[string]*Campaign)
-	for i := range 100 {
-		c := randomCampaign(r, i)
-		require.NoError(t, c.Validate())
-		all[c.ID] = c
+	for _, tt := range []struct {
+		campaigns, requests int
+		sparse              bool
+	}{{100, 100, true}, {1000, 30, false}} {
+		t.Run(fmt.Sprintf("campaigns=%d/requests=%d", tt.campaigns, tt.requests), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, uint64(tt.campaigns)))
+			all := make(map[string]*Campaign)
+			for i := range tt.campaigns {
+				c := randomCampaign(r, i)
+				if !tt.sparse {
+					c.Targeting = randomTargeting(r, third[string])
+				}
+				require.NoError(t, c.Validate())
+				all[c.ID] = c
+			}
+			s := buildAll(all)
+			matched, narrowed := 0, 0
+			for range tt.requests {
+				req := randomRequest(r)
+				want := matching(s, req, true)
+				require.Equal(t, want, matching(s, req, false))
+				matched += len(want)
+				if narrowedBy(s, req) > 1 {
+					narrowed++
+				}
+			}
+			t.Logf("%d of %d pairs match; %d requests narrowed by more than one dimension", matched, tt.campaigns*tt.requests, narrowed)
+			require.Greater(t, matched, 100, "the random pairs must match often enough to test something")
+			if !tt.sparse {
+				require.Positive(t, narrowed, "the dimensions after the smallest must be used")
+			}
+		})
 	}
-	s := buildAll(all)
-	matched := 0
-	for range 100 {
-		req := randomRequest(r)
-		want := matching(s, req, true)
-		require.Equal(t, want, matching(s, req, false))
-		matched += len(want)
+}
+
+// narrowedBy returns 2 when dimensions after the smallest narrowed the
+// candidates of req, 1 otherwise.
+func narrowedBy(s *snapshot, req *openrtb2.BidRequest) int {
+	p := new(probe)
+	p.v.reset(req)
+	s.x.requestDims(p, &p.v)
+	s.x.impDims(p, &req.Imp[0])
+	smallest := len(p.candidates(0)) // a total of 0 narrows by no other dimension
+	if len(p.candidates(len(s.entries))) < smallest {
+		return 2
 	}
-	t.Logf("%d of 10000 pairs match", matched)
-	require.Greater(t, matched, 100, "the random pairs must match often enough to test something")
+	return 1
 }
 
 // TestChangedSnapshotEqualsFresh changes campaigns 300 times at random
@@ -208,6 +256,6 @@ func TestCandidatesIntersect(t *testing.T) {
 	p.v.reset(req)
 	s.x.requestDims(p, &p.v)
 	s.x.impDims(p, &req.Imp[0])
-	require.Len(t, p.candidates(), 50)
+	require.Len(t, p.candidates(len(s.entries)), 50)
 	require.Len(t, matching(s, req, true), 50)
 }
