@@ -101,8 +101,10 @@ type Targeting struct {
 	// user.data[].segment[], as the profile store fills them).
 	Segments []string
 	// Deals: the campaign bids only on imps that offer one of these deals
-	// (imp.pmp.deals[].id), and then on the deal. Empty: it bids only in
-	// the open auction, never on an imp whose pmp is a private auction.
+	// (imp.pmp.deals[].id), on the first of the imp's deals that it names
+	// and whose wseat, if any, holds its account; the bid must clear that
+	// deal's floor. Empty: it bids only in the open auction, never on an
+	// imp whose pmp is a private auction.
 	Deals []string
 }
 
