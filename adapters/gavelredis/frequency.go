@@ -22,21 +22,24 @@ import (
 // # Key schema
 //
 // With the key prefix P (WithKeyPrefix, default DefaultKeyPrefix, "gavel"),
-// each count is one string key holding an integer:
+// each count is one string key:
 //
 //	P:freq:{<user>}:<scope>:<period>:<start>:<id>   hour and day
 //	P:freq:{<user>}:<scope>:l:<id>                  lifetime
 //
 // scope is c (campaign) or a (advertiser), period h (hour), d (day) or l
 // (lifetime), start the period's start in Unix seconds, id the campaign
-// id or advertiser. An hour or day key holds the count; a lifetime key
-// holds "<end>:<count>", end in Unix milliseconds: the count ends when
-// the now given to Counts or Record reaches it. The user, which the campaign bidder makes a 16-hex
-// hash, is the Redis Cluster hash tag, so that all the keys of one call
-// are in one slot. An hour or day key expires at the end of its period
-// plus a margin (WithFrequencyMargin), measured from the now that Record
-// is given; a lifetime key ends WithFrequencyLifetime after the
-// impression that created it, and expires in Redis then.
+// id or advertiser. The user, which the campaign bidder makes a 16-hex
+// hash (it must not contain braces), is the Redis Cluster hash tag, so
+// that all the keys of one call are in one slot.
+//
+// An hour or day key holds the count as an integer and expires at the end
+// of its period plus a margin (WithFrequencyMargin). A lifetime key holds
+// "<end>:<count>", end in Unix milliseconds, WithFrequencyLifetime after
+// the impression that created it: the count ends when the now given to
+// Counts or Record reaches end, and the key expires in Redis then. Expiry
+// is measured from the now that Record is given, so counts end on the
+// callers' clock, not Redis's, and a test can move time by passing it.
 //
 // # Races
 //
@@ -44,7 +47,7 @@ import (
 // billed; nothing holds the count in between. So when several auctions
 // for one user are in flight at once (in one process or many), each may
 // read a count under the cap, and the user can exceed the cap by up to
-// the number of those auctions less one, once per period.
+// the number of those auctions less one, per period.
 //
 // A call that ctx ends returns an error matching ctx.Err() with errors.Is
 // by ctx's deadline, also when Redis does not answer; a Record whose
