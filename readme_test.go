@@ -24,10 +24,15 @@ import (
 	"github.com/prebid/openrtb/v20/openrtb2"
 
 	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/dashboard"
 	"github.com/gavelrtb/gavel/gavelhttp"
 )
 
+// ledger is a ledger the snippets share.
+var ledger, _ = gavel.NewMemoryLedger()
+
 var (
+	_ = dashboard.New
 	_ = json.Marshal
 	_ = log.Fatal
 	_ = os.Stdout
