@@ -169,10 +169,11 @@ var ErrInvalidCap = errors.New("gavel: invalid frequency cap")
 //
 // Counts and Record take the time instead of reading a clock, so that the
 // caller (and a test) decides which period an impression falls in.
-// Counts-then-Record is not atomic: processes that read a count below the
-// cap at the same time may each win and bill, so a user can exceed a cap
-// by up to the number of impressions billed between another process's
-// Counts and its Record.
+// Counts-then-Record is not atomic: auctions for one user that read a
+// count under the cap before the impressions of the others are recorded
+// may each win and bill. With at most N auctions for a user in flight at
+// once (in any number of processes), the user exceeds a cap by at most
+// N-1 per period.
 type FrequencyStore interface {
 	// Counts returns the impressions counted for user under each key in the
 	// period that contains now, one per key in order, in one round trip.

@@ -23,8 +23,9 @@ import (
 // ignores the counts of other periods; Record drops those that ended
 // more than a margin (5 minutes) before its now, which it keeps so that
 // a Record whose now lags (a clock behind, a late billing) counts in its
-// own period; and each Record removes up to two least recently used
-// users whose counts have all been dropped. The store starts no goroutine
+// own period; and each Record removes up to two of the least recently
+// used users of its shard, as long as their counts have all ended more
+// than the margin before. The store starts no goroutine
 // and needs no Close.
 //
 // Counts allocates only its result; AppendCounts, once the user's shard is
@@ -218,7 +219,11 @@ func (ps *periods) bounds(p Period) (start, end int64) {
 // It returns ctx.Err() if ctx is done, and an error wrapping ErrInvalidCap
 // if a key is invalid.
 func (s *MemoryFrequencyStore) Counts(ctx context.Context, user string, keys []CapKey, now time.Time) ([]int64, error) {
-	return s.AppendCounts(ctx, make([]int64, 0, len(keys)), user, keys, now)
+	counts, err := s.AppendCounts(ctx, make([]int64, 0, len(keys)), user, keys, now)
+	if err != nil {
+		return nil, err
+	}
+	return counts, nil
 }
 
 // AppendCounts is Counts appending the counts to dst: with a dst of enough

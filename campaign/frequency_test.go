@@ -3,6 +3,7 @@ package campaign_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 	_ "time/tzdata" // the locations of the Bounds tests
@@ -93,8 +94,8 @@ func TestMemoryFrequencyStoreLocation(t *testing.T) {
 }
 
 func TestMemoryFrequencyStoreEvicts(t *testing.T) {
-	const max = 8
-	s, err := campaign.NewMemoryFrequencyStore(campaign.WithFrequencyMaxUsers(max))
+	const maxUsers = 8
+	s, err := campaign.NewMemoryFrequencyStore(campaign.WithFrequencyMaxUsers(maxUsers))
 	require.NoError(t, err)
 	ctx := context.Background()
 	now := time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)
@@ -102,7 +103,7 @@ func TestMemoryFrequencyStoreEvicts(t *testing.T) {
 		require.NoError(t, s.Record(ctx, fmt.Sprintf("u%d", i), testKeys, now))
 	}
 	st := s.Stats()
-	assert.LessOrEqual(t, st.Users, max)
+	assert.LessOrEqual(t, st.Users, maxUsers)
 	assert.Equal(t, int64(100-st.Users), st.Evicted)
 	got, err := s.Counts(ctx, "u99", testKeys, now)
 	require.NoError(t, err)
@@ -143,4 +144,36 @@ func TestMemoryFrequencyStoreAllocs(t *testing.T) {
 	assert.Equal(t, []int64{1, 1, 1}, dst)
 	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { _, _ = s.Counts(ctx, "u1", testKeys, now) }), 1.0, "Counts: its result at most")
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = s.Record(ctx, "u1", testKeys, now) }), "Record of a known user")
+}
+
+// TestMemoryFrequencyStoreConcurrentEviction counts and records many users
+// from several goroutines in a small store: it stays within its bound, and
+// -race sees the shards' locking.
+func TestMemoryFrequencyStoreConcurrentEviction(t *testing.T) {
+	const maxUsers = 64
+	s, err := campaign.NewMemoryFrequencyStore(campaign.WithFrequencyMaxUsers(maxUsers))
+	require.NoError(t, err)
+	now := time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 500 {
+				user := fmt.Sprintf("u%d", (g*500+i)%300)
+				at := now.Add(time.Duration(i) * time.Minute)
+				if _, err := s.Counts(t.Context(), user, testKeys, at); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := s.Record(t.Context(), user, testKeys, at); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := s.Stats()
+	assert.LessOrEqual(t, st.Users, maxUsers)
+	assert.Positive(t, st.Evicted)
+	t.Logf("%+v", st)
 }

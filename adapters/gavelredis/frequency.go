@@ -22,21 +22,24 @@ import (
 // # Key schema
 //
 // With the key prefix P (WithKeyPrefix, default DefaultKeyPrefix, "gavel"),
-// each count is one string key holding an integer:
+// each count is one string key:
 //
 //	P:freq:{<user>}:<scope>:<period>:<start>:<id>   hour and day
 //	P:freq:{<user>}:<scope>:l:<id>                  lifetime
 //
 // scope is c (campaign) or a (advertiser), period h (hour), d (day) or l
 // (lifetime), start the period's start in Unix seconds, id the campaign
-// id or advertiser. An hour or day key holds the count; a lifetime key
-// holds "<end>:<count>", end in Unix milliseconds: the count ends when
-// the now given to Counts or Record reaches it. The user, which the campaign bidder makes a 16-hex
-// hash, is the Redis Cluster hash tag, so that all the keys of one call
-// are in one slot. An hour or day key expires at the end of its period
-// plus a margin (WithFrequencyMargin), measured from the now that Record
-// is given; a lifetime key ends WithFrequencyLifetime after the
-// impression that created it, and expires in Redis then.
+// id or advertiser. The user, which the campaign bidder makes a 16-hex
+// hash (it must not contain braces), is the Redis Cluster hash tag, so
+// that all the keys of one call are in one slot.
+//
+// An hour or day key holds the count as an integer and expires at the end
+// of its period plus a margin (WithFrequencyMargin). A lifetime key holds
+// "<end>:<count>", end in Unix milliseconds, WithFrequencyLifetime after
+// the impression that created it: the count ends when the now given to
+// Counts or Record reaches end, and the key expires in Redis then. Expiry
+// is measured from the now that Record is given, so counts end on the
+// callers' clock, not Redis's, and a test can move time by passing it.
 //
 // # Races
 //
@@ -44,7 +47,7 @@ import (
 // billed; nothing holds the count in between. So when several auctions
 // for one user are in flight at once (in one process or many), each may
 // read a count under the cap, and the user can exceed the cap by up to
-// the number of those auctions less one, once per period.
+// the number of those auctions less one, per period.
 //
 // A call that ctx ends returns an error matching ctx.Err() with errors.Is
 // by ctx's deadline, also when Redis does not answer; a Record whose
@@ -187,32 +190,53 @@ func NewFrequencyStore(client rueidis.Client, opts ...FrequencyOption) (*Frequen
 	return &FrequencyStore{client: client, prefix: cfg.prefix + ":freq:{", loc: cfg.loc, lifetime: cfg.lifetime, margin: cfg.margin}, nil
 }
 
-// key returns the Redis key of user's count of k at now, and how long it
-// lives if Record creates it.
-func (s *FrequencyStore) key(user string, k campaign.CapKey, now time.Time) (string, time.Duration) {
-	b := make([]byte, 0, len(s.prefix)+len(user)+len(k.ID)+20)
+// redisKeys returns the Redis keys of user's counts of keys at now, and
+// stores in ttls, if not nil, how long each lives if Record creates it.
+// The keys share one allocation.
+func (s *FrequencyStore) redisKeys(user string, keys []campaign.CapKey, now time.Time, ttls []time.Duration) []string {
+	size := 0
+	for _, k := range keys {
+		size += len(s.prefix) + len(user) + len(k.ID) + 20
+	}
+	buf := make([]byte, 0, size)
+	ends := make([]int, len(keys))
+	for i, k := range keys {
+		var ttl time.Duration
+		buf, ttl = s.appendKey(buf, user, k, now)
+		ends[i] = len(buf)
+		if ttls != nil {
+			ttls[i] = ttl
+		}
+	}
+	all := string(buf)
+	rkeys := make([]string, len(keys))
+	start := 0
+	for i, end := range ends {
+		rkeys[i], start = all[start:end], end
+	}
+	return rkeys
+}
+
+// appendKey appends the Redis key of user's count of k at now to b, and
+// returns how long the key lives if Record creates it.
+func (s *FrequencyStore) appendKey(b []byte, user string, k campaign.CapKey, now time.Time) ([]byte, time.Duration) {
 	b = append(append(append(b, s.prefix...), user...), "}:"...)
 	if k.Scope == campaign.ScopeAdvertiser {
 		b = append(b, "a:"...)
 	} else {
 		b = append(b, "c:"...)
 	}
-	var ttl time.Duration
-	switch k.Period {
-	case campaign.PeriodLifetime:
-		b = append(b, "l:"...)
-		ttl = s.lifetime
-	default:
-		start, end := k.Period.Bounds(now, s.loc)
-		if k.Period == campaign.PeriodHour {
-			b = append(b, "h:"...)
-		} else {
-			b = append(b, "d:"...)
-		}
-		b = append(strconv.AppendInt(b, start.Unix(), 10), ':')
-		ttl = end.Sub(now) + s.margin
+	if k.Period == campaign.PeriodLifetime {
+		return append(append(b, "l:"...), k.ID...), s.lifetime
 	}
-	return string(append(b, k.ID...)), ttl
+	start, end := k.Period.Bounds(now, s.loc)
+	if k.Period == campaign.PeriodHour {
+		b = append(b, "h:"...)
+	} else {
+		b = append(b, "d:"...)
+	}
+	b = append(strconv.AppendInt(b, start.Unix(), 10), ':')
+	return append(b, k.ID...), end.Sub(now) + s.margin
 }
 
 // Counts returns user's count under each key in the period that holds
@@ -229,10 +253,7 @@ func (s *FrequencyStore) Counts(ctx context.Context, user string, keys []campaig
 	if len(keys) == 0 {
 		return []int64{}, nil
 	}
-	rkeys := make([]string, len(keys))
-	for i, k := range keys {
-		rkeys[i], _ = s.key(user, k, now)
-	}
+	rkeys := s.redisKeys(user, keys, now, nil)
 	vals, err := s.client.Do(ctx, s.client.B().Mget().Key(rkeys...).Build()).ToArray()
 	if err != nil {
 		return nil, fmt.Errorf("gavel: %s: counts: %w", frequencyWhat, err)
@@ -289,14 +310,14 @@ func (s *FrequencyStore) Record(ctx context.Context, user string, keys []campaig
 	if len(keys) == 0 {
 		return nil
 	}
-	rkeys := make([]string, len(keys))
+	ttls := make([]time.Duration, len(keys))
+	rkeys := s.redisKeys(user, keys, now, ttls)
 	args := make([]string, 2*len(keys))
+	nowMilli := strconv.FormatInt(now.UnixMilli(), 10)
 	for i, k := range keys {
-		var ttl time.Duration
-		rkeys[i], ttl = s.key(user, k, now)
-		args[2*i], args[2*i+1] = strconv.FormatInt(max(ttl.Milliseconds(), 1), 10), "0"
+		args[2*i], args[2*i+1] = strconv.FormatInt(max(ttls[i].Milliseconds(), 1), 10), "0"
 		if k.Period == campaign.PeriodLifetime {
-			args[2*i+1] = strconv.FormatInt(now.UnixMilli(), 10)
+			args[2*i+1] = nowMilli
 		}
 	}
 	if err := recordScript.Exec(ctx, s.client, rkeys, args).Error(); err != nil {

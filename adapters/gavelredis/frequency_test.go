@@ -147,11 +147,11 @@ func TestFrequencyStoreUnreachable(t *testing.T) {
 	}
 }
 
-// TestFrequencyStoreProcesses runs the bidder's loop (Counts, decide,
-// Record) in 3 processes, each with its own client and store, against one
-// Redis, for a few hot users over several hours: no user exceeds a cap by
+// TestFrequencyStoreClients runs the bidder's loop (Counts, decide,
+// Record) on 3 goroutines, each with its own client and store, against one
+// Redis (TestFrequencyProcesses does it in OS processes), for a few hot users over several hours: no user exceeds a cap by
 // more than the processes less one in any period.
-func TestFrequencyStoreProcesses(t *testing.T) {
+func TestFrequencyStoreClients(t *testing.T) {
 	const (
 		processes = 3
 		users     = 4
@@ -200,6 +200,6 @@ func TestFrequencyStoreProcesses(t *testing.T) {
 			seen = append(seen, fmt.Sprint(got[0]))
 		}
 	}
-	t.Logf("%d processes, cap %d: counts per user and hour %s; worst excess %d (bound %d)",
+	t.Logf("%d clients, cap %d: counts per user and hour %s; worst excess %d (bound %d)",
 		processes, capMax, strings.Join(seen, " "), worst, processes-1)
 }

@@ -214,8 +214,9 @@ func testIsolation(t *testing.T, s campaign.FrequencyStore, _ config) {
 
 func testInvalidKey(t *testing.T, s campaign.FrequencyStore, _ config) {
 	bad := []campaign.CapKey{hour("c1"), {ID: "c1"}, {Scope: 9, ID: "c1", Period: campaign.PeriodDay}}
-	_, err := s.Counts(t.Context(), "u1", bad, Base)
+	got, err := s.Counts(t.Context(), "u1", bad, Base)
 	require.ErrorIs(t, err, campaign.ErrInvalidCap)
+	assert.Nil(t, got, "no counts with an error")
 	require.ErrorIs(t, s.Record(t.Context(), "u1", bad, Base), campaign.ErrInvalidCap)
 	assert.Equal(t, []int64{0}, counts(t, s, "u1", bad[:1], Base), "an invalid key counts nothing")
 }
@@ -224,8 +225,9 @@ func testContextDone(t *testing.T, s campaign.FrequencyStore, _ config) {
 	keys := []campaign.CapKey{hour("c1"), day("c1")}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := s.Counts(ctx, "u1", keys, Base)
+	got, err := s.Counts(ctx, "u1", keys, Base)
 	require.ErrorIs(t, err, context.Canceled, "Counts")
+	assert.Nil(t, got, "no counts with an error")
 	require.ErrorIs(t, s.Record(ctx, "u1", keys, Base), context.Canceled, "Record")
 	ctx, cancel = context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
 	defer cancel()
