@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"testing"
 
@@ -246,3 +247,64 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// BenchmarkAuctionHandlerShed measures the handler's answer to a request
+// it sheds: WithMaxInFlight(1), with the one place held by a request whose
+// body blocks until the benchmark ends. Every answer must be a 204 with
+// Gavel-Shed, and the handler must count each one.
+func BenchmarkAuctionHandlerShed(b *testing.B) {
+	f := newFixture(b, 1, 3)
+	a := newAuction(b, f)
+	h, err := gavelhttp.NewAuctionHandler(a, gavelhttp.WithMaxInFlight(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	release := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r, _ := http.NewRequest(http.MethodPost, "/openrtb2/auction", blockingBody(release))
+		h.ServeHTTP(&countingWriter{h: http.Header{}}, r)
+	}()
+	for h.Stats().InFlight == 0 {
+		runtime.Gosched()
+	}
+	defer func() { close(release); <-done }()
+
+	body, err := json.Marshal(f.Request)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rd := &rewindBody{}
+	r, err := http.NewRequest(http.MethodPost, "/openrtb2/auction", rd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := &countingWriter{h: http.Header{}}
+	shed := h.Stats().Shed
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		rd.Reset(body)
+		w.reset()
+		h.ServeHTTP(w, r)
+	}
+	cpu.report(b)
+	if w.status != http.StatusNoContent || w.h.Get(gavelhttp.HeaderShed) != "1" {
+		b.Fatalf("status %d, %s %q: not shed", w.status, gavelhttp.HeaderShed, w.h.Get(gavelhttp.HeaderShed))
+	}
+	if n := h.Stats().Shed - shed; n != int64(b.N) {
+		b.Fatalf("%d requests shed of %d", n, b.N)
+	}
+}
+
+// blockingBody is a request body whose Read blocks until release is
+// closed, then reports EOF.
+type blockingBody chan struct{}
+
+func (c blockingBody) Read([]byte) (int, error) {
+	<-c
+	return 0, io.EOF
+}
+
+func (blockingBody) Close() error { return nil }

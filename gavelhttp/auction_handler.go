@@ -43,7 +43,7 @@ const (
 //     Notices.Rewrite;
 //   - when more auctions are in flight than WithMaxInFlight allows, the
 //     request is shed before its body is read: 204 with nbr ShedNBR, or 503
-//     (WithShedStatus).
+//     (WithShedStatus), either with HeaderShed.
 //
 // Every response carries HeaderOpenRTBVersion. A response body is gzipped
 // when the request's Accept-Encoding allows it. Run gets the request's

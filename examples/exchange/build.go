@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gavelrtb/gavel"
@@ -23,6 +24,13 @@ func (x *exchange) build() error {
 	}
 	x.file = f
 	if x.metrics, err = gavelprom.New(); err != nil {
+		return err
+	}
+	// The Go runtime's metrics with gavel's: go_goroutines, memory, GC.
+	if err := x.metrics.Registry().Register(collectors.NewGoCollector()); err != nil {
+		return err
+	}
+	if x.dashboard, err = newDashboard(); err != nil {
 		return err
 	}
 	if x.sink, err = gavel.NewAsyncSink(gavel.NewJSONLinesSink(f), gavel.WithSinkHooks(x.metrics)); err != nil {
@@ -42,8 +50,11 @@ func (x *exchange) build() error {
 	if err != nil {
 		return err
 	}
-	handler, err := gavelhttp.NewAuctionHandler(x.auction, gavelhttp.WithNotices(notices))
+	handler, err := gavelhttp.NewAuctionHandler(x.auction, append([]gavelhttp.HandlerOption{gavelhttp.WithNotices(notices)}, x.cfg.handler...)...)
 	if err != nil {
+		return err
+	}
+	if err := x.dashboard.WatchHandler(handler); err != nil {
 		return err
 	}
 	x.server = &http.Server{
@@ -71,10 +82,16 @@ func (x *exchange) buildAuction() error {
 	if err != nil {
 		return err
 	}
+	budgets := append([]gavel.Budget(nil), demoBudgets...)
+	if x.cfg.asap {
+		for i := range budgets {
+			budgets[i].Pacing = gavel.PacingASAP
+		}
+	}
 	opts := []gavel.Option{
-		gavel.WithLedger(ledger), gavel.WithPacer(pacer), gavel.WithBudgets(demoBudgets...),
+		gavel.WithLedger(ledger), gavel.WithPacer(pacer), gavel.WithBudgets(budgets...),
 		gavel.WithProfileStore(profiles), gavel.WithProfileKeys(gavel.ProfileKeyUserID),
-		gavel.WithEventSink(x.sink), gavel.WithHooks(x.metrics),
+		gavel.WithEventSink(x.sink), gavel.WithHooks(x.metrics, x.dashboard),
 	}
 	for _, d := range demoBidders {
 		opts = append(opts, gavel.WithBidders(d.bidder(x.base+pathDemoDSP)), gavel.WithBidderTimeout(d.name, bidderTimeout))
@@ -93,6 +110,9 @@ func (x *exchange) watch(ledger *gavel.MemoryLedger, pacer *gavel.EvenPacer) err
 		return err
 	}
 	if err := x.metrics.WatchPacer(pacer, demoAccounts()...); err != nil {
+		return err
+	}
+	if err := x.watchDashboard(ledger, pacer); err != nil {
 		return err
 	}
 	return x.metrics.WatchSink(x.sink)
@@ -136,6 +156,7 @@ func (x *exchange) routes(auction http.Handler, notices *gavelhttp.Notices) http
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	mux.Handle(pathDashboard, x.dashboardHandler())
 	mux.Handle(pathDemoDSP, &demoNotices{})
 	return mux
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gavelrtb/gavel"
 	"github.com/gavelrtb/gavel/adapters/gavelprom"
+	"github.com/gavelrtb/gavel/dashboard"
 	"github.com/gavelrtb/gavel/gavelhttp"
 )
 
@@ -37,6 +38,9 @@ type config struct {
 	drain           time.Duration // /readyz answers 503 this long before the server stops accepting
 	shutdownTimeout time.Duration // bounds the rest of the shutdown
 
+	handler []gavelhttp.HandlerOption // the auction handler's options: shedding
+	asap    bool                      // the demo budgets paced ASAP, not evenly
+
 	// For tests: started gets the base URL once the exchange serves;
 	// draining is called once /readyz answers 503, before the server
 	// stops accepting.
@@ -54,6 +58,7 @@ type exchange struct {
 	auction   *gavel.Auction
 	notifier  *gavelhttp.Notifier
 	metrics   *gavelprom.Metrics
+	dashboard *dashboard.Dashboard
 	server    *http.Server
 	ready     atomic.Bool
 }
@@ -115,6 +120,7 @@ func (x *exchange) shutdown(errc <-chan error) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), x.cfg.shutdownTimeout)
 	defer cancel()
+	_ = x.dashboard.Close() // ends the event streams, which Shutdown would wait for
 	err := x.server.Shutdown(ctx)
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
@@ -127,6 +133,9 @@ func (x *exchange) shutdown(errc <-chan error) error {
 // what was not made.
 func (x *exchange) close(ctx context.Context) error {
 	var err error
+	if x.dashboard != nil {
+		err = x.dashboard.Close()
+	}
 	if x.notifier != nil {
 		err = errors.Join(err, x.notifier.Close(ctx))
 	}
@@ -160,6 +169,7 @@ func (x *exchange) printBanner(out io.Writer) {
 	fmt.Fprintf(out, "  billing   GET  %s%s?t=TOKEN (the winners' burls)\n", x.base, pathBilling)
 	fmt.Fprintf(out, "  loss      GET  %s%s?t=TOKEN\n", x.base, pathLoss)
 	fmt.Fprintf(out, "  metrics   GET  %s%s\n", x.base, pathMetrics)
+	fmt.Fprintf(out, "  dashboard GET  %s%s (live, in a browser)\n", x.base, pathDashboard)
 	fmt.Fprintf(out, "  health    GET  %s%s, %s%s\n", x.base, pathHealthz, x.base, pathReadyz)
 	fmt.Fprintf(out, "  events    %s (JSON lines, appended)\n", x.cfg.events)
 	if x.randomKey {

@@ -10,11 +10,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/gavelrtb/gavel/gavelhttp"
 )
 
 func main() {
@@ -49,12 +52,22 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	key := fs.String("key", "", "the notice signing key, at least 32 bytes; empty: a random key for this run")
 	fs.DurationVar(&cfg.drain, "drain", 0, "how long /readyz answers 503 before the server stops accepting")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "how long shutdown waits for in-flight auctions and queued notices and events")
+	maxInFlight := fs.Int("max-in-flight", 0, "auctions in flight past which requests are shed (0: gavelhttp's default, 256 per CPU)")
+	shedStatus := fs.Int("shed-status", gavelhttp.DefaultShedStatus, "the status of a shed request: 204 (a no-bid) or 503")
+	fs.BoolVar(&cfg.asap, "asap", false, "the demo budgets paced ASAP rather than evenly over the UTC day (early in the day, even pacing soon leaves the demo bidders out)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	if *maxInFlight < 0 || (*shedStatus != http.StatusNoContent && *shedStatus != http.StatusServiceUnavailable) {
+		return config{}, fmt.Errorf("max in flight %d, shed status %d: want max in flight >= 0 and shed status 204 or 503", *maxInFlight, *shedStatus)
+	}
+	if *maxInFlight != 0 {
+		cfg.handler = append(cfg.handler, gavelhttp.WithMaxInFlight(*maxInFlight))
+	}
+	cfg.handler = append(cfg.handler, gavelhttp.WithShedStatus(*shedStatus))
 	if *key != "" {
 		cfg.key = []byte(*key)
 	}

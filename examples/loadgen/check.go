@@ -21,6 +21,19 @@ var (
 	ErrBadResponse = errors.New("invalid bid response")
 )
 
+// headerShed marks the answer to a request the exchange shed, unread, to
+// keep its deadlines under overload (gavelhttp.HeaderShed).
+const headerShed = "Gavel-Shed"
+
+// Shed reports whether an answer sheds its request: a 204 or a 503 that
+// says so in the Gavel-Shed header. A shed request was not read, so a shed
+// answer is right for any request, an invalid one included. A 204 without
+// the header is an auction that ran and found no bid (its nbr may be the
+// same); a 503 without it is an error.
+func Shed(status int, h http.Header) bool {
+	return (status == http.StatusNoContent || status == http.StatusServiceUnavailable) && h.Get(headerShed) != ""
+}
+
 // Check judges one answer: the status and body got for the request exp
 // describes. It returns nil for a right answer: 400 to an invalid request;
 // 204, or 200 with a valid BidResponse, to a valid one.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -53,4 +54,16 @@ func TestCheck(t *testing.T) {
 			assert.NotEmpty(t, err.Error())
 		})
 	}
+}
+
+func TestShed(t *testing.T) {
+	shed := http.Header{"Gavel-Shed": {"1"}, "Gavel-Nbr": {"1"}}
+	ranNoBid := http.Header{"Gavel-Nbr": {"1"}}
+	assert.True(t, Shed(204, shed))
+	assert.True(t, Shed(503, http.Header{"Gavel-Shed": {"1"}, "Retry-After": {"1"}}))
+	assert.False(t, Shed(503, nil), "a 503 that does not say it shed")
+	assert.False(t, Shed(204, ranNoBid), "a 204 of an auction that ran")
+	assert.False(t, Shed(204, nil))
+	assert.False(t, Shed(200, shed))
+	assert.False(t, Shed(400, nil))
 }

@@ -67,7 +67,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, Thresholds, error) {
 	fs.Uint64Var(&c.Gen.Seed, "seed", 1, "seed of the request generator")
 	fs.Float64Var(&c.Gen.Invalid, "invalid", 0.05, "share of invalid requests, which must get 400")
 	fs.IntVar(&c.Gen.Users, "users", 1000, "user ids drawn from user-0 … user-(N-1)")
-	fs.DurationVar(&t.MaxP99, "max-p99", 0, "fail when p99 latency is above it (0: no limit)")
+	fs.DurationVar(&t.MaxP99, "max-p99", 0, "fail when the p99 latency of the requests not shed is above it (0: no limit)")
+	fs.DurationVar(&t.MaxShedP99, "max-shed-p99", 0, "fail when the p99 latency of the shed answers is above it (0: no limit)")
 	fs.Float64Var(&t.MaxErrors, "max-errors", 0, "fail when the share of errors is above it")
 	fs.BoolVar(&quiet, "quiet", false, "no progress bar")
 	if err := fs.Parse(args); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/http"
 	"testing"
 	"time"
 
@@ -13,9 +14,14 @@ import (
 // summaryOf adds n results of the given status and body, each taking lat,
 // for requests expecting exp.
 func summaryOf(s *Summary, n int, exp Expect, status uint16, body string, lat time.Duration) {
+	summaryWith(s, n, exp, status, nil, body, lat)
+}
+
+// summaryWith is summaryOf with the answers' headers.
+func summaryWith(s *Summary, n int, exp Expect, status uint16, h http.Header, body string, lat time.Duration) {
 	start := time.Unix(0, 0)
 	for i := range n {
-		res := &vegeta.Result{Code: status, Body: []byte(body), Latency: lat, Timestamp: start.Add(time.Duration(i) * time.Millisecond)}
+		res := &vegeta.Result{Code: status, Headers: h, Body: []byte(body), Latency: lat, Timestamp: start.Add(time.Duration(i) * time.Millisecond)}
 		if status == 0 {
 			res.Error = "connection refused"
 		}
@@ -24,9 +30,10 @@ func summaryOf(s *Summary, n int, exp Expect, status uint16, body string, lat ti
 }
 
 var (
-	okExp  = Expect{ID: "r1", ImpIDs: []string{"1"}}
-	okBody = `{"id":"r1","seatbid":[{"bid":[{"id":"b","impid":"1","price":1}]}]}`
-	badExp = Expect{ID: "r2", ImpIDs: []string{"1"}, Invalid: "malformed"}
+	shedHdr = http.Header{"Gavel-Shed": {"1"}, "Gavel-Nbr": {"1"}}
+	okExp   = Expect{ID: "r1", ImpIDs: []string{"1"}}
+	okBody  = `{"id":"r1","seatbid":[{"bid":[{"id":"b","impid":"1","price":1}]}]}`
+	badExp  = Expect{ID: "r2", ImpIDs: []string{"1"}, Invalid: "malformed"}
 )
 
 func TestVerdict(t *testing.T) {
@@ -62,6 +69,20 @@ func TestVerdict(t *testing.T) {
 			summaryOf(s, 100, okExp, 204, "", time.Second)
 		}, Thresholds{}, ExitOK, 0},
 		{"nothing sent", func(*Summary) {}, Thresholds{MaxErrors: 1}, ExitFailed, 1},
+		{"shed answers are right, timed apart", func(s *Summary) {
+			summaryOf(s, 50, okExp, 200, okBody, 50*time.Millisecond)
+			summaryWith(s, 40, okExp, 204, shedHdr, "", 100*time.Microsecond)
+			summaryWith(s, 5, badExp, 204, shedHdr, "", 100*time.Microsecond)
+			summaryWith(s, 5, okExp, 503, shedHdr, "", 200*time.Microsecond)
+		}, Thresholds{MaxP99: 60 * time.Millisecond, MaxShedP99: time.Millisecond}, ExitOK, 0},
+		{"slow shed answers", func(s *Summary) {
+			summaryOf(s, 50, okExp, 200, okBody, time.Millisecond)
+			summaryWith(s, 50, okExp, 204, shedHdr, "", 5*time.Millisecond)
+		}, Thresholds{MaxP99: 2 * time.Millisecond, MaxShedP99: time.Millisecond}, ExitFailed, 1},
+		{"slow accepted answers, fast shed ones", func(s *Summary) {
+			summaryOf(s, 50, okExp, 200, okBody, 300*time.Millisecond)
+			summaryWith(s, 50, okExp, 204, shedHdr, "", 10*time.Microsecond)
+		}, Thresholds{MaxP99: 200 * time.Millisecond, MaxShedP99: time.Millisecond}, ExitFailed, 1},
 		{"everything wrong", func(s *Summary) {
 			summaryOf(s, 50, okExp, 200, `{`, 80*time.Millisecond)
 			summaryOf(s, 50, okExp, 204, "", 80*time.Millisecond)
@@ -102,4 +123,29 @@ func TestSummaryCountsAndPrints(t *testing.T) {
 	for _, want := range []string{"requests    100", "p50 ", "p90 ", "p99 ", "p99.9 ", "max 1s", "0:3  200:87  400:10", "11 invalid requests sent; 3 no answer, 1 wrong status, 6 invalid 200s", "request r1: invalid bid response"} {
 		require.Contains(t, out.String(), want)
 	}
+}
+
+func TestSummaryShed(t *testing.T) {
+	s := &Summary{}
+	summaryOf(s, 60, okExp, 200, okBody, 40*time.Millisecond)
+	summaryOf(s, 10, okExp, 204, "", 30*time.Millisecond) // ran, no bid
+	summaryWith(s, 20, okExp, 204, shedHdr, "", 200*time.Microsecond)
+	summaryWith(s, 5, badExp, 204, shedHdr, "", 200*time.Microsecond)
+	summaryWith(s, 5, okExp, 503, shedHdr, "", 300*time.Microsecond)
+	s.Close()
+
+	assert.Zero(t, s.Errors(), "%q", s.Examples)
+	assert.Equal(t, 30, s.Shed)
+	assert.Equal(t, 70, s.Accepted.N)
+	assert.Equal(t, 30, s.ShedLatencies.N)
+	assert.Equal(t, 40*time.Millisecond, s.Accepted.Max())
+	assert.Equal(t, 300*time.Microsecond, s.ShedLatencies.Max())
+	assert.LessOrEqual(t, s.ShedLatencies.Quantile(0.99), 300*time.Microsecond)
+	assert.GreaterOrEqual(t, s.Accepted.Quantile(0.99), 30*time.Millisecond)
+
+	var out bytes.Buffer
+	s.Print(&out)
+	assert.Contains(t, out.String(), "accepted    70  p50 ")
+	assert.Contains(t, out.String(), "shed        30  p50 ")
+	assert.Contains(t, out.String(), "max 300µs")
 }

@@ -10,7 +10,10 @@
 //     add to an auction, what the strict Redis ledger adds to one (round
 //     trips and time, with and without batching), profile lookups, and the
 //     core's ledger benchmarks;
-//   - adapters: the Redis ledger and profile store, and the Kafka sink.
+//   - adapters: the Redis ledger and profile store, and the Kafka sink;
+//   - server: the auction handler against a bare decode-and-reply handler
+//     and the auction alone, and the whole exchange over loopback (req/s
+//     and CPU per request) against the same bare server.
 //
 // Run it from the benchmarks directory:
 //
@@ -77,11 +80,13 @@ var sections = []section{
 		map[string]string{modulePkg: "^Benchmark(RunStateful|RunRedisLedger|ProfileLookup)$", corePkg: "^BenchmarkLedger$"}, writeStateful},
 	{"adapters", "Adapters: Redis and Kafka",
 		map[string]string{modulePkg: "^Benchmark(RedisLedger|RedisProfile|KafkaSink)$"}, writeAdapters},
+	{"server", "Serving: the auction handler and the exchange over loopback",
+		map[string]string{modulePkg: "^Benchmark(AuctionHandler|AuctionHandlerShed|Server)$"}, writeServer},
 }
 
 func main() {
 	count := flag.Int("count", 6, "how many times to run each benchmark")
-	names := flag.String("sections", "core,http,stateful,adapters", "comma-separated sections to run: core, http, stateful, adapters")
+	names := flag.String("sections", "core,http,stateful,adapters,server", "comma-separated sections to run: core, http, stateful, adapters, server")
 	benchtime := flag.String("benchtime", "1s", "go test -benchtime")
 	raw := flag.String("raw", "bench.txt", "file for the raw go test output")
 	flag.Parse()
