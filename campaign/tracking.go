@@ -124,8 +124,8 @@ func CheckLanding(landing string) error {
 // at most WithDedupeMemory of each (past that the oldest are forgotten
 // early): behind a balancer, a replay that reaches another process is
 // counted again there. Consumers who need exactly once across processes
-// dedupe the events on click_id (clicks) and click_id and order_id
-// (conversions).
+// dedupe click events on click_id within the dedupe window, and
+// conversion events on click_id and order_id.
 //
 // The zero Tracker is not usable; NewTracker builds one. It is safe for
 // concurrent use.
