@@ -66,9 +66,9 @@ const EventSchemaVersion = 1
 
 // Event is one record of the event stream: what happened in an auction, to
 // one of its bidders or bids, or to a billed, clicked or converted
-// impression. Events are flat and
-// meant to be serialized one by one (JSON lines, Kafka records); the JSON
-// field names below are a stable, public contract.
+// impression. Events are flat and meant to be serialized one by one (JSON
+// lines, Kafka records); the JSON field names below are a stable, public
+// contract.
 //
 // In JSON, a field tagged omitempty is left out when it is zero, so an
 // absent number reads as 0 and an absent string as "": decoding gives back
@@ -91,7 +91,8 @@ const EventSchemaVersion = 1
 //	auction_id    AuctionID, the bid request's id. Always present.
 //	imp_id        ImpID, the imp's id (win, loss, billing, click,
 //	              conversion).
-//	bidder        Bidder, the bidder's name (every type but auction).
+//	bidder        Bidder, the bidder's name (every type but auction, click
+//	              and conversion).
 //	seat          Seat, seatbid.seat, or the bidder's name when the seat is
 //	              empty (win, loss, billing).
 //	bid_id        BidID, the bid's id (win, loss, billing; click and

@@ -105,8 +105,9 @@ func CheckLanding(landing string) error {
 //
 //	302 click: redirect to the landing URL (a replay too, counted once)
 //	204 conversion recorded, now or before (a replay, counted once)
-//	400 no token, a malformed token, a token of the wrong kind, an order
-//	    id longer than MaxOrderIDBytes
+//	400 no token, a malformed token, a token of the wrong kind; for a
+//	    conversion, an order id longer than MaxOrderIDBytes or a form
+//	    body that does not parse
 //	403 token signed with an unknown key, or tampered with
 //	405 click: not GET or HEAD; conversion: not GET or POST
 //	410 expired token
@@ -123,8 +124,8 @@ func CheckLanding(landing string) error {
 // at most WithDedupeMemory of each (past that the oldest are forgotten
 // early): behind a balancer, a replay that reaches another process is
 // counted again there. Consumers who need exactly once across processes
-// dedupe the events on click_id (clicks) and click_id and order_id
-// (conversions).
+// dedupe click events on click_id within the dedupe window, and
+// conversion events on click_id and order_id.
 //
 // The zero Tracker is not usable; NewTracker builds one. It is safe for
 // concurrent use.
@@ -326,7 +327,7 @@ type TrackerStats struct {
 	Conversions          int64 // conversion events recorded
 	DuplicateConversions int64 // replayed conversions, not recorded
 	// Refusals by reason (4xx answers; nothing recorded).
-	RefusedMalformed  int64 // no token, a malformed token or order id
+	RefusedMalformed  int64 // no token, a malformed token, order id or form
 	RefusedUnknownKey int64 // a token signed with a key the Tracker does not hold
 	RefusedSignature  int64 // a tampered token
 	RefusedExpired    int64 // an expired token

@@ -19,10 +19,14 @@ func (t *Tracker) ClickHandler() http.Handler {
 	return http.HandlerFunc(t.serveClick)
 }
 
+// maxPostbackBytes caps the form body of a conversion postback.
+const maxPostbackBytes = 64 << 10
+
 // ConversionHandler returns the conversion postback endpoint, to mount at
 // base + "/conversion": it takes the conversion token that the landing URL
-// received (query parameter "gavel_click", or "t") and an optional
-// "order_id", and records a gavel.EventConversion once per click and
+// received (parameter "gavel_click", or "t") and an optional "order_id",
+// in the query or, for a POST, in a form body of at most 64 KiB, and
+// records a gavel.EventConversion once per click and
 // order id. See Tracker for the answers.
 func (t *Tracker) ConversionHandler() http.Handler {
 	return http.HandlerFunc(t.serveConversion)
@@ -73,12 +77,17 @@ func (t *Tracker) serveConversion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := t.cfg.now()
-	q := r.URL.Query()
-	raw := q.Get(t.cfg.param)
-	if raw == "" {
-		raw = q.Get("t")
+	r.Body = http.MaxBytesReader(w, r.Body, maxPostbackBytes)
+	if err := r.ParseForm(); err != nil {
+		t.stats.malformed.Add(1)
+		http.Error(w, "campaign: bad postback form", http.StatusBadRequest)
+		return
 	}
-	order := q.Get("order_id")
+	raw := r.Form.Get(t.cfg.param)
+	if raw == "" {
+		raw = r.Form.Get("t")
+	}
+	order := r.Form.Get("order_id")
 	if len(order) > MaxOrderIDBytes {
 		t.stats.malformed.Add(1)
 		http.Error(w, "campaign: order_id longer than 256 bytes", http.StatusBadRequest)

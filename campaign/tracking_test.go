@@ -439,3 +439,34 @@ func TestTrackerThroughAsyncSink(t *testing.T) {
 		assert.Equal(t, testClick(i).AuctionID, e.AuctionID)
 	}
 }
+
+func TestConversionFormPostback(t *testing.T) {
+	r := newTrackRig(t, []gavelhttp.Key{key1})
+	tok := r.click(t, r.tr.ClickURL(testClick(0)))
+	post := func(body string) int {
+		resp, err := r.client.Post(r.srv.URL+"/track/conversion", "application/x-www-form-urlencoded", strings.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusNoContent, post(url.Values{"gavel_click": {tok}, "order_id": {"o1"}}.Encode()))
+	assert.Equal(t, http.StatusNoContent, post(url.Values{"t": {tok}, "order_id": {"o1"}}.Encode()), "counted once")
+	assert.Equal(t, http.StatusBadRequest, post("gavel_click="+strings.Repeat("x", 100<<10)), "body over 64 KiB")
+	assert.Equal(t, http.StatusBadRequest, post("%zz"), "not a form")
+	s := r.tr.Stats()
+	assert.Equal(t, [3]int64{1, 1, 2}, [3]int64{s.Conversions, s.DuplicateConversions, s.RefusedMalformed})
+	events := r.out.events(t)
+	require.Len(t, events, 2)
+	assert.Equal(t, "o1", events[1].OrderID)
+}
+
+func TestTrackerDedupeMemoryBound(t *testing.T) {
+	r := newTrackRig(t, []gavelhttp.Key{key1}, campaign.WithDedupeMemory(16))
+	first := r.tr.ClickURL(testClick(0))
+	r.click(t, first)
+	for i := 1; i <= 200; i++ {
+		r.click(t, r.tr.ClickURL(testClick(i)))
+	}
+	r.click(t, first) // forgotten early: counted again, as documented
+	assert.Equal(t, int64(202), r.tr.Stats().Clicks)
+}
