@@ -413,3 +413,36 @@ func TestBilledThroughAuction(t *testing.T) {
 	assert.Equal(t, int64(1), b.Stats().FrequencyCapped)
 	assert.ErrorIs(t, b.Record(ctx, "not-a-bid-id"), campaign.ErrBidID)
 }
+
+func TestUserKey(t *testing.T) {
+	userOf := func(t *testing.T, b *campaign.Bidder, req *openrtb2.BidRequest) string {
+		t.Helper()
+		resp, err := b.Bid(context.Background(), req)
+		require.NoError(t, err)
+		_, bid := onlyBid(t, resp)
+		id, err := campaign.ParseBidID(bid.ID)
+		require.NoError(t, err)
+		return id.User
+	}
+	b, err := campaign.NewBidder("house", campaign.WithCampaigns(validCampaign("c")))
+	require.NoError(t, err)
+	byID := userOf(t, b, baseRequest())
+	req := baseRequest()
+	req.User.ID, req.User.BuyerUID = "", "u1"
+	assert.Equal(t, byID, userOf(t, b, req), "buyeruid when there is no user id, hashed alike")
+	req.User.BuyerUID = ""
+	assert.Equal(t, campaign.NoUser, userOf(t, b, req))
+
+	eid := campaign.WithUserKey(func(r *openrtb2.BidRequest) string {
+		if r.User != nil && len(r.User.EIDs) > 0 && len(r.User.EIDs[0].UIDs) > 0 {
+			return r.User.EIDs[0].UIDs[0].ID
+		}
+		return ""
+	})
+	b, err = campaign.NewBidder("house", campaign.WithCampaigns(validCampaign("c")), eid)
+	require.NoError(t, err)
+	req = baseRequest()
+	req.User.EIDs = []openrtb2.EID{{Source: "id.example", UIDs: []openrtb2.UID{{ID: "u1"}}}}
+	assert.Equal(t, byID, userOf(t, b, req))
+	assert.Equal(t, int64(1), b.Stats().Requests)
+}
