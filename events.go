@@ -12,17 +12,19 @@ type EventType uint8
 
 // The event types, with their JSON names.
 const (
-	EventAuction EventType = iota + 1 // "auction": one per Run
-	EventBid                          // "bid": a bidder answered with bids
-	EventNoBid                        // "no_bid": a bidder answered with no bid
-	EventTimeout                      // "timeout": a bidder missed its deadline
-	EventError                        // "error": a bidder failed or sent an invalid response
-	EventWin                          // "win": a bid won an imp
-	EventLoss                         // "loss": a bid lost, with its loss reason
-	EventBilling                      // "billing": an impression was billed (hold committed)
+	EventAuction    EventType = iota + 1 // "auction": one per Run
+	EventBid                             // "bid": a bidder answered with bids
+	EventNoBid                           // "no_bid": a bidder answered with no bid
+	EventTimeout                         // "timeout": a bidder missed its deadline
+	EventError                           // "error": a bidder failed or sent an invalid response
+	EventWin                             // "win": a bid won an imp
+	EventLoss                            // "loss": a bid lost, with its loss reason
+	EventBilling                         // "billing": an impression was billed (hold committed)
+	EventClick                           // "click": a user clicked an ad (campaign.Tracker)
+	EventConversion                      // "conversion": an advertiser reported a conversion of a click
 )
 
-var eventTypeNames = [...]string{"", "auction", "bid", "no_bid", "timeout", "error", "win", "loss", "billing"}
+var eventTypeNames = [...]string{"", "auction", "bid", "no_bid", "timeout", "error", "win", "loss", "billing", "click", "conversion"}
 
 // String returns the type's JSON name, or "unknown" for a value that is not
 // one of the constants.
@@ -63,9 +65,10 @@ func (t *EventType) UnmarshalText(text []byte) error {
 const EventSchemaVersion = 1
 
 // Event is one record of the event stream: what happened in an auction, to
-// one of its bidders or bids, or to a billed impression. Events are flat and
-// meant to be serialized one by one (JSON lines, Kafka records); the JSON
-// field names below are a stable, public contract.
+// one of its bidders or bids, or to a billed, clicked or converted
+// impression. Events are flat and meant to be serialized one by one (JSON
+// lines, Kafka records); the JSON field names below are a stable, public
+// contract.
 //
 // In JSON, a field tagged omitempty is left out when it is zero, so an
 // absent number reads as 0 and an absent string as "": decoding gives back
@@ -77,26 +80,31 @@ const EventSchemaVersion = 1
 //
 //	v             Version. EventSchemaVersion of the writer. Always present.
 //	type          Type, as a lowercase string: auction, bid, no_bid, timeout,
-//	              error, win, loss, billing. Always present.
+//	              error, win, loss, billing, click, conversion. Always
+//	              present.
 //	ts            Time the event happened, Unix milliseconds (UTC). Always
 //	              present. auction: when the auction started; bid, no_bid,
 //	              timeout, error: when the bidder answered or its deadline
 //	              passed; win, loss: when the imp was cleared; billing: when
-//	              the impression was billed.
+//	              the impression was billed; click: when the click arrived;
+//	              conversion: when the postback arrived.
 //	auction_id    AuctionID, the bid request's id. Always present.
-//	imp_id        ImpID, the imp's id (win, loss, billing).
-//	bidder        Bidder, the bidder's name (every type but auction).
+//	imp_id        ImpID, the imp's id (win, loss, billing, click,
+//	              conversion).
+//	bidder        Bidder, the bidder's name (every type but auction, click
+//	              and conversion).
 //	seat          Seat, seatbid.seat, or the bidder's name when the seat is
 //	              empty (win, loss, billing).
-//	bid_id        BidID, the bid's id (win, loss, billing).
+//	bid_id        BidID, the bid's id (win, loss, billing; click and
+//	              conversion when the click URL was given it).
 //	deal_id       DealID, the deal the bid is for; absent for the open market
 //	              (win, loss, billing).
 //	account       Account, the budget account charged for the impression
-//	              (win, billing).
+//	              (win, billing, click, conversion).
 //	cur           Currency, ISO-4217 code of every money field of the event
-//	              (auction, win, loss, billing).
+//	              (auction, win, loss, billing, click, conversion).
 //	price_micros  PriceMicros, the bid price in the auction currency, micros
-//	              of CPM (win, loss).
+//	              of CPM (win, loss, click, conversion).
 //	clear_micros  ClearMicros, the clearing price the winner pays, micros of
 //	              CPM (win, billing).
 //	cost_micros   CostMicros, the money for one impression, micros of the
@@ -117,6 +125,16 @@ const EventSchemaVersion = 1
 //	winners       Winners, the number of imps won (auction).
 //	error         Error, what went wrong, as text (error; auction when Run
 //	              failed).
+//	campaign      Campaign, the id of the campaign whose ad it was (click,
+//	              conversion).
+//	creative      Creative, the id of the campaign's creative, the bid's
+//	              crid (click, conversion).
+//	click_id      ClickID, 32 hex digits naming the click URL of one ad:
+//	              the same on its clicks (a click counted again after the
+//	              replay window) and on every conversion attributed to them
+//	              (click, conversion).
+//	order_id      OrderID, the advertiser's id of the conversion, when it
+//	              gave one (conversion).
 //
 // A consumer must ignore fields it does not know. A consumer that decodes
 // with this package gets an error for an event type it does not know, and
@@ -144,6 +162,10 @@ type Event struct {
 	Imps        int       `json:"imps,omitempty"`
 	Winners     int       `json:"winners,omitempty"`
 	Error       string    `json:"error,omitempty"`
+	Campaign    string    `json:"campaign,omitempty"`
+	Creative    string    `json:"creative,omitempty"`
+	ClickID     string    `json:"click_id,omitempty"`
+	OrderID     string    `json:"order_id,omitempty"`
 }
 
 // An EventSink receives batches of events.

@@ -23,6 +23,8 @@ func TestEventTypeText(t *testing.T) {
 		{gavel.EventWin, "win"},
 		{gavel.EventLoss, "loss"},
 		{gavel.EventBilling, "billing"},
+		{gavel.EventClick, "click"},
+		{gavel.EventConversion, "conversion"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,7 +40,7 @@ func TestEventTypeText(t *testing.T) {
 }
 
 func TestEventTypeInvalid(t *testing.T) {
-	for _, typ := range []gavel.EventType{0, gavel.EventBilling + 1, 255} {
+	for _, typ := range []gavel.EventType{0, gavel.EventConversion + 1, 255} {
 		assert.Equal(t, "unknown", typ.String())
 		_, err := json.Marshal(typ)
 		assert.ErrorContains(t, err, "gavel: unknown event type", "type %d", typ)
@@ -116,11 +118,26 @@ func TestEventJSONGolden(t *testing.T) {
 			`{"v":1,"type":"billing","ts":1767225600123,"auction_id":"a1","imp_id":"1","bidder":"dsp-a","seat":"seat-7","bid_id":"b1","account":"acme","cur":"USD","clear_micros":2010000,"cost_micros":2010}`,
 		},
 		{
+			"click",
+			gavel.Event{Version: 1, Type: gavel.EventClick, Time: ts, AuctionID: "a1", ImpID: "1", BidID: "c7.cr2.00ff00ff00ff00ff.9",
+				Account: "acme", Currency: "USD", PriceMicros: 3_000_000, Campaign: "c7", Creative: "cr2",
+				ClickID: "0123456789abcdef0123456789abcdef"},
+			`{"v":1,"type":"click","ts":1767225600123,"auction_id":"a1","imp_id":"1","bid_id":"c7.cr2.00ff00ff00ff00ff.9","account":"acme","cur":"USD","price_micros":3000000,"campaign":"c7","creative":"cr2","click_id":"0123456789abcdef0123456789abcdef"}`,
+		},
+		{
+			"conversion",
+			gavel.Event{Version: 1, Type: gavel.EventConversion, Time: ts, AuctionID: "a1", ImpID: "1",
+				Account: "acme", Currency: "USD", PriceMicros: 3_000_000, Campaign: "c7", Creative: "cr2",
+				ClickID: "0123456789abcdef0123456789abcdef", OrderID: "order-42"},
+			`{"v":1,"type":"conversion","ts":1767225600123,"auction_id":"a1","imp_id":"1","account":"acme","cur":"USD","price_micros":3000000,"campaign":"c7","creative":"cr2","click_id":"0123456789abcdef0123456789abcdef","order_id":"order-42"}`,
+		},
+		{
 			"every field",
 			gavel.Event{Version: 1, Type: gavel.EventWin, Time: -1, AuctionID: "a", ImpID: "i", Bidder: "b", Seat: "s",
 				BidID: "bid", DealID: "d", Account: "acc", Currency: "c", PriceMicros: 1, ClearMicros: 2, CostMicros: 3,
-				LossReason: 4, NBR: 5, Status: "st", LatencyUS: 6, Bids: 7, Imps: 8, Winners: 9, Error: "e"},
-			`{"v":1,"type":"win","ts":-1,"auction_id":"a","imp_id":"i","bidder":"b","seat":"s","bid_id":"bid","deal_id":"d","account":"acc","cur":"c","price_micros":1,"clear_micros":2,"cost_micros":3,"loss_reason":4,"nbr":5,"status":"st","latency_us":6,"bids":7,"imps":8,"winners":9,"error":"e"}`,
+				LossReason: 4, NBR: 5, Status: "st", LatencyUS: 6, Bids: 7, Imps: 8, Winners: 9, Error: "e",
+				Campaign: "cp", Creative: "cr", ClickID: "ck", OrderID: "o"},
+			`{"v":1,"type":"win","ts":-1,"auction_id":"a","imp_id":"i","bidder":"b","seat":"s","bid_id":"bid","deal_id":"d","account":"acc","cur":"c","price_micros":1,"clear_micros":2,"cost_micros":3,"loss_reason":4,"nbr":5,"status":"st","latency_us":6,"bids":7,"imps":8,"winners":9,"error":"e","campaign":"cp","creative":"cr","click_id":"ck","order_id":"o"}`,
 		},
 		{
 			"required fields only",

@@ -102,6 +102,10 @@ func appendEventJSON(b []byte, e *Event) []byte {
 	b = appendIntField(b, `,"imps":`, int64(e.Imps))
 	b = appendIntField(b, `,"winners":`, int64(e.Winners))
 	b = appendStringField(b, `,"error":`, e.Error)
+	b = appendStringField(b, `,"campaign":`, e.Campaign)
+	b = appendStringField(b, `,"creative":`, e.Creative)
+	b = appendStringField(b, `,"click_id":`, e.ClickID)
+	b = appendStringField(b, `,"order_id":`, e.OrderID)
 	return append(b, '}')
 }
 

@@ -52,7 +52,7 @@ func parseLines(t *testing.T, data []byte) []gavel.Event {
 
 func oneOfEachType() []gavel.Event {
 	var events []gavel.Event
-	for typ := gavel.EventAuction; typ <= gavel.EventBilling; typ++ {
+	for typ := gavel.EventAuction; typ <= gavel.EventConversion; typ++ {
 		events = append(events, gavel.Event{Version: gavel.EventSchemaVersion, Type: typ, Time: 1767225600000 + int64(typ),
 			AuctionID: "a-" + typ.String(), ImpID: "1", Bidder: "dsp", Seat: "seat", BidID: "b", Currency: "USD",
 			PriceMicros: 2_500_000, Status: typ.String(), LatencyUS: 1234, Bids: int(typ)})
@@ -70,7 +70,7 @@ func TestJSONLinesSinkRoundTrip(t *testing.T) {
 
 	assert.Len(t, w.writes, 2, "one io.Writer call per non-empty batch")
 	assert.Equal(t, append(first, second...), parseLines(t, w.buf.Bytes()))
-	assert.Equal(t, 48, strings.Count(w.buf.String(), "\n"))
+	assert.Equal(t, len(first)+len(second), strings.Count(w.buf.String(), "\n"))
 	assert.True(t, strings.HasSuffix(w.buf.String(), "}\n"))
 }
 
@@ -107,10 +107,11 @@ func TestJSONLinesSinkMatchesEncodingJSON(t *testing.T) {
 		}
 		num := func(j int) int64 { return ints[(i+j)%len(ints)] }
 		events = append(events, gavel.Event{
-			Version: int(num(0)), Type: gavel.EventType(1 + i%8), Time: num(1), AuctionID: str(0), ImpID: str(1),
+			Version: int(num(0)), Type: gavel.EventType(1 + i%10), Time: num(1), AuctionID: str(0), ImpID: str(1),
 			Bidder: str(2), Seat: str(3), BidID: str(4), DealID: str(5), Account: str(6), Currency: str(7),
 			PriceMicros: num(2), ClearMicros: num(3), CostMicros: num(4), LossReason: int(num(5)), NBR: int(num(6)),
 			Status: str(8), LatencyUS: num(7), Bids: int(num(8)), Imps: int(num(9)), Winners: int(num(10)), Error: str(9),
+			Campaign: str(10), Creative: str(11), ClickID: str(12), OrderID: str(13),
 		})
 	}
 	w := &countingWriter{}

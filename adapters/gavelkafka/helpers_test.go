@@ -79,10 +79,14 @@ func portOf(t testing.TB, addr string) int {
 func events(id string, first, n int) []gavel.Event {
 	evs := make([]gavel.Event, n)
 	for i := range evs {
+		typ := gavel.EventType(1 + (first+i)%10)
 		evs[i] = gavel.Event{
-			Version: gavel.EventSchemaVersion, Type: gavel.EventType(1 + (first+i)%8), Time: int64(first + i),
+			Version: gavel.EventSchemaVersion, Type: typ, Time: int64(first + i),
 			AuctionID: id, Bidder: "dsp-" + strconv.Itoa((first+i)%5), Currency: "USD", PriceMicros: int64(1000 * (first + i)),
 			Status: "bid", LatencyUS: 1234,
+		}
+		if typ >= gavel.EventClick { // the campaign fields travel too
+			evs[i].Campaign, evs[i].Creative, evs[i].ClickID = "c7", "cr2", "0123456789abcdef0123456789abcdef"
 		}
 	}
 	return evs

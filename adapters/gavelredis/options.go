@@ -7,24 +7,27 @@ import (
 	"github.com/gavelrtb/gavel"
 )
 
-// An Option configures any of a Ledger, a Pacer and a ProfileStore: it is a
-// LedgerOption, a PacerOption and a ProfileOption at once. The options
-// that concern one type only have that type's option type.
+// An Option configures any of a Ledger, a Pacer, a ProfileStore and a
+// FrequencyStore: it is a LedgerOption, a PacerOption, a ProfileOption and
+// a FrequencyOption at once. The options that concern one type only have
+// that type's option type.
 type Option interface {
 	LedgerOption
 	PacerOption
 	ProfileOption
+	FrequencyOption
 }
 
 // DefaultKeyPrefix is the default of WithKeyPrefix.
 const DefaultKeyPrefix = "gavel"
 
-// WithKeyPrefix sets the prefix of every key that a Ledger, a Pacer or a
-// ProfileStore reads and writes. The prefix is a name without separator:
-// the keys join it to the rest with ':', as "<prefix>:pacer:{acme}:state"
-// (each type's documentation gives its key layout). Types with different
-// prefixes share nothing; every process that shares budgets, pacing or
-// profiles must use the same prefix. It must not be empty, contain '{' or
+// WithKeyPrefix sets the prefix of every key that a Ledger, a Pacer, a
+// ProfileStore or a FrequencyStore reads and writes. The prefix is a name
+// without separator: the keys join it to the rest with ':', as
+// "<prefix>:pacer:{acme}:state" (each type's documentation gives its key
+// layout). Types with different prefixes share nothing; every process that
+// shares budgets, pacing, profiles or frequency counts must use the same
+// prefix. It must not be empty, contain '{' or
 // '}' (they would change the Redis Cluster hash slot of the keys), nor end
 // with ':'. Default DefaultKeyPrefix ("gavel").
 func WithKeyPrefix(prefix string) Option {

@@ -1,0 +1,40 @@
+package campaign
+
+import (
+	"context"
+
+	"github.com/prebid/openrtb/v20/openrtb2"
+)
+
+// A Prediction is the expected click-through rate of an impression and the
+// expected conversion rate of a click, each in [0, 1].
+type Prediction struct {
+	CTR, CVR float64
+}
+
+// A Predictor predicts the rates that turn a CPC or CPA goal into a bid per
+// impression. The Bidder calls it from many goroutines at once, for each
+// candidate campaign and creative of an imp, under the bidder's deadline
+// (ctx); it must not modify or keep the request, the imp, the campaign or
+// the creative. An error, or a rate outside [0, 1], is a failure: the
+// campaign skips the imp or falls back to its fixed rates, as its
+// Goal.OnPredictorError says. GoalCPM campaigns never call it.
+type Predictor interface {
+	Predict(ctx context.Context, req *openrtb2.BidRequest, imp *openrtb2.Imp, c *Campaign, cr *Creative) (Prediction, error)
+}
+
+// PredictorFunc adapts a function to a Predictor.
+type PredictorFunc func(ctx context.Context, req *openrtb2.BidRequest, imp *openrtb2.Imp, c *Campaign, cr *Creative) (Prediction, error)
+
+// Predict calls f.
+func (f PredictorFunc) Predict(ctx context.Context, req *openrtb2.BidRequest, imp *openrtb2.Imp, c *Campaign, cr *Creative) (Prediction, error) {
+	return f(ctx, req, imp, c, cr)
+}
+
+// FixedRates is the default Predictor: every campaign's Goal.FallbackCTR
+// and Goal.FallbackCVR.
+var FixedRates Predictor = PredictorFunc(fixedRates)
+
+func fixedRates(_ context.Context, _ *openrtb2.BidRequest, _ *openrtb2.Imp, c *Campaign, _ *Creative) (Prediction, error) {
+	return Prediction{CTR: c.Goal.FallbackCTR, CVR: c.Goal.FallbackCVR}, nil
+}
