@@ -67,6 +67,7 @@ func TestConstructorsReportEveryProblemAtOnce(t *testing.T) {
 
 func TestWrappedErrorsCarryThePrefixOnce(t *testing.T) {
 	ledger := must(gavel.NewMemoryLedger())
+	require.NoError(t, ledger.SetBudget(context.Background(), gavel.Budget{Account: "x", Amount: 1}))
 	a := mustAuction(t, gavel.WithLedger(ledger))
 	err := a.Commit(context.Background(), gavel.Billing{AuctionID: "a1", ImpID: "1", Hold: gavel.Hold{ID: 7, Account: "x", Amount: 1}}, 1)
 	require.ErrorIs(t, err, gavel.ErrHoldNotFound)

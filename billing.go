@@ -22,9 +22,14 @@ type Billing struct {
 
 // Commit bills an impression: it commits costMicros (at most the hold's
 // amount; the rest returns to the account) on the Ledger, tells the Pacer,
-// and emits a billing event. It returns the Ledger's error (ErrHoldNotFound
-// for a hold already ended or expired, ErrCommitExceedsHold, ctx.Err()),
-// or ErrNoLedger.
+// and emits a billing event. It returns the Ledger's error (ErrHoldReleased,
+// ErrHoldNotFound for a hold expired or unknown, ErrCommitExceedsHold,
+// ctx.Err()), or ErrNoLedger. With a Ledger that is a HoldEnder, a hold
+// that an earlier call committed (a retry of a call whose answer was lost,
+// a second notice, another process) returns an error wrapping
+// ErrHoldCommitted, and this call tells the Pacer and emits nothing; the
+// money was billed once. With another Ledger, the Ledger's nil is taken
+// as this call's commit.
 //
 // A winner that needed no hold (no account, a cost that rounds to 0
 // micros, or an unknown account let through by WithUnknownAccounts) has
@@ -38,7 +43,7 @@ func (a *Auction) Commit(ctx context.Context, b Billing, costMicros int64) error
 		a.billingEvent(ctx, &b, costMicros)
 		return nil
 	}
-	if err := a.cfg.ledger.Commit(ctx, b.Hold, costMicros); err != nil {
+	if err := a.endHold(ctx, b.Hold, costMicros, true); err != nil {
 		return withContext(err, "commit %s/%s", b.AuctionID, b.ImpID)
 	}
 	if a.cfg.pacer != nil {
@@ -50,7 +55,10 @@ func (a *Auction) Commit(ctx context.Context, b Billing, costMicros int64) error
 
 // Release gives a won impression's money back to its account, for a loss
 // notice or an impression that will never be billed. It returns the
-// Ledger's error (ErrHoldNotFound, ctx.Err()), or ErrNoLedger.
+// Ledger's error (ErrHoldCommitted, ErrHoldNotFound, ctx.Err()), or
+// ErrNoLedger. With a Ledger that is a HoldEnder, a hold that an earlier
+// call released returns an error wrapping ErrHoldReleased, and this call
+// tells the Pacer nothing.
 func (a *Auction) Release(ctx context.Context, b Billing) error {
 	if a.cfg.ledger == nil {
 		return ErrNoLedger
@@ -58,7 +66,7 @@ func (a *Auction) Release(ctx context.Context, b Billing) error {
 	if b.Hold == (Hold{}) {
 		return nil
 	}
-	if err := a.cfg.ledger.Release(ctx, b.Hold); err != nil {
+	if err := a.endHold(ctx, b.Hold, 0, false); err != nil {
 		return withContext(err, "release %s/%s", b.AuctionID, b.ImpID)
 	}
 	if a.cfg.pacer != nil {
@@ -81,4 +89,24 @@ func (a *Auction) billingEvent(ctx context.Context, b *Billing, cost int64) {
 	if err := a.sink.Write(ctx, evs); err != nil {
 		a.stats.eventWrites.Add(1)
 	}
+}
+
+// endHold commits (commit set) or releases h on the Ledger. A repeat that
+// a HoldEnder tells apart is ErrHoldCommitted or ErrHoldReleased.
+func (a *Auction) endHold(ctx context.Context, h Hold, actual int64, commit bool) error {
+	e, ok := a.cfg.ledger.(HoldEnder)
+	if !ok {
+		if commit {
+			return a.cfg.ledger.Commit(ctx, h, actual)
+		}
+		return a.cfg.ledger.Release(ctx, h)
+	}
+	ended, err := e.EndHold(ctx, h, actual, commit)
+	switch {
+	case err != nil || ended:
+		return err
+	case commit:
+		return ErrHoldCommitted
+	}
+	return ErrHoldReleased
 }

@@ -79,9 +79,25 @@ var (
 	ErrUnknownAccount = errors.New("gavel: unknown account")
 
 	// ErrHoldNotFound is returned by Ledger.Commit and Ledger.Release for a
-	// hold that was already committed, released or expired, or that never
-	// existed in the ledger. Nothing changes.
+	// hold that the ledger does not know (any more): it expired before it
+	// was ended, its tombstone expired, or it never existed. Nothing
+	// changes. ErrHoldCommitted and ErrHoldReleased wrap it, so that a
+	// caller that only asks whether the hold is still there to end treats
+	// a hold ended by another call as gone.
 	ErrHoldNotFound = errors.New("gavel: hold not found")
+
+	// ErrHoldCommitted is returned by Ledger.Release for a hold that was
+	// committed, while its tombstone lives: the money was billed. Auction.Commit
+	// returns it too for a hold that an earlier call committed (a retry whose
+	// first answer was lost, or a second notice), having billed, told the
+	// pacer and emitted nothing. It wraps ErrHoldNotFound. Nothing changes.
+	ErrHoldCommitted error = &holdEndedError{"gavel: hold already committed"}
+
+	// ErrHoldReleased is returned by Ledger.Commit for a hold that was
+	// released, while its tombstone lives: nothing was billed. Auction.Release
+	// returns it too for a hold that an earlier call released. It wraps
+	// ErrHoldNotFound. Nothing changes.
+	ErrHoldReleased error = &holdEndedError{"gavel: hold already released"}
 
 	// ErrCommitExceedsHold is returned by Ledger.Commit when the amount to
 	// bill is negative or more than the hold's amount. Nothing changes; the
@@ -117,6 +133,14 @@ var (
 	// called. The events are not queued; they are counted as dropped.
 	ErrSinkClosed = errors.New("gavel: event sink closed")
 )
+
+// holdEndedError is ErrHoldCommitted and ErrHoldReleased.
+type holdEndedError struct{ msg string }
+
+func (e *holdEndedError) Error() string { return e.msg }
+
+// Unwrap returns ErrHoldNotFound.
+func (e *holdEndedError) Unwrap() error { return ErrHoldNotFound }
 
 // RequestError is returned by Run for a bid request it refuses. It wraps
 // ErrInvalidRequest and carries the OpenRTB no-bid reason to answer with.

@@ -69,19 +69,9 @@ func (s *shard) check() error {
 	if len(s.accounts) == 0 && len(s.holds) == 0 {
 		return nil
 	}
-	reserved := make(map[*ledgerAccount]int64, len(s.accounts))
-	for i, e := range s.heap {
-		if i > 0 && s.heap[(i-1)/2].expiry > e.expiry {
-			return fmt.Errorf("heap order broken at %d", i)
-		}
-		if int(e.slot) >= len(s.holds) {
-			return fmt.Errorf("heap entry %d: slot %d out of range", i, e.slot)
-		}
-		r := &s.holds[e.slot]
-		if r.acct == nil || int(r.heapPos) != i || r.gen == 0 || r.gen > maxGen {
-			return fmt.Errorf("heap entry %d: record %+v does not point back", i, *r)
-		}
-		reserved[r.acct] += r.amount
+	reserved, err := s.checkHeap()
+	if err != nil {
+		return err
 	}
 	free := 0
 	for slot := s.freeList; slot != noSlot; slot = s.holds[slot].nextFree {
@@ -104,4 +94,31 @@ func (s *shard) check() error {
 		}
 	}
 	return nil
+}
+
+// checkHeap checks the heap against the records and returns the sum of
+// each account's live holds.
+func (s *shard) checkHeap() (map[*ledgerAccount]int64, error) {
+	reserved := make(map[*ledgerAccount]int64, len(s.accounts))
+	live := 0
+	for i, e := range s.heap {
+		if i > 0 && s.heap[(i-1)/2].expiry > e.expiry {
+			return nil, fmt.Errorf("heap order broken at %d", i)
+		}
+		if int(e.slot) >= len(s.holds) {
+			return nil, fmt.Errorf("heap entry %d: slot %d out of range", i, e.slot)
+		}
+		r := &s.holds[e.slot]
+		if r.acct == nil || int(r.heapPos) != i || r.gen == 0 || r.gen > maxGen {
+			return nil, fmt.Errorf("heap entry %d: record %+v does not point back", i, *r)
+		}
+		if r.ended == endLive {
+			reserved[r.acct] += r.amount
+			live++
+		}
+	}
+	if live != s.live {
+		return nil, fmt.Errorf("%d live holds in the heap, counted %d", live, s.live)
+	}
+	return reserved, nil
 }

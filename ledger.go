@@ -38,14 +38,43 @@ type Ledger interface {
 
 	// Commit bills actual (0 <= actual <= h.Amount) of the hold and
 	// returns the rest to the account; the hold ends. It returns
-	// ErrHoldNotFound if the hold was committed, released or expired, or
-	// never existed, and ErrCommitExceedsHold if actual is negative or
-	// more than h.Amount. On error nothing changes.
+	// ErrCommitExceedsHold if actual is negative or more than h.Amount,
+	// and then the hold lives on.
+	//
+	// Commit and Release are idempotent. An ended hold leaves a tombstone,
+	// its outcome and what it billed, for at least as long as the hold
+	// would have lived (until h.Expires; a ledger may keep it longer, see
+	// its docs). While the tombstone lives, a Commit of a committed hold
+	// returns nil and bills nothing more, whatever its actual: the first
+	// commit's amount stands. So a caller that lost a Commit's answer (ctx
+	// ended, a timeout, a partition) retries it and learns, from nil, that
+	// the money moved once. A Commit of a released hold returns
+	// ErrHoldReleased. Once the tombstone is gone, and for a hold that
+	// expired before it was ended or never existed, Commit returns
+	// ErrHoldNotFound; for a hold whose account has no budget,
+	// ErrUnknownAccount. On error nothing changes.
 	Commit(ctx context.Context, h Hold, actual int64) error
 
-	// Release returns the whole hold to the account; the hold ends. It
-	// returns ErrHoldNotFound as Commit does, and then nothing changes.
+	// Release returns the whole hold to the account; the hold ends. A
+	// Release of a released hold returns nil, of a committed one
+	// ErrHoldCommitted, while its tombstone lives; otherwise it returns
+	// ErrHoldNotFound or ErrUnknownAccount as Commit does, and then
+	// nothing changes.
 	Release(ctx context.Context, h Hold) error
+}
+
+// HoldEnder is an optional Ledger capability: a ledger that can tell the
+// call that ended a hold from a repeat answered by its tombstone
+// implements it. Auction.Commit and Auction.Release use it to bill, tell
+// the Pacer and emit the billing event once per hold, however many times
+// (and in however many processes sharing the ledger) the hold is ended.
+// Check for it with a type assertion.
+type HoldEnder interface {
+	// EndHold ends h as Commit (commit set, billing actual) or Release
+	// does, with their errors. It returns true if this call ended the
+	// hold, and false, with a nil error, for a repeat of the call that
+	// did.
+	EndHold(ctx context.Context, h Hold, actual int64, commit bool) (ended bool, err error)
 }
 
 // A Reservation asks a BatchLedger for one hold: Amount micros on Account

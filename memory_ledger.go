@@ -20,13 +20,18 @@ import (
 // Accounts are spread over shards by a hash of their name, each with its
 // own lock, so that calls on different accounts rarely wait for each
 // other. Reserve, Commit and Release on an existing account allocate
-// nothing once the shard has grown to the number of holds outstanding; a
-// shard keeps the memory of the most holds it ever had at once (48 bytes
+// nothing once the shard has grown to the number of holds it keeps; a
+// shard keeps the memory of the most holds it ever kept at once (56 bytes
 // per hold). Accounts are never removed: a budget of 0 closes one.
 //
-// Expired holds are returned lazily, by the next call on the account's
-// shard; every call sees the state as if each hold had returned exactly at
-// its expiry, by the ledger's clock.
+// Commit and Release are idempotent: an ended hold leaves a tombstone (its
+// outcome and what it billed) until its expiry, or WithHoldTombstones after
+// it ended if that is later, so a repeat returns the first call's outcome
+// (see Ledger). A shard keeps the records of live holds and of tombstones.
+//
+// Expired holds and tombstones are returned lazily, by the next call on the
+// account's shard; every call sees the state as if each hold had returned
+// exactly at its expiry, by the ledger's clock.
 //
 // A MemoryLedger is safe for concurrent use. The zero value is not usable;
 // create one with NewMemoryLedger.
@@ -35,6 +40,7 @@ type MemoryLedger struct {
 	mask      uint64 // len(shards) - 1
 	shardBits int    // log2(len(shards))
 	maxSlots  uint32 // holds a shard can keep at once
+	tombstone int64  // nanoseconds an ended hold is remembered at least
 	shards    []shard
 }
 
@@ -44,6 +50,7 @@ var (
 	_ BalanceReader = (*MemoryLedger)(nil)
 	_ BalanceCache  = (*MemoryLedger)(nil)
 	_ BudgetSetter  = (*MemoryLedger)(nil)
+	_ HoldEnder     = (*MemoryLedger)(nil)
 )
 
 // A LedgerOption configures a MemoryLedger.
@@ -52,8 +59,9 @@ type LedgerOption interface {
 }
 
 type ledgerConfig struct {
-	clock  Clock
-	shards int
+	clock     Clock
+	shards    int
+	tombstone time.Duration
 	optionErrors
 }
 
@@ -92,6 +100,23 @@ func WithLedgerShards(n int) LedgerOption {
 	})
 }
 
+// WithHoldTombstones sets how long at least the ledger remembers the
+// outcome of an ended hold, from the moment it ended: its tombstone lives
+// until the hold's expiry or until d after it ended, whichever is later. A
+// Commit or Release retried within that time returns the first call's
+// outcome (see Ledger); later it returns ErrHoldNotFound. Longer keeps more
+// records in memory (56 bytes each, until they are swept). d must not be
+// negative. Default 0: until the hold's expiry.
+func WithHoldTombstones(d time.Duration) LedgerOption {
+	return ledgerOptionFunc(func(cfg *ledgerConfig) {
+		if d < 0 {
+			cfg.fail("hold tombstones must not be negative, got %v", d)
+			return
+		}
+		cfg.tombstone = d
+	})
+}
+
 // NewMemoryLedger returns an empty MemoryLedger configured by opts, applied
 // in order. It returns an error wrapping ErrInvalidOption when an option is
 // out of range; all such problems are reported at once.
@@ -109,6 +134,7 @@ func NewMemoryLedger(opts ...LedgerOption) (*MemoryLedger, error) {
 		mask:      1<<shardBits - 1,
 		shardBits: shardBits,
 		maxSlots:  uint32(1<<(32-shardBits) - 1), // slot numbers leave room for the shard in the ID
+		tombstone: int64(cfg.tombstone),
 		shards:    make([]shard, 1<<shardBits),
 	}
 	for i := range l.shards {
@@ -201,6 +227,7 @@ func (l *MemoryLedger) Reserve(ctx context.Context, account string, amount int64
 		ttl = min(ttl, time.Duration(math.MaxInt64-nanos))
 	}
 	s.push(heapEntry{expiry: nanos + int64(ttl), slot: slot})
+	s.live++
 	a.reserved += amount
 	id := uint64(r.gen)<<32 | uint64(slot)<<l.shardBits | idx
 	return Hold{Account: account, ID: id, Amount: amount, Expires: now.Add(ttl)}, nil
@@ -221,43 +248,74 @@ func (l *MemoryLedger) NonBlocking() {}
 // Commit implements Ledger. A commit after a daily period turned over
 // counts in the new period.
 func (l *MemoryLedger) Commit(ctx context.Context, h Hold, actual int64) error {
-	return l.end(ctx, h, actual, true)
+	_, err := l.EndHold(ctx, h, actual, true)
+	return err
 }
 
 // Release implements Ledger.
 func (l *MemoryLedger) Release(ctx context.Context, h Hold) error {
-	return l.end(ctx, h, 0, false)
+	_, err := l.EndHold(ctx, h, 0, false)
+	return err
 }
 
-// end ends the hold h, billing actual if commit is set.
-func (l *MemoryLedger) end(ctx context.Context, h Hold, actual int64, commit bool) error {
+// EndHold implements HoldEnder.
+func (l *MemoryLedger) EndHold(ctx context.Context, h Hold, actual int64, commit bool) (bool, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
 	now := l.clock.Now()
 	s := &l.shards[h.ID&l.mask]
-	slot := uint32(h.ID) >> l.shardBits
+	s.mu.Lock()
+	ended, err := s.end(now, h, uint32(h.ID)>>l.shardBits, actual, commit, l.tombstone)
+	s.mu.Unlock()
+	if err == ErrHoldNotFound && !l.known(h.Account) {
+		return false, ErrUnknownAccount
+	}
+	return ended, err
+}
+
+// known says whether account has a budget.
+func (l *MemoryLedger) known(account string) bool {
+	s := l.shard(account)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.accounts[account] != nil
+}
+
+// end ends the hold h, in record slot, billing actual if commit is set,
+// and leaves its tombstone for at least keep nanoseconds. It returns true
+// if it ended the hold, false (and nil) for a repeat of its first end.
+func (s *shard) end(now time.Time, h Hold, slot uint32, actual int64, commit bool, keep int64) (bool, error) {
 	nanos := now.UnixNano()
 	s.expire(nanos)
 	if int(slot) >= len(s.holds) {
-		return ErrHoldNotFound
+		return false, ErrHoldNotFound
 	}
 	r := &s.holds[slot]
 	if r.acct == nil || r.gen != uint32(h.ID>>32) || r.amount != h.Amount || r.acct.name != h.Account {
-		return ErrHoldNotFound
+		return false, ErrHoldNotFound
+	}
+	if r.ended != endLive {
+		return false, r.ended.repeat(commit)
 	}
 	if commit && (actual < 0 || actual > r.amount) {
-		return ErrCommitExceedsHold
+		return false, ErrCommitExceedsHold
 	}
 	a := r.acct
 	a.turn(now, nanos)
 	a.reserved -= r.amount
 	a.committed += actual
-	s.remove(int(r.heapPos))
-	s.free(slot)
-	return nil
+	s.live--
+	r.ended, r.billed = endReleased, 0
+	if commit {
+		r.ended, r.billed = endCommitted, actual
+	}
+	// The tombstone lives until the hold's expiry, or keep from now if later.
+	if e := &s.heap[r.heapPos]; keep > 0 && nanos <= math.MaxInt64-keep && nanos+keep > e.expiry {
+		e.expiry = nanos + keep
+		s.down(int(r.heapPos))
+	}
+	return true, nil
 }
 
 // Balance implements BalanceReader.
@@ -297,7 +355,7 @@ func (l *MemoryLedger) Outstanding() int {
 		s := &l.shards[i]
 		s.mu.Lock()
 		s.expire(nanos)
-		n += len(s.heap)
+		n += s.live
 		s.mu.Unlock()
 	}
 	return n
@@ -335,15 +393,17 @@ func (a *ledgerAccount) turn(now time.Time, nanos int64) {
 // shard: the generation (31 bits, so that the ID's top bit stays clear)
 // counts the reuses of the record, so the ID of an ended hold no longer
 // matches. A min-heap of (expiry, slot), in which each
-// live record knows its position, finds the holds that expire; a hold that
-// ends early leaves the heap at once, so the heap is never larger than the
-// number of live holds.
+// used record knows its position, finds the holds that expire. A hold that
+// ends early stays in the heap as a tombstone (its record says how it
+// ended) until its expiry, or later (WithHoldTombstones), and then its
+// record is freed.
 type shard struct {
 	mu       sync.Mutex
 	accounts map[string]*ledgerAccount
 	holds    []holdRecord
 	freeList uint32 // first free record, or noSlot
 	heap     []heapEntry
+	live     int // holds in the heap not yet ended; the rest are tombstones
 
 	_ [64]byte // keeps the locks of neighbouring shards off one cache line
 }
@@ -361,9 +421,32 @@ var errTooManyHolds = fmt.Errorf("%w: too many outstanding holds in the ledger",
 type holdRecord struct {
 	acct     *ledgerAccount // nil while the record is free
 	amount   int64
+	billed   int64  // what Commit billed, once ended
 	gen      uint32 // in [1, maxGen]: never 0, so the zero Hold matches nothing
-	heapPos  uint32 // index of the hold in the heap while it lives
+	heapPos  uint32 // index of the record in the heap while it is used
 	nextFree uint32 // next free record while free, or noSlot
+	ended    holdEnd
+}
+
+// holdEnd is how a hold ended, in its record.
+type holdEnd uint8
+
+const (
+	endLive holdEnd = iota // the hold lives
+	endCommitted
+	endReleased
+)
+
+// repeat returns what ending a hold that ended so returns: nil for the
+// same end, else the error that says how it ended.
+func (e holdEnd) repeat(commit bool) error {
+	switch {
+	case (e == endCommitted) == commit:
+		return nil
+	case e == endCommitted:
+		return ErrHoldCommitted
+	}
+	return ErrHoldReleased
 }
 
 type heapEntry struct {
@@ -388,19 +471,23 @@ func (s *shard) alloc(maxSlots uint32) (uint32, bool) {
 // free puts a record on the free list, after a new generation.
 func (s *shard) free(slot uint32) {
 	r := &s.holds[slot]
-	r.acct = nil
+	r.acct, r.ended, r.billed = nil, endLive, 0
 	r.gen = r.gen%maxGen + 1
 	r.nextFree = s.freeList
 	s.freeList = slot
 }
 
-// expire returns every hold that expired by now to its account.
+// expire returns every hold that expired by now to its account, and
+// frees the tombstones that expired.
 func (s *shard) expire(now int64) {
 	for len(s.heap) > 0 && s.heap[0].expiry <= now {
 		slot := s.heap[0].slot
 		s.remove(0)
 		r := &s.holds[slot]
-		r.acct.reserved -= r.amount
+		if r.ended == endLive {
+			r.acct.reserved -= r.amount
+			s.live--
+		}
 		s.free(slot)
 	}
 }

@@ -243,21 +243,27 @@ func TestLedgerMatchesModel(t *testing.T) {
 				model[a] = &acct{budget: 500}
 				require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: a, Amount: 500}))
 			}
-			var live, ended []gavel.Hold
-			end := func(i int) { // ends live[i]
-				ended = append(ended, live[i])
+			var live []gavel.Hold
+			type endedHold struct {
+				gavel.Hold
+				how error // nil: it expired; else the error of a Commit (ErrHoldReleased) or Release (ErrHoldCommitted) now
+			}
+			var ended []endedHold
+			end := func(i int, how error) { // ends live[i]
+				ended = append(ended, endedHold{live[i], how})
 				live[i] = live[len(live)-1]
 				live = live[:len(live)-1]
 			}
-			pick := func() (h gavel.Hold, liveIndex int) {
+			pick := func() (h gavel.Hold, liveIndex int, e endedHold) {
 				if len(live) > 0 && rng.IntN(4) > 0 {
 					i := rng.IntN(len(live))
-					return live[i], i
+					return live[i], i, e
 				}
 				if len(ended) > 0 {
-					return ended[rng.IntN(len(ended))], -1
+					e = ended[rng.IntN(len(ended))]
+					return e.Hold, -1, e
 				}
-				return gavel.Hold{Account: "a", ID: 1, Amount: 1}, -1
+				return gavel.Hold{Account: "a", ID: 1, Amount: 1}, -1, endedHold{Hold: gavel.Hold{Account: "a", ID: 1, Amount: 1}}
 			}
 			advance := func(d time.Duration) {
 				clk.Advance(d)
@@ -265,7 +271,7 @@ func TestLedgerMatchesModel(t *testing.T) {
 				for i := len(live) - 1; i >= 0; i-- {
 					if h := live[i]; !now.Before(h.Expires) {
 						model[h.Account].reserved -= h.Amount
-						end(i)
+						end(i, nil)
 					}
 				}
 			}
@@ -287,30 +293,30 @@ func TestLedgerMatchesModel(t *testing.T) {
 					model[a].reserved += amount
 					live = append(live, h)
 				case op < 6:
-					h, i := pick()
+					h, i, e := pick()
 					actual := rng.Int64N(h.Amount + 2) // now and then one too many
 					err := l.Commit(ctx, h, actual)
 					switch {
 					case i < 0:
-						require.ErrorIs(t, err, gavel.ErrHoldNotFound, "step %d", step)
+						requireErr(t, wantEnded(e.how, e.Expires, clk.Now(), true), err, "step %d", step)
 					case actual > h.Amount:
 						require.ErrorIs(t, err, gavel.ErrCommitExceedsHold, "step %d", step)
 					default:
 						require.NoError(t, err, "step %d", step)
 						model[h.Account].reserved -= h.Amount
 						model[h.Account].committed += actual
-						end(i)
+						end(i, gavel.ErrHoldCommitted)
 					}
 				case op < 8:
-					h, i := pick()
+					h, i, e := pick()
 					err := l.Release(ctx, h)
 					if i < 0 {
-						require.ErrorIs(t, err, gavel.ErrHoldNotFound, "step %d", step)
+						requireErr(t, wantEnded(e.how, e.Expires, clk.Now(), false), err, "step %d", step)
 						break
 					}
 					require.NoError(t, err, "step %d", step)
 					model[h.Account].reserved -= h.Amount
-					end(i)
+					end(i, gavel.ErrHoldReleased)
 				default:
 					advance(time.Duration(rng.IntN(300)) * time.Millisecond)
 				}
@@ -386,7 +392,8 @@ func TestLedgerHotPathAllocatesNothing(t *testing.T) {
 
 func TestLedgerTooManyHolds(t *testing.T) {
 	ctx := context.Background()
-	l := must(gavel.NewMemoryLedger(gavel.WithLedgerShards(1)))
+	clk := auctiontest.NewClock(time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC))
+	l := must(gavel.NewMemoryLedger(gavel.WithLedgerShards(1), gavel.WithLedgerClock(clk)))
 	gavel.SetMaxHolds(l, 3)
 	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000}))
 	var holds []gavel.Hold
@@ -399,6 +406,10 @@ func TestLedgerTooManyHolds(t *testing.T) {
 	require.ErrorIs(t, err, gavel.ErrBudgetExhausted)
 	assert.Equal(t, gavel.Balance{Budget: 1_000, Reserved: 3}, balanceOf(t, l, "a"))
 	require.NoError(t, l.Release(ctx, holds[1]))
+	_, err = l.Reserve(ctx, "a", 1, time.Minute)
+	require.ErrorIs(t, err, gavel.ErrBudgetExhausted, "the tombstone keeps the record until the hold's expiry")
+	require.NoError(t, l.Release(ctx, holds[1]), "a repeat")
+	clk.Advance(time.Minute)
 	h, err := l.Reserve(ctx, "a", 1, time.Minute)
 	require.NoError(t, err)
 	assert.NotEqual(t, holds[1].ID, h.ID, "a reused record gets a new ID")
@@ -411,11 +422,14 @@ func TestLedgerTooManyHolds(t *testing.T) {
 // ID comes back only after 2^31 reuses.
 func TestLedgerGenerationsWrap(t *testing.T) {
 	ctx := context.Background()
-	l := must(gavel.NewMemoryLedger(gavel.WithLedgerShards(1)))
+	clk := auctiontest.NewClock(time.Date(2026, 5, 5, 12, 0, 0, 0, time.UTC))
+	l := must(gavel.NewMemoryLedger(gavel.WithLedgerShards(1), gavel.WithLedgerClock(clk)))
 	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000}))
 	first, err := l.Reserve(ctx, "a", 10, time.Minute)
 	require.NoError(t, err)
 	require.NoError(t, l.Release(ctx, first))
+	clk.Advance(time.Minute) // the tombstone goes: the record is free
+	l.Outstanding()          // sweeps it
 
 	gavel.AgeHolds(l, "a", 1<<31-1) // the record's last generation
 	last, err := l.Reserve(ctx, "a", 10, time.Minute)
@@ -423,6 +437,7 @@ func TestLedgerGenerationsWrap(t *testing.T) {
 	assert.Less(t, last.ID, uint64(1)<<63)
 	assert.NotEqual(t, first.ID, last.ID)
 	require.NoError(t, l.Release(ctx, last))
+	clk.Advance(time.Minute)
 
 	next, err := l.Reserve(ctx, "a", 10, time.Minute)
 	require.NoError(t, err)
@@ -461,4 +476,28 @@ func TestLedgerOutstanding(t *testing.T) {
 	clk.Advance(time.Second)
 	assert.Zero(t, l.Outstanding())
 	requireConsistent(t, l)
+}
+
+// requireErr requires err to be want: nil, or an error wrapping want.
+func requireErr(t testing.TB, want, err error, msgAndArgs ...any) {
+	t.Helper()
+	if want == nil {
+		require.NoError(t, err, msgAndArgs...)
+		return
+	}
+	require.ErrorIs(t, err, want, msgAndArgs...)
+}
+
+// wantEnded returns what ending a hold that ended by how (nil: it expired,
+// ErrHoldCommitted, ErrHoldReleased) returns at now by Commit (commit set)
+// or Release, if the hold expires at expires: its tombstone lives until
+// then.
+func wantEnded(how error, expires, now time.Time, commit bool) error {
+	switch {
+	case how == nil || !now.Before(expires):
+		return gavel.ErrHoldNotFound
+	case (how == gavel.ErrHoldCommitted) == commit:
+		return nil // a repeat
+	}
+	return how
 }

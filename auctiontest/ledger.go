@@ -52,13 +52,23 @@ type LedgerUnderTest struct {
 	// saving time starts and ends too. Leave it nil for a ledger that may
 	// count a commit in a later period than its own.
 	Clock *Clock
+
+	// HoldClock, if not nil, is the clock by which the ledger's holds
+	// expire, when that is neither Clock nor the real time (a lease-mode
+	// ledger's holds expire by its own clock). TestLedger moves it, Clock
+	// and the real time past a hold's expiry to check that an expired hold
+	// is not found.
+	HoldClock *Clock
 }
 
 // TestLedger checks that a gavel.Ledger implementation keeps the semantics
 // of the interface: Reserve's errors (ErrBudgetExhausted, ErrUnknownAccount,
 // ErrInvalidReservation) leave the state unchanged; Commit bills at most the
-// hold and returns the rest; Release returns it all; a hold ends once, and a
-// forged or ended hold is refused with ErrHoldNotFound, changing nothing; a
+// hold and returns the rest; Release returns it all; a hold ends once, and
+// ending it again returns the first outcome (nil for a repeat,
+// ErrHoldCommitted or ErrHoldReleased for the other end) and moves no money;
+// an expired or forged hold is refused with ErrHoldNotFound, or
+// ErrUnknownAccount for an account without a budget, changing nothing; a
 // call with a done ctx returns ctx.Err() and changes nothing; and many
 // goroutines reserving at once never overspend, nor does the balance read
 // meanwhile (with Balance, or else with the ledger's own Balance if it is a
@@ -74,6 +84,7 @@ type LedgerUnderTest struct {
 func TestLedger(t *testing.T, newLedger func(t *testing.T) LedgerUnderTest, forgedIDs ...func(id uint64) uint64) {
 	t.Run("reserve", func(t *testing.T) { testLedgerReserve(t, newLedger) })
 	t.Run("commit and release", func(t *testing.T) { testLedgerEnd(t, newLedger, forgedIDs) })
+	t.Run("expired hold", func(t *testing.T) { testLedgerExpired(t, newLedger(t)) })
 	t.Run("context done", func(t *testing.T) { testLedgerContextDone(t, newLedger) })
 	t.Run("reserve batch", func(t *testing.T) { testLedgerReserveBatch(t, newLedger) })
 	t.Run("budget changes", func(t *testing.T) { testLedgerBudgetChanges(t, newLedger(t)) })
@@ -167,10 +178,32 @@ func testLedgerEnd(t *testing.T, newLedger func(t *testing.T) LedgerUnderTest, f
 			{commit: true, actual: 500}}, gavel.Balance{Budget: 1_000, Committed: 500}},
 		{"double commit", []ledgerStep{
 			{commit: true, actual: 300},
-			{commit: true, actual: 300, wantErr: gavel.ErrHoldNotFound}}, gavel.Balance{Budget: 1_000, Committed: 300}},
-		{"double release", []ledgerStep{{}, {wantErr: gavel.ErrHoldNotFound}}, gavel.Balance{Budget: 1_000}},
-		{"commit after release", []ledgerStep{{}, {commit: true, actual: 1, wantErr: gavel.ErrHoldNotFound}}, gavel.Balance{Budget: 1_000}},
-		{"release after commit", []ledgerStep{{commit: true, actual: 10}, {wantErr: gavel.ErrHoldNotFound}}, gavel.Balance{Budget: 1_000, Committed: 10}},
+			{commit: true, actual: 300}}, gavel.Balance{Budget: 1_000, Committed: 300}},
+		{"double commit, another amount: the first stands", []ledgerStep{
+			{commit: true, actual: 300},
+			{commit: true, actual: 500},
+			{commit: true, actual: 501},
+			{commit: true, actual: 0}}, gavel.Balance{Budget: 1_000, Committed: 300}},
+		{"double commit of nothing", []ledgerStep{{commit: true}, {commit: true, actual: 500}}, gavel.Balance{Budget: 1_000}},
+		{"double release", []ledgerStep{{}, {}}, gavel.Balance{Budget: 1_000}},
+		{"commit after release", []ledgerStep{{}, {commit: true, actual: 1, wantErr: gavel.ErrHoldReleased}, {}},
+			gavel.Balance{Budget: 1_000}},
+		{"release after commit", []ledgerStep{{commit: true, actual: 10}, {wantErr: gavel.ErrHoldCommitted}, {commit: true, actual: 10}},
+			gavel.Balance{Budget: 1_000, Committed: 10}},
+		{"commit after a refused commit and a release", []ledgerStep{
+			{commit: true, actual: 501, wantErr: gavel.ErrCommitExceedsHold},
+			{},
+			{commit: true, actual: 500, wantErr: gavel.ErrHoldReleased}}, gavel.Balance{Budget: 1_000}},
+		{"ended hold, other amount", []ledgerStep{
+			{commit: true, actual: 10},
+			{commit: true, actual: 10, forge: func(h gavel.Hold) gavel.Hold { h.Amount++; return h }, wantErr: gavel.ErrHoldNotFound},
+			{forge: func(h gavel.Hold) gavel.Hold { h.Amount--; return h }, wantErr: gavel.ErrHoldNotFound}},
+			gavel.Balance{Budget: 1_000, Committed: 10}},
+		{"ended hold, other account", []ledgerStep{
+			{},
+			{forge: func(h gavel.Hold) gavel.Hold { h.Account = "b"; return h }, wantErr: gavel.ErrHoldNotFound},
+			{forge: func(h gavel.Hold) gavel.Hold { h.Account = "nobody"; return h }, wantErr: gavel.ErrUnknownAccount}},
+			gavel.Balance{Budget: 1_000}},
 	}
 	forged := map[string]func(gavel.Hold) gavel.Hold{
 		"zero hold":       func(gavel.Hold) gavel.Hold { return gavel.Hold{} },
@@ -183,13 +216,17 @@ func testLedgerEnd(t *testing.T, newLedger func(t *testing.T) LedgerUnderTest, f
 		forged[fmt.Sprintf("id %d", i)] = func(h gavel.Hold) gavel.Hold { h.ID = forge(h.ID); return h }
 	}
 	for name, f := range forged {
+		wantErr := gavel.ErrHoldNotFound
+		if name == "zero hold" || name == "unknown account" {
+			wantErr = gavel.ErrUnknownAccount
+		}
 		for _, commit := range []bool{true, false} {
 			tests = append(tests, struct {
 				name  string
 				steps []ledgerStep
 				want  gavel.Balance
 			}{fmt.Sprintf("forged %s, commit=%v", name, commit),
-				[]ledgerStep{{commit: commit, actual: 1, forge: f, wantErr: gavel.ErrHoldNotFound}},
+				[]ledgerStep{{commit: commit, actual: 1, forge: f, wantErr: wantErr}},
 				gavel.Balance{Budget: 1_000, Reserved: 500}})
 		}
 	}
@@ -221,6 +258,8 @@ func runLedgerSteps(t *testing.T, ut LedgerUnderTest, steps []ledgerStep, want g
 		switch {
 		case s.wantErr != nil && !errors.Is(err, s.wantErr):
 			t.Fatalf("step %d: got %v, want %v", i, err, s.wantErr)
+		case s.wantErr == gavel.ErrHoldNotFound && (errors.Is(err, gavel.ErrHoldCommitted) || errors.Is(err, gavel.ErrHoldReleased)):
+			t.Fatalf("step %d: got %v, want %v itself", i, err, s.wantErr)
 		case s.wantErr == nil && err != nil:
 			t.Fatalf("step %d: %v", i, err)
 		}
@@ -233,6 +272,35 @@ func runLedgerSteps(t *testing.T, ut LedgerUnderTest, steps []ledgerStep, want g
 	}
 	equal(t, `settled balance of "a"`, want, ut.Settle(t, "a"))
 	equal(t, `settled balance of "b"`, gavel.Balance{Budget: 1_000}, ut.Settle(t, "b"))
+}
+
+// testLedgerExpired lets a hold expire before it is ended: then it is not
+// found, by Commit or Release, and its money is back.
+func testLedgerExpired(t *testing.T, ut LedgerUnderTest) {
+	ctx := context.Background()
+	l := ut.Ledger
+	const ttl = 20 * time.Millisecond
+	h, err := l.Reserve(ctx, "a", 300, ttl)
+	must(t, err)
+	ended, err := l.Reserve(ctx, "a", 200, ttl)
+	must(t, err)
+	must(t, l.Commit(ctx, ended, 150))
+	for _, c := range []*Clock{ut.Clock, ut.HoldClock} {
+		if c != nil {
+			c.Advance(2 * ttl)
+		}
+	}
+	time.Sleep(2 * ttl)
+	if err := l.Commit(ctx, h, 300); !errors.Is(err, gavel.ErrHoldNotFound) || errors.Is(err, gavel.ErrHoldReleased) {
+		t.Errorf("Commit of an expired hold: got %v, want %v", err, gavel.ErrHoldNotFound)
+	}
+	if err := l.Release(ctx, h); !errors.Is(err, gavel.ErrHoldNotFound) || errors.Is(err, gavel.ErrHoldCommitted) {
+		t.Errorf("Release of an expired hold: got %v, want %v", err, gavel.ErrHoldNotFound)
+	}
+	if ut.Balance != nil {
+		equal(t, `balance of "a"`, gavel.Balance{Budget: 1_000, Committed: 150}, ut.Balance(t, "a"))
+	}
+	equal(t, `settled balance of "a"`, gavel.Balance{Budget: 1_000, Committed: 150}, ut.Settle(t, "a"))
 }
 
 func must(t testing.TB, err error) {

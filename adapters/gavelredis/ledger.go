@@ -74,9 +74,16 @@ import (
 // daily period in which it is reported, at most a lease interval after the
 // commit.
 //
+// Commit and Release are idempotent, as gavel.Ledger says: a strict-mode
+// hold's tombstone lives in Redis (see Keys) until the hold's expiry or
+// HoldTombstone after it ended, whichever is later, so that a retry after
+// a lost answer, in any process, returns the first outcome. The Ledger is
+// a gavel.HoldEnder.
+//
 // A lease-mode hold lives in the memory of the process that reserved it (in
 // a gavel.MemoryLedger of the Ledger): only that Ledger can commit or
-// release it. Another process, or this one after Close, answers
+// release it, and only that Ledger remembers its end (for as long, in its
+// memory): a repeat there returns the first outcome. Another process, or this one after Close, answers
 // ErrHoldNotFound (or ErrLedgerClosed), and the hold returns to the lease
 // at its expiry (after Close, to the account at once). Lease-mode holds
 // expire by the ledger's clock (WithLedgerClock); Hold.ID tells them apart
@@ -117,13 +124,19 @@ import (
 //	                  leases)
 //	{P:A}:holds       hash: hold id -> amount
 //	{P:A}:holds:exp   sorted set: hold id -> expiry, Unix ms
+//	{P:A}:holds:ended:ID  string, one per ended strict-mode hold ID: its
+//	                  tombstone, "c:amount:billed" or "r:amount", that
+//	                  expires (PX) at the hold's expiry or HoldTombstone
+//	                  after the hold ended, whichever is later
 //	{P:A}:leases      hash: owner -> amount, owner:seq -> last report applied;
 //	                  negative once the owner ended its lease (Close): a
 //	                  tombstone, kept the lease TTL or at least a minute,
 //	                  that refuses the owner's calls still in flight
 //	{P:A}:leases:exp  sorted set: owner -> expiry, Unix ms
 //
-// The keys never expire; delete them to remove an account. Amounts are
+// The keys but the tombstones never expire; delete them to remove an
+// account. The scripts reach the tombstones by their name, which shares
+// the account's hash tag, rather than as declared keys. Amounts are
 // exact up to MaxAmount (2^53-1 micros), the largest budget SetBudget
 // takes, since Lua computes in doubles.
 //
@@ -325,7 +338,7 @@ func NewLedger(client rueidis.Client, opts ...LedgerOption) (*Ledger, error) {
 	l.bg, l.stopBG = context.WithCancel(context.Background())
 	if cfg.leases() {
 		l.localClock.clock = cfg.clock
-		local, err := gavel.NewMemoryLedger(gavel.WithLedgerClock(&l.localClock))
+		local, err := gavel.NewMemoryLedger(gavel.WithLedgerClock(&l.localClock), gavel.WithHoldTombstones(HoldTombstone))
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,8 @@ import (
 // account must match too.
 const localFlag = 1 << 63
 
+var _ gavel.HoldEnder = (*Ledger)(nil)
+
 // errShort says that a lease cannot cover a reservation now.
 var errShort = errors.New("gavel: redis ledger: lease short")
 
@@ -53,24 +56,71 @@ func (l *Ledger) take(ctx context.Context, ls *lease, amount int64, ttl time.Dur
 	return gavel.Hold{}, err
 }
 
-// endLocal ends the lease-mode hold h as end does.
-func (l *Ledger) endLocal(ctx context.Context, h gavel.Hold, actual int64, commit bool) error {
-	if l.local == nil {
+// HoldTombstone is how long at least an ended hold is remembered, from
+// the moment it ended: its tombstone lives until the hold's expiry or this
+// long after it ended, whichever is later. A Commit or Release retried
+// within that time returns the first call's outcome (see gavel.Ledger).
+const HoldTombstone = time.Minute
+
+// holdTombstoneMs is HoldTombstone in milliseconds, for end.lua.
+var holdTombstoneMs = strconv.FormatInt(HoldTombstone.Milliseconds(), 10)
+
+// endError returns the error of a strict-mode end (commit set, or a
+// release) that end.lua answered with code, other than OK; errBadReply for
+// a code it does not answer.
+func endError(code int64, commit bool) error {
+	switch code {
+	case replyCommitted:
+		if commit {
+			return nil // a repeat
+		}
+		return gavel.ErrHoldCommitted
+	case replyReleased:
+		if !commit {
+			return nil
+		}
+		return gavel.ErrHoldReleased
+	case replyNotFound:
 		return gavel.ErrHoldNotFound
+	case replyUnknown:
+		return gavel.ErrUnknownAccount
+	case replyExceeds:
+		return gavel.ErrCommitExceedsHold
+	}
+	return errBadReply
+}
+
+// endLocal ends the lease-mode hold h as EndHold does.
+func (l *Ledger) endLocal(ctx context.Context, h gavel.Hold, actual int64, commit bool) (bool, error) {
+	if l.local == nil {
+		return false, l.notFound(ctx, h.Account)
 	}
 	h.ID = (h.ID &^ localFlag) ^ l.idKey
-	if !commit {
-		err := l.local.Release(ctx, h)
-		if err == nil {
-			l.stats.releases.Add(1)
-		}
+	ended, err := l.local.EndHold(ctx, h, actual, commit)
+	if err == gavel.ErrUnknownAccount { // no lease of the account here
+		return false, l.notFound(ctx, h.Account)
+	}
+	switch {
+	case !ended:
+	case commit:
+		l.stats.commits.Add(1)
+	default:
+		l.stats.releases.Add(1)
+	}
+	return ended, err
+}
+
+// notFound returns the error of a lease-mode hold of account that this
+// process does not have: ErrHoldNotFound, or ErrUnknownAccount if Redis
+// does not know the account either (or the error of asking it).
+func (l *Ledger) notFound(ctx context.Context, account string) error {
+	if account == "" {
+		return gavel.ErrUnknownAccount
+	}
+	if _, err := l.Balance(ctx, account); err != nil {
 		return err
 	}
-	err := l.local.Commit(ctx, h, actual)
-	if err == nil {
-		l.stats.commits.Add(1)
-	}
-	return err
+	return gavel.ErrHoldNotFound
 }
 
 // localClock is the clock of l.local: the ledger's, until Close moves it

@@ -37,6 +37,8 @@ const (
 	replyNotFound
 	replyExceeds
 	replyTaken
+	replyCommitted // end.lua: the hold's tombstone says it was committed
+	replyReleased  // end.lua: the hold's tombstone says it was released
 )
 
 // scripts are a Ledger's scripts. rueidis sends each by its SHA-1

@@ -201,34 +201,40 @@ func (l *Ledger) releaseOrphansNow(ctx context.Context) {
 
 func (l *Ledger) releaseOrphan(ctx context.Context, o orphan) {
 	_, _, _ = l.call(ctx, LedgerRelease, l.scripts.end, o.a, func(c *accountConfig) []string {
-		return []string{c.version, c.startMs, o.id, o.amount, ""}
+		return []string{c.version, c.startMs, o.id, o.amount, "", holdTombstoneMs}
 	})
 }
 
 // Commit implements gavel.Ledger. A commit after a daily period turned
 // over counts in the new period.
 func (l *Ledger) Commit(ctx context.Context, h gavel.Hold, actual int64) error {
-	return l.end(ctx, h, actual, true)
+	_, err := l.EndHold(ctx, h, actual, true)
+	return err
 }
 
 // Release implements gavel.Ledger.
 func (l *Ledger) Release(ctx context.Context, h gavel.Hold) error {
-	return l.end(ctx, h, 0, false)
+	_, err := l.EndHold(ctx, h, 0, false)
+	return err
 }
 
-// end ends the hold h, billing actual if commit is set.
-func (l *Ledger) end(ctx context.Context, h gavel.Hold, actual int64, commit bool) error {
+// EndHold implements gavel.HoldEnder: it ends the hold h, billing actual if
+// commit is set, and says whether this call ended it.
+func (l *Ledger) EndHold(ctx context.Context, h gavel.Hold, actual int64, commit bool) (bool, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
 	if l.closed.Load() {
-		return ErrLedgerClosed
+		return false, ErrLedgerClosed
 	}
 	if h.ID&localFlag != 0 {
 		return l.endLocal(ctx, h, actual, commit)
 	}
-	if h.Account == "" || h.ID == 0 || h.ID > MaxAmount {
-		return gavel.ErrHoldNotFound
+	if h.Account == "" {
+		return false, gavel.ErrUnknownAccount
+	}
+	if h.ID == 0 || h.ID > MaxAmount {
+		return false, gavel.ErrHoldNotFound
 	}
 	a := l.lookup(h.Account)
 	op, act := LedgerRelease, ""
@@ -237,24 +243,22 @@ func (l *Ledger) end(ctx context.Context, h gavel.Hold, actual int64, commit boo
 	}
 	id, amt := strconv.FormatUint(h.ID, 10), strconv.FormatInt(h.Amount, 10)
 	r, code, err := l.call(ctx, op, l.scripts.end, a, func(c *accountConfig) []string {
-		return []string{c.version, c.startMs, id, amt, act}
+		return []string{c.version, c.startMs, id, amt, act, holdTombstoneMs}
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
-	switch code {
-	case replyOK:
+	if code == replyOK {
 		l.known(a, r, 1)
 		if commit {
 			l.stats.commits.Add(1)
 		} else {
 			l.stats.releases.Add(1)
 		}
-		return nil
-	case replyNotFound:
-		return gavel.ErrHoldNotFound
-	case replyExceeds:
-		return gavel.ErrCommitExceedsHold
+		return true, nil
 	}
-	return l.redisError(op, a.name, fmt.Errorf("%w: code %d", errBadReply, code))
+	if err := endError(code, commit); err != errBadReply {
+		return false, err
+	}
+	return false, l.redisError(op, a.name, fmt.Errorf("%w: code %d", errBadReply, code))
 }

@@ -61,6 +61,7 @@ func TestLedgerSemantics(t *testing.T) {
 					Ledger:          counted,
 					Settle:          func(t testing.TB, account string) gavel.Balance { return settled(t, l, account) },
 					SettleEndsHolds: mode == ModeLease,
+					HoldClock:       clk, // lease-mode holds expire by it
 				}
 				if mode == ModeStrict {
 					ut.SetBudget = admin.SetBudget
@@ -294,7 +295,8 @@ func TestLedgerUnknownAccount(t *testing.T) {
 			}
 			_, err := l.Balance(ctx, "nobody")
 			require.ErrorIs(t, err, gavel.ErrUnknownAccount)
-			require.ErrorIs(t, l.Commit(ctx, gavel.Hold{Account: "nobody", ID: 1, Amount: 1}, 1), gavel.ErrHoldNotFound)
+			require.ErrorIs(t, l.Commit(ctx, gavel.Hold{Account: "nobody", ID: 1, Amount: 1}, 1), gavel.ErrUnknownAccount)
+			require.ErrorIs(t, l.Release(ctx, gavel.Hold{Account: "nobody", ID: localFlag | 1, Amount: 1}), gavel.ErrUnknownAccount)
 			n := 0
 			l.accounts.Range(func(any, any) bool { n++; return true })
 			assert.Zero(t, n, "unknown accounts are not kept")

@@ -1,18 +1,33 @@
 -- end.lua: Ledger.Commit and Ledger.Release of a strict-mode hold.
 -- ARGV: version, period start (ms), hold id, hold amount, amount to bill
--- ('' to release).
--- Reply: {OK, balance...} (see with_balance) | {NOT_FOUND} | {EXCEEDS} |
--- {STALE, ...}.
+-- ('' to release), how long at least a tombstone lives (ms).
+-- Reply: {OK, balance...} (see with_balance) | {COMMITTED} | {RELEASED} |
+-- {NOT_FOUND} | {EXCEEDS} | {UNKNOWN} | {STALE, ...}.
+--
+-- An ended hold leaves a tombstone, the key K_HOLDS:ended:<id> (in the
+-- account's hash slot), 'c:<amount>:<billed>' or 'r:<amount>', that
+-- expires at the hold's expiry or the minimum after the end, whichever is
+-- later. While it lives, ending the hold again answers COMMITTED or
+-- RELEASED and changes nothing.
 local amount, reply = budget(ARGV[1])
 if not amount then
-  if reply[1] == UNKNOWN then
-    return {NOT_FOUND}
-  end
   return reply
 end
 local now = now_ms()
 expire_all(now)
 local id = ARGV[3]
+local tomb = K_HOLDS .. ':ended:' .. id
+local ended = redis.call('GET', tomb)
+if ended then
+  local how, held = string.match(ended, '^(%a):(%d+)')
+  if held ~= ARGV[4] then
+    return {NOT_FOUND}
+  end
+  if how == 'c' then
+    return {COMMITTED}
+  end
+  return {RELEASED}
+end
 local held = redis.call('HGET', K_HOLDS, id)
 if not held then
   return {NOT_FOUND}
@@ -40,5 +55,14 @@ redis.call('ZREM', K_HOLD_EXP, id)
 redis.call('HINCRBY', K_STATE, 'reserved', -tonumber(held))
 if actual > 0 then
   redis.call('HINCRBY', K_STATE, 'committed', actual)
+end
+local keep = tonumber(ARGV[6])
+if expiry then
+  keep = math.max(keep, tonumber(expiry) - now)
+end
+if ARGV[5] ~= '' then
+  redis.call('SET', tomb, 'c:' .. held .. ':' .. ARGV[5], 'PX', math.max(keep, 1))
+else
+  redis.call('SET', tomb, 'r:' .. held, 'PX', math.max(keep, 1))
 end
 return with_balance({OK}, amount)

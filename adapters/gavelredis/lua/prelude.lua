@@ -5,7 +5,7 @@ local K_BUDGET, K_STATE, K_HOLDS, K_HOLD_EXP, K_LEASES, K_LEASE_EXP =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 
 -- Reply codes, the first element of every reply (see ledger_scripts.go).
-local OK, EXHAUSTED, UNKNOWN, STALE, NOT_FOUND, EXCEEDS, TAKEN = 0, 1, 2, 3, 4, 5, 6
+local OK, EXHAUSTED, UNKNOWN, STALE, NOT_FOUND, EXCEEDS, TAKEN, COMMITTED, RELEASED = 0, 1, 2, 3, 4, 5, 6, 7, 8
 
 -- Numbers are Lua doubles: amounts are exact below 2^53 (budgets are
 -- capped there by SetBudget).

@@ -1,0 +1,212 @@
+package gavelredis
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gavelrtb/gavel"
+)
+
+// TestLedgerCommitAnswerLost is the partition of issue 13: a Commit reaches
+// Redis and is applied, but its answer is lost and the call fails. Its
+// retry returns nil (the money moved, once), and a Release the error that
+// says the hold was committed.
+func TestLedgerCommitAnswerLost(t *testing.T) {
+	ctx := context.Background()
+	direct := ledgerClient(t)
+	proxy := newReplyDropper(t, redisAddr())
+	l := newTestLedgerAt(t, ledgerClientAt(t, proxy.Addr()), ledgerPrefix(t, direct), WithLedgerTimeout(time.Second))
+	other := newTestLedgerAt(t, direct, l.cfg.prefix)
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000}))
+	h, err := l.Reserve(ctx, "a", 500, time.Minute)
+	require.NoError(t, err)
+
+	proxy.drop.Store(true)
+	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	require.Error(t, l.Commit(cctx, h, 300), "the answer never comes")
+	assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 300}, ledgerBalanceOf(t, other, "a"), "the commit was applied")
+	proxy.heal() // a new connection, whole answers again
+
+	// The client may need a call to see its connection closed.
+	require.Eventually(t, func() bool { return l.Commit(ctx, h, 300) == nil }, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, l.Commit(ctx, h, 300), "again")
+	require.ErrorIs(t, l.Release(ctx, h), gavel.ErrHoldCommitted)
+	require.NoError(t, other.Commit(ctx, h, 300), "in another process too")
+	assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 300}, ledgerBalanceOf(t, other, "a"), "committed once")
+}
+
+// TestLedgerEndTwice runs the end script twice for each way of ending a
+// hold, as a retry after a lost answer does, and checks the money and the
+// tombstone's lifetime in Redis.
+func TestLedgerEndTwice(t *testing.T) {
+	ctx := context.Background()
+	c := ledgerClient(t)
+	l := newTestLedger(t, c)
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000}))
+	a := l.lookup("a")
+	end := func(h gavel.Hold, act string) int64 {
+		t.Helper()
+		_, code, err := l.call(ctx, LedgerCommit, l.scripts.end, a, func(cfg *accountConfig) []string {
+			return []string{cfg.version, cfg.startMs, strconv.FormatUint(h.ID, 10), strconv.FormatInt(h.Amount, 10), act, holdTombstoneMs}
+		})
+		require.NoError(t, err)
+		return code
+	}
+	pttl := func(h gavel.Hold) time.Duration {
+		t.Helper()
+		ms, err := c.Do(ctx, c.B().Pttl().Key(a.keys[2]+":ended:"+strconv.FormatUint(h.ID, 10)).Build()).AsInt64()
+		require.NoError(t, err)
+		return time.Duration(ms) * time.Millisecond
+	}
+
+	long, err := l.Reserve(ctx, "a", 200, 10*time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, replyOK, end(long, "150"))
+	assert.Equal(t, replyCommitted, end(long, "150"))
+	assert.Equal(t, replyCommitted, end(long, ""))
+	assert.Equal(t, replyNotFound, end(gavel.Hold{ID: long.ID, Amount: long.Amount + 1}, "150"), "another amount")
+	assert.Greater(t, pttl(long), 9*time.Minute, "the tombstone lives as long as the hold would have")
+
+	short, err := l.Reserve(ctx, "a", 100, time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, replyOK, end(short, ""))
+	assert.Equal(t, replyReleased, end(short, ""))
+	assert.Equal(t, replyReleased, end(short, "100"))
+	assert.Greater(t, pttl(short), HoldTombstone-10*time.Second, "at least HoldTombstone")
+	assert.LessOrEqual(t, pttl(short), HoldTombstone)
+
+	assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 150}, ledgerBalanceOf(t, l, "a"))
+	s := l.Stats()
+	assert.Zero(t, s.Commits+s.Releases, "the script alone counts nothing")
+	require.NoError(t, l.Commit(ctx, long, 150))
+	require.NoError(t, l.Release(ctx, short))
+	s = l.Stats()
+	assert.Zero(t, s.Commits+s.Releases, "repeats are not counted as commits or releases")
+}
+
+// TestLedgerLeaseEndTwice: a lease-mode hold ends once in its process, and
+// a repeat there returns the first outcome, as in strict mode. Another
+// process does not know the hold (ErrHoldNotFound), nor does this one after
+// Close (ErrLedgerClosed).
+func TestLedgerLeaseEndTwice(t *testing.T) {
+	ctx := context.Background()
+	c := ledgerClient(t)
+	l := newTestLedger(t, c, WithLedgerMode(ModeLease), WithLeaseSlice(1_000))
+	other := newTestLedgerAt(t, c, l.cfg.prefix)
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 10_000}))
+	h, err := l.Reserve(ctx, "a", 500, time.Minute)
+	require.NoError(t, err)
+	require.NotZero(t, h.ID&localFlag)
+	require.NoError(t, l.Commit(ctx, h, 400))
+	require.NoError(t, l.Commit(ctx, h, 400))
+	require.ErrorIs(t, l.Release(ctx, h), gavel.ErrHoldCommitted)
+	require.ErrorIs(t, other.Commit(ctx, h, 400), gavel.ErrHoldNotFound)
+	assert.Equal(t, int64(1), l.Stats().Commits)
+	require.NoError(t, l.Close(ctx))
+	require.ErrorIs(t, l.Commit(ctx, h, 400), ErrLedgerClosed)
+	assert.Equal(t, int64(400), ledgerBalanceOf(t, other, "a").Committed, "reported once")
+}
+
+// replyDropper forwards connections from a port of 127.0.0.1 to a server,
+// and throws away what the server answers while drop is set: a request
+// is applied and its answer lost.
+type replyDropper struct {
+	ln     net.Listener
+	target string
+	drop   atomic.Bool
+
+	mu     sync.Mutex
+	conns  []net.Conn
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newReplyDropper(t testing.TB, target string) *replyDropper {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &replyDropper{ln: ln, target: target}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.mu.Lock()
+		p.closed = true
+		p.mu.Unlock()
+		p.closeConns()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *replyDropper) Addr() string { return p.ln.Addr().String() }
+
+func (p *replyDropper) accept() {
+	defer p.wg.Done()
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp", p.target)
+		if err != nil {
+			_ = in.Close()
+			continue
+		}
+		p.mu.Lock()
+		closed := p.closed
+		if !closed {
+			p.conns = append(p.conns, in, out)
+		}
+		p.mu.Unlock()
+		if closed {
+			_, _ = in.Close(), out.Close()
+			return
+		}
+		p.wg.Add(2)
+		go p.pipe(out, in, false)
+		go p.pipe(in, out, true)
+	}
+}
+
+func (p *replyDropper) pipe(dst, src net.Conn, replies bool) {
+	defer p.wg.Done()
+	defer func() { _ = dst.Close(); _ = src.Close() }()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !(replies && p.drop.Load()) {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// heal closes the connections, whose answers are out of step once one was
+// dropped, and forwards the new ones whole.
+func (p *replyDropper) heal() {
+	p.closeConns()
+	p.drop.Store(false)
+}
+
+func (p *replyDropper) closeConns() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+}
