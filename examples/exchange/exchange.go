@@ -265,4 +265,4 @@ func describe(s gavelhttp.StoreConfig) string {
 }
 
 // exampleRequest is the request the banner's curl sends.
-const exampleRequest = `{"id":"demo-1","tmax":200,"cur":["USD"],"imp":[{"id":"1","bidfloor":0.5,"bidfloorcur":"USD","banner":{"w":300,"h":250}}],"site":{"domain":"news.example"},"user":{"id":"user-1"}}`
+const exampleRequest = `{"id":"demo-1","tmax":200,"cur":["USD"],"imp":[{"id":"1","bidfloor":0.5,"bidfloorcur":"USD","banner":{"w":300,"h":250}}],"site":{"domain":"news.example"},"device":{"geo":{"country":"USA"}},"user":{"id":"user-1"}}`
