@@ -108,7 +108,6 @@ func banner(id string, w, h int64, domain, landing, cat string) campaign.Creativ
 	}
 }
 
-
 // house is the demo's own demand: the campaign bidder, its frequency
 // store and the tracker of its clicks and conversions.
 type house struct {
