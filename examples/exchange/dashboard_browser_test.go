@@ -316,16 +316,24 @@ func auction(ctx context.Context, client *http.Client, base string, n int, id, u
 	}
 	for _, sb := range br.SeatBid {
 		for _, bid := range sb.Bid {
-			if bid.BURL != "" {
-				fetch(ctx, client, http.MethodGet, bid.BURL)
-			}
-			if m := hrefRE.FindStringSubmatch(bid.AdM); m != nil && n%7 == 1 {
-				landing := fetch(ctx, client, http.MethodGet, html.UnescapeString(m[1]))
-				if u, err := url.Parse(landing); err == nil && n%14 == 1 {
-					fetch(ctx, client, http.MethodPost, base+pathTrackConversion+"?order_id="+id+"&gavel_click="+url.QueryEscape(u.Query().Get("gavel_click")))
-				}
-			}
+			settle(ctx, client, base, n, id, &bid)
 		}
+	}
+}
+
+// settle bills a winning bid of auction n and, for a house ad, clicks it
+// when n%7 == 1 and converts the click when n%14 == 1.
+func settle(ctx context.Context, client *http.Client, base string, n int, id string, bid *openrtb2.Bid) {
+	if bid.BURL != "" {
+		fetch(ctx, client, http.MethodGet, bid.BURL)
+	}
+	m := hrefRE.FindStringSubmatch(bid.AdM)
+	if m == nil || n%7 != 1 {
+		return
+	}
+	landing := fetch(ctx, client, http.MethodGet, html.UnescapeString(m[1]))
+	if u, err := url.Parse(landing); err == nil && n%14 == 1 {
+		fetch(ctx, client, http.MethodPost, base+pathTrackConversion+"?order_id="+id+"&gavel_click="+url.QueryEscape(u.Query().Get("gavel_click")))
 	}
 }
 
