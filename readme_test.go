@@ -24,6 +24,7 @@ import (
 	"github.com/prebid/openrtb/v20/openrtb2"
 
 	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/campaign"
 	"github.com/gavelrtb/gavel/dashboard"
 	"github.com/gavelrtb/gavel/gavelhttp"
 )
@@ -33,6 +34,7 @@ var ledger, _ = gavel.NewMemoryLedger()
 
 var (
 	_ = dashboard.New
+	_ = campaign.NewBidder
 	_ = json.Marshal
 	_ = log.Fatal
 	_ = os.Stdout
