@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -9,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prebid/openrtb/v20/adcom1"
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -38,7 +41,7 @@ func auctionFor(t *testing.T, base string, req *openrtb2.BidRequest) (*openrtb2.
 // the USA, puzzle-installs a mobile banner on an iPhone, autos-deal an imp
 // that offers deal-3.
 func TestHouseCampaignsWin(t *testing.T) {
-	s := start(t, nil)
+	s := launch(t, config{asap: true}) // no even pacing to hold a campaign back
 	assert.Contains(t, s.out.String(), "campaign  spring-sale")
 	assert.Contains(t, s.out.String(), s.base+pathTrackClick)
 
@@ -75,7 +78,7 @@ func TestHouseCampaignsWin(t *testing.T) {
 // against its cap of 3 an hour per user; then the user no longer gets it,
 // while another user still does.
 func TestHouseFrequencyCap(t *testing.T) {
-	s := start(t, nil)
+	s := launch(t, config{asap: true}) // no even pacing to hold a campaign back
 	for i := range springSaleCap {
 		bid, seat := auctionFor(t, s.base, request(fmt.Sprintf("cap-%d", i), "capped-user"))
 		require.NotNil(t, bid, "impression %d", i)
@@ -99,7 +102,7 @@ var hrefRE = regexp.MustCompile(`href="([^"]+)"`)
 // token, which the advertiser posts back to record a conversion; both
 // events are in the events file.
 func TestHouseClickAndConversion(t *testing.T) {
-	s := start(t, nil)
+	s := launch(t, config{asap: true}) // no even pacing to hold a campaign back
 	bid, seat := auctionFor(t, s.base, request("click-1", "clicker"))
 	require.NotNil(t, bid)
 	require.Equal(t, "acme", seat)
@@ -147,4 +150,57 @@ func TestHouseClickAndConversion(t *testing.T) {
 		assert.Equal(t, bid.ID, e["bid_id"])
 	}
 	assert.Equal(t, "order-7", conversions[0]["order_id"])
+}
+
+// TestDashboardCampaigns: the dashboard counts a billed house impression
+// and its click for its campaign, through the notices' and the tracker's
+// hooks: its event stream soon sends a frame with them.
+func TestDashboardCampaigns(t *testing.T) {
+	s := launch(t, config{asap: true}) // no even pacing to hold a campaign back
+	bid, seat := auctionFor(t, s.base, request("dash-campaign", "dash-user"))
+	require.NotNil(t, bid)
+	require.Equal(t, "acme", seat)
+	code, _ := get(t, bid.BURL)
+	require.Equal(t, http.StatusNoContent, code)
+	m := hrefRE.FindStringSubmatch(bid.AdM)
+	require.NotNil(t, m, bid.AdM)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(html.UnescapeString(m[1]))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+pathDashboard+"events", nil)
+	require.NoError(t, err)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	type campaignFrame struct {
+		Name, Account       string
+		Impressions, Clicks int64
+		Spend               int64
+		Pacing              *float64
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok || !strings.Contains(data, `"campaigns"`) {
+			continue
+		}
+		var f struct{ Campaigns []campaignFrame }
+		require.NoError(t, json.Unmarshal([]byte(data), &f))
+		require.Len(t, f.Campaigns, 1, data)
+		c := f.Campaigns[0]
+		assert.Equal(t, "spring-sale", c.Name)
+		assert.Equal(t, "acme", c.Account)
+		assert.Equal(t, int64(1), c.Impressions)
+		assert.Equal(t, int64(1), c.Clicks)
+		assert.Positive(t, c.Spend)
+		assert.NotNil(t, c.Pacing, "the account's pacing rate")
+		return
+	}
+	t.Fatalf("no frame within 10s: %v", sc.Err())
 }
