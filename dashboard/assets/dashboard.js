@@ -216,10 +216,10 @@
         a.name,
         b ? money(b.budget) : "–", b ? money(b.committed) : "–", b ? money(b.held) : "–", b ? money(b.remaining) : "–",
         b ? fmt(spentShare(a), 2) + "%" : "–", targetShare(a) !== null ? fmt(targetShare(a), 2) + "%" : "–",
-        a.pacing !== undefined ? fmt(a.pacing, 3) : "–", fmt(a.reserves, 1), fmt(a.refusals, 1),
+        a.pacing !== undefined ? fmt(a.pacing, 3) : "–", fmt(a.reserves, 1), fmt(a.refusals, 1), fmt(a.billed, 1),
       ];
     });
-    fill("accounts", rows, 10);
+    fill("accounts", rows, 11);
   }
 
   function drawCampaigns(f) {
