@@ -8,6 +8,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -203,4 +204,15 @@ func TestDashboardCampaigns(t *testing.T) {
 		return
 	}
 	t.Fatalf("no frame within 10s: %v", sc.Err())
+}
+
+// TestConfigHasNoHouse: with a config file, the exchange serves the
+// file's bidders only: no house bidder, no tracking endpoints.
+func TestConfigHasNoHouse(t *testing.T) {
+	dsp := newTestDSP(t, "only", 2, false)
+	s, _ := launchConfig(t, testConfig(filepath.Join(t.TempDir(), "events.jsonl"), dsp))
+	assert.Nil(t, s.x.house)
+	assert.NotContains(t, s.out.String(), "campaign ")
+	code, _ := get(t, s.base+pathTrackClick+"?t=x")
+	assert.Equal(t, http.StatusNotFound, code)
 }
