@@ -28,8 +28,10 @@ type Billing struct {
 // that an earlier call committed (a retry of a call whose answer was lost,
 // a second notice, another process) returns an error wrapping
 // ErrHoldCommitted, and this call tells the Pacer and emits nothing; the
-// money was billed once. With another Ledger, the Ledger's nil is taken
-// as this call's commit.
+// money was billed once. So when a call fails with ctx.Err() after the
+// Ledger applied it (its answer was lost), its retry learns that the money
+// moved but emits no billing event: the first call emitted none either.
+// With another Ledger, the Ledger's nil is taken as this call's commit.
 //
 // A winner that needed no hold (no account, a cost that rounds to 0
 // micros, or an unknown account let through by WithUnknownAccounts) has
