@@ -52,7 +52,7 @@ type Monitor struct {
 // a reservoir sample of them for AUC.
 type monitorSlot struct {
 	mu    sync.Mutex
-	epoch int64 // slot number since the Unix epoch; -1: empty
+	epoch int64 // slot number since the Unix epoch; emptySlot: never used
 	sums  monitorSums
 
 	sample []monitorSample // reservoir, at most cap(sample)
@@ -105,7 +105,7 @@ func NewMonitor(model string, opts ...MonitorOption) (*Monitor, error) {
 	perSlot := (cfg.sample + cfg.slots - 1) / cfg.slots
 	for i := range m.slots {
 		s := &m.slots[i]
-		s.epoch = -1
+		s.epoch = emptySlot
 		s.sample = make([]monitorSample, 0, perSlot)
 		s.rng.Seed(uint64(i)+1, 0x9e3779b97f4a7c15)
 	}
@@ -131,7 +131,7 @@ func (m *Monitor) Observe(p float64, positive bool, weight float64) {
 	}
 	now := m.clock.Now().UnixNano()
 	epoch := now / m.slotNanos
-	s := &m.slots[epoch%int64(len(m.slots))]
+	s := &m.slots[m.index(epoch)]
 	s.mu.Lock()
 	if s.epoch < epoch {
 		s.reset(epoch)
@@ -195,9 +195,21 @@ func (a *monitorSums) merge(b *monitorSums) {
 	}
 }
 
+// emptySlot is the epoch of a slot never used.
+const emptySlot = math.MinInt64
+
+// index returns the slot of epoch e, which is negative before 1970.
+func (m *Monitor) index(e int64) int {
+	i := int(e % int64(len(m.slots)))
+	if i < 0 {
+		i += len(m.slots)
+	}
+	return i
+}
+
 // live reports whether slot epoch e is in the window that ends in slot cur.
 func (m *Monitor) live(e, cur int64) bool {
-	return e >= 0 && e <= cur && e > cur-int64(len(m.slots))
+	return e != emptySlot && e <= cur && e > cur-int64(len(m.slots))
 }
 
 // sums adds up the slots of the window that ends at now, and when sample

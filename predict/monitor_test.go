@@ -14,6 +14,7 @@ import (
 	"github.com/gavelrtb/gavel/predict"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 var monitorT0 = time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
@@ -222,6 +223,23 @@ func TestMonitorWindowExpiry(t *testing.T) {
 	assert.EqualValues(t, 1, m.Snapshot().Observations)
 }
 
+func TestMonitorOddClocks(t *testing.T) {
+	for _, start := range []time.Time{{}, time.Unix(-1, 0), time.Unix(0, 0)} {
+		clock := auctiontest.NewClock(start)
+		m, err := predict.NewMonitor("ctr", predict.WithMonitorClock(clock), predict.WithMonitorWindow(time.Minute, 6))
+		require.NoError(t, err)
+		m.Observe(0.5, true, 1)
+		clock.Advance(10 * time.Second)
+		m.Observe(0.5, false, 1)
+		assert.EqualValues(t, 2, m.Snapshot().Observations, "from %v", start)
+		clock.Advance(-20 * time.Second) // the clock steps back
+		m.Observe(0.5, false, 1)
+		assert.EqualValues(t, 1, m.Snapshot().Observations, "from %v, back: the newer slots are ahead of the clock", start)
+		clock.Advance(2 * time.Minute)
+		assert.Zero(t, m.Snapshot().Observations, "from %v", start)
+	}
+}
+
 func TestMonitorAUCSampleMatchesExact(t *testing.T) {
 	m, clock := newTestMonitor(t, predict.WithMonitorSample(20_000), predict.WithMonitorWindow(time.Minute, 6))
 	rng := rand.New(rand.NewPCG(9, 10))
@@ -309,6 +327,7 @@ func TestMonitorStatsHook(t *testing.T) {
 }
 
 func TestMonitorConcurrent(t *testing.T) {
+	defer goleak.VerifyNone(t)
 	rec := &monRecorder{}
 	m, clock := newTestMonitor(t, predict.WithMonitorHooks(rec), predict.WithMonitorCheckEvery(10),
 		predict.WithDriftMinPositives(0), predict.WithMonitorStatsInterval(time.Second))
