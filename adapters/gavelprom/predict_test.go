@@ -64,4 +64,13 @@ gavel_model_drifts_total{kind="entropy",model="cvr"} 0
 		"gavel_model_calibration", "gavel_model_auc", "gavel_model_base_rate", "gavel_model_observations")
 	require.NoError(t, err)
 	assert.Equal(t, 12, n, "six gauges for each of two models")
+	// p = 0.5 and 0.9 are both in [0.5, 1): 2 positives, 0.5*4 + 0.9*10 predicted.
+	assert.Equal(t, 14.0, value(t, reg, "gavel_model_bucket_observations", "model", "ctr", "bucket", "0.5"))
+	assert.InDelta(t, 5.5, value(t, reg, "gavel_model_bucket_calibration", "model", "ctr", "bucket", "0.5"), 1e-12)
+	assert.Equal(t, 0.0, value(t, reg, "gavel_model_bucket_observations", "model", "ctr", "bucket", "0.2"))
+	assert.True(t, math.IsNaN(value(t, reg, "gavel_model_bucket_calibration", "model", "ctr", "bucket", "0.2")), "an empty bucket")
+	assert.Equal(t, 0.0, value(t, reg, "gavel_model_bucket_observations", "model", "ctr", "bucket", "0.0001"))
+	n, err = testutil.GatherAndCount(reg, "gavel_model_bucket_calibration", "gavel_model_bucket_observations")
+	require.NoError(t, err)
+	assert.Equal(t, 2*2*predict.MonitorBuckets, n)
 }
