@@ -440,3 +440,36 @@ func BenchmarkMonitorSnapshot(b *testing.B) {
 		}
 	}
 }
+
+// monReentrant calls back into its Monitor from the hooks.
+type monReentrant struct {
+	m      *predict.Monitor
+	stats  int
+	drifts map[predict.DriftKind]int
+}
+
+func (r *monReentrant) OnModelStats(model string, s predict.MonitorStats) {
+	r.stats++
+	r.m.SetBaseline(s)
+}
+
+func (r *monReentrant) OnDrift(model string, d predict.Drift) {
+	r.drifts[d.Kind]++
+	_ = r.m.Snapshot()
+}
+
+func TestMonitorHooksMayCallBack(t *testing.T) {
+	r := &monReentrant{drifts: map[predict.DriftKind]int{}}
+	m, clock := newTestMonitor(t, predict.WithMonitorHooks(r), predict.WithMonitorCheckEvery(1),
+		predict.WithDriftMinPositives(1), predict.WithMonitorStatsInterval(time.Second))
+	r.m = m
+	for i := range 100 {
+		m.Observe(0.9, i%10 == 0, 1)
+		clock.Advance(100 * time.Millisecond)
+	}
+	assert.Equal(t, 9, r.stats)
+	assert.Equal(t, 1, r.drifts[predict.DriftCalibration])
+	assert.Positive(t, r.drifts[predict.DriftEntropy], "each baseline re-arms the entropy hook")
+	_, ok := m.Baseline()
+	assert.True(t, ok)
+}
