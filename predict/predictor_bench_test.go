@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gavelrtb/gavel/auctiontest"
+	"github.com/gavelrtb/gavel/campaign"
 	"github.com/gavelrtb/gavel/predict"
 )
 
@@ -68,5 +69,44 @@ func BenchmarkLearn(b *testing.B) {
 	}
 	if p := m.Predict(f); !(p > 0 && p < 1) {
 		b.Fatalf("prediction %v", p)
+	}
+}
+
+// BenchmarkBidder is a campaign.Bidder bidding for a 3-imp request with
+// 20 matching CPC campaigns, with the campaigns' fixed rates and with a
+// Predictor of both models: the difference is the prediction's cost.
+func BenchmarkBidder(b *testing.B) {
+	x := extractor(b)
+	ctr, cvr := models(b, x)
+	clock := auctiontest.NewClock(noon)
+	p, err := predict.NewPredictor(ctr, cvr, x, predict.WithClock(clock))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cs := make([]*campaign.Campaign, 20)
+	for i := range cs {
+		cs[i] = cpcCampaign(fmt.Sprintf("c%02d", i))
+		cs[i].Goal.FallbackCTR = 0.01
+	}
+	for _, bench := range []struct {
+		name string
+		p    campaign.Predictor
+	}{{"predictor=fixed", campaign.FixedRates}, {"predictor=ftrl", p}} {
+		b.Run("imps=3/campaigns=20/"+bench.name, func(b *testing.B) {
+			bd, err := campaign.NewBidder("house", campaign.WithCampaigns(cs...), campaign.WithPredictor(bench.p), campaign.WithClock(clock))
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := request(5)
+			req.Imp = append(req.Imp, auctiontest.BannerImp("2", 0.1, [2]int64{300, 250}), auctiontest.BannerImp("3", 0.1, [2]int64{300, 250}))
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := bd.Bid(ctx, req)
+				if err != nil || resp == nil || len(resp.SeatBid[0].Bid) != 3 {
+					b.Fatalf("response %+v, %v", resp, err)
+				}
+			}
+		})
 	}
 }
