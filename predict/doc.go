@@ -41,8 +41,20 @@
 // examples, too high by about 1/r. Update takes an explicit weight for
 // callers that sample themselves.
 //
-// Learning is serialized by a mutex; it is meant for one learner (the
-// goroutine that reads the events), not for the auction's goroutines.
+// Learning is serialized by a mutex; it is meant for the goroutines that
+// handle events, not for the auction's.
+//
+// # Events and delayed feedback
+//
+// A Learner labels examples from events: Shown (a billed impression, with
+// the features its prediction used, which the caller keeps from bid time:
+// Predictor.Features), clicks and conversions by bid id (it is a
+// campaign.ClickHook and ConversionHook), and Advance, which closes
+// windows. An impression is a positive of the click model when its click
+// arrives within the click window, a negative only once the window closed
+// without one; a click is an example of the conversion model the same way,
+// over the conversion window. Each example is learned once, with its
+// final label; negatives are learned a window late.
 //
 // # Lock-free reads
 //
