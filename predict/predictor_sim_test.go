@@ -127,7 +127,7 @@ func cmpFloat(a, b float64) int {
 // truth in AUC and calibrated.
 func TestSimulatedMarket(t *testing.T) {
 	if testing.Short() || raceEnabled {
-		t.Skip("500k simulated impressions: run without -short and -race")
+		t.Skip("400k training and 100k held-out impressions: run without -short and -race")
 	}
 	const n = 400_000
 	w := newWorld(21)
