@@ -157,14 +157,22 @@ func (a *Auction) Run(ctx context.Context, req *openrtb2.BidRequest) (*Result, e
 }
 
 // Close releases what the Auction owns: it closes the AsyncSink that
-// WithEventSink made, delivering the events still queued within ctx. It
-// returns that sink's Close error. From then on Run returns ErrClosed at
+// WithEventSink made, delivering the events still queued within ctx, and
+// closes the idle connections of its bidders that keep some (those with a
+// CloseIdleConnections method, such as HTTPBidder), so that an Auction
+// replaced on a reload leaves no connection open behind it; a bidder used
+// elsewhere too just opens new ones. It returns that sink's Close error. From then on Run returns ErrClosed at
 // once; a Run already under way finishes, and its events, if the sink is
 // closed by then, are counted in Stats.EventWriteErrors. Close may be
 // called more than once; later calls do nothing and return nil.
 func (a *Auction) Close(ctx context.Context) error {
 	if a.closed.Swap(true) {
 		return nil
+	}
+	for _, s := range a.bidders {
+		if c, ok := s.b.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
 	}
 	if a.ownSink != nil {
 		return a.ownSink.Close(ctx)

@@ -46,9 +46,10 @@ var (
 	// ErrBadLanding is returned by CheckLanding for a landing URL that is
 	// not an absolute http or https URL with a host.
 	ErrBadLanding = errors.New("campaign: landing url is not an absolute http or https url")
-	// ErrWrongToken is returned for a well-signed token of the other
-	// kind: a conversion token at the click endpoint, or a click token at
-	// the conversion endpoint.
+	// ErrWrongToken is returned for a well-signed token of another kind:
+	// a conversion token at the click endpoint, a click token at the
+	// conversion endpoint, or a billing token of gavelhttp signed with the
+	// same keys.
 	ErrWrongToken = errors.New("campaign: token of the wrong kind")
 )
 
@@ -331,7 +332,7 @@ type TrackerStats struct {
 	RefusedUnknownKey int64 // a token signed with a key the Tracker does not hold
 	RefusedSignature  int64 // a tampered token
 	RefusedExpired    int64 // an expired token
-	RefusedWrongKind  int64 // a click token at the conversion endpoint, or the reverse
+	RefusedWrongKind  int64 // a click token at the conversion endpoint, the reverse, or a billing token
 	RefusedMethod     int64 // a method the endpoint does not serve
 	// SinkFailures counts events the sink refused: lost, not retried.
 	SinkFailures int64

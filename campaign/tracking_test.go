@@ -211,7 +211,7 @@ func TestClickRefused(t *testing.T) {
 		{"unknown key", clickAt(strings.TrimPrefix(other.tr.ClickURL(testClick(0)), other.srv.URL+"/track/click?t=")), 403,
 			func(s campaign.TrackerStats) int64 { return s.RefusedUnknownKey }},
 		{"conversion token", clickAt(conv), 400, func(s campaign.TrackerStats) int64 { return s.RefusedWrongKind }},
-		{"billing token", clickAt(notice), 400, func(s campaign.TrackerStats) int64 { return s.RefusedMalformed }},
+		{"billing token", clickAt(notice), 400, func(s campaign.TrackerStats) int64 { return s.RefusedWrongKind }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

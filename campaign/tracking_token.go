@@ -1,15 +1,14 @@
 package campaign
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"strings"
+	"errors"
 	"time"
 
 	"github.com/gavelrtb/gavel/gavelhttp"
+	"github.com/gavelrtb/gavel/internal/signed"
 )
 
 // Token kinds: the first byte of a token's payload. gavelhttp's billing
@@ -29,91 +28,61 @@ type token struct {
 	clickID         string // 32 hex digits; conversion tokens only
 }
 
-// tokenEnc is the encoding of tokens: URL-safe, unpadded, strict, as
-// gavelhttp's.
-var tokenEnc = base64.RawURLEncoding.Strict()
-
-// signer signs and verifies tokens with HMAC-SHA256 over the key type of
-// gavelhttp, with its rotation rule: the last key signs, any verifies. It
-// is the same scheme as gavelhttp.Keys, whose Sign and Verify take only a
-// billing Notice.
+// signer signs and verifies click and conversion tokens with the keys of
+// gavelhttp (HMAC-SHA256, the last key signs, any verifies) and the token
+// format that billing tokens have (internal/signed); the kind byte keeps
+// the three apart.
 type signer struct {
-	keys []gavelhttp.Key
+	keys signed.Keys
 }
 
 // newSigner copies keys; NewTracker has checked them with
 // gavelhttp.NewKeys.
 func newSigner(keys []gavelhttp.Key) signer {
-	s := signer{keys: make([]gavelhttp.Key, len(keys))}
+	s := signer{keys: make(signed.Keys, len(keys))}
 	for i, k := range keys {
-		s.keys[i] = gavelhttp.Key{ID: k.ID, Secret: append([]byte(nil), k.Secret...)}
+		s.keys[i] = signed.Key{ID: k.ID, Secret: append([]byte(nil), k.Secret...)}
 	}
 	return s
 }
 
-// sign returns the token of tk, signed with the newest key.
-//
-// Format: base64url(payload) "." base64url(HMAC-SHA256(secret, payload)),
-// unpadded. The payload is the kind byte, the key id, then issued and
-// expiry (Unix ms, varints), auction id, imp id, bid id, campaign,
-// creative, account, currency (varint-length-prefixed strings), price
-// micros (varint), and the landing URL (click) or the click id
-// (conversion).
+// sign returns the token of tk, signed with the newest key. After the kind
+// and the key id, the payload holds issued and expiry (Unix ms, varints),
+// auction id, imp id, bid id, campaign, creative, account, currency
+// (length-prefixed strings), price micros (varint), and the landing URL
+// (click) or the click id (conversion).
 func (s *signer) sign(tk *token) string {
-	key := &s.keys[len(s.keys)-1]
 	c := &tk.info
-	p := make([]byte, 0, 128+len(c.Landing))
-	p = append(p, tk.kind)
-	p = appendString(p, key.ID)
+	p := s.keys.Begin(tk.kind, 128+len(c.Landing))
 	p = binary.AppendVarint(p, tk.issued.UnixMilli())
 	p = binary.AppendVarint(p, tk.expires.UnixMilli())
 	for _, f := range []string{c.AuctionID, c.ImpID, c.BidID, c.CampaignID, c.CreativeID, c.Account, c.Currency} {
-		p = appendString(p, f)
+		p = signed.AppendString(p, f)
 	}
 	p = binary.AppendVarint(p, c.PriceMicros)
 	if tk.kind == kindClick {
-		p = appendString(p, c.Landing)
+		p = signed.AppendString(p, c.Landing)
 	} else {
-		p = appendString(p, tk.clickID)
+		p = signed.AppendString(p, tk.clickID)
 	}
-	mac := hmac.New(sha256.New, key.Secret)
-	mac.Write(p)
-	return tokenEnc.EncodeToString(p) + "." + tokenEnc.EncodeToString(mac.Sum(nil))
+	return s.keys.Sign(p)
 }
 
-// verify checks s and returns its token if it is of kind and not expired
+// verify checks tok and returns its token if it is of kind and not expired
 // at now. It returns gavelhttp.ErrTokenMalformed, ErrTokenUnknownKey,
-// ErrTokenSignature, then ErrWrongToken, then ErrTokenExpired, in that
-// order of checks: nothing of an unsigned payload is trusted beyond its
-// key id.
+// ErrTokenSignature, then ErrWrongToken (a well-signed token of another
+// kind: a conversion token at the click endpoint, a billing token), then
+// ErrTokenExpired, in that order of checks: nothing of an unsigned payload
+// is trusted beyond its key id.
 func (s *signer) verify(tok string, kind byte, now time.Time) (*token, error) {
-	p64, m64, ok := strings.Cut(tok, ".")
-	if !ok {
-		return nil, gavelhttp.ErrTokenMalformed
-	}
-	p, err1 := tokenEnc.DecodeString(p64)
-	sum, err2 := tokenEnc.DecodeString(m64)
-	if err1 != nil || err2 != nil || len(sum) != sha256.Size || len(p) == 0 || (p[0] != kindClick && p[0] != kindConversion) {
-		return nil, gavelhttp.ErrTokenMalformed
-	}
-	r := reader{b: p[1:]}
-	id := r.str()
-	if r.bad {
-		return nil, gavelhttp.ErrTokenMalformed
-	}
-	key := s.key(id)
-	if key == nil {
-		return nil, gavelhttp.ErrTokenUnknownKey
-	}
-	mac := hmac.New(sha256.New, key.Secret)
-	mac.Write(p)
-	if !hmac.Equal(mac.Sum(nil), sum) {
-		return nil, gavelhttp.ErrTokenSignature
-	}
-	if p[0] != kind {
+	r, err := s.keys.Verify(tok, kind)
+	if errors.Is(err, signed.ErrKind) {
 		return nil, ErrWrongToken
 	}
-	tk := r.token(kind)
+	if err != nil {
+		return nil, err
+	}
+	tk := decodeToken(r, kind)
 	if tk == nil {
 		return nil, gavelhttp.ErrTokenMalformed
 	}
@@ -121,15 +90,6 @@ func (s *signer) verify(tok string, kind byte, now time.Time) (*token, error) {
 		return nil, gavelhttp.ErrTokenExpired
 	}
 	return tk, nil
-}
-
-func (s *signer) key(id string) *gavelhttp.Key {
-	for i := range s.keys {
-		if s.keys[i].ID == id {
-			return &s.keys[i]
-		}
-	}
-	return nil
 }
 
 // clickID is the id of the click made through tok: 32 hex digits of its
@@ -153,55 +113,22 @@ func conversionKey(clickID, orderID string) [16]byte {
 	return k
 }
 
-func appendString(p []byte, s string) []byte {
-	p = binary.AppendUvarint(p, uint64(len(s)))
-	return append(p, s...)
-}
-
-// reader decodes a payload; bad is set by the first field that does not
-// decode, and every later read returns a zero value.
-type reader struct {
-	b   []byte
-	bad bool
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.bad = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) str() string {
-	n, k := binary.Uvarint(r.b)
-	if k <= 0 || n > uint64(len(r.b)-k) {
-		r.bad = true
-		return ""
-	}
-	s := string(r.b[k : k+int(n)])
-	r.b = r.b[k+int(n):]
-	return s
-}
-
-// token decodes the fields after the key id, or returns nil.
-func (r *reader) token(kind byte) *token {
+// decodeToken decodes the fields after the key id, or returns nil.
+func decodeToken(r *signed.Reader, kind byte) *token {
 	tk := &token{kind: kind}
-	tk.issued = time.UnixMilli(r.varint())
-	tk.expires = time.UnixMilli(r.varint())
+	tk.issued = time.UnixMilli(r.Varint())
+	tk.expires = time.UnixMilli(r.Varint())
 	c := &tk.info
 	for _, f := range []*string{&c.AuctionID, &c.ImpID, &c.BidID, &c.CampaignID, &c.CreativeID, &c.Account, &c.Currency} {
-		*f = r.str()
+		*f = r.String()
 	}
-	c.PriceMicros = r.varint()
+	c.PriceMicros = r.Varint()
 	if kind == kindClick {
-		c.Landing = r.str()
+		c.Landing = r.String()
 	} else {
-		tk.clickID = r.str()
+		tk.clickID = r.String()
 	}
-	if r.bad || len(r.b) != 0 {
+	if !r.Done() {
 		return nil
 	}
 	return tk

@@ -1,16 +1,13 @@
 package gavelhttp
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/internal/signed"
 )
 
 // MinKeyBytes is the least length of a signing key: 32 bytes, the size of
@@ -21,17 +18,19 @@ const MinKeyBytes = 32
 const tokenVersion = 1
 
 // Errors of Keys.Verify. Each refusal has its own sentinel so that the
-// billing endpoint can answer it with its own status.
+// billing endpoint can answer it with its own status. The campaign
+// package's click and conversion tokens are refused with the same errors.
 var (
 	// ErrTokenMalformed is returned for a token that is not one: bad
-	// encoding, a truncated payload, an unknown version.
-	ErrTokenMalformed = errors.New("gavelhttp: malformed token")
+	// encoding, a truncated payload, an unknown version or a token of
+	// another kind.
+	ErrTokenMalformed = signed.ErrMalformed
 	// ErrTokenUnknownKey is returned for a token signed with a key id that
 	// the key set does not hold (a key rotated out, or a forgery).
-	ErrTokenUnknownKey = errors.New("gavelhttp: token signed with an unknown key")
+	ErrTokenUnknownKey = signed.ErrUnknownKey
 	// ErrTokenSignature is returned for a token whose signature does not
 	// match its payload: it was tampered with.
-	ErrTokenSignature = errors.New("gavelhttp: bad token signature")
+	ErrTokenSignature = signed.ErrSignature
 	// ErrTokenExpired is returned for a well-signed token past its expiry.
 	ErrTokenExpired = errors.New("gavelhttp: token expired")
 )
@@ -48,7 +47,8 @@ type Key struct {
 // remove the old one. A Keys is immutable and safe for concurrent use; the
 // zero Keys is not usable (NewKeys builds one).
 type Keys struct {
-	keys []Key
+	keys   []Key
+	signed signed.Keys // the same keys
 }
 
 // NewKeys returns the key set of keys, the newest last. It returns an error
@@ -75,7 +75,9 @@ func NewKeys(keys ...Key) (*Keys, error) {
 		if len(k.Secret) < MinKeyBytes {
 			errs = append(errs, fmt.Errorf("key %d (%q): secret of %d bytes, less than %d", i, k.ID, len(k.Secret), MinKeyBytes))
 		}
-		ks.keys = append(ks.keys, Key{ID: k.ID, Secret: append([]byte(nil), k.Secret...)})
+		secret := append([]byte(nil), k.Secret...)
+		ks.keys = append(ks.keys, Key{ID: k.ID, Secret: secret})
+		ks.signed = append(ks.signed, signed.Key{ID: k.ID, Secret: secret})
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: gavelhttp: %w", gavel.ErrInvalidOption, errors.Join(errs...))
@@ -92,10 +94,6 @@ type Notice struct {
 	Expires time.Time // the token is refused from this instant on
 }
 
-// tokenEnc is the encoding of tokens: URL-safe, unpadded, strict (no
-// stray bits), so that every character of a token counts.
-var tokenEnc = base64.RawURLEncoding.Strict()
-
 // Sign returns the token of n, signed with the newest key.
 //
 // Format: base64url(payload) "." base64url(HMAC-SHA256(secret, payload)),
@@ -105,17 +103,14 @@ var tokenEnc = base64.RawURLEncoding.Strict()
 // micros, hold account, hold id, hold amount, hold expiry (Unix ns, 0 for
 // none), burl. It is signed, not encrypted: the bidder can read it.
 func (k *Keys) Sign(n *Notice) string {
-	key := &k.keys[len(k.keys)-1]
 	b := n.Billing
-	p := make([]byte, 0, 128+len(n.BURL))
-	p = append(p, tokenVersion)
-	p = appendString(p, key.ID)
+	p := k.signed.Begin(tokenVersion, 128+len(n.BURL))
 	p = binary.AppendVarint(p, n.Expires.UnixMilli())
 	for _, s := range []string{b.AuctionID, b.ImpID, b.Bidder, b.Seat, b.BidID, b.DealID, b.Currency} {
-		p = appendString(p, s)
+		p = signed.AppendString(p, s)
 	}
 	p = binary.AppendVarint(p, b.ClearMicros)
-	p = appendString(p, b.Hold.Account)
+	p = signed.AppendString(p, b.Hold.Account)
 	p = binary.AppendUvarint(p, b.Hold.ID)
 	p = binary.AppendVarint(p, b.Hold.Amount)
 	var hx int64
@@ -123,10 +118,8 @@ func (k *Keys) Sign(n *Notice) string {
 		hx = b.Hold.Expires.UnixNano()
 	}
 	p = binary.AppendVarint(p, hx)
-	p = appendString(p, n.BURL)
-	mac := hmac.New(sha256.New, key.Secret)
-	mac.Write(p)
-	return tokenEnc.EncodeToString(p) + "." + tokenEnc.EncodeToString(mac.Sum(nil))
+	p = signed.AppendString(p, n.BURL)
+	return k.signed.Sign(p)
 }
 
 // Verify checks token and returns its Notice. It returns ErrTokenMalformed,
@@ -134,30 +127,14 @@ func (k *Keys) Sign(n *Notice) string {
 // or past the token's expiry, in that order of checks: nothing of an
 // unsigned payload is trusted beyond its key id.
 func (k *Keys) Verify(token string, now time.Time) (*Notice, error) {
-	p64, m64, ok := strings.Cut(token, ".")
-	if !ok {
-		return nil, ErrTokenMalformed
+	r, err := k.signed.Verify(token, tokenVersion)
+	if errors.Is(err, signed.ErrKind) {
+		return nil, ErrTokenMalformed // another use's token, or a version to come
 	}
-	p, err1 := tokenEnc.DecodeString(p64)
-	sum, err2 := tokenEnc.DecodeString(m64)
-	if err1 != nil || err2 != nil || len(sum) != sha256.Size || len(p) == 0 || p[0] != tokenVersion {
-		return nil, ErrTokenMalformed
+	if err != nil {
+		return nil, err
 	}
-	r := reader{b: p[1:]}
-	id := r.str()
-	if r.bad {
-		return nil, ErrTokenMalformed
-	}
-	key := k.key(id)
-	if key == nil {
-		return nil, ErrTokenUnknownKey
-	}
-	mac := hmac.New(sha256.New, key.Secret)
-	mac.Write(p)
-	if !hmac.Equal(mac.Sum(nil), sum) {
-		return nil, ErrTokenSignature
-	}
-	n, err := r.notice()
+	n, err := decodeNotice(r)
 	if err != nil {
 		return nil, err
 	}
@@ -167,74 +144,22 @@ func (k *Keys) Verify(token string, now time.Time) (*Notice, error) {
 	return n, nil
 }
 
-func (k *Keys) key(id string) *Key {
-	for i := range k.keys {
-		if k.keys[i].ID == id {
-			return &k.keys[i]
-		}
-	}
-	return nil
-}
-
-func appendString(p []byte, s string) []byte {
-	p = binary.AppendUvarint(p, uint64(len(s)))
-	return append(p, s...)
-}
-
-// reader decodes a payload; bad is set by the first field that does not
-// decode, and every later read returns a zero value.
-type reader struct {
-	b   []byte
-	bad bool
-}
-
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.bad = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.bad = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) str() string {
-	n := r.uvarint()
-	if r.bad || n > uint64(len(r.b)) {
-		r.bad = true
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
-}
-
-// notice decodes the fields after the key id.
-func (r *reader) notice() (*Notice, error) {
-	n := &Notice{Expires: time.UnixMilli(r.varint())}
+// decodeNotice decodes the fields after the key id.
+func decodeNotice(r *signed.Reader) (*Notice, error) {
+	n := &Notice{Expires: time.UnixMilli(r.Varint())}
 	b := &n.Billing
 	for _, s := range []*string{&b.AuctionID, &b.ImpID, &b.Bidder, &b.Seat, &b.BidID, &b.DealID, &b.Currency} {
-		*s = r.str()
+		*s = r.String()
 	}
-	b.ClearMicros = r.varint()
-	b.Hold.Account = r.str()
-	b.Hold.ID = r.uvarint()
-	b.Hold.Amount = r.varint()
-	if hx := r.varint(); hx != 0 {
+	b.ClearMicros = r.Varint()
+	b.Hold.Account = r.String()
+	b.Hold.ID = r.Uvarint()
+	b.Hold.Amount = r.Varint()
+	if hx := r.Varint(); hx != 0 {
 		b.Hold.Expires = time.Unix(0, hx)
 	}
-	n.BURL = r.str()
-	if r.bad || len(r.b) != 0 {
+	n.BURL = r.String()
+	if !r.Done() {
 		return nil, ErrTokenMalformed
 	}
 	return n, nil
