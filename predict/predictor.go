@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/gavelrtb/gavel"
@@ -19,13 +20,17 @@ const maxStackFeatures = 128
 // conversions given a click: for each (imp, campaign, creative) it
 // extracts the features once and asks both. It takes no lock and does not
 // allocate (with an Extractor of at most 128 features), and the models may
-// learn while it predicts. Create one with NewPredictor; the zero
-// Predictor is not usable.
+// learn while it predicts, or be replaced (SetModels, say by a snapshot
+// loaded from the process that learns). Create one with NewPredictor; the
+// zero Predictor is not usable.
 type Predictor struct {
-	ctr, cvr *Model
-	x        *Extractor
-	clock    gavel.Clock
+	models atomic.Pointer[models]
+	x      *Extractor
+	clock  gavel.Clock
 }
+
+// models are the two models a Predictor serves, swapped as one.
+type models struct{ ctr, cvr *Model }
 
 var _ campaign.Predictor = (*Predictor)(nil)
 
@@ -54,33 +59,60 @@ func (systemClock) Now() time.Time { return time.Now() }
 // gavel.ErrInvalidOption: a nil ctr or x, a model whose Bits differ from
 // x's, a nil clock.
 func NewPredictor(ctr, cvr *Model, x *Extractor, opts ...PredictorOption) (*Predictor, error) {
-	p := &Predictor{ctr: ctr, cvr: cvr, x: x, clock: systemClock{}}
+	p := &Predictor{x: x, clock: systemClock{}}
 	for _, o := range opts {
 		o.apply(p)
 	}
 	var errs []error
+	if x == nil {
+		errs = append(errs, fmt.Errorf("%w: predict: nil extractor", gavel.ErrInvalidOption))
+	} else {
+		errs = append(errs, checkModels(ctr, cvr, x))
+	}
+	if p.clock == nil {
+		errs = append(errs, fmt.Errorf("%w: predict: nil clock", gavel.ErrInvalidOption))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	p.models.Store(&models{ctr, cvr})
+	return p, nil
+}
+
+// SetModels replaces the models p serves; predictions under way finish
+// with the old ones. It returns an error wrapping gavel.ErrInvalidOption,
+// and changes nothing, if ctr is nil or a model's Bits differ from the
+// Extractor's. cvr may be nil, as for NewPredictor.
+func (p *Predictor) SetModels(ctr, cvr *Model) error {
+	if err := checkModels(ctr, cvr, p.x); err != nil {
+		return err
+	}
+	p.models.Store(&models{ctr, cvr})
+	return nil
+}
+
+// Models returns the models p serves now.
+func (p *Predictor) Models() (ctr, cvr *Model) {
+	m := p.models.Load()
+	return m.ctr, m.cvr
+}
+
+// checkModels returns every problem of a click and a conversion model for
+// the features of x, nil if none.
+func checkModels(ctr, cvr *Model, x *Extractor) error {
+	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: predict: "+format, append([]any{gavel.ErrInvalidOption}, args...)...))
 	}
-	if x == nil {
-		bad("nil extractor")
-	}
 	if ctr == nil {
 		bad("nil click model")
-	}
-	if x != nil && ctr != nil && ctr.Bits() != x.Bits() {
+	} else if ctr.Bits() != x.Bits() {
 		bad("click model of %d bits, extractor of %d", ctr.Bits(), x.Bits())
 	}
-	if x != nil && cvr != nil && cvr.Bits() != x.Bits() {
+	if cvr != nil && cvr.Bits() != x.Bits() {
 		bad("conversion model of %d bits, extractor of %d", cvr.Bits(), x.Bits())
 	}
-	if p.clock == nil {
-		bad("nil clock")
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return p, nil
+	return errors.Join(errs...)
 }
 
 // Predict implements campaign.Predictor. It returns ctx.Err() if ctx is
@@ -91,9 +123,10 @@ func (p *Predictor) Predict(ctx context.Context, req *openrtb2.BidRequest, imp *
 	}
 	var buf [maxStackFeatures]uint32
 	f := p.x.Extract(buf[:0], req, imp, c, cr, p.clock.Now())
-	out := campaign.Prediction{CTR: p.ctr.Predict(f), CVR: c.Goal.FallbackCVR}
-	if p.cvr != nil {
-		out.CVR = p.cvr.Predict(f)
+	m := p.models.Load()
+	out := campaign.Prediction{CTR: m.ctr.Predict(f), CVR: c.Goal.FallbackCVR}
+	if m.cvr != nil {
+		out.CVR = m.cvr.Predict(f)
 	}
 	return out, nil
 }

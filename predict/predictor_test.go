@@ -1,8 +1,10 @@
 package predict_test
 
 import (
+	"bytes"
 	"context"
 	"math"
+	"sync"
 	"testing"
 
 	"github.com/gavelrtb/gavel/auctiontest"
@@ -11,6 +13,7 @@ import (
 	"github.com/prebid/openrtb/v20/openrtb2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // models returns a click and a conversion model over x's buckets, the click
@@ -128,4 +131,62 @@ func TestPredictorInBidder(t *testing.T) {
 		})
 	}
 	assert.InDelta(t, 2.0, math.Round(200_000*want.CTR*1000)/1e6, 0.6, "about 0.20 × 1% × 1000")
+}
+
+// A process that learns saves a snapshot; one that serves loads it and
+// swaps it in while predicting.
+func TestPredictorSetModels(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	x := extractor(t)
+	ctr, cvr := models(t, x)
+	var snap bytes.Buffer
+	require.NoError(t, ctr.Save(&snap))
+
+	cfg := predict.DefaultConfig()
+	cfg.Bits = x.Bits()
+	fresh, err := predict.NewModel(cfg)
+	require.NoError(t, err)
+	p, err := predict.NewPredictor(fresh, nil, x, predict.WithClock(auctiontest.NewClock(noon)))
+	require.NoError(t, err)
+	c := cpcCampaign("c1")
+	req := request(5)
+
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			got, err := p.Predict(context.Background(), req, &req.Imp[0], c, &c.Creatives[0])
+			if err != nil || !(got.CTR > 0 && got.CTR < 1) {
+				t.Errorf("prediction %+v, %v", got, err)
+				return
+			}
+		}
+	})
+	loaded, err := predict.Load(&snap)
+	require.NoError(t, err)
+	require.NoError(t, p.SetModels(loaded, cvr))
+	close(done)
+	wg.Wait()
+
+	got, err := p.Predict(context.Background(), req, &req.Imp[0], c, &c.Creatives[0])
+	require.NoError(t, err)
+	want, _ := predict.NewPredictor(ctr, cvr, x, predict.WithClock(auctiontest.NewClock(noon)))
+	wantP, err := want.Predict(context.Background(), req, &req.Imp[0], c, &c.Creatives[0])
+	require.NoError(t, err)
+	assert.Equal(t, wantP, got)
+	gotCTR, gotCVR := p.Models()
+	assert.Same(t, loaded, gotCTR)
+	assert.Same(t, cvr, gotCVR)
+
+	small, err := predict.NewModel(predict.Config{Bits: 8, Alpha: 1, Beta: 1, NegativeRate: 1})
+	require.NoError(t, err)
+	assert.ErrorContains(t, p.SetModels(small, nil), "click model of 8 bits, extractor of 20")
+	assert.ErrorContains(t, p.SetModels(nil, small), "nil click model")
+	gotCTR, _ = p.Models()
+	assert.Same(t, loaded, gotCTR, "unchanged after an error")
 }
