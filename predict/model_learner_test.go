@@ -137,7 +137,7 @@ func TestNewLearnerNamesEveryProblem(t *testing.T) {
 
 func TestLearnerConcurrentEvents(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	l, ctr, _ := learner(t, predict.WithMaxPending(500))
+	l, ctr, _ := learner(t) // no eviction: each goroutine clicks its own impression
 	var wg sync.WaitGroup
 	for k := range 4 {
 		wg.Go(func() {
