@@ -102,7 +102,11 @@ func (l *Ledger) execMulti(ctx context.Context, s *script, keys, args [][]string
 	for j := range keys {
 		cmds[j] = b.Evalsha().Sha1(s.sha1).Numkeys(int64(len(keys[j]))).Key(keys[j]...).Arg(args[j]...).Build()
 	}
-	results := l.client.DoMulti(ctx, cmds...)
+	var results []rueidis.RedisResult
+	l.timed(ctx, func() error {
+		results = l.client.DoMulti(detach(ctx), cmds...)
+		return results[0].NonRedisError()
+	})
 	var again []int
 	for j, r := range results {
 		if e, ok := rueidis.IsRedisErr(r.Error()); ok && e.IsNoScript() {
@@ -116,7 +120,7 @@ func (l *Ledger) execMulti(ctx context.Context, s *script, keys, args [][]string
 	for _, j := range again {
 		cmds = append(cmds, b.Eval().Script(s.text).Numkeys(int64(len(keys[j]))).Key(keys[j]...).Arg(args[j]...).Build())
 	}
-	for x, r := range l.client.DoMulti(ctx, cmds...) {
+	for x, r := range l.client.DoMulti(detach(ctx), cmds...) {
 		results[again[x]] = r
 	}
 	return results
