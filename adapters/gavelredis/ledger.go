@@ -149,11 +149,12 @@ import (
 // passed to the LedgerErrorHooks (WithLedgerHooks); a call canceled by its
 // ctx (context.Canceled) is the caller's doing and is neither.
 //
-// A call that times out keeps the client's connection: the Ledger does not
-// show rueidis its deadlines, and ends its calls itself, so that rueidis
-// leaves the reply to be read rather than closing the connection that
-// other calls share (with any client options but DisableAutoPipelining;
-// ClientOption gives the recommended ones). A strict-mode reservation with
+// A strict-mode reservation that times out keeps the client's connection:
+// the Ledger does not show rueidis its deadline, and ends the call itself,
+// so that rueidis leaves the reply to be read rather than closing the
+// connection that other calls share (with any client options but
+// DisableAutoPipelining). ClientOption gives the options that do so for
+// every call of the client. A strict-mode reservation with
 // less than one round trip to Redis left before its ctx's deadline (the
 // smoothed round trip, LedgerStats.RoundTrip) is not sent: it fails at
 // once with an error wrapping gavel.ErrNoTime, counted in

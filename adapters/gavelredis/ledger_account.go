@@ -196,7 +196,7 @@ func (l *Ledger) call(ctx context.Context, op LedgerOp, s *script, a *account, a
 		now := l.cfg.clock.Now()
 		var res rueidis.RedisResult
 		l.timed(ctx, func() error {
-			res = s.Exec(detach(ctx), l.client, a.keys, args(a.config(now)))
+			res = s.Exec(ctx, l.client, a.keys, args(a.config(now)))
 			return res.NonRedisError()
 		})
 		r, code, err := parseReply(res)

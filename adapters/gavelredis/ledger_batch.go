@@ -163,9 +163,10 @@ func (l *Ledger) flush(calls []*reserveCall) {
 		ctx, cancel := context.WithDeadline(l.bg, deadline)
 		l.callMulti(ctx, multiCall{
 			s: l.scripts.reserve, n: len(groups),
-			acct: func(k int) *account { return groups[k].a },
-			args: func(k int, c *accountConfig) []string { return groups[k].args(c) },
-			done: func(k int, r reply, code int64, err error) bool { return l.reserved(&groups[k], r, code, err) },
+			acct:   func(k int) *account { return groups[k].a },
+			args:   func(k int, c *accountConfig) []string { return groups[k].args(c) },
+			done:   func(k int, r reply, code int64, err error) bool { return l.reserved(&groups[k], r, code, err) },
+			detach: true, // the callers wait on their ctx, not on the flush
 		})
 		cancel()
 	}

@@ -236,7 +236,8 @@ func TestLedgerLatencyDeadline(t *testing.T) {
 			t.Run(fmt.Sprint(client.name, "/+", delay), func(t *testing.T) {
 				o := runOverLatency(t, client.opt, delay, auctions)
 				t.Log(o)
-				assert.LessOrEqual(t, o.reconns, int64(2), "the client keeps its connection through timeouts: %v", o)
+				// A client on 2 cores has 2 connections, the second opened on first use.
+				assert.LessOrEqual(t, o.reconns, int64(2), "the client keeps its connections through timeouts: %v", o)
 				if delay == 20*time.Millisecond {
 					assert.Positive(t, o.stats.NoTime, "a round trip longer than the time left is not tried: %v", o)
 				}
