@@ -197,6 +197,7 @@ type Ledger struct {
 	idKey      uint64              // scrambles the IDs of lease-mode holds
 	stats      counters
 	rtt        atomic.Int64 // the smoothed round trip to Redis, ns; 0 until one is seen (ledger_client.go)
+	timedAt    atomic.Int64 // mono time of the last round trip timed
 	t0         time.Time    // the origin of mono
 
 	accounts sync.Map // account name -> *account
@@ -280,6 +281,7 @@ type LedgerStats struct {
 	LeasesLost   int64 // leases found expired in Redis while the process counted on them
 	Orphans      int64 // reservations whose reply was lost or whose caller gave up (see Ledger)
 	NoTime       int64 // strict-mode reservations not sent: less than one round trip left before their deadline
+	LeaseShort   int64 // lease-mode reservations refused with ErrLeaseShort: the slice held, its refill not come
 	LocalHolds   int64 // lease-mode holds outstanding in this process, now
 
 	// RoundTrip is the smoothed round trip to Redis that decides NoTime
@@ -290,7 +292,7 @@ type LedgerStats struct {
 type counters struct {
 	reserves, refusals, failures, commits, releases atomic.Int64
 	redisErrors, refills, reports, lost, orphans    atomic.Int64
-	noTime                                          atomic.Int64
+	noTime, leaseShort                              atomic.Int64
 }
 
 // Stats returns the ledger's counters.
@@ -307,6 +309,7 @@ func (l *Ledger) Stats() LedgerStats {
 		LeasesLost:   l.stats.lost.Load(),
 		Orphans:      l.stats.orphans.Load(),
 		NoTime:       l.stats.noTime.Load(),
+		LeaseShort:   l.stats.leaseShort.Load(),
 		RoundTrip:    time.Duration(l.rtt.Load()),
 	}
 	if l.local != nil {

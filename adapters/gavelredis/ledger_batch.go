@@ -242,9 +242,9 @@ func (l *Ledger) reservedEach(g *holdGroup, r reply) bool {
 // lost fails the reservation h with err, a failure of Redis or of its
 // reply: the reservation may have been made, so the orphan worker releases
 // it later; not so after errTries, whose last reply said that nothing was
-// made.
+// made, nor after an error that says it was never sent (see unsent).
 func (l *Ledger) lost(h *strictHold, err error) {
-	if !errors.Is(err, errTries) {
+	if !errors.Is(err, errTries) && !unsent(err) {
 		l.orphaned(h.a, strconv.FormatUint(h.id, 10), h.amt, l.cfg.timeout)
 	}
 	h.failure = err

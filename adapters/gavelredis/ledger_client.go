@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -60,7 +61,9 @@ func detach(ctx context.Context) context.Context {
 // smooths it: every reply moves it an eighth of the way to the time the
 // call took, and a call that timed out moves it towards the time it waited
 // (the round trip was at least that), so that a slower Redis is learned
-// from calls that get no reply too.
+// from calls that get no reply too. When no round trip has been timed for
+// probeEvery (100ms), the next reservations are sent whatever time they
+// have, to measure it again.
 
 // errNoTime fails a reservation not sent for want of time.
 var errNoTime = fmt.Errorf("%w: less than one round trip to redis left before the deadline", gavel.ErrNoTime)
@@ -68,6 +71,7 @@ var errNoTime = fmt.Errorf("%w: less than one round trip to redis left before th
 // observe takes in a round trip that took d; timedOut says that the reply
 // did not come in d.
 func (l *Ledger) observe(d time.Duration, timedOut bool) {
+	l.timedAt.Store(l.mono())
 	for {
 		old := l.rtt.Load()
 		n := int64(d)
@@ -84,11 +88,17 @@ func (l *Ledger) observe(d time.Duration, timedOut bool) {
 	}
 }
 
+// probeEvery is how long the ledger goes without timing a round trip
+// before it sends a reservation whatever time it has left, so that a round
+// trip learned while Redis was slow does not stop every reservation, and
+// with them its own measure, for good.
+const probeEvery = 100 * time.Millisecond
+
 // noTime reports whether ctx leaves less than one round trip before its
-// deadline.
+// deadline, unless no round trip has been timed for probeEvery.
 func (l *Ledger) noTime(ctx context.Context, now time.Time) bool {
 	d, ok := ctx.Deadline()
-	return ok && d.Sub(now) < time.Duration(l.rtt.Load())
+	return ok && d.Sub(now) < time.Duration(l.rtt.Load()) && l.mono()-l.timedAt.Load() < int64(probeEvery)
 }
 
 // timed runs f, a round trip to Redis within ctx, and observes it: a
@@ -103,6 +113,14 @@ func (l *Ledger) timed(ctx context.Context, f func() error) {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		l.observe(d, true)
 	}
+}
+
+// unsent reports whether err, the error of a call to Redis, says that the
+// call never left the process: no connection could be made (a dial
+// failed), or the client is closed.
+func unsent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial" || errors.Is(err, rueidis.ErrClosing)
 }
 
 // ClientOption returns the options of a rueidis client for a Ledger (and

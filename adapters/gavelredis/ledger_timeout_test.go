@@ -115,6 +115,7 @@ func TestLedgerNoTime(t *testing.T) {
 	before := l.Stats()
 	require.Positive(t, before.RoundTrip, "SetBudget's round trip was timed")
 	l.rtt.Store(int64(50 * time.Millisecond))
+	l.timedAt.Store(l.mono() + int64(time.Hour)) // no probe in this test
 
 	rctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
@@ -135,10 +136,20 @@ func TestLedgerNoTime(t *testing.T) {
 	assert.Equal(t, before.Orphans, s.Orphans, "nothing was sent, nothing to release")
 	assert.Equal(t, gavel.Balance{Budget: 1_000_000}, ledgerBalanceOf(t, l, "dsp"))
 
-	// Without a deadline, or with time enough, it is sent.
+	// Without a deadline it is sent.
 	h, err := l.Reserve(ctx, "dsp", 100, time.Minute)
 	require.NoError(t, err)
 	require.NoError(t, l.Release(ctx, h))
+
+	// With no round trip timed for probeEvery, it is sent to measure one.
+	l.rtt.Store(int64(time.Hour))
+	l.timedAt.Store(l.mono() - int64(probeEvery))
+	rctx, cancel = context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	h, err = l.Reserve(rctx, "dsp", 100, time.Minute)
+	require.NoError(t, err, "a probe")
+	require.NoError(t, l.Release(ctx, h))
+	assert.Less(t, l.Stats().RoundTrip, time.Hour, "measured again")
 }
 
 // TestLedgerRoundTrip checks the smoothing of the round trip: replies move
@@ -155,4 +166,54 @@ func TestLedgerRoundTrip(t *testing.T) {
 	assert.Equal(t, 10*time.Millisecond, time.Duration(l.rtt.Load()))
 	l.observe(2*time.Millisecond, false)
 	assert.Equal(t, 9*time.Millisecond, time.Duration(l.rtt.Load()))
+}
+
+// TestLedgerUnsentNotOrphaned fails reservations on a closed port: the
+// connection that broke may have carried the first (an orphan, released
+// later), but the next ones are refused at the dial, never sent, so
+// nothing is released for them.
+func TestLedgerUnsentNotOrphaned(t *testing.T) {
+	ctx := context.Background()
+	direct := ledgerClient(t)
+	proxy := newLedgerProxy(t, redisAddr())
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{proxy.Addr()}, PipelineMultiplex: -1})
+	require.NoError(t, err)
+	defer c.Close()
+	l := newTestLedgerAt(t, c, ledgerPrefix(t, direct))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "dsp", Amount: 1_000_000}))
+	proxy.Close()
+	var orphans int64
+	for i := range 5 {
+		rctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		_, err := l.Reserve(rctx, "dsp", 100, time.Minute)
+		cancel()
+		require.Error(t, err, "reservation %d", i)
+		assert.NotErrorIs(t, err, context.DeadlineExceeded, "reservation %d", i)
+		if i == 1 { // the broken connection (one: PipelineMultiplex -1) is behind
+			orphans = l.Stats().Orphans
+		}
+	}
+	s := l.Stats()
+	assert.Equal(t, int64(5), s.Failures)
+	assert.Equal(t, orphans, s.Orphans, "refused at the dial: nothing sent, nothing to release")
+}
+
+// TestLedgerLeaseShort fills a lease's slice with one hold, on an account
+// with money to spare: the next reservation fails with ErrLeaseShort, not
+// gavel.ErrBudgetExhausted, and is counted as such.
+func TestLedgerLeaseShort(t *testing.T) {
+	ctx := context.Background()
+	l := newTestLedger(t, ledgerClient(t), WithLedgerMode(ModeLease), WithLeaseSlice(1_000))
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "dsp", Amount: 1_000_000_000}))
+	h, err := l.Reserve(ctx, "dsp", 1_000, time.Minute)
+	require.NoError(t, err)
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	_, err = l.Reserve(rctx, "dsp", 500, time.Minute)
+	require.ErrorIs(t, err, ErrLeaseShort)
+	assert.NotErrorIs(t, err, gavel.ErrBudgetExhausted)
+	s := l.Stats()
+	assert.Equal(t, int64(1), s.LeaseShort)
+	assert.Zero(t, s.Refusals)
+	require.NoError(t, l.Release(ctx, h))
 }
