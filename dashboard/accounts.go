@@ -128,7 +128,8 @@ func (d *Dashboard) accountFrames(ctx context.Context, r *readings, s span) []ac
 		if other {
 			name = "(other)"
 		}
-		cur := accountCounts{c.reserved.Load(), c.reservedMicros.Load(), c.refused.Load(), c.failed.Load()}
+		cur := accountCounts{c.reserved.Load(), c.reservedMicros.Load(), c.refused.Load(), c.failed.Load(),
+			c.billed.Load(), c.billedMicros.Load()}
 		p := r.accounts[c]
 		r.accounts[c] = cur
 		a := at(name)
@@ -136,6 +137,8 @@ func (d *Dashboard) accountFrames(ctx context.Context, r *readings, s span) []ac
 		a.Reserved = int64(math.Round(float64(max(cur.reservedMicros-p.reservedMicros, 0)) / s.secs))
 		a.Refusals = s.rate(cur.refused - p.refused)
 		a.Failures = s.rate(cur.failed - p.failed)
+		a.Billed = s.rate(cur.billed - p.billed)
+		a.BilledSpend = int64(math.Round(float64(max(cur.billedMicros-p.billedMicros, 0)) / s.secs))
 	})
 	return out
 }

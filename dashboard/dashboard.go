@@ -32,6 +32,7 @@ type Dashboard struct {
 	bidders        *bounded[string, bidderCounters]
 	noBids, losses *bounded[int, atomic.Int64]
 	accounts       *bounded[string, accountCounters]
+	campaigns      *bounded[string, campaignCounters]
 
 	ctx    context.Context // ends with Close, bounds the reads of watched values
 	cancel context.CancelFunc
@@ -78,10 +79,13 @@ func New(opts ...Option) (*Dashboard, error) {
 		noBids:   newBounded(cfg.maxReasons, &atomic.Int64{}, func(int) *atomic.Int64 { return &atomic.Int64{} }),
 		losses:   newBounded(cfg.maxReasons, &atomic.Int64{}, func(int) *atomic.Int64 { return &atomic.Int64{} }),
 		accounts: newBounded(cfg.maxAccounts, &accountCounters{}, func(string) *accountCounters { return &accountCounters{} }),
-		ctx:      ctx,
-		cancel:   cancel,
-		done:     make(chan struct{}),
-		wake:     make(chan struct{}, 1),
+		campaigns: newBounded(cfg.maxCampaigns, &campaignCounters{}, func(string) *campaignCounters {
+			return &campaignCounters{}
+		}),
+		ctx:    ctx,
+		cancel: cancel,
+		done:   make(chan struct{}),
+		wake:   make(chan struct{}, 1),
 
 		ledgerAccounts: map[string]bool{},
 		pacerAccounts:  map[string]bool{},

@@ -3,7 +3,9 @@
 // a second over server-sent events, auctions per second, auction latency
 // percentiles, each bidder's latency, timeout, error and win rates, bid and
 // clearing prices, no-bid and loss reasons, spend against budget with the
-// pacing curve of each account, and the requests an AuctionHandler sheds.
+// pacing curve of each account, the requests an AuctionHandler sheds, and
+// per campaign its billed impressions, spend, clicks, conversions and
+// pacing.
 //
 // A Dashboard is fed by hooks: register it with gavel.WithHooks on every
 // Auction it is to show. The hooks belong to the Dashboard, not to an
@@ -11,14 +13,19 @@
 // the new one too. What no hook reports is read once a frame from what the
 // Dashboard watches: the balances of a ledger (WatchLedger), the rates and
 // targets of a pacer (WatchPacer), the counters of an AuctionHandler
-// (WatchHandler).
+// (WatchHandler). Billing happens outside an Auction: register the
+// Dashboard with gavelhttp.WithNoticesHooks too (Billed: billed
+// impressions and spend per account, and per campaign with
+// WithCampaignOf), and, for the clicks and conversions of a campaign
+// Tracker, with campaign.WithTrackerHooks (Clicked, Converted).
 //
 // # Cost
 //
 // The hooks only add to atomic counters: they take no lock and, once a
-// bidder, account or reason has been seen, allocate nothing. The Dashboard
-// tells apart at most WithMaxBidders bidders, WithMaxAccounts accounts and
-// WithMaxReasons reasons of each kind, and counts the rest together, so its
+// bidder, account, campaign or reason has been seen, allocate nothing. The
+// Dashboard tells apart at most WithMaxBidders bidders, WithMaxAccounts
+// accounts, WithMaxCampaigns campaigns and WithMaxReasons reasons of each
+// kind, and counts the rest together, so its
 // counters stay bounded whatever the traffic. Frames are built by one
 // goroutine that runs only while a page is connected; it keeps the last
 // WithHistory frames (five minutes by default), each bounded by those

@@ -14,14 +14,15 @@ import (
 // (Secs, a second but for the first frame after a pause) and the state of
 // what is watched. Money is in micros; prices are micros of CPM.
 type frame struct {
-	Time     int64          `json:"t"`    // Unix milliseconds, by the Dashboard's clock
-	Secs     float64        `json:"secs"` // the span the rates are over
-	Auctions auctionFrame   `json:"auctions"`
-	Bidders  []bidderFrame  `json:"bidders"`
-	NoBids   []reasonFrame  `json:"noBids"`
-	Losses   []reasonFrame  `json:"losses"`
-	Accounts []accountFrame `json:"accounts"`
-	Handler  *handlerFrame  `json:"handler,omitempty"` // with WatchHandler only
+	Time      int64           `json:"t"`    // Unix milliseconds, by the Dashboard's clock
+	Secs      float64         `json:"secs"` // the span the rates are over
+	Auctions  auctionFrame    `json:"auctions"`
+	Bidders   []bidderFrame   `json:"bidders"`
+	NoBids    []reasonFrame   `json:"noBids"`
+	Losses    []reasonFrame   `json:"losses"`
+	Accounts  []accountFrame  `json:"accounts"`
+	Campaigns []campaignFrame `json:"campaigns"`
+	Handler   *handlerFrame   `json:"handler,omitempty"` // with WatchHandler only
 }
 
 type auctionFrame struct {
@@ -69,6 +70,9 @@ type accountFrame struct {
 	Reserved int64   `json:"reserved"` // micros reserved a second
 	Refusals float64 `json:"refusals"`
 	Failures float64 `json:"failures"`
+	// From the billing hook (Billed), a second.
+	Billed      float64 `json:"billed"`      // impressions billed a second
+	BilledSpend int64   `json:"billedSpend"` // micros billed a second
 	// From a watched ledger; absent when not watched or not read.
 	Balance *balanceFrame `json:"balance,omitempty"`
 	// From a watched pacer; absent when not watched.
@@ -95,12 +99,13 @@ type handlerFrame struct {
 
 // readings are the counters as last read, to take differences from.
 type readings struct {
-	at       time.Time // by the monotonic clock
-	auctions auctionReading
-	bidders  map[*bidderCounters]bidderReading
-	reasons  map[*atomic.Int64]int64
-	accounts map[*accountCounters]accountCounts
-	handlers map[*gavelhttp.AuctionHandler]gavelhttp.HandlerStats
+	at        time.Time // by the monotonic clock
+	auctions  auctionReading
+	bidders   map[*bidderCounters]bidderReading
+	reasons   map[*atomic.Int64]int64
+	accounts  map[*accountCounters]accountCounts
+	campaigns map[*campaignCounters]campaignCounts
+	handlers  map[*gavelhttp.AuctionHandler]gavelhttp.HandlerStats
 }
 
 type auctionReading struct {
@@ -119,14 +124,16 @@ type bidderReading struct {
 
 type accountCounts struct {
 	reserved, reservedMicros, refused, failed int64
+	billed, billedMicros                      int64
 }
 
 func newReadings() *readings {
 	return &readings{
-		bidders:  map[*bidderCounters]bidderReading{},
-		reasons:  map[*atomic.Int64]int64{},
-		accounts: map[*accountCounters]accountCounts{},
-		handlers: map[*gavelhttp.AuctionHandler]gavelhttp.HandlerStats{},
+		bidders:   map[*bidderCounters]bidderReading{},
+		reasons:   map[*atomic.Int64]int64{},
+		accounts:  map[*accountCounters]accountCounts{},
+		campaigns: map[*campaignCounters]campaignCounts{},
+		handlers:  map[*gavelhttp.AuctionHandler]gavelhttp.HandlerStats{},
 	}
 }
 
@@ -167,6 +174,7 @@ func (d *Dashboard) build(ctx context.Context, r *readings, now time.Time) *fram
 	f.NoBids = reasonFrames(d.noBids, noBidNames, r, s)
 	f.Losses = reasonFrames(d.losses, lossNames, r, s)
 	f.Accounts = d.accountFrames(ctx, r, s)
+	f.Campaigns = d.campaignFrames(r, s, f.Accounts)
 	f.Handler = d.handlerFrame(r, s)
 	return f
 }

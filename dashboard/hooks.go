@@ -38,9 +38,10 @@ type bidderCounters struct {
 	wins, clearMicros atomic.Int64
 }
 
-// accountCounters count one account's reservations.
+// accountCounters count one account's reservations and billings.
 type accountCounters struct {
 	reserved, reservedMicros, refused, failed atomic.Int64
+	billed, billedMicros                      atomic.Int64 // impressions billed (Billed), and their cost
 }
 
 // OnAuctionEnd implements gavel.AuctionEndHook: it counts the auction by

@@ -145,10 +145,10 @@ func TestFrameJSON(t *testing.T) {
 	assert.Subset(t, keys(bidder), []string{"name", "calls", "notCalled", "bidRate", "noBidRate", "timeoutRate", "errorRate", "winRate", "p50", "p90", "p99", "bids", "wins", "avgBid", "avgClear"})
 	accounts := got["accounts"].([]any)
 	require.Len(t, accounts, 3, "acme, watched; beta, watched on the pacer only; (other), from the hook")
-	assert.JSONEq(t, `{"name":"acme","reserves":2,"reserved":2000,"refusals":1,"failures":0,
+	assert.JSONEq(t, `{"name":"acme","reserves":2,"reserved":2000,"refusals":1,"failures":0,"billed":0,"billedSpend":0,
 		"balance":{"budget":10000000,"committed":0,"held":0,"remaining":10000000},"pacing":0.25,"target":2500000}`,
 		mustJSON(t, accounts[0]))
-	assert.JSONEq(t, `{"name":"beta","reserves":0,"reserved":0,"refusals":0,"failures":0,"pacing":0.25,"target":2500000}`,
+	assert.JSONEq(t, `{"name":"beta","reserves":0,"reserved":0,"refusals":0,"failures":0,"billed":0,"billedSpend":0,"pacing":0.25,"target":2500000}`,
 		mustJSON(t, accounts[1]))
 	assert.NotContains(t, got, "handler", "no handler watched")
 }
@@ -244,9 +244,10 @@ func TestHooksDoNotAllocate(t *testing.T) {
 
 func TestNewReportsEveryProblem(t *testing.T) {
 	_, err := New(WithHistory(0), WithMaxBidders(-1), WithMaxAccounts(0), WithMaxReasons(0),
-		WithReadTimeout(0), WithClock(nil), nil)
+		WithReadTimeout(0), WithClock(nil), nil, WithMaxCampaigns(0), WithCampaignOf(nil))
 	require.ErrorIs(t, err, gavel.ErrInvalidOption)
-	for _, want := range []string{"history", "max bidders", "max accounts", "max reasons", "read timeout", "clock", "option must not be nil"} {
+	for _, want := range []string{"history", "max bidders", "max accounts", "max reasons", "read timeout", "clock", "option must not be nil",
+		"max campaigns", "campaign func must not be nil"} {
 		assert.ErrorContains(t, err, want)
 	}
 }

@@ -23,6 +23,11 @@ const (
 	// the accounts seen after them are counted together as "(other)".
 	DefaultMaxAccounts = 32
 
+	// DefaultMaxCampaigns is how many campaigns the billing, click and
+	// conversion hooks tell apart; the campaigns seen after them are
+	// counted together as "(other)".
+	DefaultMaxCampaigns = 64
+
 	// DefaultMaxReasons is how many no-bid reasons, and how many loss
 	// reasons, a Dashboard tells apart; the codes seen after them are
 	// counted together under code -1.
@@ -43,25 +48,28 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	history     int
-	maxBidders  int
-	maxAccounts int
-	maxReasons  int
-	readTimeout time.Duration
-	clock       gavel.Clock
-	title       string
-	problems    []error
+	history      int
+	maxBidders   int
+	maxAccounts  int
+	maxCampaigns int
+	maxReasons   int
+	campaignOf   func(gavel.Billing) string
+	readTimeout  time.Duration
+	clock        gavel.Clock
+	title        string
+	problems     []error
 }
 
 func newConfig(opts []Option) (*config, error) {
 	c := &config{
-		history:     DefaultHistory,
-		maxBidders:  DefaultMaxBidders,
-		maxAccounts: DefaultMaxAccounts,
-		maxReasons:  DefaultMaxReasons,
-		readTimeout: DefaultReadTimeout,
-		clock:       systemClock{},
-		title:       "gavel",
+		history:      DefaultHistory,
+		maxBidders:   DefaultMaxBidders,
+		maxAccounts:  DefaultMaxAccounts,
+		maxCampaigns: DefaultMaxCampaigns,
+		maxReasons:   DefaultMaxReasons,
+		readTimeout:  DefaultReadTimeout,
+		clock:        systemClock{},
+		title:        "gavel",
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -73,6 +81,7 @@ func newConfig(opts []Option) (*config, error) {
 	c.positive("history", c.history)
 	c.positive("max bidders", c.maxBidders)
 	c.positive("max accounts", c.maxAccounts)
+	c.positive("max campaigns", c.maxCampaigns)
 	c.positive("max reasons", c.maxReasons)
 	if c.readTimeout <= 0 {
 		c.fail("read timeout must be positive, got %v", c.readTimeout)
@@ -116,6 +125,30 @@ func WithMaxBidders(n int) Option {
 // DefaultMaxAccounts.
 func WithMaxAccounts(n int) Option {
 	return optionFunc(func(c *config) { c.maxAccounts = n })
+}
+
+// WithMaxCampaigns bounds the campaigns the Dashboard tells apart, as
+// WithMaxBidders does for bidders. It must be positive. Default:
+// DefaultMaxCampaigns.
+func WithMaxCampaigns(n int) Option {
+	return optionFunc(func(c *config) { c.maxCampaigns = n })
+}
+
+// WithCampaignOf sets how Billed finds the campaign of a billed
+// impression: f returns its id, or "" for an impression of no campaign
+// (another bidder's). f is called on the billing request's goroutine for
+// every billed impression: it must be quick, safe for concurrent use and
+// should not allocate. Without it, Billed counts per account only, and
+// the Campaigns table shows clicks and conversions but no impressions or
+// spend. It must not be nil. Default: none.
+func WithCampaignOf(f func(gavel.Billing) string) Option {
+	return optionFunc(func(c *config) {
+		if f == nil {
+			c.fail("campaign func must not be nil")
+			return
+		}
+		c.campaignOf = f
+	})
 }
 
 // WithMaxReasons bounds the no-bid reasons, and the loss reasons, the

@@ -32,8 +32,9 @@
 // # Labels
 //
 // Every label value comes from a closed set or from configuration, so the
-// number of series is bounded: bidder is a bidder's Name; account an
-// account known to the ledger or named to WatchLedger or WatchPacer;
+// number of series is bounded: bidder is a bidder's Name; model a name
+// given to WatchModel or to a predict.Monitor; account an account known to
+// the ledger or named to WatchLedger or WatchPacer;
 // status a gavel.BidderStatus in snake case (bid, no_bid, timeout, error,
 // invalid_response, skipped_no_time, throttled, seat_blocked, paced);
 // reason an OpenRTB loss reason code as a decimal string (100 below floor,
@@ -100,6 +101,21 @@
 //
 //	gavel_events_queued                     gauge                      events held: queued or being written
 //	gavel_events_accepted_total             counter                    events accepted into the queue
+//
+// and from WatchModel (a predict.Monitor's Snapshot; NaN while undefined)
+// and OnDrift (the Metrics is a predict.DriftHook, registered with
+// predict.WithMonitorHooks):
+//
+//	gavel_model_log_loss                    gauge      model           mean log loss over the monitor's window, nats
+//	gavel_model_normalized_entropy          gauge      model           log loss over the entropy of the base rate
+//	gavel_model_calibration                 gauge      model           mean prediction over observed rate
+//	gavel_model_auc                         gauge      model           AUC of the monitor's sample of its window
+//	gavel_model_base_rate                   gauge      model           observed rate, weighted by importance
+//	gavel_model_observations                gauge      model           observations in the window
+//	gavel_model_bucket_calibration          gauge      model, bucket   calibration of the predictions in a bucket of p
+//	gavel_model_bucket_observations         gauge      model, bucket   observations in the bucket; bucket is its lower bound
+//	                                                                   (0, 0.0001, 0.0003162, ..., 0.1, 0.2, 0.5)
+//	gavel_model_drifts_total                counter    model, kind     drifts: kind is calibration or entropy
 //
 // The profile, budget and event counters of Auction.Stats are not repeated:
 // the hooks count the same things with labels.

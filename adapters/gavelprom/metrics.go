@@ -57,7 +57,9 @@ type Metrics struct {
 	eventsFailed    prometheus.Counter
 	eventRetries    prometheus.Counter
 
-	state *stateCollector
+	state  *stateCollector
+	models *modelCollector        // predict.go
+	drifts *prometheus.CounterVec // model, kind
 }
 
 // auctionKey is a series of auctions_total.
@@ -145,8 +147,10 @@ func (m *Metrics) build(cfg *config) []prometheus.Collector {
 	m.eventsDelivered = b.counter("events_delivered_total", "Events the AsyncSink delivered to its inner sink.")
 	m.eventsFailed = b.counter("events_failed_total", "Events the AsyncSink accepted and then gave up on.")
 	m.eventRetries = b.counter("event_write_retries_total", "Writes of the AsyncSink's inner sink that failed and were retried.")
+	m.drifts = b.counterVec("model_drifts_total", "Drifts of a model seen by its predict.Monitor, by kind (calibration, entropy).", "model", "kind")
 	m.state = newStateCollector(&b, cfg.readTimeout)
-	return append(b.collectors, m.state)
+	m.models = newModelCollector(&b)
+	return append(b.collectors, m.state, m.models)
 }
 
 // resolve sets up the children of the metrics, once they are registered

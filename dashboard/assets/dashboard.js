@@ -70,6 +70,7 @@
     drawCharts();
     drawBidders(last);
     drawAccounts(last);
+    drawCampaigns(last);
     drawReasons("nobids", (f) => f.noBids);
     drawReasons("losses", (f) => f.losses);
   }
@@ -134,6 +135,8 @@
     plot("c-spend", spendNames, xs, spend, dashed, 2);
     const paced = namesOf((f) => f.accounts).filter((n) => has(n, (a) => a.pacing !== undefined));
     plot("c-pacing", paced, xs, series(paced, (f, n) => { const a = byName(f.accounts, n); return a && a.pacing !== undefined ? a.pacing : null; }));
+    const campaigns = namesOf((f) => f.campaigns);
+    plot("c-campaigns", campaigns, xs, series(campaigns, (f, n) => { const c = byName(f.campaigns, n); return c ? c.impRate : null; }));
   }
 
   function spentShare(a) {
@@ -213,10 +216,23 @@
         a.name,
         b ? money(b.budget) : "–", b ? money(b.committed) : "–", b ? money(b.held) : "–", b ? money(b.remaining) : "–",
         b ? fmt(spentShare(a), 2) + "%" : "–", targetShare(a) !== null ? fmt(targetShare(a), 2) + "%" : "–",
-        a.pacing !== undefined ? fmt(a.pacing, 3) : "–", fmt(a.reserves, 1), fmt(a.refusals, 1),
+        a.pacing !== undefined ? fmt(a.pacing, 3) : "–", fmt(a.reserves, 1), fmt(a.refusals, 1), fmt(a.billed, 1),
       ];
     });
-    fill("accounts", rows, 10);
+    fill("accounts", rows, 11);
+  }
+
+  function drawCampaigns(f) {
+    const rows = (f ? f.campaigns || [] : []).map((c) => {
+      const b = c.balance;
+      return [
+        c.name, c.account || "–", String(c.impressions), money(c.spend), String(c.clicks),
+        c.impressions > 0 ? fmt(100 * c.ctr, 2) + "%" : "–", String(c.conversions), fmt(c.impRate, 1),
+        c.pacing !== undefined ? fmt(c.pacing, 3) : "–",
+        b && b.budget > 0 ? money(b.committed + b.held) + " / " + money(b.budget) + " (" + fmt(100 * (b.committed + b.held) / b.budget, 1) + "%)" : "–",
+      ];
+    });
+    fill("campaigns", rows, 10);
   }
 
   // drawReasons adds up the last 60 frames' reasons, most frequent first.

@@ -31,6 +31,15 @@ func (x *exchange) build() error {
 	if err := x.open(); err != nil {
 		return err
 	}
+	keys, err := x.signingKeys()
+	if err != nil {
+		return err
+	}
+	if x.conf == nil {
+		if x.house, err = x.newHouse(x.demoKey, x.cfg.asap, x.dashboard); err != nil {
+			return err
+		}
+	}
 	if x.auction, err = x.newAuction(x.conf); err != nil {
 		return err
 	}
@@ -38,10 +47,6 @@ func (x *exchange) build() error {
 		return err
 	}
 	if x.notifier, err = x.newNotifier(); err != nil {
-		return err
-	}
-	keys, err := x.signingKeys()
-	if err != nil {
 		return err
 	}
 	if x.notices, err = x.newNotices(keys); err != nil {
@@ -97,7 +102,11 @@ func (x *exchange) newAuction(conf *gavelhttp.Config) (*gavel.Auction, error) {
 		opts = append(opts, gavel.WithEventSink(x.events.sink))
 	}
 	if conf == nil {
-		return gavel.New(append(opts, demoOptions(x.base+pathDemoDSP, x.cfg.asap)...)...)
+		opts = append(opts, demoOptions(x.base+pathDemoDSP, x.cfg.asap)...)
+		if x.house != nil {
+			opts = append(opts, x.house.options()...)
+		}
+		return gavel.New(opts...)
 	}
 	copts, err := conf.AuctionOptions()
 	if err != nil {
@@ -173,10 +182,11 @@ func (x *exchange) watchAccounts(names []string) error {
 	return nil
 }
 
-// accounts lists the accounts of conf's budgets (nil: the demo's).
+// accounts lists the accounts of conf's budgets (nil: the demo's, the
+// demo bidders' and the house campaigns').
 func accounts(conf *gavelhttp.Config) []string {
 	if conf == nil {
-		return demoAccounts()
+		return append(demoAccounts(), houseAccounts()...)
 	}
 	names := make([]string, len(conf.Budgets))
 	for i, b := range conf.Budgets {
@@ -200,9 +210,15 @@ func (x *exchange) handlerOptions() []gavelhttp.HandlerOption {
 
 // newNotices makes the billing and loss notices, signed with keys, whose
 // burls point at the config file's notices.base_url, or else at the
-// exchange's own billing path. The metrics count what they bill.
+// exchange's own billing path. The metrics and the dashboard count what
+// they bill, and the house bidder counts its billed impressions against
+// its campaigns' frequency caps.
 func (x *exchange) newNotices(keys *gavelhttp.Keys) (*gavelhttp.Notices, error) {
-	opts := []gavelhttp.NoticesOption{gavelhttp.WithNoticesHooks(x.metrics)}
+	hooks := []any{x.metrics, x.dashboard}
+	if x.house != nil {
+		hooks = append(hooks, x.house.bidder)
+	}
+	opts := []gavelhttp.NoticesOption{gavelhttp.WithNoticesHooks(hooks...)}
 	if x.conf == nil {
 		return gavelhttp.NewNotices(x.auction, keys, x.base+pathBilling, x.notifier, opts...)
 	}
@@ -257,5 +273,9 @@ func (x *exchange) routes(auction http.Handler, notices *gavelhttp.Notices) http
 	})
 	mux.Handle(pathDashboard, x.dashboardHandler())
 	mux.Handle(pathDemoDSP, &demoNotices{})
+	if x.house != nil {
+		mux.Handle(pathTrackClick, x.house.tracker.ClickHandler())
+		mux.Handle(pathTrackConversion, x.house.tracker.ConversionHandler())
+	}
 	return mux
 }

@@ -11,9 +11,11 @@ import (
 const pathDashboard = "/dashboard/"
 
 // newDashboard makes the exchange's dashboard; newAuction registers it as
-// a hook of every Auction.
+// a hook of every Auction, newNotices as a hook of billing, newHouse as a
+// hook of the tracker's clicks and conversions. It finds the campaign of
+// a billed impression of the house bidder in its bid id.
 func newDashboard() (*dashboard.Dashboard, error) {
-	return dashboard.New(dashboard.WithTitle("gavel exchange"))
+	return dashboard.New(dashboard.WithTitle("gavel exchange"), dashboard.WithCampaignOf(campaignOf))
 }
 
 // watchDashboard makes the dashboard read the balances of accounts on the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/prebid/openrtb/v20/adcom1"
 	"github.com/prebid/openrtb/v20/openrtb2"
 	"github.com/stretchr/testify/require"
 )
@@ -151,6 +153,9 @@ type view struct {
 	Text   string `json:"text"`  // the tiles' and the bidders table's numbers
 	Chart  string `json:"chart"` // the auctions chart's pixels, as a data URL
 	Rows   int    `json:"rows"`  // rows of the bidders table
+	// The campaigns table: its rows with numbers, and its text.
+	CampaignRows int    `json:"campaignRows"`
+	Campaigns    string `json:"campaigns"`
 }
 
 const readView = `(() => {
@@ -160,25 +165,31 @@ const readView = `(() => {
 		rate: document.getElementById("t-rate").textContent,
 		text: document.querySelector(".tiles").innerText + document.getElementById("bidders").innerText,
 		chart: canvas ? canvas.toDataURL() : "",
-		rows: document.querySelectorAll("#bidders tbody tr").length};
+		rows: document.querySelectorAll("#bidders tbody tr").length,
+		campaignRows: document.querySelectorAll("#campaigns tbody tr:not(:has(td.empty))").length,
+		campaigns: document.getElementById("campaigns").innerText};
 })()`
 
 // waitMoving waits for the page to be live on a stream other than
-// notStream, with auctions counted, then requires its numbers and chart to
-// change within a few seconds. It returns the stream.
+// notStream, with auctions counted and a campaign billed, then requires
+// its numbers, its chart and its campaigns table to change within a few
+// seconds. It returns the stream.
 func waitMoving(t *testing.T, ctx context.Context, notStream string) string {
 	t.Helper()
 	pollJS[bool](t, ctx, fmt.Sprintf(`(() => { const d = window.gavelDashboard;
 		return d && d.state() === "live" && d.stream() !== %q && d.frames() >= 2 &&
-			parseFloat(document.getElementById("t-rate").textContent) > 0; })()`, notStream), 15*time.Second)
+			parseFloat(document.getElementById("t-rate").textContent) > 0 &&
+			document.querySelectorAll("#campaigns tbody tr:not(:has(td.empty))").length > 0; })()`, notStream), 15*time.Second)
 	before := evalView(t, ctx)
-	require.Equal(t, 3, before.Rows, "a row for each demo bidder")
+	require.Equal(t, 4, before.Rows, "a row for each demo bidder and the house bidder")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		time.Sleep(500 * time.Millisecond)
 		after := evalView(t, ctx)
-		if after.Frames > before.Frames && after.Chart != before.Chart && after.Text != before.Text && after.Rate != "–" {
+		if after.Frames > before.Frames && after.Chart != before.Chart && after.Text != before.Text && after.Rate != "–" &&
+			after.Campaigns != before.Campaigns {
 			require.Equal(t, before.Stream, after.Stream)
+			require.Positive(t, after.CampaignRows, "rows of the campaigns table")
 			return after.Stream
 		}
 		if time.Now().After(deadline) {
@@ -190,6 +201,7 @@ func waitMoving(t *testing.T, ctx context.Context, notStream string) string {
 func short(v view) view {
 	v.Chart = strconv.Itoa(len(v.Chart)) + " bytes"
 	v.Text = strconv.Itoa(len(v.Text)) + " bytes"
+	v.Campaigns = strconv.Itoa(len(v.Campaigns)) + " bytes"
 	return v
 }
 
@@ -239,18 +251,21 @@ func startOn(t *testing.T, addr string) *started {
 	return s
 }
 
-// traffic posts auctions to the exchange, a few dozen a second from a few
-// users (light: other packages' tests run beside this one), and calls the winners' burls so that money is spent, until the
-// returned func is called; the func returns once it stopped. Failures are
-// ignored: the exchange may be going away.
+// traffic posts auctions to the exchange, a few dozen a second from a
+// few dozen users (light: other packages' tests run beside this one),
+// calls the winners' burls so that money is spent, and clicks some house
+// ads and converts some clicks, until the returned func is called; the
+// func returns once it stopped. Failures are ignored: the exchange may be
+// going away.
 func traffic(base string) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := &http.Client{Timeout: 2 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }} // landing pages are elsewhere
 	var wg sync.WaitGroup
 	for w := range 2 {
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
-				auction(ctx, client, base, i, fmt.Sprintf("dash-%d-%d", w, i), fmt.Sprintf("user-%d", 1+i%3))
+				auction(ctx, client, base, i, fmt.Sprintf("dash-%d-%d", w, i), fmt.Sprintf("user-%d", 1+(w*50+i)%100))
 				select {
 				case <-ctx.Done():
 				case <-time.After(50 * time.Millisecond):
@@ -267,7 +282,9 @@ func traffic(base string) (stop func()) {
 
 // auction runs one auction on the exchange and bills its winner. Some
 // requests are invalid (no imp) and some leave the bidders little time,
-// so that the dashboard shows reasons and timeouts too.
+// so that the dashboard shows reasons and timeouts too; some come from
+// phones (puzzle-installs) or offer a deal (autos-deal). One house ad in
+// seven is clicked, and every other click converts.
 func auction(ctx context.Context, client *http.Client, base string, n int, id, user string) {
 	r := request(id, user)
 	switch {
@@ -275,6 +292,11 @@ func auction(ctx context.Context, client *http.Client, base string, n int, id, u
 		r.Imp = nil
 	case n%9 == 0:
 		r.TMax = 20
+	case n%3 == 1:
+		r.Device = &openrtb2.Device{DeviceType: adcom1.DevicePhone, OS: "Android", Geo: &openrtb2.Geo{Country: "IND"}}
+		r.Imp[0].Banner.Format = []openrtb2.Format{{W: 320, H: 50}}
+	case n%5 == 2:
+		r.Imp[0].PMP = &openrtb2.PMP{Deals: []openrtb2.Deal{{ID: "deal-1", BidFloor: 1.5, BidFloorCur: "USD"}}}
 	}
 	body, _ := json.Marshal(r)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+pathAuction, bytes.NewReader(body))
@@ -294,14 +316,39 @@ func auction(ctx context.Context, client *http.Client, base string, n int, id, u
 	}
 	for _, sb := range br.SeatBid {
 		for _, bid := range sb.Bid {
-			if u, err := url.Parse(bid.BURL); err == nil && bid.BURL != "" {
-				if r, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil); err == nil {
-					if resp, err := client.Do(r); err == nil {
-						_, _ = io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-					}
-				}
-			}
+			settle(ctx, client, base, n, id, &bid)
 		}
 	}
+}
+
+// settle bills a winning bid of auction n and, for a house ad, clicks it
+// when n%7 == 1 and converts the click when n%14 == 1.
+func settle(ctx context.Context, client *http.Client, base string, n int, id string, bid *openrtb2.Bid) {
+	if bid.BURL != "" {
+		fetch(ctx, client, http.MethodGet, bid.BURL)
+	}
+	m := hrefRE.FindStringSubmatch(bid.AdM)
+	if m == nil || n%7 != 1 {
+		return
+	}
+	landing := fetch(ctx, client, http.MethodGet, html.UnescapeString(m[1]))
+	if u, err := url.Parse(landing); err == nil && n%14 == 1 {
+		fetch(ctx, client, http.MethodPost, base+pathTrackConversion+"?order_id="+id+"&gavel_click="+url.QueryEscape(u.Query().Get("gavel_click")))
+	}
+}
+
+// fetch makes a request with no body and returns the Location of the
+// answer; a redirect is not followed (client must not follow them).
+func fetch(ctx context.Context, client *http.Client, method, u string) string {
+	r, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := client.Do(r)
+	if err != nil {
+		return ""
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.Header.Get("Location")
 }

@@ -61,6 +61,8 @@ type exchange struct {
 	log       *slog.Logger
 	base      string // http://host:port
 	randomKey bool
+	demoKey   gavelhttp.Key // the demo's signing key, also the tracker's
+	house     *house        // the demo's campaigns; nil with a config file
 	stores    *stores
 	events    *events
 	notifier  *gavelhttp.Notifier
@@ -210,7 +212,8 @@ func (x *exchange) signingKeys() (*gavelhttp.Keys, error) {
 		_, _ = rand.Read(secret) // never fails (crypto/rand)
 		x.randomKey = true
 	}
-	return gavelhttp.NewKeys(gavelhttp.Key{ID: "k1", Secret: secret})
+	x.demoKey = gavelhttp.Key{ID: "k1", Secret: secret}
+	return gavelhttp.NewKeys(x.demoKey)
 }
 
 func (x *exchange) printBanner(out io.Writer) {
@@ -236,7 +239,13 @@ func (x *exchange) printDemo(out io.Writer) {
 	} else {
 		fmt.Fprintln(out, "  signing   key from -key")
 	}
-	fmt.Fprintln(out, "  bidders   swift (fast, cheap), premium (pays most, 20% past its deadline), flaky (25% errors)")
+	fmt.Fprintln(out, "  bidders   swift (fast, cheap), premium (pays most, 20% past its deadline), flaky (25% errors),")
+	fmt.Fprintln(out, "            house (the exchange's own campaigns, package campaign)")
+	for _, c := range x.house.bidder.Campaigns() {
+		fmt.Fprintf(out, "  campaign  %-15s %s\n", c.ID, describeCampaign(c))
+	}
+	fmt.Fprintf(out, "  clicks    GET  %s%s?t=TOKEN (the house ads' click URLs: an event, then a 302 to the landing page)\n", x.base, pathTrackClick)
+	fmt.Fprintf(out, "  convert   POST %s%s?gavel_click=TOKEN&order_id=ID (the token the landing page got)\n", x.base, pathTrackConversion)
 	fmt.Fprintln(out, "  notices   the notifier may reach private addresses only for the demo bidders' endpoint on this exchange")
 }
 
@@ -256,4 +265,4 @@ func describe(s gavelhttp.StoreConfig) string {
 }
 
 // exampleRequest is the request the banner's curl sends.
-const exampleRequest = `{"id":"demo-1","tmax":200,"cur":["USD"],"imp":[{"id":"1","bidfloor":0.5,"bidfloorcur":"USD","banner":{"w":300,"h":250}}],"site":{"domain":"news.example"},"user":{"id":"user-1"}}`
+const exampleRequest = `{"id":"demo-1","tmax":200,"cur":["USD"],"imp":[{"id":"1","bidfloor":0.5,"bidfloorcur":"USD","banner":{"w":300,"h":250}}],"site":{"domain":"news.example"},"device":{"geo":{"country":"USA"}},"user":{"id":"user-1"}}`

@@ -92,9 +92,10 @@ func (s *started) stop(t *testing.T) {
 func request(id, user string) *openrtb2.BidRequest {
 	return &openrtb2.BidRequest{
 		ID: id, TMax: 200, Cur: []string{"USD"},
-		Imp:  []openrtb2.Imp{{ID: "1", BidFloor: 0.5, BidFloorCur: "USD", Banner: &openrtb2.Banner{Format: []openrtb2.Format{{W: 300, H: 250}}}}},
-		Site: &openrtb2.Site{Domain: "news.example"},
-		User: &openrtb2.User{ID: user},
+		Imp:    []openrtb2.Imp{{ID: "1", BidFloor: 0.5, BidFloorCur: "USD", Banner: &openrtb2.Banner{Format: []openrtb2.Format{{W: 300, H: 250}}}}},
+		Site:   &openrtb2.Site{Domain: "news.example"},
+		Device: &openrtb2.Device{Geo: &openrtb2.Geo{Country: "USA"}}, // spring-sale's country
+		User:   &openrtb2.User{ID: user},
 	}
 }
 

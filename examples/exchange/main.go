@@ -1,8 +1,9 @@
 // Command exchange runs a complete gavel exchange on one address: the
 // OpenRTB 2.6 auction endpoint, signed billing and loss notices, win and
 // loss notices to bidders, Prometheus metrics, liveness and readiness.
-// With no flags it runs a demo: three in-process demo bidders, an
-// in-memory ledger with daily budgets paced evenly, in-memory user
+// With no flags it runs a demo: three in-process demo bidders and the
+// exchange's own campaigns (a campaign.Bidder, with click and conversion
+// tracking), an in-memory ledger with daily budgets paced evenly, in-memory user
 // profiles and events as JSON lines in a file. With -config FILE it runs
 // the set-up of a gavelhttp config file instead (HTTP bidders, budgets,
 // stores in memory or Redis, events to a file or Kafka), and reloads it on
