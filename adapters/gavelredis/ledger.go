@@ -282,6 +282,7 @@ type LedgerStats struct {
 	Orphans      int64 // reservations whose reply was lost or whose caller gave up (see Ledger)
 	NoTime       int64 // strict-mode reservations not sent: less than one round trip left before their deadline
 	LeaseShort   int64 // lease-mode reservations refused with ErrLeaseShort: the slice held, its refill not come
+	Unknown      int64 // reservations refused with gavel.ErrUnknownAccount: the account has no budget
 	LocalHolds   int64 // lease-mode holds outstanding in this process, now
 
 	// RoundTrip is the smoothed round trip to Redis that decides NoTime
@@ -292,7 +293,7 @@ type LedgerStats struct {
 type counters struct {
 	reserves, refusals, failures, commits, releases atomic.Int64
 	redisErrors, refills, reports, lost, orphans    atomic.Int64
-	noTime, leaseShort                              atomic.Int64
+	noTime, leaseShort, unknown                     atomic.Int64
 }
 
 // Stats returns the ledger's counters.
@@ -310,6 +311,7 @@ func (l *Ledger) Stats() LedgerStats {
 		Orphans:      l.stats.orphans.Load(),
 		NoTime:       l.stats.noTime.Load(),
 		LeaseShort:   l.stats.leaseShort.Load(),
+		Unknown:      l.stats.unknown.Load(),
 		RoundTrip:    time.Duration(l.rtt.Load()),
 	}
 	if l.local != nil {

@@ -288,6 +288,8 @@ func (l *Ledger) tally(hs []strictHold) {
 			l.stats.refusals.Add(1)
 		case errors.Is(h.err, gavel.ErrNoTime):
 			l.stats.noTime.Add(1)
+		case errors.Is(h.err, gavel.ErrUnknownAccount):
+			l.stats.unknown.Add(1)
 		}
 	}
 }

@@ -102,7 +102,9 @@ func (l *Ledger) reserveLease(ctx context.Context, a *account, amount int64, ttl
 			return gavel.Hold{}, gavel.ErrBudgetExhausted
 		}
 		if err := l.awaitRefresh(ctx, a); err != nil {
-			if !errors.Is(err, gavel.ErrUnknownAccount) {
+			if errors.Is(err, gavel.ErrUnknownAccount) {
+				l.stats.unknown.Add(1)
+			} else {
 				l.failed(err)
 			}
 			return gavel.Hold{}, err

@@ -217,3 +217,18 @@ func TestLedgerLeaseShort(t *testing.T) {
 	assert.Zero(t, s.Refusals)
 	require.NoError(t, l.Release(ctx, h))
 }
+
+// TestLedgerUnknownCounted reserves on an account without a budget, in
+// both modes: each is refused with gavel.ErrUnknownAccount and counted in
+// Unknown, not as a failure nor a refusal.
+func TestLedgerUnknownCounted(t *testing.T) {
+	ctx := context.Background()
+	l := newTestLedger(t, ledgerClient(t), WithAccountMode("leased", ModeLease))
+	for _, account := range []string{"strict", "leased"} {
+		_, err := l.Reserve(ctx, account, 100, time.Minute)
+		require.ErrorIs(t, err, gavel.ErrUnknownAccount, account)
+	}
+	s := l.Stats()
+	assert.Equal(t, int64(2), s.Unknown)
+	assert.Zero(t, s.Failures+s.Refusals+s.Orphans)
+}
