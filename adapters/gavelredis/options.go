@@ -7,15 +7,16 @@ import (
 	"github.com/gavelrtb/gavel"
 )
 
-// An Option configures any of a Ledger, a Pacer, a ProfileStore and a
-// FrequencyStore: it is a LedgerOption, a PacerOption, a ProfileOption and
-// a FrequencyOption at once. The options that concern one type only have
-// that type's option type.
+// An Option configures any of a Ledger, a Pacer, a ProfileStore, a
+// FrequencyStore and a ModelStore: it is a LedgerOption, a PacerOption, a
+// ProfileOption, a FrequencyOption and a ModelOption at once. The options
+// that concern one type only have that type's option type.
 type Option interface {
 	LedgerOption
 	PacerOption
 	ProfileOption
 	FrequencyOption
+	ModelOption
 }
 
 // DefaultKeyPrefix is the default of WithKeyPrefix.

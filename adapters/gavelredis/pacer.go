@@ -82,7 +82,9 @@ const (
 // spend not flushed is sent with the next Sync that succeeds. No step runs, so p stays where it was
 // until Redis is back; the ledger, not the pacer, keeps the budget from
 // being overspent meanwhile. A flush whose reply is lost after Redis
-// applied it is sent again, and counts twice.
+// applied it (a timeout) is sent again with the same id and amount before
+// anything spent since, and counts once: Redis remembers each flush id it
+// applied for 10 minutes (P:pacer:{A}:flush:ID).
 //
 // # Keys
 //
@@ -95,6 +97,7 @@ const (
 //	P:pacer:{A}:spent:total     spend of a total budget (PacingASAP)
 //	P:pacer:{A}:step            spend since the last step
 //	P:pacer:{A}:lock            the step lock
+//	P:pacer:{A}:flush:<id>      a flush applied, kept 10 minutes so that it is applied once
 //
 // Spend counters expire a day after their period or flight ends (that of
 // a total budget, a day after its last flush), the state a week after its
@@ -118,8 +121,9 @@ type Pacer struct {
 	mu       sync.Mutex
 	list     []*pacerAccount // every account, in the order they came; under mu
 
-	syncMu sync.Mutex // one Sync at a time
-	locks  uint64     // lock tokens handed out; under syncMu
+	syncMu  sync.Mutex // one Sync at a time
+	locks   uint64     // lock tokens handed out; under syncMu
+	flushes uint64     // flush ids handed out; under syncMu
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -141,7 +145,10 @@ type pacerAccount struct {
 	rate atomic.Uint64 // p, float64 bits
 	_    [56]byte      // keeps Spend's counter off the cache line Allow reads
 
-	pending atomic.Int64 // spend not yet flushed, micros
+	pending  atomic.Int64 // spend not yet flushed, micros
+	unacked  atomic.Int64 // spend of the flush sent and not yet acknowledged (flushID); written under syncMu
+	flushID  string       // the id of that flush; under syncMu
+	flushKey string       // prefix of the flush markers' keys
 
 	name                       string
 	stateKey, stepKey, lockKey string
@@ -399,6 +406,7 @@ func (p *Pacer) account(name string) *pacerAccount {
 		stepKey:  base + "step",
 		lockKey:  base + "lock",
 		spentKey: base + "spent:",
+		flushKey: base + "flush:",
 	}
 	a.rate.Store(math.Float64bits(1))
 	p.list = append(p.list, a)
@@ -535,7 +543,7 @@ type pacerCounters struct {
 func (p *Pacer) Stats() PacerStats {
 	var pending int64
 	for _, a := range p.accountList() {
-		pending += a.pending.Load()
+		pending += a.pending.Load() + a.unacked.Load()
 	}
 	s := &p.stats
 	return PacerStats{

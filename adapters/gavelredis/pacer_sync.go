@@ -33,14 +33,22 @@ const (
 	// pacerStateCacheTTL bounds how long a state stays in the client-side
 	// cache; Redis invalidates it sooner when a step writes it.
 	pacerStateCacheTTL = time.Minute
+	// pacerFlushTTL is how long Redis remembers a flush it applied, so that
+	// sending it again adds nothing. A flush whose answer was lost and that
+	// is sent again only after this long (Redis unreachable all that time)
+	// could count twice.
+	pacerFlushTTL = 10 * time.Minute
 )
 
 // flushScript adds a process's spend to the account's spend in the period
-// and since the last step.
+// and since the last step, once per flush id: a flush whose answer was lost
+// (a timeout after Redis applied it) is sent again with the same id and
+// amount, and the second time changes nothing.
 //
-//	KEYS[1] spend in the period, KEYS[2] spend since the last step
-//	ARGV[1] amount, ARGV[2] ttl of KEYS[1] in ms, ARGV[3] ttl of KEYS[2] in ms
+//	KEYS[1] spend in the period, KEYS[2] spend since the last step, KEYS[3] the flush id's marker
+//	ARGV[1] amount, ARGV[2] ttl of KEYS[1] in ms, ARGV[3] ttl of KEYS[2] in ms, ARGV[4] ttl of KEYS[3] in ms
 var flushScript = newPacerScript(`
+if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[4]) then return 0 end
 redis.call('INCRBY', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('INCRBY', KEYS[2], ARGV[1])
@@ -74,25 +82,31 @@ redis.call('DEL', KEYS[2])
 return 1`)
 
 // flush sends every account's spend recorded since the last flush. The
-// spend of a failed flush is kept for the next.
+// spend of a flush that failed is sent again, with the same id and amount,
+// before anything recorded since: whether Redis applied it or not, it then
+// counts once (flushScript). Sync holds syncMu.
 func (p *Pacer) flush(ctx context.Context, accounts []*pacerAccount) error {
 	now := p.clock.Now()
 	var (
 		execs   []rueidis.LuaExec
 		flushed []*pacerAccount
-		amounts []int64
 	)
 	for _, a := range accounts {
-		amount := a.pending.Swap(0)
-		if amount == 0 {
-			continue
+		if a.unacked.Load() == 0 {
+			amount := a.pending.Swap(0)
+			if amount == 0 {
+				continue
+			}
+			p.flushes++
+			a.flushID = p.token + strconv.FormatUint(p.flushes, 10)
+			a.unacked.Store(amount)
 		}
 		key, ttl := a.spentKeyAt(now)
 		execs = append(execs, rueidis.LuaExec{
-			Keys: []string{key, a.stepKey},
-			Args: []string{strconv.FormatInt(amount, 10), pacerMillis(ttl), pacerMillis(pacerStateTTL)},
+			Keys: []string{key, a.stepKey, a.flushKey + a.flushID},
+			Args: []string{strconv.FormatInt(a.unacked.Load(), 10), pacerMillis(ttl), pacerMillis(pacerStateTTL), pacerMillis(pacerFlushTTL)},
 		})
-		flushed, amounts = append(flushed, a), append(amounts, amount)
+		flushed = append(flushed, a)
 	}
 	if len(execs) == 0 {
 		return nil
@@ -101,12 +115,11 @@ func (p *Pacer) flush(ctx context.Context, accounts []*pacerAccount) error {
 	for i, r := range flushScript.run(ctx, p.client, execs) {
 		a := flushed[i]
 		if err := r.Error(); err != nil {
-			a.pending.Add(amounts[i])
 			first = pacerFirst(first, p.fail(PacerFlush, a.name, err))
 			continue
 		}
 		p.stats.flushes.Add(1)
-		p.stats.flushed.Add(amounts[i])
+		p.stats.flushed.Add(a.unacked.Swap(0))
 	}
 	return first
 }
