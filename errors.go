@@ -71,7 +71,9 @@ var (
 
 	// ErrNoTime is the error a BudgetHook is told of when the auction's
 	// deadline came before a winner's cost could be reserved; the Ledger
-	// was not called.
+	// was not called. A remote Ledger may return an error wrapping it for
+	// a reservation it did not send, the deadline being too near for the
+	// reply to come in time.
 	ErrNoTime = errors.New("gavel: no time left to reserve")
 
 	// ErrUnknownAccount is returned by Ledger.Reserve and

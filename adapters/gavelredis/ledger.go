@@ -162,6 +162,17 @@ import (
 // passed to the LedgerErrorHooks (WithLedgerHooks); a call canceled by its
 // ctx (context.Canceled) is the caller's doing and is neither.
 //
+// A strict-mode reservation that times out keeps the client's connection:
+// the Ledger does not show rueidis its deadline, and ends the call itself,
+// so that rueidis leaves the reply to be read rather than closing the
+// connection that other calls share (with any client options but
+// DisableAutoPipelining). ClientOption gives the options that do so for
+// every call of the client. A strict-mode reservation with
+// less than one round trip to Redis left before its ctx's deadline (the
+// smoothed round trip, LedgerStats.RoundTrip) is not sent: it fails at
+// once with an error wrapping gavel.ErrNoTime, counted in
+// LedgerStats.NoTime, not as a failure.
+//
 // A strict-mode reservation whose reply is lost (the connection broke, the
 // ledger timeout passed) may still have been made in Redis. Since the
 // Ledger chose the hold's ID, it releases the hold in the background a
@@ -198,7 +209,9 @@ type Ledger struct {
 	localClock localClock          // l.local's
 	idKey      uint64              // scrambles the IDs of lease-mode holds
 	stats      counters
-	t0         time.Time // the origin of mono
+	rtt        atomic.Int64 // the smoothed round trip to Redis, ns; 0 until one is seen (ledger_client.go)
+	timedAt    atomic.Int64 // mono time of the last round trip timed
+	t0         time.Time    // the origin of mono
 
 	accounts sync.Map // account name -> *account
 
@@ -280,12 +293,20 @@ type LedgerStats struct {
 	LeaseReports int64 // lease refreshes that reported committed money
 	LeasesLost   int64 // leases found expired in Redis while the process counted on them
 	Orphans      int64 // reservations whose reply was lost or whose caller gave up (see Ledger)
+	NoTime       int64 // strict-mode reservations not sent: less than one round trip left before their deadline
+	LeaseShort   int64 // lease-mode reservations refused with ErrLeaseShort: the slice held, its refill not come
+	Unknown      int64 // reservations refused with gavel.ErrUnknownAccount: the account has no budget
 	LocalHolds   int64 // lease-mode holds outstanding in this process, now
+
+	// RoundTrip is the smoothed round trip to Redis that decides NoTime
+	// (see Failures); 0 until a call has been timed.
+	RoundTrip time.Duration
 }
 
 type counters struct {
 	reserves, refusals, failures, commits, releases atomic.Int64
 	redisErrors, refills, reports, lost, orphans    atomic.Int64
+	noTime, leaseShort, unknown                     atomic.Int64
 }
 
 // Stats returns the ledger's counters.
@@ -301,6 +322,10 @@ func (l *Ledger) Stats() LedgerStats {
 		LeaseReports: l.stats.reports.Load(),
 		LeasesLost:   l.stats.lost.Load(),
 		Orphans:      l.stats.orphans.Load(),
+		NoTime:       l.stats.noTime.Load(),
+		LeaseShort:   l.stats.leaseShort.Load(),
+		Unknown:      l.stats.unknown.Load(),
+		RoundTrip:    time.Duration(l.rtt.Load()),
 	}
 	if l.local != nil {
 		s.LocalHolds = int64(l.local.Outstanding())

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/gavelrtb/gavel"
 )
 
@@ -192,7 +194,12 @@ func (l *Ledger) call(ctx context.Context, op LedgerOp, s *script, a *account, a
 	defer cancel()
 	for range 3 {
 		now := l.cfg.clock.Now()
-		r, code, err := parseReply(s.Exec(ctx, l.client, a.keys, args(a.config(now))))
+		var res rueidis.RedisResult
+		l.timed(ctx, func() error {
+			res = s.Exec(ctx, l.client, a.keys, args(a.config(now)))
+			return res.NonRedisError()
+		})
+		r, code, err := parseReply(res)
 		if err != nil {
 			return nil, 0, l.redisError(op, a.name, err)
 		}

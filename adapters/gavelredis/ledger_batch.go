@@ -53,6 +53,13 @@ type reserveQueue struct {
 // ledger's Stats. It returns false, leaving hs to the flush, when ctx ended
 // first; the caller then fails them with abandoned.
 func (l *Ledger) reserveStrict(ctx context.Context, hs []strictHold) bool {
+	if l.noTime(ctx, time.Now()) {
+		for k := range hs {
+			hs[k].err = errNoTime
+		}
+		l.tally(hs)
+		return true
+	}
 	c := &reserveCall{ctx: ctx, hs: hs, done: make(chan struct{})}
 	if l.enqueue(c) && !l.start(l.flushAll) { // closing: nothing more goes to Redis
 		for calls := l.next(); len(calls) > 0; calls = l.next() {
@@ -117,15 +124,21 @@ type holdGroup struct {
 // flush makes the reservations of calls, in one round trip (more only for
 // the accounts whose period changed, or hold IDs taken), within the latest
 // of the calls' deadlines, and settles the calls. The reservations of a
-// call whose ctx has ended are not made.
+// call whose ctx has ended, or leaves less than one round trip, are not
+// made.
 func (l *Ledger) flush(calls []*reserveCall) {
 	var groups []holdGroup
 	index := map[string]int{}
 	live := calls[:0]
 	deadline := time.Time{}
+	now := time.Now()
 	for _, c := range calls {
 		if err := c.ctx.Err(); err != nil {
 			l.settle(c, err)
+			continue
+		}
+		if l.noTime(c.ctx, now) {
+			l.settle(c, errNoTime)
 			continue
 		}
 		live = append(live, c)
@@ -150,9 +163,10 @@ func (l *Ledger) flush(calls []*reserveCall) {
 		ctx, cancel := context.WithDeadline(l.bg, deadline)
 		l.callMulti(ctx, multiCall{
 			s: l.scripts.reserve, n: len(groups),
-			acct: func(k int) *account { return groups[k].a },
-			args: func(k int, c *accountConfig) []string { return groups[k].args(c) },
-			done: func(k int, r reply, code int64, err error) bool { return l.reserved(&groups[k], r, code, err) },
+			acct:   func(k int) *account { return groups[k].a },
+			args:   func(k int, c *accountConfig) []string { return groups[k].args(c) },
+			done:   func(k int, r reply, code int64, err error) bool { return l.reserved(&groups[k], r, code, err) },
+			detach: true, // the callers wait on their ctx, not on the flush
 		})
 		cancel()
 	}
@@ -228,9 +242,9 @@ func (l *Ledger) reservedEach(g *holdGroup, r reply) bool {
 // lost fails the reservation h with err, a failure of Redis or of its
 // reply: the reservation may have been made, so the orphan worker releases
 // it later; not so after errTries, whose last reply said that nothing was
-// made.
+// made, nor after an error that says it was never sent (see unsent).
 func (l *Ledger) lost(h *strictHold, err error) {
-	if !errors.Is(err, errTries) {
+	if !errors.Is(err, errTries) && !unsent(err) {
 		l.orphaned(h.a, strconv.FormatUint(h.id, 10), h.amt, l.cfg.timeout)
 	}
 	h.failure = err
@@ -272,6 +286,10 @@ func (l *Ledger) tally(hs []strictHold) {
 			l.stats.reserves.Add(1)
 		case errors.Is(h.err, gavel.ErrBudgetExhausted):
 			l.stats.refusals.Add(1)
+		case errors.Is(h.err, gavel.ErrNoTime):
+			l.stats.noTime.Add(1)
+		case errors.Is(h.err, gavel.ErrUnknownAccount):
+			l.stats.unknown.Add(1)
 		}
 	}
 }

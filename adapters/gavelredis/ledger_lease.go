@@ -64,6 +64,16 @@ func newLease(account string) *lease {
 	return ls
 }
 
+// ErrLeaseShort is returned by a lease-mode Reserve that the lease could
+// not cover while the account may still have money: the slice is held by
+// the process's holds and its refill has not come (or the reservation
+// waited for maxLeaseWaits refreshes). Unlike gavel.ErrBudgetExhausted,
+// which a lease-mode Reserve returns only when Redis had nothing more to
+// lease, it says nothing of the account's budget; a gavel.Auction loses
+// the bid with LossLedgerUnavailable. Counted in LedgerStats.LeaseShort; a
+// larger WithLeaseSlice makes it rarer.
+var ErrLeaseShort = errors.New("gavel: redis ledger: lease slice not refilled yet")
+
 // maxLeaseWaits is how many refreshes a Reserve waits for before it gives
 // up on a lease that others keep draining.
 const maxLeaseWaits = 64
@@ -84,11 +94,17 @@ func (l *Ledger) reserveLease(ctx context.Context, a *account, amount int64, ttl
 		}
 		if l.leaseExhausted(ls, waits) {
 			ls.wanted.Store(true)
+			if !l.leaseDry(ls) {
+				l.stats.leaseShort.Add(1)
+				return gavel.Hold{}, ErrLeaseShort
+			}
 			l.stats.refusals.Add(1)
 			return gavel.Hold{}, gavel.ErrBudgetExhausted
 		}
 		if err := l.awaitRefresh(ctx, a); err != nil {
-			if !errors.Is(err, gavel.ErrUnknownAccount) {
+			if errors.Is(err, gavel.ErrUnknownAccount) {
+				l.stats.unknown.Add(1)
+			} else {
 				l.failed(err)
 			}
 			return gavel.Hold{}, err

@@ -30,6 +30,9 @@ type multiCall struct {
 	// returns true to run the call again in the next round trip (only with
 	// a reply).
 	done func(k int, r reply, code int64, err error) (again bool)
+	// detach hides ctx's deadline from rueidis (see detach): for calls
+	// whose callers do not wait on rueidis, but on their ctx.
+	detach bool
 }
 
 // callMulti makes the calls of m in one round trip, pipelined: every call
@@ -63,7 +66,7 @@ func (l *Ledger) callMulti(ctx context.Context, m multiCall) {
 			keys = append(keys, a.keys)
 			args = append(args, m.args(k, a.config(now)))
 		}
-		results := l.execMulti(ctx, m.s, keys, args)
+		results := l.execMulti(ctx, m.detach, m.s, keys, args)
 		next := pending[:0]
 		for j, k := range pending {
 			if l.answered(m, k, results[j], now) {
@@ -96,13 +99,21 @@ func (l *Ledger) answered(m multiCall, k int, res rueidis.RedisResult, now time.
 // execMulti runs the script s once per keys[j] and args[j], all in one
 // round trip (rueidis DoMulti), by its SHA-1; the calls that Redis answers
 // NOSCRIPT run again by the script's text, in a second round trip.
-func (l *Ledger) execMulti(ctx context.Context, s *script, keys, args [][]string) []rueidis.RedisResult {
+func (l *Ledger) execMulti(ctx context.Context, detached bool, s *script, keys, args [][]string) []rueidis.RedisResult {
+	rctx := ctx
+	if detached {
+		rctx = detach(ctx)
+	}
 	b := l.client.B()
 	cmds := make(rueidis.Commands, len(keys))
 	for j := range keys {
 		cmds[j] = b.Evalsha().Sha1(s.sha1).Numkeys(int64(len(keys[j]))).Key(keys[j]...).Arg(args[j]...).Build()
 	}
-	results := l.client.DoMulti(ctx, cmds...)
+	var results []rueidis.RedisResult
+	l.timed(ctx, func() error {
+		results = l.client.DoMulti(rctx, cmds...)
+		return results[0].NonRedisError()
+	})
 	var again []int
 	for j, r := range results {
 		if e, ok := rueidis.IsRedisErr(r.Error()); ok && e.IsNoScript() {
@@ -116,7 +127,7 @@ func (l *Ledger) execMulti(ctx context.Context, s *script, keys, args [][]string
 	for _, j := range again {
 		cmds = append(cmds, b.Eval().Script(s.text).Numkeys(int64(len(keys[j]))).Key(keys[j]...).Arg(args[j]...).Build())
 	}
-	for x, r := range l.client.DoMulti(ctx, cmds...) {
+	for x, r := range l.client.DoMulti(rctx, cmds...) {
 		results[again[x]] = r
 	}
 	return results
