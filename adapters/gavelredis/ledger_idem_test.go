@@ -29,6 +29,12 @@ func TestLedgerCommitAnswerLost(t *testing.T) {
 	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000}))
 	h, err := l.Reserve(ctx, "a", 500, time.Minute)
 	require.NoError(t, err)
+	// End a hold of another account first, so that the end script is
+	// loaded: a NOSCRIPT answer dropped would leave the commit unsent.
+	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "warm", Amount: 1_000}))
+	w, err := l.Reserve(ctx, "warm", 100, time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, l.Commit(ctx, w, 100))
 
 	proxy.drop.Store(true)
 	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
