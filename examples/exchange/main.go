@@ -34,6 +34,9 @@ func main() {
 // cli runs the command with its arguments and returns the exit code: 0
 // after a clean shutdown, 1 when the exchange failed, 2 for bad flags.
 func cli(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "reconcile" { // see reconcile.go
+		return reconcileCLI(args[1:], stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		if err != flag.ErrHelp {
