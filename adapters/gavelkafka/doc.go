@@ -27,7 +27,13 @@
 //
 //	events passed to Write == Delivered + Failed + Dropped + Queued
 //
-// at any time. The package's tests run against franz-go's kfake, a fake
+// at any time.
+//
+// SumBilling reads the billing events of a topic back, from its start up
+// to its end, into a gavel.SpendSummer, to restore the committed spend of
+// a ledger that lost it (gavel.Reconcile).
+//
+// The package's tests run against franz-go's kfake, a fake
 // Kafka cluster over TCP, including a broker outage in the middle of a
 // stream.
 package gavelkafka
