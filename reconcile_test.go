@@ -259,21 +259,34 @@ func TestSpendSummerMalformed(t *testing.T) {
 		`{"v":1,"type":"telepathy","ts":5,"auction_id":"x"}` + "\n" + // 9: a type from the future
 		`{"v":1,"type":"win","ts":5,"auction_id":"x","account":"acme","cost_micros":99}` + "\n" + // 10
 		`{"type":"billing",` + "\n" + // 11: torn
-		billing(t, "acme", "a5", ts, 20_000) // 12, without its newline below
+		`{"v":1,"type":"bid","ts":5,"auction_id":"x",` + "\n" + // 12: torn, not billing
+		billing(t, "acme", "a5", ts, 20_000) // 13, without its newline below
 	require.NoError(t, s.ReadJSONLines(strings.NewReader(strings.TrimSuffix(file, "\n"))))
 	st := s.Stats()
 	assert.Equal(t, 2, st.Billed)
 	assert.Equal(t, 2, st.Other)
-	assert.Equal(t, 7, st.Malformed)
+	assert.Equal(t, 8, st.Malformed)
 	var lines []int
 	for _, m := range st.MalformedLines {
 		lines = append(lines, m.Line)
 		assert.Error(t, m.Err)
 	}
-	assert.Equal(t, []int{2, 3, 5, 6, 7, 8, 11}, lines)
+	assert.Equal(t, []int{2, 3, 5, 6, 7, 8, 11, 12}, lines)
+	assert.ErrorContains(t, st.MalformedLines[7].Err, "invalid JSON")
 	assert.ErrorContains(t, st.MalformedLines[3].Err, "schema version 2")
 	assert.ErrorContains(t, st.MalformedLines[4].Err, "negative cost_micros")
 	assert.Equal(t, int64(21_000), s.Current(ts)[0].Committed)
+
+	// A line longer than the reader's buffer (a long error text).
+	long := gavel.Event{Version: 1, Type: gavel.EventError, Time: 5, AuctionID: "x", Error: strings.Repeat("e", 200_000)}
+	var buf bytes.Buffer
+	require.NoError(t, gavel.NewJSONLinesSink(&buf).Write(context.Background(), []gavel.Event{long}))
+	buf.WriteString(billing(t, "acme", "a6", ts, 300_000))
+	require.NoError(t, s.ReadJSONLines(&buf))
+	st = s.Stats()
+	assert.Equal(t, 3, st.Other)
+	assert.Equal(t, 3, st.Billed)
+	assert.Equal(t, 8, st.Malformed)
 
 	boom := errors.New("disk on fire")
 	err = s.ReadJSONLines(ioErrAfter(good+good, boom))
