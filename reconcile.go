@@ -101,6 +101,11 @@ const MaxMalformedLines = 20
 // unbudgeted winner) or of an account without a budget, are counted in
 // SumStats and otherwise ignored.
 //
+// It can count only what the sinks delivered: a billing event that a
+// sink dropped (an AsyncSink that was full, a Kafka sink past its delivery
+// timeout; both count them in their stats) is missing from the sum, and
+// restoring it restores that much less than was committed.
+//
 // The billing event's ts is taken when Auction.Commit returns, by the
 // system clock; the Ledger counts the commit in the period that holds its
 // own clock's now. A commit within a few milliseconds of a daily reset
