@@ -207,7 +207,7 @@
   }
 
   function drawBidders(f) {
-    const rows = (f ? f.bidders : []).map((b) => [
+    const rows = ((f && f.bidders) || []).map((b) => [
       b.name, fmt(b.calls, 1), pct(b.bidRate), pct(b.noBidRate), pct(b.timeoutRate), pct(b.errorRate),
       pct(b.winRate), fmt(b.p50, 1), fmt(b.p99, 1), cpm(b.avgBid), cpm(b.avgClear),
     ]);
@@ -215,7 +215,7 @@
   }
 
   function drawAccounts(f) {
-    const rows = (f ? f.accounts : []).map((a) => {
+    const rows = ((f && f.accounts) || []).map((a) => {
       const b = a.balance;
       return [
         a.name,
