@@ -132,3 +132,29 @@ func TestLoadXGBoostRefuses(t *testing.T) {
 		})
 	}
 }
+
+// FuzzLoadXGBoost: no input makes LoadXGBoost panic, and a model it
+// accepts predicts a probability for any vector.
+func FuzzLoadXGBoost(f *testing.F) {
+	good, err := os.ReadFile("testdata/gbt/model.json")
+	require.NoError(f, err)
+	f.Add(good)
+	f.Add([]byte(`{"learner":{"learner_model_param":{"base_score":"5E-1","num_feature":"2"},"objective":{"name":"binary:logistic"},` +
+		`"gradient_booster":{"name":"gbtree","model":{"trees":[{"left_children":[1,-1,-1],"right_children":[2,-1,-1],` +
+		`"split_indices":[1,0,0],"split_conditions":[0.5,-1,1],"default_left":[0,0,0]}]}}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := predict.LoadXGBoost(strings.NewReader(string(data)))
+		if err != nil {
+			require.ErrorIs(t, err, predict.ErrGBTModel)
+			return
+		}
+		x := make([]float64, m.NumFeature())
+		for i := range x {
+			x[i] = float64(i%3) - 1
+		}
+		if p := m.Predict(x); !(p >= 0 && p <= 1) {
+			t.Fatalf("probability %v", p)
+		}
+		m.Predict(nil)
+	})
+}
