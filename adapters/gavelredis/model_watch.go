@@ -41,6 +41,8 @@ type ModelWatcher struct {
 	ctr, cvr string
 	every    time.Duration
 
+	loaded func(ctrVersion, cvrVersion int64)
+
 	mu         sync.Mutex // one poll at a time
 	ctrV, cvrV int64
 
@@ -65,6 +67,18 @@ type ModelWatchStats struct {
 	LastError error
 }
 
+// A ModelWatchOption configures a ModelWatcher.
+type ModelWatchOption func(*ModelWatcher)
+
+// OnModelsLoaded sets a func the watcher calls, from its goroutine (or
+// Poll's caller), after it applied new models, with their versions: say
+// to set the predict.Monitor's baseline, against which entropy drift is
+// measured, to its window as the new models start serving. It must not
+// block for long: the next poll waits for it.
+func OnModelsLoaded(f func(ctrVersion, cvrVersion int64)) ModelWatchOption {
+	return func(w *ModelWatcher) { w.loaded = f }
+}
+
 // Watch starts a ModelWatcher that polls the store every interval for the
 // models named ctr and cvr (cvr "" for none) and applies them to target.
 // It polls once before it returns, under ctx, so that a process starts
@@ -72,7 +86,7 @@ type ModelWatchStats struct {
 // counted, not returned. The watcher stops when ctx is done or at Close.
 // It returns an error wrapping gavel.ErrInvalidOption for a nil target, an
 // interval that is not positive, or a model name the store refuses.
-func (s *ModelStore) Watch(ctx context.Context, target ModelTarget, ctr, cvr string, every time.Duration) (*ModelWatcher, error) {
+func (s *ModelStore) Watch(ctx context.Context, target ModelTarget, ctr, cvr string, every time.Duration, opts ...ModelWatchOption) (*ModelWatcher, error) {
 	var errs []error
 	if target == nil {
 		errs = append(errs, invalidOption(modelWhat, "watch: nil target"))
@@ -92,6 +106,9 @@ func (s *ModelStore) Watch(ctx context.Context, target ModelTarget, ctr, cvr str
 	w := &ModelWatcher{
 		store: s, target: target, ctr: ctr, cvr: cvr, every: every,
 		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(w)
 	}
 	_ = w.Poll(ctx) // counted
 	go w.loop(ctx)
@@ -171,6 +188,9 @@ func (w *ModelWatcher) poll(ctx context.Context) error {
 	w.loads.Add(1)
 	w.ctrVersion.Store(ctrV)
 	w.cvrVersn.Store(cvrV)
+	if w.loaded != nil {
+		w.loaded(ctrV, cvrV)
+	}
 	return nil
 }
 

@@ -137,7 +137,10 @@ func TestModelWatcherCountsErrors(t *testing.T) {
 	ctx := context.Background()
 	serving := watchPredictor(t)
 	before, _ := serving.Models()
-	w, err := store.Watch(ctx, serving, "ctr", "", time.Hour)
+	var loaded [][2]int64
+	w, err := store.Watch(ctx, serving, "ctr", "", time.Hour, OnModelsLoaded(func(ctr, cvr int64) {
+		loaded = append(loaded, [2]int64{ctr, cvr})
+	}))
 	require.NoError(t, err)
 	defer w.Close()
 
@@ -171,6 +174,7 @@ func TestModelWatcherCountsErrors(t *testing.T) {
 	s = w.Stats()
 	assert.Equal(t, int64(1), s.Loads)
 	assert.Equal(t, int64(3), s.CTRVersion)
+	assert.Equal(t, [][2]int64{{3, 0}}, loaded, "called once, for the models applied")
 }
 
 func TestModelWatchNamesEveryProblem(t *testing.T) {
