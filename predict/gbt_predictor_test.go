@@ -171,3 +171,26 @@ func TestGBTPredictorSetModelsWhilePredicting(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A CPC campaign bids on the CTR of an XGBoost model as on an online
+// model's: its value per click × the predicted CTR × 1000.
+func TestGBTPredictorInBidder(t *testing.T) {
+	m := loadGBT(t)
+	clock := auctiontest.NewClock(noon)
+	p, err := predict.NewGBTPredictor(m, nil, nil, predict.WithClock(clock))
+	require.NoError(t, err)
+	c := cpcCampaign("c1")
+	c.Goal.Value, c.BidCapMicros = 200_000, 100_000_000
+	req := gbtRequest()
+	want, err := p.Predict(context.Background(), req, &req.Imp[0], c, &c.Creatives[0])
+	require.NoError(t, err)
+	b, err := campaign.NewBidder("house", campaign.WithCampaigns(c), campaign.WithPredictor(p), campaign.WithClock(clock))
+	require.NoError(t, err)
+	resp, err := b.Bid(context.Background(), gbtRequest())
+	require.NoError(t, err)
+	require.NotNil(t, resp)
+	require.Len(t, resp.SeatBid, 1)
+	require.Len(t, resp.SeatBid[0].Bid, 1)
+	assert.InDelta(t, math.Round(200_000*want.CTR*1000)/1e6, resp.SeatBid[0].Bid[0].Price, 1e-9)
+	assert.Zero(t, b.Stats().PredictorErrors)
+}
