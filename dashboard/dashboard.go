@@ -33,6 +33,7 @@ type Dashboard struct {
 	noBids, losses *bounded[int, atomic.Int64]
 	accounts       *bounded[string, accountCounters]
 	campaigns      *bounded[string, campaignCounters]
+	models         *bounded[string, modelCounters]
 
 	ctx    context.Context // ends with Close, bounds the reads of watched values
 	cancel context.CancelFunc
@@ -82,6 +83,7 @@ func New(opts ...Option) (*Dashboard, error) {
 		campaigns: newBounded(cfg.maxCampaigns, &campaignCounters{}, func(string) *campaignCounters {
 			return &campaignCounters{}
 		}),
+		models: newBounded(MaxModels, &modelCounters{}, func(string) *modelCounters { return &modelCounters{} }),
 		ctx:    ctx,
 		cancel: cancel,
 		done:   make(chan struct{}),

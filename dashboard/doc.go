@@ -5,7 +5,9 @@
 // clearing prices, no-bid and loss reasons, spend against budget with the
 // pacing curve of each account, the requests an AuctionHandler sheds, and
 // per campaign its billed impressions, spend, clicks, conversions and
-// pacing.
+// pacing, and per prediction model its log loss, normalised entropy,
+// calibration (overall and by bucket of prediction), AUC, base rate and
+// drifts.
 //
 // A Dashboard is fed by hooks: register it with gavel.WithHooks on every
 // Auction it is to show. The hooks belong to the Dashboard, not to an
@@ -17,7 +19,11 @@
 // Dashboard with gavelhttp.WithNoticesHooks too (Billed: billed
 // impressions and spend per account, and per campaign with
 // WithCampaignOf), and, for the clicks and conversions of a campaign
-// Tracker, with campaign.WithTrackerHooks (Clicked, Converted).
+// Tracker, with campaign.WithTrackerHooks (Clicked, Converted). A model's
+// statistics come from its predict.Monitor: register the Dashboard with
+// predict.WithMonitorHooks (OnModelStats, OnDrift); the page shows what the
+// Monitor last reported, once per WithMonitorStatsInterval, for up to
+// MaxModels models.
 //
 // # Cost
 //

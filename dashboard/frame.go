@@ -23,6 +23,7 @@ type frame struct {
 	Accounts  []accountFrame  `json:"accounts"`
 	Campaigns []campaignFrame `json:"campaigns"`
 	Handler   *handlerFrame   `json:"handler,omitempty"` // with WatchHandler only
+	Models    []modelFrame    `json:"models,omitempty"`  // from predict.Monitor hooks
 }
 
 type auctionFrame struct {
@@ -176,6 +177,7 @@ func (d *Dashboard) build(ctx context.Context, r *readings, now time.Time) *fram
 	f.Accounts = d.accountFrames(ctx, r, s)
 	f.Campaigns = d.campaignFrames(r, s, f.Accounts)
 	f.Handler = d.handlerFrame(r, s)
+	f.Models = d.modelFrames()
 	return f
 }
 

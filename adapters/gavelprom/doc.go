@@ -112,6 +112,9 @@
 //	gavel_model_auc                         gauge      model           AUC of the monitor's sample of its window
 //	gavel_model_base_rate                   gauge      model           observed rate, weighted by importance
 //	gavel_model_observations                gauge      model           observations in the window
+//	gavel_model_positives                   gauge      model           positive observations in the window
+//	gavel_model_mean_prediction             gauge      model           mean predicted probability, weighted
+//	gavel_model_baseline_normalized_entropy gauge      model           the baseline's NE (entropy drift's reference); NaN without one
 //	gavel_model_bucket_calibration          gauge      model, bucket   calibration of the predictions in a bucket of p
 //	gavel_model_bucket_observations         gauge      model, bucket   observations in the bucket; bucket is its lower bound
 //	                                                                   (0, 0.0001, 0.0003162, ..., 0.1, 0.2, 0.5)

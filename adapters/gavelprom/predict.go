@@ -2,6 +2,7 @@ package gavelprom
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 
@@ -13,6 +14,7 @@ import (
 // modelCollector reads the watched Monitors' snapshots on scrape.
 type modelCollector struct {
 	logLoss, ne, calibration, auc, baseRate, observations *prometheus.Desc
+	meanPrediction, positives, baselineNE                 *prometheus.Desc
 	bucketCalibration, bucketObservations                 *prometheus.Desc // model, bucket
 	bucketNames                                           [predict.MonitorBuckets]string
 
@@ -34,6 +36,9 @@ func newModelCollector(b *builder) *modelCollector {
 		auc:                b.desc("model_auc", "Area under the ROC curve of a sample of the model's monitor's window.", "model"),
 		baseRate:           b.desc("model_base_rate", "Observed rate of the event the model predicts, over its monitor's window, weighted by importance.", "model"),
 		observations:       b.desc("model_observations", "Observations in the model's monitor's window.", "model"),
+		meanPrediction:     b.desc("model_mean_prediction", "Mean predicted probability over the model's monitor's window, weighted by importance.", "model"),
+		positives:          b.desc("model_positives", "Positive observations in the model's monitor's window.", "model"),
+		baselineNE:         b.desc("model_baseline_normalized_entropy", "Normalized entropy of the model's monitor's baseline (the window when its last snapshot was taken), which entropy drift is measured against; NaN without a baseline.", "model"),
 		bucketCalibration:  b.desc("model_bucket_calibration", "Calibration of the model's predictions in a range of p, over its monitor's window; bucket is the range's lower bound.", "model", "bucket"),
 		bucketObservations: b.desc("model_bucket_observations", "Observations of the model's monitor's window with predictions in a range of p; bucket is the range's lower bound.", "model", "bucket"),
 		bucketNames:        bucketNames(),
@@ -55,7 +60,7 @@ func bucketNames() (names [predict.MonitorBuckets]string) {
 func (c *modelCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.logLoss, c.ne, c.calibration, c.auc, c.baseRate, c.observations,
-		c.bucketCalibration, c.bucketObservations,
+		c.meanPrediction, c.positives, c.baselineNE, c.bucketCalibration, c.bucketObservations,
 	} {
 		ch <- d
 	}
@@ -69,6 +74,10 @@ func (c *modelCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Unlock()
 	for _, w := range models {
 		s := w.m.Snapshot()
+		baseNE := math.NaN()
+		if b, ok := w.m.Baseline(); ok {
+			baseNE = b.NormalizedEntropy
+		}
 		for _, x := range []struct {
 			d *prometheus.Desc
 			v float64
@@ -79,6 +88,9 @@ func (c *modelCollector) Collect(ch chan<- prometheus.Metric) {
 			{c.auc, s.AUC},
 			{c.baseRate, s.BaseRate},
 			{c.observations, float64(s.Observations)},
+			{c.meanPrediction, s.MeanPrediction},
+			{c.positives, float64(s.Positives)},
+			{c.baselineNE, baseNE},
 		} {
 			ch <- prometheus.MustNewConstMetric(x.d, prometheus.GaugeValue, x.v, w.name)
 		}
@@ -92,7 +104,10 @@ func (c *modelCollector) Collect(ch chan<- prometheus.Metric) {
 // WatchModel makes every scrape read m's Snapshot and export it with the
 // label model=name: gavel_model_log_loss, gavel_model_normalized_entropy,
 // gavel_model_calibration, gavel_model_auc, gavel_model_base_rate and
-// gavel_model_observations, and by calibration bucket (predict.BucketBounds;
+// gavel_model_observations, gavel_model_mean_prediction,
+// gavel_model_positives and gavel_model_baseline_normalized_entropy (the
+// reference of entropy drift, NaN without a baseline), and by calibration
+// bucket (predict.BucketBounds;
 // the label bucket is its lower bound) gavel_model_bucket_calibration and
 // gavel_model_bucket_observations. Each scrape costs a Snapshot, a sort of the
 // monitor's AUC sample. It returns an error wrapping gavel.ErrInvalidOption

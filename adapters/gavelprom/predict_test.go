@@ -46,6 +46,9 @@ func TestWatchModel(t *testing.T) {
 	assert.Equal(t, 4.0, value(t, reg, "gavel_model_observations", "model", "ctr"))
 	assert.Equal(t, 0.0, value(t, reg, "gavel_model_observations", "model", "cvr"))
 	assert.True(t, math.IsNaN(value(t, reg, "gavel_model_auc", "model", "cvr")), "an empty window has no AUC")
+	assert.InDelta(t, 0.5, value(t, reg, "gavel_model_mean_prediction", "model", "ctr"), 1e-12)
+	assert.Equal(t, 2.0, value(t, reg, "gavel_model_positives", "model", "ctr"))
+	assert.True(t, math.IsNaN(value(t, reg, "gavel_model_baseline_normalized_entropy", "model", "ctr")), "no baseline yet")
 
 	// Overconfident: calibration leaves its band, once.
 	for range 10 {
@@ -73,4 +76,8 @@ gavel_model_drifts_total{kind="entropy",model="cvr"} 0
 	n, err = testutil.GatherAndCount(reg, "gavel_model_bucket_calibration", "gavel_model_bucket_observations")
 	require.NoError(t, err)
 	assert.Equal(t, 2*2*predict.MonitorBuckets, n)
+
+	base := ctr.Snapshot()
+	ctr.SetBaseline(base)
+	assert.InDelta(t, base.NormalizedEntropy, value(t, reg, "gavel_model_baseline_normalized_entropy", "model", "ctr"), 1e-12)
 }

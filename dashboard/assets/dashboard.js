@@ -71,6 +71,7 @@
     drawBidders(last);
     drawAccounts(last);
     drawCampaigns(last);
+    drawModels(last);
     drawReasons("nobids", (f) => f.noBids);
     drawReasons("losses", (f) => f.losses);
   }
@@ -137,6 +138,10 @@
     plot("c-pacing", paced, xs, series(paced, (f, n) => { const a = byName(f.accounts, n); return a && a.pacing !== undefined ? a.pacing : null; }));
     const campaigns = namesOf((f) => f.campaigns);
     plot("c-campaigns", campaigns, xs, series(campaigns, (f, n) => { const c = byName(f.campaigns, n); return c ? c.impRate : null; }));
+    const models = namesOf((f) => f.models);
+    const perModel = (field) => series(models, (f, n) => { const m = byName(f.models, n); return m && m[field] !== null ? m[field] : null; });
+    plot("c-model-ne", models, xs, perModel("ne"));
+    plot("c-model-calibration", models, xs, perModel("calibration"));
   }
 
   function spentShare(a) {
@@ -202,7 +207,7 @@
   }
 
   function drawBidders(f) {
-    const rows = (f ? f.bidders : []).map((b) => [
+    const rows = ((f && f.bidders) || []).map((b) => [
       b.name, fmt(b.calls, 1), pct(b.bidRate), pct(b.noBidRate), pct(b.timeoutRate), pct(b.errorRate),
       pct(b.winRate), fmt(b.p50, 1), fmt(b.p99, 1), cpm(b.avgBid), cpm(b.avgClear),
     ]);
@@ -210,7 +215,7 @@
   }
 
   function drawAccounts(f) {
-    const rows = (f ? f.accounts : []).map((a) => {
+    const rows = ((f && f.accounts) || []).map((a) => {
       const b = a.balance;
       return [
         a.name,
@@ -233,6 +238,34 @@
       ];
     });
     fill("campaigns", rows, 10);
+  }
+
+  // sig formats a statistic that may be null (undefined over the window).
+  const sig = (x, d) => (x === null || x === undefined) ? "–" : fmt(x, d);
+
+  function drawModels(f) {
+    const models = f ? f.models || [] : [];
+    const rows = models.map((m) => {
+      const d = m.lastDrift;
+      return [
+        m.name, m.t ? fmt(m.window, 0) + " s" : "–", String(m.observations), String(m.positives),
+        m.baseRate !== null ? pct(m.baseRate) : "–", m.meanPrediction !== null ? pct(m.meanPrediction) : "–",
+        sig(m.logLoss, 4), sig(m.ne, 4), sig(m.calibration, 3), sig(m.auc, 4),
+        m.calibrationDrifts + " / " + m.entropyDrifts,
+        d ? d.kind + " " + sig(d.value, 3) + " past " + sig(d.limit, 3) + " at " + new Date(d.t).toLocaleTimeString() : "–",
+      ];
+    });
+    fill("models", rows, 12);
+    const buckets = [];
+    for (const m of models) {
+      for (const b of m.buckets || []) {
+        buckets.push([
+          m.name, "[" + b.min + ", " + b.max + ")", String(b.observations),
+          b.meanPrediction !== null ? pct(b.meanPrediction) : "–", b.rate !== null ? pct(b.rate) : "–", sig(b.calibration, 3),
+        ]);
+      }
+    }
+    fill("model-buckets", buckets, 6);
   }
 
   // drawReasons adds up the last 60 frames' reasons, most frequent first.
