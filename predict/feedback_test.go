@@ -49,7 +49,7 @@ func TestPredictorFeedsLearner(t *testing.T) {
 	clock.Advance(time.Second)
 	p.Billed(gavel.Billing{Bidder: "house", BidID: bid.ID}, 1000)
 	p.Billed(gavel.Billing{Bidder: "house", BidID: bid.ID}, 1000) // a repeat
-	p.Billed(gavel.Billing{Bidder: "other", BidID: "x"}, 1000)     // another bidder's
+	p.Billed(gavel.Billing{Bidder: "other", BidID: "x"}, 1000)    // another bidder's
 	assert.Equal(t, predict.FeedbackStats{Observed: 1, Shown: 1, Unknown: 2}, p.FeedbackStats())
 	assert.Equal(t, int64(1), l.Stats().Impressions)
 	l.Clicked(gavel.Event{Type: gavel.EventClick, BidID: bid.ID, Time: clock.Now().Add(10 * time.Second).UnixMilli()})
