@@ -219,12 +219,14 @@ type win struct {
 }
 
 // best returns the candidate and creative that bid the most, at least the
-// floor; the first one on a tie. Its c is nil when none bids.
+// floor; the first one on a tie. Its c is nil when none bids. A candidate
+// whose bid cap is below its floor, or not above the best bid so far,
+// cannot win: it is not asked for a bid, which spares its predictions.
 func (b *Bidder) best(ctx context.Context, req *openrtb2.BidRequest, cands []cand) win {
 	var best win
 	for k := range cands {
 		c := &cands[k]
-		if c.skip {
+		if bidCap := c.e.c.BidCapMicros; c.skip || bidCap <= best.price || bidCap < c.floor {
 			continue
 		}
 		for _, ce := range c.fit {

@@ -77,3 +77,31 @@ func TestBidObserver(t *testing.T) {
 	_, err = campaign.NewBidder("house", campaign.WithBidObserver(nil))
 	assert.ErrorIs(t, err, gavel.ErrInvalidOption)
 }
+
+// A candidate whose bid cap cannot beat the best bid so far, or is below
+// the floor, is not predicted: it could not win.
+func TestCapThatCannotWinIsNotPredicted(t *testing.T) {
+	first, low, under := validCampaign("a-first"), validCampaign("b-low"), validCampaign("c-under")
+	for _, c := range []*campaign.Campaign{first, low, under} {
+		c.Goal = campaign.Goal{Kind: campaign.GoalCPC, Value: 1_000_000}
+	}
+	first.BidCapMicros, low.BidCapMicros, under.BidCapMicros = 3_000_000, 3_000_000, 900_000
+	var mu sync.Mutex
+	var asked []string
+	p := campaign.PredictorFunc(func(_ context.Context, _ *openrtb2.BidRequest, _ *openrtb2.Imp, c *campaign.Campaign, _ *campaign.Creative) (campaign.Prediction, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, c.ID)
+		return campaign.Prediction{CTR: 0.01}, nil // 10 CPM: capped
+	})
+	b, err := campaign.NewBidder("house", campaign.WithCampaigns(first, low, under), campaign.WithPredictor(p))
+	require.NoError(t, err)
+	req := baseRequest()
+	req.Imp[0].BidFloor = 1
+	resp, err := b.Bid(context.Background(), req)
+	require.NoError(t, err)
+	_, bid := onlyBid(t, resp)
+	assert.Equal(t, "a-first", bid.CID)
+	assert.Equal(t, 3.0, bid.Price)
+	assert.Equal(t, []string{"a-first"}, asked)
+}
