@@ -90,29 +90,30 @@ func DefaultConfig() Config {
 // gavel.ErrInvalidOption.
 func (c Config) Validate() error {
 	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: sim: "+format, append([]any{gavel.ErrInvalidOption}, args...)...))
+	bad := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("%w: sim: "+format, append([]any{gavel.ErrInvalidOption}, args...)...))
+		}
 	}
-	if c.Training < 1 || c.HeldOut < 1 {
-		bad("training %d and held-out %d auctions must be positive", c.Training, c.HeldOut)
-	}
-	if c.TrainingDays < 1 || c.TrainingDays > 6 || c.TrainingDays > c.Training {
-		bad("training days %d not in [1, 6] or more than the auctions", c.TrainingDays)
-	}
-	if c.CPC < 0 || c.CPA < 0 || c.CPC+c.CPA == 0 {
-		bad("%d CPC and %d CPA campaigns", c.CPC, c.CPA)
-	}
-	if c.Sites < 1 || c.Users < 1 || c.Segments < 0 || c.Competitors < 0 {
-		bad("%d sites, %d users, %d segments, %d competitors", c.Sites, c.Users, c.Segments, c.Competitors)
-	}
-	if c.MarketCPMMicros <= 0 || c.FloorMicros < 0 || c.TargetCPCMicros <= 0 || c.TargetCPAMicros <= 0 || c.BidCapMicros <= 0 || c.BudgetPerAuction <= 0 {
-		bad("prices, targets and budgets must be positive")
-	}
-	if c.WarmUp < 0 || c.PacerStep <= 0 || c.ClickDelay <= 0 || c.ConversionDelay <= 0 || c.ClickWindow <= 0 || c.ConversionWindow <= 0 {
-		bad("step, delays and windows must be positive, warm-up not negative")
-	}
-	if c.Bits < 1 || c.Bits > 28 {
-		bad("bits %d not in [1, 28]", c.Bits)
-	}
+	bad(c.Training >= 1 && c.HeldOut >= 1, "training %d and held-out %d auctions must be positive", c.Training, c.HeldOut)
+	bad(c.TrainingDays >= 1 && c.TrainingDays <= 6 && c.TrainingDays <= c.Training,
+		"training days %d not in [1, 6] or more than the auctions", c.TrainingDays)
+	bad(c.CPC >= 0 && c.CPA >= 0 && c.CPC+c.CPA > 0, "%d CPC and %d CPA campaigns", c.CPC, c.CPA)
+	bad(c.Sites >= 1 && c.Users >= 1 && c.Segments >= 0 && c.Competitors >= 0,
+		"%d sites, %d users, %d segments, %d competitors", c.Sites, c.Users, c.Segments, c.Competitors)
+	bad(allPositive(c.MarketCPMMicros, c.TargetCPCMicros, c.TargetCPAMicros, c.BidCapMicros, c.BudgetPerAuction) && c.FloorMicros >= 0,
+		"prices, targets and budgets must be positive")
+	bad(allPositive(int64(c.PacerStep), int64(c.ClickDelay), int64(c.ConversionDelay), int64(c.ClickWindow), int64(c.ConversionWindow)) && c.WarmUp >= 0,
+		"step, delays and windows must be positive, warm-up not negative")
+	bad(c.Bits >= 1 && c.Bits <= 28, "bits %d not in [1, 28]", c.Bits)
 	return errors.Join(errs...)
+}
+
+func allPositive(xs ...int64) bool {
+	for _, x := range xs {
+		if x <= 0 {
+			return false
+		}
+	}
+	return true
 }
