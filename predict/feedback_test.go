@@ -150,3 +150,34 @@ func TestFeedbackConcurrent(t *testing.T) {
 	assert.Equal(t, int64(2000), l.Stats().Impressions)
 	assert.Equal(t, predict.FeedbackStats{Observed: 2000, Shown: 2000}, p.FeedbackStats())
 }
+
+// WithMonitors: each example the Learner learns reaches its model's
+// Monitor, with the prediction made before learning it.
+func TestLearnerFeedsMonitors(t *testing.T) {
+	clock := auctiontest.NewClock(noon)
+	x := extractor(t)
+	ctr, cvr := models(t, x)
+	ctrMon, err := predict.NewMonitor("ctr", predict.WithMonitorClock(clock))
+	require.NoError(t, err)
+	cvrMon, err := predict.NewMonitor("cvr", predict.WithMonitorClock(clock))
+	require.NoError(t, err)
+	l, err := predict.NewLearner(ctr, cvr, predict.WithClickWindow(time.Minute), predict.WithConversionWindow(time.Minute),
+		predict.WithMonitors(ctrMon, cvrMon))
+	require.NoError(t, err)
+	c := cpcCampaign("c1")
+	req := request(5)
+	f := x.Extract(nil, req, &req.Imp[0], c, &c.Creatives[0], noon)
+	for i := range 10 {
+		l.Shown(fmt.Sprint(i), f, noon)
+	}
+	l.Click("0", noon.Add(time.Second))
+	l.Conversion("0", noon.Add(2*time.Second))
+	l.Click("1", noon.Add(time.Second))
+	l.Advance(noon.Add(2 * time.Minute))
+	s := ctrMon.Snapshot()
+	assert.Equal(t, int64(10), s.Observations)
+	assert.Equal(t, int64(2), s.Positives)
+	s = cvrMon.Snapshot()
+	assert.Equal(t, int64(2), s.Observations)
+	assert.Equal(t, int64(1), s.Positives)
+}
