@@ -48,8 +48,11 @@
 // and every number of the day is of predictions made at bid time, before
 // the impression's outcome was drawn: each impression is scored held out,
 // as progressive validation does. (Models frozen at the end of training
-// bid on the held-out day with predictions about 17% low, in one run: a
-// model that learns only where it wins is corrected only there.) Cost per click and per action count the expected
+// predict low, 0.86 of the clicks replaying the last training day: the
+// Learner's negatives come a click window late, and while live, the
+// features of the hour have all of its positives and part of its
+// negatives, which the rest of the model makes up for. The root README
+// says more.) Cost per click and per action count the expected
 // clicks and conversions (the sum of the true probabilities of the
 // impressions won), not the drawn ones, so that the check measures the
 // bids rather than the draw's noise; the drawn counts are reported too.
