@@ -27,6 +27,7 @@ import (
 	"github.com/gavelrtb/gavel/campaign"
 	"github.com/gavelrtb/gavel/dashboard"
 	"github.com/gavelrtb/gavel/gavelhttp"
+	"github.com/gavelrtb/gavel/predict"
 )
 
 // ledger is a ledger the snippets share.
@@ -35,6 +36,7 @@ var ledger, _ = gavel.NewMemoryLedger()
 var (
 	_ = dashboard.New
 	_ = campaign.NewBidder
+	_ = predict.NewModel
 	_ = json.Marshal
 	_ = log.Fatal
 	_ = os.Stdout

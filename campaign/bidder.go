@@ -41,6 +41,7 @@ type config struct {
 	campaigns     []*Campaign
 	clock         gavel.Clock
 	predictor     Predictor
+	observers     []BidObserver
 	pacer         gavel.Pacer
 	balances      gavel.BalanceCache
 	budgets       []gavel.Budget
@@ -104,8 +105,9 @@ func WithClock(clk gavel.Clock) Option {
 	})
 }
 
-// WithPredictor sets the Predictor of CPC and CPA goals. Default
-// FixedRates: each campaign's fallback rates.
+// WithPredictor sets the Predictor of CPC and CPA goals; if it is also a
+// BidObserver, it observes every bid. Default FixedRates: each
+// campaign's fallback rates.
 func WithPredictor(p Predictor) Option {
 	return optionFunc(func(c *config) {
 		if p == nil {
@@ -113,6 +115,23 @@ func WithPredictor(p Predictor) Option {
 			return
 		}
 		c.predictor = p
+		if o, ok := p.(BidObserver); ok {
+			c.observers = append(c.observers, o)
+		}
+	})
+}
+
+// WithBidObserver adds observers of every bid (see BidObserver), besides
+// a Predictor that is one. Default: none.
+func WithBidObserver(obs ...BidObserver) Option {
+	return optionFunc(func(c *config) {
+		for _, o := range obs {
+			if o == nil {
+				c.fail("bid observer must not be nil")
+				continue
+			}
+			c.observers = append(c.observers, o)
+		}
 	})
 }
 

@@ -180,8 +180,8 @@ func (b *Bidder) respond(ctx context.Context, p *probe) *openrtb2.BidResponse {
 		for j < len(p.cands) && p.cands[j].imp == p.cands[i].imp {
 			j++
 		}
-		if c, cr, price := b.best(ctx, req, p.cands[i:j]); c != nil {
-			p.wins = append(p.wins, win{c: c, cr: cr, price: price})
+		if w := b.best(ctx, req, p.cands[i:j]); w.c != nil {
+			p.wins = append(p.wins, w)
 		}
 		i = j
 	}
@@ -199,6 +199,9 @@ func (b *Bidder) respond(ctx context.Context, p *probe) *openrtb2.BidResponse {
 		for l := k; l < len(p.wins); l++ {
 			if w := &p.wins[l]; w.c.e.c.Account == seat {
 				bids = append(bids, b.makeBid(req, &req.Imp[w.c.imp], w.c, w.cr, w.price, p.user))
+				for _, o := range b.cfg.observers {
+					o.ObserveBid(bids[len(bids)-1].ID, req, &req.Imp[w.c.imp], w.c.e.c, w.cr, w.pred)
+				}
 			}
 		}
 		resp.SeatBid = append(resp.SeatBid, openrtb2.SeatBid{Seat: seat, Bid: bids[start:len(bids):len(bids)]})
@@ -207,34 +210,33 @@ func (b *Bidder) respond(ctx context.Context, p *probe) *openrtb2.BidResponse {
 	return resp
 }
 
-// win is the best bid of an imp.
+// win is the best bid of an imp, and the rates it was made from.
 type win struct {
 	c     *cand
 	cr    *Creative
 	price int64
+	pred  Prediction
 }
 
 // best returns the candidate and creative that bid the most, at least the
-// floor; the first one on a tie.
-func (b *Bidder) best(ctx context.Context, req *openrtb2.BidRequest, cands []cand) (*cand, *Creative, int64) {
-	var (
-		best  *cand
-		bestC *Creative
-		price int64
-	)
+// floor; the first one on a tie. Its c is nil when none bids. A candidate
+// whose bid cap is below its floor, or not above the best bid so far,
+// cannot win: it is not asked for a bid, which spares its predictions.
+func (b *Bidder) best(ctx context.Context, req *openrtb2.BidRequest, cands []cand) win {
+	var best win
 	for k := range cands {
 		c := &cands[k]
-		if c.skip {
+		if bidCap := c.e.c.BidCapMicros; c.skip || bidCap <= best.price || bidCap < c.floor {
 			continue
 		}
 		for _, ce := range c.fit {
-			v := b.bidMicros(ctx, req, &req.Imp[c.imp], c.e.c, ce.cr)
-			if v > 0 && v >= c.floor && v > price {
-				best, bestC, price = c, ce.cr, v
+			v, pred := b.bidMicros(ctx, req, &req.Imp[c.imp], c.e.c, ce.cr)
+			if v > 0 && v >= c.floor && v > best.price {
+				best = win{c: c, cr: ce.cr, price: v, pred: pred}
 			}
 		}
 	}
-	return best, bestC, price
+	return best
 }
 
 // userHash is the user key's hash as 16 hex digits, NoUser without one.

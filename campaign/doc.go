@@ -31,5 +31,11 @@
 // Bidder spends many. Register the Bidder with gavelhttp.WithNoticesHooks
 // so that billed impressions count against frequency caps (Billed).
 //
+// CPC and CPA campaigns bid on the rates of a Predictor (WithPredictor).
+// A Predictor that learns from the Bidder's own traffic, as
+// predict.Predictor does, is also a BidObserver: the Bidder tells it of
+// every bid it makes, with the rates the bid used, so that it can label
+// what it predicted once the impression is billed and clicked.
+//
 // Money is in int64 micros throughout: a CPM of 2.50 is 2_500_000.
 package campaign

@@ -9,21 +9,21 @@ import (
 
 // bidMicros is what campaign c bids for one impression of imp with cr, in
 // CPM micros, capped by c.BidCapMicros; 0 means no bid. For CPC and CPA
-// goals it asks the Bidder's Predictor.
-func (b *Bidder) bidMicros(ctx context.Context, req *openrtb2.BidRequest, imp *openrtb2.Imp, c *Campaign, cr *Creative) int64 {
+// goals it asks the Bidder's Predictor, and returns the rates it used.
+func (b *Bidder) bidMicros(ctx context.Context, req *openrtb2.BidRequest, imp *openrtb2.Imp, c *Campaign, cr *Creative) (int64, Prediction) {
 	g := &c.Goal
 	if g.Kind == GoalCPM {
-		return min(g.Value, c.BidCapMicros)
+		return min(g.Value, c.BidCapMicros), Prediction{}
 	}
 	p, err := b.cfg.predictor.Predict(ctx, req, imp, c, cr)
 	if err != nil || !validRate(p.CTR) || !validRate(p.CVR) {
 		b.stats.predictorErrors.Add(1)
 		if g.OnPredictorError != FallbackOnError {
-			return 0
+			return 0, p
 		}
 		p = Prediction{CTR: g.FallbackCTR, CVR: g.FallbackCVR}
 	}
-	return goalBid(g, p, c.BidCapMicros)
+	return goalBid(g, p, c.BidCapMicros), p
 }
 
 // goalBid is the bid per impression, in CPM micros, for a CPC or CPA goal

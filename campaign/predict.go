@@ -23,6 +23,20 @@ type Predictor interface {
 	Predict(ctx context.Context, req *openrtb2.BidRequest, imp *openrtb2.Imp, c *Campaign, cr *Creative) (Prediction, error)
 }
 
+// A BidObserver is told of every bid a Bidder makes, once per bid, with
+// what the bid was made from: a Predictor that implements it (as
+// predict.Predictor does) learns at bid time which features its
+// prediction used, to label them when the impression is billed and
+// clicked. The Bidder calls ObserveBid from Bid, after the bid's id is
+// made and before Bid returns, for CPM goals too: p is then the zero
+// Prediction, which nothing asked for; for a failed prediction it is the
+// fallback rates the bid used. Like Predict it runs in many goroutines at
+// once, must be quick, and must not modify or keep req, imp, c or cr
+// (bidID it may keep). See WithPredictor and WithBidObserver.
+type BidObserver interface {
+	ObserveBid(bidID string, req *openrtb2.BidRequest, imp *openrtb2.Imp, c *Campaign, cr *Creative, p Prediction)
+}
+
 // PredictorFunc adapts a function to a Predictor.
 type PredictorFunc func(ctx context.Context, req *openrtb2.BidRequest, imp *openrtb2.Imp, c *Campaign, cr *Creative) (Prediction, error)
 

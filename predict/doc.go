@@ -47,14 +47,26 @@
 // # Events and delayed feedback
 //
 // A Learner labels examples from events: Shown (a billed impression, with
-// the features its prediction used, which the caller keeps from bid time:
-// Predictor.Features), clicks and conversions by bid id (it is a
+// the features its prediction used, kept from bid time), clicks and conversions by bid id (it is a
 // campaign.ClickHook and ConversionHook), and Advance, which closes
 // windows. An impression is a positive of the click model when its click
 // arrives within the click window, a negative only once the window closed
 // without one; a click is an example of the conversion model the same way,
 // over the conversion window. Each example is learned once, with its
 // final label; negatives are learned a window late.
+//
+// The features of an impression are those of its bid, at bid time. A
+// Predictor built WithLearner keeps them from ObserveBid, which the
+// campaign.Bidder calls once per bid, to Billed: in a bounded memory
+// (WithBidMemory: a ring of fixed slots per shard, so keeping a bid
+// allocates nothing), forgotten after a TTL or when newer bids need the
+// room, both counted (FeedbackStats). Billed gives the billed bid's
+// features to Learner.Shown, and closes the Learner's windows due, at
+// most once a second, so that live traffic alone keeps the Learner going.
+// (Without a Predictor, Predictor.Features gives the same features for
+// Shown.) WithMonitors gives each model's Monitor every example the
+// Learner learns, with the prediction the model made for it just before:
+// a held-out prediction, as in progressive validation.
 //
 // # Lock-free reads
 //

@@ -45,6 +45,7 @@ type Learner struct {
 	ctr, cvr              *Model
 	clickWindow, cvWindow time.Duration
 	maxPending            int
+	ctrMon, cvrMon        *Monitor
 
 	mu     sync.Mutex
 	imps   waitList // impressions waiting on a click
@@ -99,6 +100,33 @@ func WithMaxPending(n int) LearnerOption {
 	return learnerOption(func(l *Learner) { l.maxPending = n })
 }
 
+// WithMonitors makes the Learner watch its models: before it learns an
+// example, it gives the model's prediction for it and its label to the
+// model's Monitor (ctr for the click model, cvr for the conversion model;
+// either may be nil). The prediction is the one the model made before it
+// learned the example, so the Monitor sees each example held out, as
+// progressive validation does, at the cost of one more prediction per
+// example. Default: none.
+func WithMonitors(ctr, cvr *Monitor) LearnerOption {
+	return learnerOption(func(l *Learner) { l.ctrMon, l.cvrMon = ctr, cvr })
+}
+
+// learnCTR gives the click model an example, and its Monitor first.
+func (l *Learner) learnCTR(f []uint32, clicked bool) {
+	if l.ctrMon != nil {
+		l.ctrMon.Observe(l.ctr.Predict(f), clicked, 1)
+	}
+	l.ctr.Learn(f, clicked)
+}
+
+// learnCVR gives the conversion model an example, and its Monitor first.
+func (l *Learner) learnCVR(f []uint32, converted bool) {
+	if l.cvrMon != nil {
+		l.cvrMon.Observe(l.cvr.Predict(f), converted, 1)
+	}
+	l.cvr.Learn(f, converted)
+}
+
 // NewLearner returns a Learner that trains ctr on impressions and cvr on
 // clicks; cvr may be nil, and then clicks wait on nothing. It reports
 // every problem at once, wrapping gavel.ErrInvalidOption.
@@ -143,7 +171,7 @@ func (l *Learner) Shown(bidID string, features []uint32, at time.Time) {
 	}
 	l.stats.Impressions++
 	for l.imps.len() >= l.maxPending {
-		l.ctr.Learn(l.imps.pop().features, false)
+		l.learnCTR(l.imps.pop().features, false)
 		l.stats.Negatives++
 		l.stats.Evicted++
 	}
@@ -171,14 +199,14 @@ func (l *Learner) Click(bidID string, at time.Time) bool {
 	if at.After(w.until) {
 		l.stats.Late++
 		l.stats.Negatives++
-		l.ctr.Learn(w.features, false)
+		l.learnCTR(w.features, false)
 		return true
 	}
 	l.stats.Clicks++
-	l.ctr.Learn(w.features, true)
+	l.learnCTR(w.features, true)
 	if l.cvr != nil {
 		for l.clicks.len() >= l.maxPending {
-			l.cvr.Learn(l.clicks.pop().features, false)
+			l.learnCVR(l.clicks.pop().features, false)
 			l.stats.ClickNoConv++
 			l.stats.Evicted++
 		}
@@ -201,11 +229,11 @@ func (l *Learner) Conversion(bidID string, at time.Time) bool {
 	if at.After(w.until) {
 		l.stats.Late++
 		l.stats.ClickNoConv++
-		l.cvr.Learn(w.features, false)
+		l.learnCVR(w.features, false)
 		return true
 	}
 	l.stats.Conversions++
-	l.cvr.Learn(w.features, true)
+	l.learnCVR(w.features, true)
 	return true
 }
 
@@ -216,12 +244,12 @@ func (l *Learner) Advance(now time.Time) int {
 	defer l.mu.Unlock()
 	k := 0
 	for w := l.imps.expired(now); w != nil; w = l.imps.expired(now) {
-		l.ctr.Learn(w.features, false)
+		l.learnCTR(w.features, false)
 		l.stats.Negatives++
 		k++
 	}
 	for w := l.clicks.expired(now); w != nil; w = l.clicks.expired(now) {
-		l.cvr.Learn(w.features, false)
+		l.learnCVR(w.features, false)
 		l.stats.ClickNoConv++
 		k++
 	}

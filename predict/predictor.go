@@ -27,6 +27,15 @@ type Predictor struct {
 	models atomic.Pointer[models]
 	x      *Extractor
 	clock  gavel.Clock
+
+	// Feedback from live traffic (feedback.go): nil bids without a Learner.
+	learner     *Learner
+	bids        *bidMemory
+	memSize     int
+	memTTL      time.Duration
+	fed         feedbackCounters
+	nextAdvance atomic.Int64 // Unix nanoseconds
+	errs        []error      // of the options
 }
 
 // models are the two models a Predictor serves, swapped as one.
@@ -57,13 +66,14 @@ func (systemClock) Now() time.Time { return time.Now() }
 // features of x. cvr may be nil: the CVR is then each campaign's
 // Goal.FallbackCVR. It reports every problem at once, wrapping
 // gavel.ErrInvalidOption: a nil ctr or x, a model whose Bits differ from
-// x's, a nil clock.
+// x's, a nil clock, a nil Learner or an invalid bid memory.
 func NewPredictor(ctr, cvr *Model, x *Extractor, opts ...PredictorOption) (*Predictor, error) {
-	p := &Predictor{x: x, clock: systemClock{}}
+	p := &Predictor{x: x, clock: systemClock{}, memSize: DefaultBidMemory, memTTL: DefaultBidTTL}
 	for _, o := range opts {
 		o.apply(p)
 	}
-	var errs []error
+	errs := p.errs
+	p.errs = nil
 	if x == nil {
 		errs = append(errs, fmt.Errorf("%w: predict: nil extractor", gavel.ErrInvalidOption))
 	} else {
@@ -76,6 +86,9 @@ func NewPredictor(ctr, cvr *Model, x *Extractor, opts ...PredictorOption) (*Pred
 		return nil, err
 	}
 	p.models.Store(&models{ctr, cvr})
+	if p.learner != nil {
+		p.bids = newBidMemory(p.memSize, p.memTTL, x.MaxFeatures())
+	}
 	return p, nil
 }
 

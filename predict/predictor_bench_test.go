@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/gavelrtb/gavel/auctiontest"
 	"github.com/gavelrtb/gavel/campaign"
@@ -107,6 +108,66 @@ func BenchmarkBidder(b *testing.B) {
 					b.Fatalf("response %+v, %v", resp, err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkBidderPredictionShare reports the prediction's share of the
+// campaign Bidder's time for a 3-imp request with 20 matching CPC
+// campaigns: each iteration bids once on the campaigns' fixed rates and
+// once on a Predictor of both models, interleaved so that both see the
+// same machine, and the share is (ftrl − fixed) / ftrl. The campaigns'
+// caps are set well above their bids (cap=high), so that every candidate
+// is predicted, or at the bids (cap=at-bid, as in BenchmarkBidder), so
+// that the Bidder can skip the candidates whose cap cannot beat the best
+// bid so far.
+func BenchmarkBidderPredictionShare(b *testing.B) {
+	for _, capMicros := range []struct {
+		name   string
+		micros int64
+	}{{"high", 50_000_000}, {"at-bid", 5_000_000}} {
+		b.Run("imps=3/campaigns=20/cap="+capMicros.name, func(b *testing.B) {
+			x := extractor(b)
+			ctr, cvr := models(b, x)
+			clock := auctiontest.NewClock(noon)
+			p, err := predict.NewPredictor(ctr, cvr, x, predict.WithClock(clock))
+			if err != nil {
+				b.Fatal(err)
+			}
+			cs := make([]*campaign.Campaign, 20)
+			for i := range cs {
+				cs[i] = cpcCampaign(fmt.Sprintf("c%02d", i))
+				cs[i].Goal.FallbackCTR = 0.01
+				cs[i].BidCapMicros = capMicros.micros
+			}
+			fixed, err := campaign.NewBidder("house", campaign.WithCampaigns(cs...), campaign.WithClock(clock))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ftrl, err := campaign.NewBidder("house", campaign.WithCampaigns(cs...), campaign.WithPredictor(p), campaign.WithClock(clock))
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := request(5)
+			req.Imp = append(req.Imp, auctiontest.BannerImp("2", 0.1, [2]int64{300, 250}), auctiontest.BannerImp("3", 0.1, [2]int64{300, 250}))
+			ctx := context.Background()
+			var fixedNs, ftrlNs time.Duration
+			b.ReportAllocs()
+			for b.Loop() {
+				t0 := time.Now()
+				r1, _ := fixed.Bid(ctx, req)
+				t1 := time.Now()
+				r2, _ := ftrl.Bid(ctx, req)
+				t2 := time.Now()
+				fixedNs, ftrlNs = fixedNs+t1.Sub(t0), ftrlNs+t2.Sub(t1)
+				if r1 == nil || r2 == nil || len(r2.SeatBid[0].Bid) != 3 {
+					b.Fatalf("responses %+v, %+v", r1, r2)
+				}
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(fixedNs)/n, "fixed-ns/op")
+			b.ReportMetric(float64(ftrlNs)/n, "ftrl-ns/op")
+			b.ReportMetric(float64(ftrlNs-fixedNs)/float64(ftrlNs), "prediction-share")
 		})
 	}
 }

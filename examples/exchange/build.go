@@ -216,7 +216,7 @@ func (x *exchange) handlerOptions() []gavelhttp.HandlerOption {
 func (x *exchange) newNotices(keys *gavelhttp.Keys) (*gavelhttp.Notices, error) {
 	hooks := []any{x.metrics, x.dashboard}
 	if x.house != nil {
-		hooks = append(hooks, x.house.bidder)
+		hooks = append(hooks, x.house.bidder, x.house.pred.predictor) // frequency caps; the models' impressions
 	}
 	opts := []gavelhttp.NoticesOption{gavelhttp.WithNoticesHooks(hooks...)}
 	if x.conf == nil {

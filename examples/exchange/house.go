@@ -114,6 +114,7 @@ type house struct {
 	bidder  *campaign.Bidder
 	tracker *campaign.Tracker
 	freq    *campaign.MemoryFrequencyStore
+	pred    *housePredictor // the CPC and CPA goals' rates, learned online
 }
 
 // newHouse makes the demo's campaign bidder on x's stores, its budgets
@@ -130,8 +131,11 @@ func (x *exchange) newHouse(key gavelhttp.Key, asap bool, hooks ...any) (*house,
 	if sink == nil {
 		sink = gavel.EventSinkFunc(func(_ context.Context, _ []gavel.Event) error { return nil })
 	}
+	if h.pred, err = newHousePredictor(houseCampaigns()); err != nil {
+		return nil, err
+	}
 	if h.tracker, err = campaign.NewTracker(x.base+pathTrack, []gavelhttp.Key{key}, sink,
-		campaign.WithTrackerHooks(hooks...)); err != nil {
+		campaign.WithTrackerHooks(append(hooks, h.pred.learner)...)); err != nil {
 		return nil, err
 	}
 	budgets := append([]gavel.Budget(nil), houseBudgets...)
@@ -145,6 +149,7 @@ func (x *exchange) newHouse(key gavelhttp.Key, asap bool, hooks ...any) (*house,
 		campaign.WithBudgets(budgets...),
 		campaign.WithFrequencyStore(h.freq),
 		campaign.WithClickURL(h.tracker.ClickURL),
+		campaign.WithPredictor(h.pred.predictor),
 	}
 	if x.stores.pacer != nil {
 		opts = append(opts, campaign.WithPacer(x.stores.pacer))

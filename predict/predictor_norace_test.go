@@ -1,5 +1,0 @@
-//go:build !race
-
-package predict_test
-
-const raceEnabled = false
