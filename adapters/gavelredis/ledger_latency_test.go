@@ -3,7 +3,6 @@ package gavelredis
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"slices"
 	"sync"
@@ -18,91 +17,6 @@ import (
 	"github.com/gavelrtb/gavel"
 	"github.com/gavelrtb/gavel/auctiontest"
 )
-
-// latencyProxy forwards connections from a port of 127.0.0.1 to a server,
-// holding every read for a delay before it passes it on (both ways), and
-// counts the connections it accepted.
-type latencyProxy struct {
-	ln     net.Listener
-	target string
-	delay  atomic.Int64 // nanoseconds
-	accept atomic.Int64
-
-	mu    sync.Mutex
-	conns []net.Conn
-	wg    sync.WaitGroup
-}
-
-func newLatencyProxy(t testing.TB, target string, delay time.Duration) *latencyProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &latencyProxy{ln: ln, target: target}
-	p.delay.Store(int64(delay))
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *latencyProxy) Addr() string { return p.ln.Addr().String() }
-
-// Conns returns how many connections the proxy accepted.
-func (p *latencyProxy) Conns() int64 { return p.accept.Load() }
-
-func (p *latencyProxy) serve() {
-	defer p.wg.Done()
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.accept.Add(1)
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = in.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, in, out)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(out, in)
-		go p.pipe(in, out)
-	}
-}
-
-func (p *latencyProxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	defer func() { _ = dst.Close(); _ = src.Close() }()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if d := time.Duration(p.delay.Load()); d > 0 {
-				time.Sleep(d)
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// Close closes the port and every connection, and waits for the proxy's
-// goroutines.
-func (p *latencyProxy) Close() {
-	_ = p.ln.Close()
-	p.mu.Lock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
 
 // timedLedger is a Ledger that records how late each ReserveBatch returns
 // past its ctx's deadline (0 when on time).

@@ -92,6 +92,9 @@ func (l *Ledger) admit(account string, amount int64, ttl time.Duration) (*accoun
 		l.stats.refusals.Add(1)
 		return nil, 0, gavel.ErrBudgetExhausted
 	}
+	if l.failClosed(account) {
+		return nil, 0, l.lostError(account)
+	}
 	a, kept := l.lookupKept(account)
 	if l.leased(a, amount) && !kept {
 		a = l.share(a)
@@ -256,6 +259,14 @@ func (l *Ledger) EndHold(ctx context.Context, h gavel.Hold, actual int64, commit
 			l.stats.releases.Add(1)
 		}
 		return true, nil
+	}
+	if code == replyUnknown && l.epoch.mark.Load() != nil {
+		// A hold of an account Redis no longer knows: deleted, or lost
+		// with Redis's state, which the marker tells.
+		_ = l.checkEpoch(ctx)
+		if l.failClosed(a.name) {
+			return false, fmt.Errorf("%w: account %q", ErrLedgerLost, a.name)
+		}
 	}
 	if err := endError(code, commit); err != errBadReply {
 		return false, err
