@@ -140,7 +140,7 @@ func (l *Ledger) adoptEpoch(known, read *epochMark) {
 // it reads it, writes it on a Redis that has none (unless
 // WithEpochRequired), and checks it against the one known.
 func (l *Ledger) ensureEpoch(ctx context.Context) error {
-	ctx, cancel := l.bound(ctx)
+	ctx, cancel := l.boundEpoch(ctx)
 	defer cancel()
 	if l.epoch.mark.Load() != nil {
 		if l.epoch.lostAt.Load() != 0 {
@@ -255,7 +255,7 @@ func (l *Ledger) Rearm(ctx context.Context) error {
 	if l.closed.Load() {
 		return ErrLedgerClosed
 	}
-	ctx, cancel := l.bound(ctx)
+	ctx, cancel := l.boundEpoch(ctx)
 	defer cancel()
 	known := l.epoch.mark.Load()
 	m, err := rearmEpoch(ctx, l.client, l.epochKey(), known)
@@ -268,6 +268,13 @@ func (l *Ledger) Rearm(ctx context.Context) error {
 	}
 	l.epoch.restored.Clear()
 	return nil
+}
+
+// boundEpoch bounds ctx for the marker's round trips in SetBudget and
+// Rearm (up to three): by the ledger's timeout, but at least
+// DefaultLedgerTimeout, since neither is on an auction's path.
+func (l *Ledger) boundEpoch(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, max(l.cfg.timeout, DefaultLedgerTimeout))
 }
 
 // errIsLost reports whether err says that Redis lost its state.

@@ -93,8 +93,9 @@ func WithLeaseInterval(d time.Duration) LedgerOption {
 	return ledgerOptionFunc(func(c *ledgerConfig) { c.interval = d })
 }
 
-// WithLedgerTimeout bounds every call to Redis, whatever its ctx allows.
-// Default DefaultLedgerTimeout (1s).
+// WithLedgerTimeout bounds every call to Redis, whatever its ctx allows,
+// but for the epoch marker's in SetBudget and Rearm, which get at least
+// DefaultLedgerTimeout. Default DefaultLedgerTimeout (1s).
 func WithLedgerTimeout(d time.Duration) LedgerOption {
 	return ledgerOptionFunc(func(c *ledgerConfig) { c.timeout = d })
 }

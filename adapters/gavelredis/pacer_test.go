@@ -241,7 +241,7 @@ func TestPacerRedisDown(t *testing.T) {
 	assert.Equal(t, int64(1_500), st.Pending, "the spend waits for Redis")
 	assert.Positive(t, st.Errors)
 	assert.Equal(t, int(st.Errors), len(hooks.errs))
-	assert.Contains(t, hooks.ops(), PacerFlush)
+	assert.Contains(t, hooks.ops(), PacerEpoch, "the first part of Sync, which cannot reach Redis")
 
 	proxy.Reopen(t)
 	// A step whose commit met a connection broken by the outage leaves its
