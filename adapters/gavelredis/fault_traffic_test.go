@@ -171,16 +171,31 @@ func (f *faultTraffic) String() string {
 }
 
 // checkTime asserts that Run returned within its deadline + 2ms, but for
-// the time the test process was stalled after the deadline: a loaded
-// machine holds every goroutine up at times, ledger or not (the stall
-// probe sees when), and such a stall is not the ledger's doing.
+// the time the test process was stalled after the deadline (see
+// checkLateness).
 func (f *faultTraffic) checkTime(t testing.TB) {
 	t.Helper()
 	f.mu.Lock()
 	spans := append([]span(nil), f.spans...)
 	f.mu.Unlock()
-	ux := f.stall.unexplained(spans)
-	assert.LessOrEqual(t, ux.max, 2*time.Millisecond, "Run past its deadline beyond the stalls: %v", f)
+	checkLateness(t, "Run", f.stall.unexplained(spans), f)
+}
+
+// checkLateness asserts how late calls returned past their deadline,
+// beyond the time the stall probe saw the test process stalled then: a
+// loaded machine (2 cores shared by several test runs, the race detector,
+// 8 workers) holds every goroutine up at times, ledger or not, and the
+// calls then in flight return late at once; that is not the ledger's
+// doing. The probe sees most such stalls, not all: a goroutine woken at
+// its deadline may also wait behind the others in the Go scheduler's run
+// queue while the probe runs. So the bound is on the 99th percentile,
+// within 2ms, and the max is only asked to stay below tmax: what the
+// ledger could make a caller wait for (a reply from a Redis that is down
+// or partitioned, a reconnect, the ledger timeout) takes longer.
+func checkLateness(t testing.TB, what string, late struct{ max, p99 time.Duration }, details any) {
+	t.Helper()
+	assert.LessOrEqual(t, late.p99, 2*time.Millisecond, "%s p99 past its deadline beyond the stalls: %v", what, details)
+	assert.Less(t, late.max, faultTMax*time.Millisecond, "%s max past its deadline beyond the stalls: %v", what, details)
 }
 
 // stallProbe measures when and how long the test process is held up (the
