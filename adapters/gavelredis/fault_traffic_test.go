@@ -35,6 +35,7 @@ const (
 // faultTraffic is a run of the traffic and what it measured.
 type faultTraffic struct {
 	l       *Ledger
+	tl      *timedLedger // l, timing its reservations
 	a       *gavel.Auction
 	account string
 
@@ -52,10 +53,11 @@ type faultTraffic struct {
 
 func newFaultTraffic(t testing.TB, l *Ledger, account string) *faultTraffic {
 	t.Helper()
-	a, err := gavel.New(gavel.WithBidders(delayedDSP{name: account, delay: 5 * time.Millisecond}), gavel.WithLedger(l))
+	tl := &timedLedger{Ledger: l}
+	a, err := gavel.New(gavel.WithBidders(delayedDSP{name: account, delay: 5 * time.Millisecond}), gavel.WithLedger(tl))
 	require.NoError(t, err)
 	t.Cleanup(func() { a.Close(context.Background()) })
-	return &faultTraffic{l: l, a: a, account: account, losses: map[int]int{}}
+	return &faultTraffic{l: l, tl: tl, a: a, account: account, losses: map[int]int{}}
 }
 
 // run runs the traffic until stop is closed.
@@ -166,36 +168,43 @@ func (f *faultTraffic) String() string {
 	defer f.mu.Unlock()
 	late := tail(append([]time.Duration(nil), f.late...))
 	ux := f.stall.unexplained(f.spans)
-	return fmt.Sprintf("%d auctions, %d won, losses by reason %v; Run past its deadline: max %v, p99 %v; longest stall %v; beyond the stalls: max %v, p99 %v",
-		f.auctions, f.won, f.losses, late.max, late.p99, f.stall.max(), ux.max, ux.p99)
+	f.tl.mu.Lock()
+	lx := f.stall.unexplained(f.tl.spans)
+	f.tl.mu.Unlock()
+	return fmt.Sprintf("%d auctions, %d won, losses by reason %v; Run past its deadline: max %v, p99 %v; longest stall %v; beyond the stalls: Run max %v, p99 %v, ledger max %v, p99 %v",
+		f.auctions, f.won, f.losses, late.max, late.p99, f.stall.max(), ux.max, ux.p99, lx.max, lx.p99)
 }
 
-// checkTime asserts that Run returned within its deadline + 2ms, but for
-// the time the test process was stalled after the deadline (see
-// checkLateness).
+// checkTime asserts that the ledger made no Run late (see checkLateness).
 func (f *faultTraffic) checkTime(t testing.TB) {
 	t.Helper()
 	f.mu.Lock()
 	spans := append([]span(nil), f.spans...)
 	f.mu.Unlock()
-	checkLateness(t, "Run", f.stall.unexplained(spans), f)
+	f.tl.mu.Lock()
+	ledger := append([]span(nil), f.tl.spans...)
+	f.tl.mu.Unlock()
+	checkLateness(t, f.stall.unexplained(ledger), f.stall.unexplained(spans), f)
 }
 
-// checkLateness asserts how late calls returned past their deadline,
-// beyond the time the stall probe saw the test process stalled then: a
-// loaded machine (2 cores shared by several test runs, the race detector,
-// 8 workers) holds every goroutine up at times, ledger or not, and the
-// calls then in flight return late at once; that is not the ledger's
-// doing. The probe sees most such stalls, not all: a goroutine woken at
-// its deadline may also wait behind the others in the Go scheduler's run
-// queue while the probe runs. So the bound is on the 99th percentile,
-// within 2ms, and the max is only asked to stay below tmax: what the
-// ledger could make a caller wait for (a reply from a Redis that is down
-// or partitioned, a reconnect, the ledger timeout) takes longer.
-func checkLateness(t testing.TB, what string, late struct{ max, p99 time.Duration }, details any) {
+// checkLateness asserts how late the ledger's reservations (ledger) and
+// Run (run) returned past their deadline, beyond the time the stall probe
+// saw the test process stalled then. A loaded machine (2 cores shared by
+// several test runs, the race detector, 8 workers) holds every goroutine
+// up at times, ledger or not, and the calls then in flight return late at
+// once: that is not the ledger's doing. The probe sees most such stalls,
+// not all: a goroutine woken at its deadline may also wait behind others
+// in the Go scheduler's run queue while the probe runs, and Run, once the
+// ledger answered, still clears and builds its result on a busy CPU. So:
+// the ledger returns within its deadline + 2ms at the 99th percentile,
+// beyond the stalls; and neither the ledger nor Run waits for Redis (a
+// reply from a Redis that is down or partitioned, a reconnect, the ledger
+// timeout), which would take longer than tmax. The raw numbers are logged.
+func checkLateness(t testing.TB, ledger, run struct{ max, p99 time.Duration }, details any) {
 	t.Helper()
-	assert.LessOrEqual(t, late.p99, 2*time.Millisecond, "%s p99 past its deadline beyond the stalls: %v", what, details)
-	assert.Less(t, late.max, faultTMax*time.Millisecond, "%s max past its deadline beyond the stalls: %v", what, details)
+	assert.LessOrEqual(t, ledger.p99, 2*time.Millisecond, "ledger p99 past its deadline beyond the stalls: %v", details)
+	assert.Less(t, ledger.max, faultTMax*time.Millisecond, "ledger max past its deadline beyond the stalls: %v", details)
+	assert.Less(t, run.max, faultTMax*time.Millisecond, "Run max past its deadline beyond the stalls: %v", details)
 }
 
 // stallProbe measures when and how long the test process is held up (the
