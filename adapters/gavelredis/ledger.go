@@ -109,6 +109,18 @@ import (
 // counted (LedgerStats.LeasesLost) and reported to the LedgerErrorHooks as
 // ErrLeaseLost. Without such a loss lease mode never overspends.
 //
+// Money committed from a lease (acknowledged to the caller) is kept in the
+// process until Redis confirms its report (LedgerStats.Unconfirmed): a
+// report whose reply is lost is sent again, with its sequence number, so
+// that Redis applies it once, however long Redis is away, also after the
+// lease expired in Redis, and after Redis lost its state once the account
+// is restored (see Epoch). What is kept is bounded by the slice: a
+// reservation the lease cannot cover fails (ErrLeaseShort, counted in
+// LeaseShort; or, once the lease is no longer valid, the error of the
+// refresh, counted in Failures and told to the LedgerErrorHooks), so the
+// process cannot commit more than its slice while it cannot report. Close
+// returns an error naming the accounts and micros Redis did not confirm.
+//
 // # Keys
 //
 // With the key prefix P (WithKeyPrefix, default DefaultKeyPrefix, "gavel")
