@@ -12,9 +12,11 @@ import (
 	"github.com/gavelrtb/gavel"
 )
 
-// TestFaultPartition cuts the ledger off Redis for 3s with a proxy that
-// holds every byte (a partition that heals: what was sent arrives late)
-// while 8 workers run auctions.
+// TestFaultPartition cuts the ledger off Redis for 3s with a proxy, while
+// 8 workers run auctions: one that holds every byte (a partition that
+// heals: what was sent arrives late), and one that drops them (a
+// blackhole: what was sent is lost, and the connections are cut when it
+// heals).
 //
 // Strict: reservations fail closed during the partition, on time; the
 // commits that timed out reach Redis when it heals, and their retries
@@ -26,8 +28,20 @@ import (
 // exactly what was acknowledged, never above the budget, and Run returns
 // within its deadline.
 func TestFaultPartition(t *testing.T) {
-	for _, mode := range []Mode{ModeStrict, ModeLease} {
-		t.Run(mode.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		mode      Mode
+		cut, heal func(*testProxy)
+	}{
+		// The bytes wait, and arrive when the partition heals.
+		{"hold/strict", ModeStrict, (*testProxy).Pause, (*testProxy).Resume},
+		{"hold/lease", ModeLease, (*testProxy).Pause, (*testProxy).Resume},
+		// The bytes are lost; the connections are cut when it heals.
+		{"blackhole/strict", ModeStrict, (*testProxy).Blackhole, (*testProxy).Heal},
+		{"blackhole/lease", ModeLease, (*testProxy).Blackhole, (*testProxy).Heal},
+	} {
+		mode := tc.mode
+		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			r := startTestRedis(t, redisNoPersistence...)
 			proxy := newTestProxy(t, r.Addr())
@@ -39,9 +53,9 @@ func TestFaultPartition(t *testing.T) {
 			f := newFaultTraffic(t, l, "dsp")
 			go func() {
 				time.Sleep(300 * time.Millisecond)
-				proxy.Pause()
+				tc.cut(proxy)
 				time.Sleep(3 * time.Second)
-				proxy.Resume()
+				tc.heal(proxy)
 			}()
 			f.run(t, after(4*time.Second))
 			require.Zero(t, f.retryCommits(t), "every commit acknowledged, at last")
