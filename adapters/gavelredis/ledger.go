@@ -193,8 +193,9 @@ import (
 // A strict-mode reservation whose reply is lost (the connection broke, the
 // ledger timeout passed) may still have been made in Redis. Since the
 // Ledger chose the hold's ID, it releases the hold in the background a
-// ledger timeout later (LedgerStats.Orphans); one it misses returns at its
-// expiry. A caller whose ctx ends before the reply gets an error wrapping
+// ledger timeout later (LedgerStats.Orphans), and tries again, a ledger
+// timeout apart, while Redis is away (up to 10 times, 1024 orphans at
+// once); one it misses returns at its expiry. A caller whose ctx ends before the reply gets an error wrapping
 // ctx.Err() at once. Its batch waits for the reply until the latest
 // deadline of its callers (within the ledger timeout), and the holds made
 // for a caller that gave up are released as soon as the reply arrives; if

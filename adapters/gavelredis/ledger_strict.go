@@ -145,7 +145,14 @@ type orphan struct {
 	a          *account
 	id, amount string
 	at         int64 // mono time from which to release it
+	tries      int   // releases that failed
 }
+
+// maxOrphanTries is how many times the orphan worker tries to release an
+// orphan, a ledger timeout apart, before it leaves the hold to its expiry:
+// a release that fails while Redis is away is tried again once it may be
+// back.
+const maxOrphanTries = 10
 
 // maxOrphans bounds the orphans waiting to be released; the holds of the
 // others return at their expiry.
@@ -186,7 +193,14 @@ func (l *Ledger) releaseOrphans() {
 			return
 		case <-t.C:
 		}
-		l.releaseOrphan(l.bg, o)
+		if err := l.releaseOrphan(l.bg, o); err != nil && o.tries+1 < maxOrphanTries && l.bg.Err() == nil {
+			o.tries++
+			o.at = l.mono() + int64(l.cfg.timeout)
+			select {
+			case l.orphans <- o:
+			default: // full: the hold returns at its expiry
+			}
+		}
 	}
 }
 
@@ -195,17 +209,20 @@ func (l *Ledger) releaseOrphansNow(ctx context.Context) {
 	for {
 		select {
 		case o := <-l.orphans:
-			l.releaseOrphan(ctx, o)
+			_ = l.releaseOrphan(ctx, o)
 		default:
 			return
 		}
 	}
 }
 
-func (l *Ledger) releaseOrphan(ctx context.Context, o orphan) {
-	_, _, _ = l.call(ctx, LedgerRelease, l.scripts.end, o.a, func(c *accountConfig) []string {
+// releaseOrphan releases o, and returns the error of a call that failed
+// (an answer, whatever it is, ends o).
+func (l *Ledger) releaseOrphan(ctx context.Context, o orphan) error {
+	_, _, err := l.call(ctx, LedgerRelease, l.scripts.end, o.a, func(c *accountConfig) []string {
 		return []string{c.version, c.startMs, o.id, o.amount, "", holdTombstoneMs}
 	})
+	return err
 }
 
 // Commit implements gavel.Ledger. A commit after a daily period turned
