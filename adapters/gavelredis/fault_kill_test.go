@@ -43,13 +43,14 @@ func TestFaultKillMidTraffic(t *testing.T) {
 			require.NoError(t, l.SetBudget(ctx, b))
 			f := newFaultTraffic(t, l, "dsp")
 
-			go func() {
+			fault := goFault(func() {
 				time.Sleep(300 * time.Millisecond)
 				r.Kill()
 				time.Sleep(300 * time.Millisecond)
 				r.Start()
-			}()
+			})
 			f.run(t, after(1500*time.Millisecond))
+			<-fault
 			notBilled := f.retryCommits(t)
 			t.Log(f, "; commits never billed:", notBilled)
 			_, lost := l.Lost()

@@ -54,12 +54,13 @@ func measureEmptyRestart(t *testing.T) string {
 	require.NoError(t, l.SetBudget(ctx, b))
 	f := newFaultTraffic(t, l, "dsp")
 	var wiped int64
-	go func() {
+	fault := goFault(func() {
 		time.Sleep(500 * time.Millisecond)
 		r.Restart()
 		_ = l.SetBudget(ctx, b) // the budget set again, as an operator (or a deploy) would
-	}()
+	})
 	f.run(t, after(1500*time.Millisecond))
+	<-fault
 	f.retryCommits(t)
 	bal := ledgerBalanceOf(t, l, "dsp")
 	wiped = bal.Committed + bal.Reserved
@@ -87,15 +88,16 @@ func measureLeaseOutage(t *testing.T, outage time.Duration, aof bool) string {
 	require.NoError(t, l.SetBudget(ctx, b))
 	f := newFaultTraffic(t, l, "dsp")
 	var before, during int64
-	go func() {
+	fault := goFault(func() {
 		time.Sleep(500 * time.Millisecond)
 		before = f.acked.Load()
 		r.Kill()
 		time.Sleep(outage)
 		during = f.acked.Load() - before
 		r.Start()
-	}()
+	})
 	f.run(t, after(outage+time.Second))
+	<-fault
 	f.retryCommits(t)
 	if _, lost := l.Lost(); lost || !aof {
 		require.True(t, eventually(ctx, 5*time.Second, func() bool { _, lost := l.Lost(); return lost }))

@@ -195,7 +195,10 @@ import (
 // Ledger chose the hold's ID, it releases the hold in the background a
 // ledger timeout later (LedgerStats.Orphans), and tries again, a ledger
 // timeout apart, while Redis is away (up to 10 times, 1024 orphans at
-// once); one it misses returns at its expiry. A caller whose ctx ends before the reply gets an error wrapping
+// once); one it misses returns at its expiry. The release leaves the
+// hold's tombstone even when the hold is not there yet, so that a
+// reservation that reaches Redis after it (held up in the network, on a
+// connection the client gave up) is not made. A caller whose ctx ends before the reply gets an error wrapping
 // ctx.Err() at once. Its batch waits for the reply until the latest
 // deadline of its callers (within the ledger timeout), and the holds made
 // for a caller that gave up are released as soon as the reply arrives; if

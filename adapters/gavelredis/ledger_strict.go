@@ -193,13 +193,20 @@ func (l *Ledger) releaseOrphans() {
 			return
 		case <-t.C:
 		}
-		if err := l.releaseOrphan(l.bg, o); err != nil && o.tries+1 < maxOrphanTries && l.bg.Err() == nil {
+		err := l.releaseOrphan(l.bg, o)
+		switch {
+		case err == nil:
+			continue
+		case l.bg.Err() != nil: // Close canceled it: Close releases it
+		case o.tries+1 < maxOrphanTries:
 			o.tries++
 			o.at = l.mono() + int64(l.cfg.timeout)
-			select {
-			case l.orphans <- o:
-			default: // full: the hold returns at its expiry
-			}
+		default:
+			continue // the hold returns at its expiry
+		}
+		select {
+		case l.orphans <- o:
+		default: // full: the hold returns at its expiry
 		}
 	}
 }
@@ -220,7 +227,7 @@ func (l *Ledger) releaseOrphansNow(ctx context.Context) {
 // (an answer, whatever it is, ends o).
 func (l *Ledger) releaseOrphan(ctx context.Context, o orphan) error {
 	_, _, err := l.call(ctx, LedgerRelease, l.scripts.end, o.a, func(c *accountConfig) []string {
-		return []string{c.version, c.startMs, o.id, o.amount, "", holdTombstoneMs}
+		return []string{c.version, c.startMs, o.id, o.amount, "", holdTombstoneMs, "1"}
 	})
 	return err
 }
@@ -263,7 +270,7 @@ func (l *Ledger) EndHold(ctx context.Context, h gavel.Hold, actual int64, commit
 	}
 	id, amt := strconv.FormatUint(h.ID, 10), strconv.FormatInt(h.Amount, 10)
 	r, code, err := l.call(ctx, op, l.scripts.end, a, func(c *accountConfig) []string {
-		return []string{c.version, c.startMs, id, amt, act, holdTombstoneMs}
+		return []string{c.version, c.startMs, id, amt, act, holdTombstoneMs, "0"}
 	})
 	if err != nil {
 		return false, err
