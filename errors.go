@@ -76,6 +76,13 @@ var (
 	// reply to come in time.
 	ErrNoTime = errors.New("gavel: no time left to reserve")
 
+	// ErrBudgetPending may be wrapped by the error of a Ledger.Reserve
+	// refused for money that is not available yet but may come: a
+	// remote ledger's local share of the budget (a lease) is held, and its
+	// refill has not come. It says nothing of the account's budget; the
+	// bid loses with LossBudgetPending.
+	ErrBudgetPending = errors.New("gavel: budget not available yet")
+
 	// ErrUnknownAccount is returned by Ledger.Reserve and
 	// BalanceReader.Balance for an account that has no budget.
 	ErrUnknownAccount = errors.New("gavel: unknown account")

@@ -57,6 +57,11 @@ const (
 	// pod (first, last, first or last) that the imp's slotinpod does not
 	// offer, or is not a position of AdCOM's list (OpenRTB 2.6 §4.2.3, §7.6).
 	LossPodPosition openrtb3.LossReason = 513
+	// LossBudgetPending: the bid would have won but the Ledger could not
+	// reserve its cost yet, though the budget may cover it: its local share
+	// of the budget is held and not refilled yet (ErrBudgetPending). Nothing
+	// was spent.
+	LossBudgetPending openrtb3.LossReason = 514
 )
 
 // gavel's own no-bid reasons, in the exchange-specific range (500+). Result.NBR

@@ -26,6 +26,7 @@ type Stats struct {
 	UnknownAccounts  int64 // reservations for an account the ledger has no budget for (LossUnknownAccount, or let through)
 	LedgerErrors     int64 // reservations the ledger failed (LossLedgerUnavailable; fail closed: not spent)
 	ReserveNoTime    int64 // reservations not tried for lack of time (LossNoTimeToReserve)
+	BudgetPending    int64 // reservations refused for money not available yet (LossBudgetPending)
 	EventWriteErrors int64 // batches of events the sink refused (full or closed)
 }
 
@@ -40,6 +41,7 @@ type stats struct {
 	unknown      atomic.Int64
 	ledger       atomic.Int64
 	noTime       atomic.Int64
+	pending      atomic.Int64
 	eventWrites  atomic.Int64
 }
 
@@ -56,6 +58,9 @@ func (s *stats) reserveLoss(err error) openrtb3.LossReason {
 	case errors.Is(err, ErrUnknownAccount):
 		s.unknown.Add(1)
 		return LossUnknownAccount
+	case errors.Is(err, ErrBudgetPending):
+		s.pending.Add(1)
+		return LossBudgetPending
 	}
 	s.ledger.Add(1)
 	return LossLedgerUnavailable
@@ -81,6 +86,7 @@ func (a *Auction) Stats() Stats {
 		UnknownAccounts:  s.unknown.Load(),
 		LedgerErrors:     s.ledger.Load(),
 		ReserveNoTime:    s.noTime.Load(),
+		BudgetPending:    s.pending.Load(),
 		EventWriteErrors: s.eventWrites.Load(),
 	}
 }

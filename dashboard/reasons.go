@@ -57,5 +57,6 @@ var lossNames = map[int]string{
 	int(gavel.LossCompetitiveSeparation):      "competitive separation",
 	int(gavel.LossPodDuration):                "pod duration",
 	int(gavel.LossPodPosition):                "pod position",
+	int(gavel.LossBudgetPending):              "budget pending",
 	otherReason:                               "(other)",
 }

@@ -66,8 +66,9 @@
 //	gavel_profile_lookup_duration_seconds   histogram                  profile lookups of requests that had a key
 //	gavel_budget_reservations_total         counter    account, result reservations of winners: reserved, refused (budget
 //	                                                                   exhausted), unknown_account (no budget), unavailable
-//	                                                                   (the ledger failed) and no_time (the deadline came
-//	                                                                   first; account empty for these two)
+//	                                                                   (the ledger failed), no_time (the deadline came
+//	                                                                   first) and pending (the ledger's share not refilled
+//	                                                                   yet; account empty for these three)
 //	gavel_budget_reserved_micros_total      counter    account         money reserved for winners, micros
 //	gavel_billed_micros_total               counter    account         money billed, as told by Metrics.Billed, micros
 //

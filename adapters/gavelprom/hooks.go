@@ -108,8 +108,10 @@ func (m *Metrics) OnProfile(_ context.Context, _ string, o gavel.ProfileOutcome,
 // OnReserve implements gavel.BudgetHook: it counts the reservation by
 // result and the money reserved: reserved, refused (the budget is
 // exhausted), unknown_account (the ledger has no budget for it),
-// unavailable (the ledger failed) and no_time (the deadline came first).
-// The account is not a label of the last two, which say nothing of it.
+// unavailable (the ledger failed), no_time (the deadline came first) and
+// pending (the ledger's share of the budget was not refilled yet,
+// gavel.ErrBudgetPending). The account is not a label of the last three,
+// which say nothing of it.
 func (m *Metrics) OnReserve(_ context.Context, _ string, h gavel.Hold, err error) {
 	switch {
 	case err == nil:
@@ -122,6 +124,8 @@ func (m *Metrics) OnReserve(_ context.Context, _ string, h gavel.Hold, err error
 		m.accounts.get(h.Account).unknown.Inc()
 	case errors.Is(err, gavel.ErrNoTime), errors.Is(err, context.DeadlineExceeded):
 		m.reserveNoTime.Inc()
+	case errors.Is(err, gavel.ErrBudgetPending):
+		m.reservePending.Inc()
 	default:
 		m.reserveErrors.Inc()
 	}

@@ -45,12 +45,13 @@ type Metrics struct {
 	profileOutcomes [gavel.ProfileTimeout + 1]prometheus.Counter
 	profileLatency  prometheus.Histogram
 
-	reservations  *prometheus.CounterVec // account, result
-	reserved      *prometheus.CounterVec // account
-	billed        *prometheus.CounterVec // account
-	accounts      childCache[string, *accountMetrics]
-	reserveErrors prometheus.Counter // account "", result unavailable
-	reserveNoTime prometheus.Counter // account "", result no_time
+	reservations   *prometheus.CounterVec // account, result
+	reserved       *prometheus.CounterVec // account
+	billed         *prometheus.CounterVec // account
+	accounts       childCache[string, *accountMetrics]
+	reserveErrors  prometheus.Counter // account "", result unavailable
+	reserveNoTime  prometheus.Counter // account "", result no_time
+	reservePending prometheus.Counter // account "", result pending
 
 	eventsDropped   prometheus.Counter
 	eventsDelivered prometheus.Counter
@@ -140,7 +141,7 @@ func (m *Metrics) build(cfg *config) []prometheus.Collector {
 	m.winCost = b.counterVec("win_cost_micros_total", "Cost of the impressions won (clearing price / 1000), micros of the auction currency.", "bidder")
 	m.profileLookups = b.counterVec("profile_lookups_total", "Profile lookups, by outcome (hit, miss, no_key, error, timeout).", "outcome")
 	m.profileLatency = b.histogram("profile_lookup_duration_seconds", "Duration of the profile lookups of requests that had a key.", cfg.latency)
-	m.reservations = b.counterVec("budget_reservations_total", "Budget reservations of winners, by result (reserved, refused, unknown_account, unavailable, no_time); account is empty for the last two.", "account", "result")
+	m.reservations = b.counterVec("budget_reservations_total", "Budget reservations of winners, by result (reserved, refused, unknown_account, unavailable, no_time, pending); account is empty for the last three.", "account", "result")
 	m.reserved = b.counterVec("budget_reserved_micros_total", "Money reserved for winners, micros of the account currency.", "account")
 	m.billed = b.counterVec("billed_micros_total", "Money billed (reported with Metrics.Billed), micros of the account currency.", "account")
 	m.eventsDropped = b.counter("events_dropped_total", "Events the AsyncSink refused: queue full or sink closed.")
@@ -170,6 +171,7 @@ func (m *Metrics) resolve() {
 	}
 	m.reserveErrors = m.reservations.WithLabelValues("", "unavailable")
 	m.reserveNoTime = m.reservations.WithLabelValues("", "no_time")
+	m.reservePending = m.reservations.WithLabelValues("", "pending")
 	m.bidders.build = m.newBidder
 	m.accounts.build = m.newAccount
 }

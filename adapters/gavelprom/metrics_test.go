@@ -3,6 +3,7 @@ package gavelprom_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -292,10 +293,12 @@ func TestReservationOutcomesHaveTheirOwnLabel(t *testing.T) {
 	m.OnReserve(ctx, "auc", gavel.Hold{Account: "acme", Amount: 10}, errors.New("redis down"))
 	m.OnReserve(ctx, "auc", gavel.Hold{Account: "acme", Amount: 10}, gavel.ErrNoTime)
 	m.OnReserve(ctx, "auc", gavel.Hold{Account: "acme", Amount: 10}, context.DeadlineExceeded)
+	m.OnReserve(ctx, "auc", gavel.Hold{Account: "acme", Amount: 10}, fmt.Errorf("lease: %w", gavel.ErrBudgetPending))
 	const want = `
-# HELP gavel_budget_reservations_total Budget reservations of winners, by result (reserved, refused, unknown_account, unavailable, no_time); account is empty for the last two.
+# HELP gavel_budget_reservations_total Budget reservations of winners, by result (reserved, refused, unknown_account, unavailable, no_time, pending); account is empty for the last three.
 # TYPE gavel_budget_reservations_total counter
 gavel_budget_reservations_total{account="",result="no_time"} 2
+gavel_budget_reservations_total{account="",result="pending"} 1
 gavel_budget_reservations_total{account="",result="unavailable"} 1
 gavel_budget_reservations_total{account="acme",result="refused"} 1
 gavel_budget_reservations_total{account="acme",result="reserved"} 1

@@ -91,16 +91,16 @@ func TestFrequencyStoreRoundTrips(t *testing.T) {
 		keys = append(keys, campaign.CapKey{ID: fmt.Sprintf("c%d", i), Period: campaign.Period(1 + i%3)})
 	}
 	require.NoError(t, s.Record(ctx, "u1", keys, campaigntest.Base)) // loads the script
-	evalsha := proxy.count("EVALSHA")
+	evalsha := proxy.Count("EVALSHA")
 	for i := range 3 {
 		require.NoError(t, s.Record(ctx, "u1", keys, campaigntest.Base))
 		got, err := s.Counts(ctx, "u1", keys, campaigntest.Base)
 		require.NoError(t, err)
 		assert.Equal(t, int64(i+2), got[19])
 	}
-	assert.Equal(t, 3, proxy.count("MGET"), "one MGET per Counts")
-	assert.Equal(t, evalsha+3, proxy.count("EVALSHA"), "one EVALSHA per Record")
-	assert.Zero(t, proxy.count("INCR\r\n"), "no INCR outside the script")
+	assert.Equal(t, 3, proxy.Count("MGET"), "one MGET per Counts")
+	assert.Equal(t, evalsha+3, proxy.Count("EVALSHA"), "one EVALSHA per Record")
+	assert.Zero(t, proxy.Count("INCR\r\n"), "no INCR outside the script")
 }
 
 // TestFrequencyStoreUnreachable calls a store whose Redis cannot be
@@ -111,10 +111,10 @@ func TestFrequencyStoreUnreachable(t *testing.T) {
 	keys := []campaign.CapKey{{ID: "c1", Period: campaign.PeriodHour}}
 	tests := []struct {
 		name string
-		fail func(*profileProxy)
+		fail func(*testProxy)
 	}{
-		{"closed port", (*profileProxy).close},
-		{"server hangs", func(p *profileProxy) { p.hang.Store(true) }},
+		{"closed port", (*testProxy).Close},
+		{"server hangs", func(p *testProxy) { p.Blackhole() }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

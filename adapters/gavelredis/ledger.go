@@ -109,6 +109,18 @@ import (
 // counted (LedgerStats.LeasesLost) and reported to the LedgerErrorHooks as
 // ErrLeaseLost. Without such a loss lease mode never overspends.
 //
+// Money committed from a lease (acknowledged to the caller) is kept in the
+// process until Redis confirms its report (LedgerStats.Unconfirmed): a
+// report whose reply is lost is sent again, with its sequence number, so
+// that Redis applies it once, however long Redis is away, also after the
+// lease expired in Redis, and after Redis lost its state once the account
+// is restored (see Epoch). What is kept is bounded by the slice: a
+// reservation the lease cannot cover fails (ErrLeaseShort, counted in
+// LeaseShort; or, once the lease is no longer valid, the error of the
+// refresh, counted in Failures and told to the LedgerErrorHooks), so the
+// process cannot commit more than its slice while it cannot report. Close
+// returns an error naming the accounts and micros Redis did not confirm.
+//
 // # Keys
 //
 // With the key prefix P (WithKeyPrefix, default DefaultKeyPrefix, "gavel")
@@ -117,7 +129,8 @@ import (
 //
 //	{P:A}:budget      hash: amount (micros per period), period ("total" or
 //	                  "daily"), tz (time zone name), reset (ns after local
-//	                  midnight), version (changes with the period)
+//	                  midnight), version (changes with the period), epoch
+//	                  (the epoch marker it was set under)
 //	{P:A}:state       hash: start (start of the current period, Unix ms; 0
 //	                  for a total budget), committed (in the period),
 //	                  reserved (sum of live holds), leased (sum of live
@@ -133,6 +146,10 @@ import (
 //	                  tombstone, kept the lease TTL or at least a minute,
 //	                  that refuses the owner's calls still in flight
 //	{P:A}:leases:exp  sorted set: owner -> expiry, Unix ms
+//
+// and, for the whole ledger,
+//
+//	{P:epoch}         string: the epoch marker (see Epoch)
 //
 // The keys but the tombstones never expire; delete them to remove an
 // account. The scripts reach the tombstones by their name, which shares
@@ -176,12 +193,50 @@ import (
 // A strict-mode reservation whose reply is lost (the connection broke, the
 // ledger timeout passed) may still have been made in Redis. Since the
 // Ledger chose the hold's ID, it releases the hold in the background a
-// ledger timeout later (LedgerStats.Orphans); one it misses returns at its
-// expiry. A caller whose ctx ends before the reply gets an error wrapping
+// ledger timeout later (LedgerStats.Orphans), and tries again, a ledger
+// timeout apart, while Redis is away (up to 10 times, 1024 orphans at
+// once); one it misses returns at its expiry. The release leaves the
+// hold's tombstone even when the hold is not there yet, so that a
+// reservation that reaches Redis after it (held up in the network, on a
+// connection the client gave up) is not made. A caller whose ctx ends before the reply gets an error wrapping
 // ctx.Err() at once. Its batch waits for the reply until the latest
 // deadline of its callers (within the ledger timeout), and the holds made
 // for a caller that gave up are released as soon as the reply arrives; if
 // it does not arrive by then, they are orphans as above.
+//
+// # Epoch
+//
+// A Redis that restarts empty (no persistence, or a lost AOF) or is
+// flushed has lost every budget, committed spend, hold and lease. The
+// Ledger does not take it for a Redis of empty accounts: SetBudget writes
+// an epoch marker ({P:epoch}) on a Redis that has none and records it in
+// each budget, and a process that knew the marker finds it gone or
+// replaced (the scripts answer UNKNOWN for an account it knew, or STALE
+// with a budget set under another marker, and the ledger reads the marker
+// again, in the background). It then fails closed: every reservation
+// returns an error wrapping ErrLedgerLost (LedgerStats.Lost; a
+// gavel.Auction loses the bid with LossLedgerUnavailable), as does a
+// Commit or Release of a hold Redis lost; the loss is counted once
+// (LedgerStats.Wipes), told to the LedgerErrorHooks (LedgerEpoch) and
+// logged (WithLedgerLogger). Lease-mode money committed in the process is
+// kept, not reported, until then.
+//
+// Recovery: set the budgets again (SetBudget, which a lost ledger accepts
+// without reopening the account), restore each account's committed spend
+// in its current period (Restore, from the billing events the sinks
+// wrote; this reopens the account in this process), then Rearm, which
+// writes a new marker: this process reopens every account, and the other
+// processes adopt the marker, and reopen, at their next look at it. The
+// lease-mode money committed and not reported during the loss is then
+// reported on top of the restored spend: when the billing events counted
+// it too, Committed is over by at most one slice per process, which makes
+// the account spend less, never more.
+//
+// A process that starts after the loss, with nothing known, cannot tell
+// the empty Redis from a new one: with WithEpochRequired its SetBudget
+// refuses to write the first marker, and only Rearm does. Persistence
+// (AOF) is what keeps the money across a restart; the marker makes its
+// loss loud.
 //
 // # Balances
 //
@@ -213,7 +268,8 @@ type Ledger struct {
 	timedAt    atomic.Int64 // mono time of the last round trip timed
 	t0         time.Time    // the origin of mono
 
-	accounts sync.Map // account name -> *account
+	accounts sync.Map   // account name -> *account
+	epoch    epochState // the epoch marker (ledger_epoch.go)
 
 	closed atomic.Bool
 	ticks  atomic.Int64 // refresh loop ticks, for idle leases
@@ -296,6 +352,9 @@ type LedgerStats struct {
 	NoTime       int64 // strict-mode reservations not sent: less than one round trip left before their deadline
 	LeaseShort   int64 // lease-mode reservations refused with ErrLeaseShort: the slice held, its refill not come
 	Unknown      int64 // reservations refused with gavel.ErrUnknownAccount: the account has no budget
+	Lost         int64 // reservations refused with ErrLedgerLost: Redis lost its state, the account is not restored yet
+	Wipes        int64 // times the ledger found that Redis lost its state (see Epoch)
+	Unconfirmed  int64 // micros committed from leases in this process that Redis has not confirmed yet, now
 	LocalHolds   int64 // lease-mode holds outstanding in this process, now
 
 	// RoundTrip is the smoothed round trip to Redis that decides NoTime
@@ -304,9 +363,9 @@ type LedgerStats struct {
 }
 
 type counters struct {
-	reserves, refusals, failures, commits, releases atomic.Int64
-	redisErrors, refills, reports, lost, orphans    atomic.Int64
-	noTime, leaseShort, unknown                     atomic.Int64
+	reserves, refusals, failures, commits, releases  atomic.Int64
+	redisErrors, refills, reports, lost, orphans     atomic.Int64
+	noTime, leaseShort, unknown, wipes, lostRefusals atomic.Int64
 }
 
 // Stats returns the ledger's counters.
@@ -325,10 +384,18 @@ func (l *Ledger) Stats() LedgerStats {
 		NoTime:       l.stats.noTime.Load(),
 		LeaseShort:   l.stats.leaseShort.Load(),
 		Unknown:      l.stats.unknown.Load(),
+		Lost:         l.stats.lostRefusals.Load(),
+		Wipes:        l.stats.wipes.Load(),
 		RoundTrip:    time.Duration(l.rtt.Load()),
 	}
 	if l.local != nil {
 		s.LocalHolds = int64(l.local.Outstanding())
+		l.accounts.Range(func(_, v any) bool {
+			if a := v.(*account); a.lease != nil {
+				s.Unconfirmed += l.unconfirmed(a.lease)
+			}
+			return true
+		})
 	}
 	return s
 }
@@ -378,9 +445,11 @@ func NewLedger(client rueidis.Client, opts ...LedgerOption) (*Ledger, error) {
 // (their money returns to the account as if they had expired), releases
 // the orphans still waiting (see Failures), reports what was committed
 // from the leases and gives the leases back, within ctx. What it cannot
-// report (ctx ends, Redis fails) it returns as an error; the leases then
-// return to their accounts at their expiry, and the unreported money is
-// lost to the accounts' Committed. Close does not
+// report (ctx ends, Redis fails or lost its state) it returns as an error
+// that names each account and the micros Redis did not confirm; the
+// leases then return to their accounts at their expiry, and the
+// unreported money is missing from the accounts' Committed until a
+// reconcile restores it (see Epoch). Close does not
 // close the client. After Close every method returns ErrLedgerClosed; a
 // call that overlaps Close may still succeed, but a lease-mode hold it
 // reserves can no longer be committed. Close returns nil when called

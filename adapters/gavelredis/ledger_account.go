@@ -164,12 +164,16 @@ func (l *Ledger) SetBudget(ctx context.Context, b gavel.Budget) error {
 	} else {
 		period = gavel.Period{}
 	}
+	if err := l.ensureEpoch(ctx); err != nil {
+		return err
+	}
 	version := newVersion()
+	epoch := l.epochRaw()
 	next := newAccountConfig(version, period, l.cfg.clock.Now())
 	a := l.lookup(account)
 	amt := strconv.FormatInt(budget, 10)
 	r, code, err := l.call(ctx, LedgerSetBudget, l.scripts.budget, a, func(c *accountConfig) []string {
-		return []string{c.version, c.startMs, amt, kind, tz, reset, version, next.startMs}
+		return []string{c.version, c.startMs, amt, kind, tz, reset, version, next.startMs, epoch}
 	})
 	if err != nil {
 		return err
@@ -203,9 +207,13 @@ func (l *Ledger) call(ctx context.Context, op LedgerOp, s *script, a *account, a
 		if err != nil {
 			return nil, 0, l.redisError(op, a.name, err)
 		}
+		if code == replyUnknown {
+			l.seenUnknown(a)
+		}
 		if code != replyStale {
 			return r, code, nil
 		}
+		l.seenEpoch(r.str(5))
 		if err := a.learn(r, now); err != nil {
 			return nil, 0, l.redisError(op, a.name, err)
 		}

@@ -20,7 +20,7 @@ import (
 func TestLedgerFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	direct := ledgerClient(t)
-	proxy := newLedgerProxy(t, redisAddr())
+	proxy := newTestProxy(t, redisAddr())
 	hook := &ledgerErrors{}
 	l := newTestLedgerAt(t, ledgerClientAt(t, proxy.Addr()), ledgerPrefix(t, direct), WithLedgerHooks(hook))
 	reader, err := NewLedger(direct, WithKeyPrefix(l.cfg.prefix))
@@ -102,7 +102,7 @@ func TestLedgerLeaseOutage(t *testing.T) {
 	)
 	ctx := context.Background()
 	direct := ledgerClient(t)
-	proxy := newLedgerProxy(t, redisAddr())
+	proxy := newTestProxy(t, redisAddr())
 	hook := &ledgerErrors{}
 	l := newTestLedgerAt(t, ledgerClientAt(t, proxy.Addr()), ledgerPrefix(t, direct),
 		WithLedgerMode(ModeLease), WithLeaseSlice(slice), WithLeaseTTL(ttl),

@@ -3,10 +3,7 @@ package gavelredis
 import (
 	"context"
 	"errors"
-	"net"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +20,7 @@ import (
 func TestLedgerCommitAnswerLost(t *testing.T) {
 	ctx := context.Background()
 	direct := ledgerClient(t)
-	proxy := newReplyDropper(t, redisAddr())
+	proxy := newTestProxy(t, redisAddr())
 	l := newTestLedgerAt(t, ledgerClientAt(t, proxy.Addr()), ledgerPrefix(t, direct), WithLedgerTimeout(time.Second))
 	other := newTestLedgerAt(t, direct, l.cfg.prefix)
 	require.NoError(t, l.SetBudget(ctx, gavel.Budget{Account: "a", Amount: 1_000}))
@@ -36,12 +33,12 @@ func TestLedgerCommitAnswerLost(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, l.Commit(ctx, w, 100))
 
-	proxy.drop.Store(true)
+	proxy.DropReplies()
 	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	require.Error(t, l.Commit(cctx, h, 300), "the answer never comes")
 	assert.Equal(t, gavel.Balance{Budget: 1_000, Committed: 300}, ledgerBalanceOf(t, other, "a"), "the commit was applied")
-	proxy.heal() // a new connection, whole answers again
+	proxy.Heal() // a new connection, whole answers again
 
 	// The client may need calls to see its connections closed: a call that
 	// fails on one is retried, as its caller would.
@@ -132,99 +129,4 @@ func TestLedgerLeaseEndTwice(t *testing.T) {
 	require.NoError(t, l.Close(ctx))
 	require.ErrorIs(t, l.Commit(ctx, h, 400), ErrLedgerClosed)
 	assert.Equal(t, int64(400), ledgerBalanceOf(t, other, "a").Committed, "reported once")
-}
-
-// replyDropper forwards connections from a port of 127.0.0.1 to a server,
-// and throws away what the server answers while drop is set: a request
-// is applied and its answer lost.
-type replyDropper struct {
-	ln     net.Listener
-	target string
-	drop   atomic.Bool
-
-	mu     sync.Mutex
-	conns  []net.Conn
-	closed bool
-	wg     sync.WaitGroup
-}
-
-func newReplyDropper(t testing.TB, target string) *replyDropper {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &replyDropper{ln: ln, target: target}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.mu.Lock()
-		p.closed = true
-		p.mu.Unlock()
-		p.closeConns()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *replyDropper) Addr() string { return p.ln.Addr().String() }
-
-func (p *replyDropper) accept() {
-	defer p.wg.Done()
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = in.Close()
-			continue
-		}
-		p.mu.Lock()
-		closed := p.closed
-		if !closed {
-			p.conns = append(p.conns, in, out)
-		}
-		p.mu.Unlock()
-		if closed {
-			_, _ = in.Close(), out.Close()
-			return
-		}
-		p.wg.Add(2)
-		go p.pipe(out, in, false)
-		go p.pipe(in, out, true)
-	}
-}
-
-func (p *replyDropper) pipe(dst, src net.Conn, replies bool) {
-	defer p.wg.Done()
-	defer func() { _ = dst.Close(); _ = src.Close() }()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !(replies && p.drop.Load()) {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// heal closes the connections, whose answers are out of step once one was
-// dropped, and forwards the new ones whole.
-func (p *replyDropper) heal() {
-	p.closeConns()
-	p.drop.Store(false)
-}
-
-func (p *replyDropper) closeConns() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
 }

@@ -3,7 +3,6 @@ package gavelredis
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"slices"
 	"sync"
@@ -19,105 +18,22 @@ import (
 	"github.com/gavelrtb/gavel/auctiontest"
 )
 
-// latencyProxy forwards connections from a port of 127.0.0.1 to a server,
-// holding every read for a delay before it passes it on (both ways), and
-// counts the connections it accepted.
-type latencyProxy struct {
-	ln     net.Listener
-	target string
-	delay  atomic.Int64 // nanoseconds
-	accept atomic.Int64
-
-	mu    sync.Mutex
-	conns []net.Conn
-	wg    sync.WaitGroup
-}
-
-func newLatencyProxy(t testing.TB, target string, delay time.Duration) *latencyProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &latencyProxy{ln: ln, target: target}
-	p.delay.Store(int64(delay))
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *latencyProxy) Addr() string { return p.ln.Addr().String() }
-
-// Conns returns how many connections the proxy accepted.
-func (p *latencyProxy) Conns() int64 { return p.accept.Load() }
-
-func (p *latencyProxy) serve() {
-	defer p.wg.Done()
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.accept.Add(1)
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = in.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, in, out)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(out, in)
-		go p.pipe(in, out)
-	}
-}
-
-func (p *latencyProxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	defer func() { _ = dst.Close(); _ = src.Close() }()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if d := time.Duration(p.delay.Load()); d > 0 {
-				time.Sleep(d)
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// Close closes the port and every connection, and waits for the proxy's
-// goroutines.
-func (p *latencyProxy) Close() {
-	_ = p.ln.Close()
-	p.mu.Lock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
 // timedLedger is a Ledger that records how late each ReserveBatch returns
 // past its ctx's deadline (0 when on time).
 type timedLedger struct {
 	*Ledger
-	mu   sync.Mutex
-	late []time.Duration
+	mu    sync.Mutex
+	late  []time.Duration
+	spans []span // each call's deadline and return
 }
 
 func (l *timedLedger) ReserveBatch(ctx context.Context, rs []gavel.Reservation, holds []gavel.Hold, errs []error) {
 	l.Ledger.ReserveBatch(ctx, rs, holds, errs)
 	if d, ok := ctx.Deadline(); ok {
-		late := max(time.Since(d), 0)
+		end := time.Now()
 		l.mu.Lock()
-		l.late = append(l.late, late)
+		l.late = append(l.late, max(end.Sub(d), 0))
+		l.spans = append(l.spans, span{d, end})
 		l.mu.Unlock()
 	}
 }
@@ -128,13 +44,18 @@ type overrun struct {
 	lateCalls   int                              // ReserveBatch calls that returned more than 5ms late
 	calls       int                              // ReserveBatch calls
 	reconns     int64                            // connections the client opened after its first
-	stats       LedgerStats
-	outcome     burstOutcome
+	stall       time.Duration                    // the longest the test process was held up (stallProbe)
+	beyond      struct {
+		ledger, run struct{ max, p99 time.Duration }
+	} // past the deadline beyond the stalls (stallProbe.unexplained)
+	stats   LedgerStats
+	outcome burstOutcome
 }
 
 func (o overrun) String() string {
-	return fmt.Sprintf("ledger past its deadline: max %v, p99 %v (%d of %d calls over 5ms); Run past its deadline: max %v, p99 %v; reconnects %d; round trip %v; not sent for want of time %d; %v",
-		o.ledger.max, o.ledger.p99, o.lateCalls, o.calls, o.run.max, o.run.p99, o.reconns, o.stats.RoundTrip, o.stats.NoTime, o.outcome)
+	return fmt.Sprintf("ledger past its deadline: max %v, p99 %v (%d of %d calls over 5ms); Run past its deadline: max %v, p99 %v; reconnects %d; round trip %v; not sent for want of time %d; longest stall %v; beyond the stalls: ledger max %v p99 %v, Run max %v p99 %v; %v",
+		o.ledger.max, o.ledger.p99, o.lateCalls, o.calls, o.run.max, o.run.p99, o.reconns, o.stats.RoundTrip, o.stats.NoTime, o.stall,
+		o.beyond.ledger.max, o.beyond.ledger.p99, o.beyond.run.max, o.beyond.run.p99, o.outcome)
 }
 
 // tail returns the max and p99 of ds, which it sorts.
@@ -150,13 +71,13 @@ func tail(ds []time.Duration) struct{ max, p99 time.Duration } {
 // before its deadline) from 8 workers on a strict ledger whose client,
 // made with opt, reaches Redis through a proxy adding delay to every read,
 // and measures how late the ledger and Run return.
-func runOverLatency(t *testing.T, opt rueidis.ClientOption, delay time.Duration, auctions int) overrun {
+func runOverLatency(t *testing.T, target string, opt rueidis.ClientOption, delay time.Duration, auctions int) overrun {
 	t.Helper()
 	const workers = 8
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	direct := ledgerClient(t)
-	proxy := newLatencyProxy(t, redisAddr(), delay)
+	direct := ledgerClientAt(t, target)
+	proxy := newLatencyProxy(t, target, delay)
 	opt.InitAddress = []string{proxy.Addr()}
 	c, err := rueidis.NewClient(opt)
 	require.NoError(t, err)
@@ -170,9 +91,14 @@ func runOverLatency(t *testing.T, opt rueidis.ClientOption, delay time.Duration,
 	require.NoError(t, err)
 	defer a.Close(ctx)
 	conns := proxy.Conns()
+	var probe stallProbe
+	probeDone := make(chan struct{})
+	go probe.run(probeDone)
+	defer close(probeDone)
 
 	var mu sync.Mutex
 	var late []time.Duration
+	var spans []span
 	var o overrun
 	var wg sync.WaitGroup
 	var next atomic.Int64
@@ -188,6 +114,7 @@ func runOverLatency(t *testing.T, opt rueidis.ClientOption, delay time.Duration,
 				}
 				mu.Lock()
 				late = append(late, max(end.Sub(res.Deadline), 0))
+				spans = append(spans, span{res.Deadline, end})
 				o.outcome.add(res)
 				mu.Unlock()
 				if h := res.Imps[0].Hold; h.ID != 0 {
@@ -201,6 +128,8 @@ func runOverLatency(t *testing.T, opt rueidis.ClientOption, delay time.Duration,
 	o.reconns = proxy.Conns() - conns
 	o.stats = l.Stats()
 	o.run, o.ledger, o.calls = tail(late), tail(tl.late), len(tl.late)
+	o.stall = probe.max()
+	o.beyond.ledger, o.beyond.run = probe.unexplained(tl.spans), probe.unexplained(spans)
 	for _, d := range tl.late {
 		if d > 5*time.Millisecond {
 			o.lateCalls++
@@ -236,7 +165,7 @@ func TestLedgerLatencyDeadline(t *testing.T) {
 	} {
 		for _, delay := range []time.Duration{0, 2 * time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond} {
 			t.Run(fmt.Sprint(client.name, "/+", delay), func(t *testing.T) {
-				o := runOverLatency(t, client.opt, delay, auctions)
+				o := runOverLatency(t, redisAddr(), client.opt, delay, auctions)
 				t.Log(o)
 				// A client on 2 cores has 2 connections, the second opened on first use.
 				assert.LessOrEqual(t, o.reconns, int64(2), "the client keeps its connections through timeouts: %v", o)

@@ -40,6 +40,7 @@ type lease struct {
 	renewAt    atomic.Int64 // mono time from which the loop renews the lease
 	retryAt    atomic.Int64 // mono time before which a failed refresh is not retried on demand
 	busy       atomic.Bool  // a refresh is running; changed under mu
+	inflight   atomic.Int64 // the spend of the pending report, for Stats
 
 	mu   sync.Mutex
 	done chan struct{} // closed when the running (or last) refresh ends; guarded by mu
@@ -69,10 +70,11 @@ func newLease(account string) *lease {
 // the process's holds and its refill has not come (or the reservation
 // waited for maxLeaseWaits refreshes). Unlike gavel.ErrBudgetExhausted,
 // which a lease-mode Reserve returns only when Redis had nothing more to
-// lease, it says nothing of the account's budget; a gavel.Auction loses
-// the bid with LossLedgerUnavailable. Counted in LedgerStats.LeaseShort; a
-// larger WithLeaseSlice makes it rarer.
-var ErrLeaseShort = errors.New("gavel: redis ledger: lease slice not refilled yet")
+// lease, it says nothing of the account's budget: it wraps
+// gavel.ErrBudgetPending, and a gavel.Auction loses the bid with
+// gavel.LossBudgetPending. Counted in LedgerStats.LeaseShort; a larger
+// WithLeaseSlice makes it rarer.
+var ErrLeaseShort = fmt.Errorf("%w: redis ledger: lease slice not refilled yet", gavel.ErrBudgetPending)
 
 // maxLeaseWaits is how many refreshes a Reserve waits for before it gives
 // up on a lease that others keep draining.
@@ -233,16 +235,25 @@ func (l *Ledger) refreshing(a *account, demand bool) <-chan struct{} {
 func (l *Ledger) refresh(ctx context.Context, a *account, final bool) error {
 	ls := a.lease
 	ls.wanted.Store(false)
+	if l.failClosed(a.name) {
+		// Redis lost its state: what was committed stays to report until
+		// the account is restored (see Ledger, Epoch).
+		ls.valid.Store(false)
+		ls.retry.Store(true)
+		ls.retryAt.Store(l.mono() + int64(l.cfg.interval))
+		l.suspect() // adopts a rearm by another process
+		return fmt.Errorf("%w: account %q", ErrLedgerLost, a.name)
+	}
 	idle := final || l.ticks.Load()-ls.lastUse.Load() > l.idleTicks()
 	if ls.pending.seq == 0 {
 		ls.pending = l.nextReport(ls, idle)
+		ls.inflight.Store(ls.pending.spend)
 	}
 	r := ls.pending
 	sent := l.mono()
 	rep, code, used, err := l.sendReport(ctx, a, r, idle, final)
 	if err == nil && code == replyUnknown {
-		l.dropLease(a)
-		return gavel.ErrUnknownAccount
+		return l.leaseUnknown(ctx, a)
 	}
 	var got leaseReply
 	if err == nil {
@@ -300,11 +311,37 @@ func (l *Ledger) parseLease(a *account, rep reply, code int64) (leaseReply, erro
 	return got, nil
 }
 
+// leaseUnknown handles a lease refresh that Redis answered UNKNOWN: the
+// account's budget was deleted, and the lease is dropped with what it
+// had to report; or Redis lost its state, which the epoch marker tells,
+// and what the lease has to report is kept until the account is restored.
+func (l *Ledger) leaseUnknown(ctx context.Context, a *account) error {
+	if l.epoch.mark.Load() != nil {
+		_ = l.checkEpoch(ctx)
+	}
+	if l.failClosed(a.name) {
+		ls := a.lease
+		ls.valid.Store(false)
+		ls.retry.Store(true)
+		ls.retryAt.Store(l.mono() + int64(l.cfg.interval))
+		return fmt.Errorf("%w: account %q", ErrLedgerLost, a.name)
+	}
+	l.dropLease(a)
+	return gavel.ErrUnknownAccount
+}
+
+// unconfirmed returns what was committed from ls that Redis has not
+// confirmed: not yet reported, or reported without a reply.
+func (l *Ledger) unconfirmed(ls *lease) int64 {
+	return l.unreported(ls) + ls.inflight.Load()
+}
+
 // dropLease forgets a's lease and a itself: the account's budget is gone
 // from Redis, and its leases with it.
 func (l *Ledger) dropLease(a *account) {
 	ls := a.lease
 	ls.pending = report{}
+	ls.inflight.Store(0)
 	ls.valid.Store(false)
 	ls.amount.Store(0)
 	if ls.budget > 0 {
@@ -318,6 +355,7 @@ func (l *Ledger) dropLease(a *account) {
 func (l *Ledger) applyLease(a *account, r report, got leaseReply, used *accountConfig, sent int64, final bool) {
 	ls := a.lease
 	ls.pending = report{}
+	ls.inflight.Store(0)
 	ls.retry.Store(false)
 	if r.spend > 0 {
 		l.stats.reports.Add(1)
@@ -450,9 +488,19 @@ func (l *Ledger) giveBack(ctx context.Context, a *account) error {
 		switch err = l.refresh(ctx, a, final); {
 		case errors.Is(err, gavel.ErrUnknownAccount):
 			return nil
-		case err != nil && ctx.Err() != nil:
-			return err
+		case err != nil && (ctx.Err() != nil || errIsLost(err)):
+			return l.unconfirmedError(a, err)
 		}
 	}
-	return err
+	if err != nil {
+		return l.unconfirmedError(a, err)
+	}
+	return nil
+}
+
+// unconfirmedError names, for Close, what a's lease committed that Redis
+// did not confirm, and why.
+func (l *Ledger) unconfirmedError(a *account, err error) error {
+	return fmt.Errorf("%w (account %q: %d micros committed from the lease not confirmed by redis)",
+		err, a.name, l.unconfirmed(a.lease))
 }

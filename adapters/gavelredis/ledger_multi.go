@@ -86,9 +86,13 @@ func (l *Ledger) answered(m multiCall, k int, res rueidis.RedisResult, now time.
 	case err != nil:
 		m.done(k, nil, 0, err)
 		return false
+	case code == replyUnknown:
+		l.seenUnknown(a)
+		return m.done(k, r, code, nil)
 	case code != replyStale:
 		return m.done(k, r, code, nil)
 	}
+	l.seenEpoch(r.str(5))
 	if err := a.learn(r, now); err != nil {
 		m.done(k, nil, 0, err)
 		return false

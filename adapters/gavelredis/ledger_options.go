@@ -2,6 +2,7 @@ package gavelredis
 
 import (
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/gavelrtb/gavel"
@@ -39,6 +40,8 @@ type ledgerConfig struct {
 	balances time.Duration // WithBalanceRefresh
 	clock    gavel.Clock
 	hooks    []LedgerErrorHook
+	logger   *slog.Logger
+	required bool // WithEpochRequired
 	errs     []error
 }
 
@@ -90,8 +93,9 @@ func WithLeaseInterval(d time.Duration) LedgerOption {
 	return ledgerOptionFunc(func(c *ledgerConfig) { c.interval = d })
 }
 
-// WithLedgerTimeout bounds every call to Redis, whatever its ctx allows.
-// Default DefaultLedgerTimeout (1s).
+// WithLedgerTimeout bounds every call to Redis, whatever its ctx allows,
+// but for the epoch marker's in SetBudget and Rearm, which get at least
+// DefaultLedgerTimeout. Default DefaultLedgerTimeout (1s).
 func WithLedgerTimeout(d time.Duration) LedgerOption {
 	return ledgerOptionFunc(func(c *ledgerConfig) { c.timeout = d })
 }
@@ -146,6 +150,8 @@ const (
 	LedgerBalance   LedgerOp = "balance"
 	LedgerSetBudget LedgerOp = "setbudget"
 	LedgerLease     LedgerOp = "lease" // the background refresh of a lease
+	LedgerEpoch     LedgerOp = "epoch" // reading or writing the epoch marker, or finding it lost (ErrLedgerLost)
+	LedgerRestore   LedgerOp = "restore"
 )
 
 // WithLedgerHooks registers hooks (see LedgerHook); later calls add to
@@ -164,6 +170,28 @@ func WithLedgerHooks(hooks ...LedgerHook) LedgerOption {
 	})
 }
 
+// WithLedgerLogger sets the logger of rare events: Redis found to have
+// lost its state (an error, once per loss), a rearm. nil discards them.
+// Default slog.Default().
+func WithLedgerLogger(logger *slog.Logger) LedgerOption {
+	return ledgerOptionFunc(func(c *ledgerConfig) {
+		c.logger = logger
+		if logger == nil {
+			c.logger = discardLogger
+		}
+	})
+}
+
+// WithEpochRequired makes SetBudget refuse, with ErrLedgerLost, to write a
+// budget on a Redis that has no epoch marker (see Ledger, Epoch), rather
+// than write the first marker: a process that starts after Redis lost its
+// state then cannot take the empty Redis for a new one. Rearm writes the
+// first marker, once the operator knows the Redis is new or restored.
+// Default: SetBudget writes the first marker.
+func WithEpochRequired() LedgerOption {
+	return ledgerOptionFunc(func(c *ledgerConfig) { c.required = true })
+}
+
 func newLedgerConfig(opts []LedgerOption) (ledgerConfig, error) {
 	c := ledgerConfig{
 		prefix:   DefaultKeyPrefix,
@@ -173,6 +201,7 @@ func newLedgerConfig(opts []LedgerOption) (ledgerConfig, error) {
 		interval: DefaultLeaseInterval,
 		timeout:  DefaultLedgerTimeout,
 		balances: DefaultBalanceRefresh,
+		logger:   slog.Default(),
 	}
 	for _, o := range opts {
 		o.applyLedger(&c)

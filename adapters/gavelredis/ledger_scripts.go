@@ -26,6 +26,8 @@ var (
 	budgetLua string
 	//go:embed lua/lease.lua
 	leaseLua string
+	//go:embed lua/restore.lua
+	restoreLua string
 )
 
 // Reply codes: the first element of every script's reply (prelude.lua).
@@ -45,7 +47,7 @@ const (
 // (EVALSHA) and falls back to its text (EVAL) when Redis does not know it;
 // so does execMulti, which sends many calls in one round trip.
 type scripts struct {
-	reserve, end, balance, budget, lease *script
+	reserve, end, balance, budget, lease, restore *script
 }
 
 // script is one of the scripts, with its text and SHA-1 for execMulti.
@@ -66,6 +68,7 @@ func newScripts() scripts {
 		balance: s(balanceLua),
 		budget:  s(budgetLua),
 		lease:   s(leaseLua),
+		restore: s(restoreLua),
 	}
 }
 

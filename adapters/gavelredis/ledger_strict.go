@@ -92,6 +92,9 @@ func (l *Ledger) admit(account string, amount int64, ttl time.Duration) (*accoun
 		l.stats.refusals.Add(1)
 		return nil, 0, gavel.ErrBudgetExhausted
 	}
+	if l.failClosed(account) {
+		return nil, 0, l.lostError(account)
+	}
 	a, kept := l.lookupKept(account)
 	if l.leased(a, amount) && !kept {
 		a = l.share(a)
@@ -142,7 +145,14 @@ type orphan struct {
 	a          *account
 	id, amount string
 	at         int64 // mono time from which to release it
+	tries      int   // releases that failed
 }
+
+// maxOrphanTries is how many times the orphan worker tries to release an
+// orphan, a ledger timeout apart, before it leaves the hold to its expiry:
+// a release that fails while Redis is away is tried again once it may be
+// back.
+const maxOrphanTries = 10
 
 // maxOrphans bounds the orphans waiting to be released; the holds of the
 // others return at their expiry.
@@ -183,7 +193,21 @@ func (l *Ledger) releaseOrphans() {
 			return
 		case <-t.C:
 		}
-		l.releaseOrphan(l.bg, o)
+		err := l.releaseOrphan(l.bg, o)
+		switch {
+		case err == nil:
+			continue
+		case l.bg.Err() != nil: // Close canceled it: Close releases it
+		case o.tries+1 < maxOrphanTries:
+			o.tries++
+			o.at = l.mono() + int64(l.cfg.timeout)
+		default:
+			continue // the hold returns at its expiry
+		}
+		select {
+		case l.orphans <- o:
+		default: // full: the hold returns at its expiry
+		}
 	}
 }
 
@@ -192,17 +216,20 @@ func (l *Ledger) releaseOrphansNow(ctx context.Context) {
 	for {
 		select {
 		case o := <-l.orphans:
-			l.releaseOrphan(ctx, o)
+			_ = l.releaseOrphan(ctx, o)
 		default:
 			return
 		}
 	}
 }
 
-func (l *Ledger) releaseOrphan(ctx context.Context, o orphan) {
-	_, _, _ = l.call(ctx, LedgerRelease, l.scripts.end, o.a, func(c *accountConfig) []string {
-		return []string{c.version, c.startMs, o.id, o.amount, "", holdTombstoneMs}
+// releaseOrphan releases o, and returns the error of a call that failed
+// (an answer, whatever it is, ends o).
+func (l *Ledger) releaseOrphan(ctx context.Context, o orphan) error {
+	_, _, err := l.call(ctx, LedgerRelease, l.scripts.end, o.a, func(c *accountConfig) []string {
+		return []string{c.version, c.startMs, o.id, o.amount, "", holdTombstoneMs, "1"}
 	})
+	return err
 }
 
 // Commit implements gavel.Ledger. A commit after a daily period turned
@@ -243,7 +270,7 @@ func (l *Ledger) EndHold(ctx context.Context, h gavel.Hold, actual int64, commit
 	}
 	id, amt := strconv.FormatUint(h.ID, 10), strconv.FormatInt(h.Amount, 10)
 	r, code, err := l.call(ctx, op, l.scripts.end, a, func(c *accountConfig) []string {
-		return []string{c.version, c.startMs, id, amt, act, holdTombstoneMs}
+		return []string{c.version, c.startMs, id, amt, act, holdTombstoneMs, "0"}
 	})
 	if err != nil {
 		return false, err
@@ -256,6 +283,14 @@ func (l *Ledger) EndHold(ctx context.Context, h gavel.Hold, actual int64, commit
 			l.stats.releases.Add(1)
 		}
 		return true, nil
+	}
+	if code == replyUnknown && l.epoch.mark.Load() != nil {
+		// A hold of an account Redis no longer knows: deleted, or lost
+		// with Redis's state, which the marker tells.
+		_ = l.checkEpoch(ctx)
+		if l.failClosed(a.name) {
+			return false, fmt.Errorf("%w: account %q", ErrLedgerLost, a.name)
+		}
 	}
 	if err := endError(code, commit); err != errBadReply {
 		return false, err

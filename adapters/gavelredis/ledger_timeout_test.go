@@ -175,7 +175,7 @@ func TestLedgerRoundTrip(t *testing.T) {
 func TestLedgerUnsentNotOrphaned(t *testing.T) {
 	ctx := context.Background()
 	direct := ledgerClient(t)
-	proxy := newLedgerProxy(t, redisAddr())
+	proxy := newTestProxy(t, redisAddr())
 	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{proxy.Addr()}, PipelineMultiplex: -1})
 	require.NoError(t, err)
 	defer c.Close()

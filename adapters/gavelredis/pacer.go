@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -86,6 +87,18 @@ const (
 // anything spent since, and counts once: Redis remembers each flush id it
 // applied for 10 minutes (P:pacer:{A}:flush:ID).
 //
+// # When Redis loses its state
+//
+// A Redis restarted empty or flushed has lost every process's recorded
+// spend. Each Sync reads the pacer's epoch marker first (P:pacer:epoch,
+// written by the first Sync on a Redis without one): when it is gone, or
+// replaced other than by Rearm, the pacer freezes: Allow keeps the last p,
+// Spend keeps adding up locally, Sync sends nothing and returns an error
+// wrapping ErrLedgerLost; counted (PacerStats.Wipes), told to the
+// PacerErrorHooks (PacerEpoch) and logged (WithPacerLogger), once per
+// loss. Restore puts each account's spend back, Rearm writes a new
+// marker; every process then syncs again, its local spend on top.
+//
 // # Keys
 //
 // With the key prefix P (WithKeyPrefix, default DefaultKeyPrefix, "gavel")
@@ -98,6 +111,7 @@ const (
 //	P:pacer:{A}:step            spend since the last step
 //	P:pacer:{A}:lock            the step lock
 //	P:pacer:{A}:flush:<id>      a flush applied, kept 10 minutes so that it is applied once
+//	P:pacer:epoch               the epoch marker (see When Redis loses its state)
 //
 // Spend counters expire a day after their period or flight ends (that of
 // a total budget, a day after its last flush), the state a week after its
@@ -116,6 +130,8 @@ type Pacer struct {
 	errHooks []PacerErrorHook
 	stepHook []PacerStepHook
 	token    string // this process's lock token prefix
+	logger   *slog.Logger
+	epoch    pacerEpoch // pacer_epoch.go
 
 	accounts sync.Map // name -> *pacerAccount
 	mu       sync.Mutex
@@ -178,6 +194,7 @@ type pacerConfig struct {
 	interval time.Duration
 	lockTTL  time.Duration
 	hooks    []PacerHook
+	logger   *slog.Logger
 	errs     []error
 }
 
@@ -298,6 +315,7 @@ func NewPacer(client rueidis.Client, opts ...PacerOption) (*Pacer, error) {
 		clock:    pacerSystemClock{},
 		interval: DefaultSyncInterval,
 		lockTTL:  DefaultLockTTL,
+		logger:   slog.Default(),
 	}
 	for _, o := range opts {
 		o.applyPacer(&cfg)
@@ -312,6 +330,7 @@ func NewPacer(client rueidis.Client, opts ...PacerOption) (*Pacer, error) {
 		interval: cfg.interval,
 		lockTTL:  cfg.lockTTL,
 		token:    newPacerToken(),
+		logger:   cfg.logger,
 	}
 	for _, h := range cfg.hooks {
 		eh, okE := h.(PacerErrorHook)
@@ -452,6 +471,13 @@ func (p *Pacer) Close(ctx context.Context) error {
 	})
 	p.syncMu.Lock()
 	defer p.syncMu.Unlock()
+	if _, lost := p.Lost(); lost {
+		var pending int64
+		for _, a := range p.accountList() {
+			pending += a.pending.Load() + a.unacked.Load()
+		}
+		return fmt.Errorf("gavel: redis pacer: %d micros recorded not flushed: %w", pending, ErrLedgerLost)
+	}
 	return p.flush(ctx, p.accountList())
 }
 
@@ -483,6 +509,10 @@ func (p *Pacer) Sync(ctx context.Context) error {
 	accounts := p.accountList()
 	if len(accounts) == 0 {
 		return nil
+	}
+	// The marker first: on a Redis that lost the spend, nothing is sent.
+	if err := p.syncEpoch(ctx); err != nil {
+		return err
 	}
 	// A part that cannot reach Redis ends the Sync: the next would fail too.
 	err := p.flush(ctx, accounts)
@@ -533,10 +563,11 @@ type PacerStats struct {
 	Steps     int64 // steps this process ran
 	Busy      int64 // due steps left to another process that held the lock or had just stepped
 	Errors    int64 // failures to reach Redis or to read what it holds
+	Wipes     int64 // times the pacer found that Redis lost the recorded spend (see Pacer)
 }
 
 type pacerCounters struct {
-	syncs, flushes, flushed, refreshes, steps, busy, errors atomic.Int64
+	syncs, flushes, flushed, refreshes, steps, busy, errors, wipes atomic.Int64
 }
 
 // Stats returns the pacer's counters.
@@ -555,6 +586,7 @@ func (p *Pacer) Stats() PacerStats {
 		Steps:     s.steps.Load(),
 		Busy:      s.busy.Load(),
 		Errors:    s.errors.Load(),
+		Wipes:     s.wipes.Load(),
 	}
 }
 

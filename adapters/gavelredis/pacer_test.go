@@ -222,7 +222,7 @@ func TestPacerRedisDown(t *testing.T) {
 	rate := p.Rate("acme")
 	require.InDelta(t, 0.8/3, rate, 1e-9)
 
-	proxy.close()
+	proxy.Close()
 	p.Spend(ctx, "acme", 1_000)
 	p.Spend(ctx, "acme", 500)
 	clock.Advance(time.Minute) // a step is due too
@@ -241,9 +241,9 @@ func TestPacerRedisDown(t *testing.T) {
 	assert.Equal(t, int64(1_500), st.Pending, "the spend waits for Redis")
 	assert.Positive(t, st.Errors)
 	assert.Equal(t, int(st.Errors), len(hooks.errs))
-	assert.Contains(t, hooks.ops(), PacerFlush)
+	assert.Contains(t, hooks.ops(), PacerEpoch, "the first part of Sync, which cannot reach Redis")
 
-	proxy.reopen(t)
+	proxy.Reopen(t)
 	// A step whose commit met a connection broken by the outage leaves its
 	// lock to expire (WithLockTTL) before the next can run.
 	require.Eventually(t, func() bool { return p.Sync(ctx) == nil && p.Stats().Steps == 3 },

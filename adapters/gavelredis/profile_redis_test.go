@@ -1,14 +1,11 @@
 package gavelredis
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,115 +69,14 @@ func profileDeleteKeys(t testing.TB, c rueidis.Client, prefix string) {
 	}
 }
 
-// profileProxy forwards TCP connections to a Redis and records what the
-// clients send, so that a test can tell which commands reached the server.
-// It can stop forwarding (a server that hangs) or close (a closed port).
-type profileProxy struct {
-	target string
-	addr   string
-	hang   atomic.Bool
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns []net.Conn
-	sent  bytes.Buffer
-	wg    sync.WaitGroup
-}
-
-func newProfileProxy(t testing.TB, target string) *profileProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &profileProxy{target: target, addr: ln.Addr().String()}
-	p.serve(ln)
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *profileProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	p.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", p.target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			p.wg.Go(func() { p.pipe(s, c, true) })
-			p.wg.Go(func() { p.pipe(c, s, false) })
-		}
-	})
-}
-
-// pipe copies from src to dst until either fails, recording what a client
-// sends; while the proxy hangs, it drops what it reads.
-func (p *profileProxy) pipe(dst, src net.Conn, fromClient bool) {
-	defer func() { _ = dst.Close(); _ = src.Close() }()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !p.hang.Load() {
-			if fromClient {
-				p.mu.Lock()
-				p.sent.Write(buf[:n])
-				p.mu.Unlock()
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// count returns how many times s was sent to the server.
-func (p *profileProxy) count(s string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return bytes.Count(p.sent.Bytes(), []byte(s))
-}
-
-// close closes the listener and every connection: the port is closed.
-func (p *profileProxy) close() {
-	p.mu.Lock()
-	if p.ln != nil {
-		_ = p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
 // profileProxyClient returns a proxy to the test Redis and a client that
 // talks through it. The proxy closes before the client when the test ends,
 // so that the client need not wait for a server that hangs.
-func profileProxyClient(t testing.TB) (*profileProxy, rueidis.Client) {
+func profileProxyClient(t testing.TB) (*testProxy, rueidis.Client) {
 	t.Helper()
-	p := newProfileProxy(t, redisAddr())
-	c := profileNewClient(t, p.addr)
-	t.Cleanup(p.close)
+	p := newTestProxy(t, redisAddr())
+	p.Record()
+	c := profileNewClient(t, p.Addr())
+	t.Cleanup(p.Close)
 	return p, c
-}
-
-// reopen listens again on the proxy's address after close.
-func (p *profileProxy) reopen(t testing.TB) {
-	t.Helper()
-	ln, err := net.Listen("tcp", p.addr)
-	require.NoError(t, err)
-	p.serve(ln)
 }

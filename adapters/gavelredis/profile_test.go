@@ -164,7 +164,7 @@ func TestProfileStoreCacheHit(t *testing.T) {
 	s := newTestProfileStore(t, pc, prefix)
 	first, err := s.Profile(ctx, "hot")
 	require.NoError(t, err)
-	sent := proxy.count(s.Key("hot"))
+	sent := proxy.Count(s.Key("hot"))
 	require.Positive(t, sent, "the first lookup goes to Redis")
 
 	const hits = 100
@@ -173,14 +173,14 @@ func TestProfileStoreCacheHit(t *testing.T) {
 		require.NoError(t, err)
 		require.Same(t, first, p)
 	}
-	assert.Equal(t, sent, proxy.count(s.Key("hot")), "no lookup after the first reached Redis")
+	assert.Equal(t, sent, proxy.Count(s.Key("hot")), "no lookup after the first reached Redis")
 	st := s.Stats()
 	assert.Equal(t, int64(hits+1), st.Lookups)
 	assert.Equal(t, int64(hits), st.CacheHits)
 	assert.Equal(t, int64(1), st.Decodes)
 
 	// Served from memory even while the server does not answer.
-	proxy.hang.Store(true)
+	proxy.Blackhole()
 	hctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	p, err := s.Profile(hctx, "hot")
@@ -233,10 +233,10 @@ func TestProfileStoreUnreachable(t *testing.T) {
 
 	tests := []struct {
 		name string
-		fail func(*profileProxy)
+		fail func(*testProxy)
 	}{
-		{"closed port", (*profileProxy).close},
-		{"server hangs", func(p *profileProxy) { p.hang.Store(true) }},
+		{"closed port", (*testProxy).Close},
+		{"server hangs", func(p *testProxy) { p.Blackhole() }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,14 +280,14 @@ func TestProfileStoreAuction(t *testing.T) {
 
 	tests := []struct {
 		name string
-		fail func(*profileProxy)
+		fail func(*testProxy)
 		up   bool
 	}{
-		{"up", func(*profileProxy) {}, true},
+		{"up", func(*testProxy) {}, true},
 		// The client may retry the dial until the lookup's deadline: the
 		// outcome is an error or a timeout.
-		{"closed port", (*profileProxy).close, false},
-		{"server hangs", func(p *profileProxy) { p.hang.Store(true) }, false},
+		{"closed port", (*testProxy).Close, false},
+		{"server hangs", func(p *testProxy) { p.Blackhole() }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,9 @@
 -- end.lua: Ledger.Commit and Ledger.Release of a strict-mode hold.
 -- ARGV: version, period start (ms), hold id, hold amount, amount to bill
--- ('' to release), how long at least a tombstone lives (ms).
+-- ('' to release), how long at least a tombstone lives (ms), and '1' for
+-- the release of an orphan (a reservation whose reply was lost), which
+-- leaves a tombstone also when the hold is not there (yet): a reservation
+-- that arrives after it, late in the network, is then not made.
 -- Reply: {OK, balance...} (see with_balance) | {COMMITTED} | {RELEASED} |
 -- {NOT_FOUND} | {EXCEEDS} | {UNKNOWN} | {STALE, ...}.
 --
@@ -30,6 +33,9 @@ if ended then
 end
 local held = redis.call('HGET', K_HOLDS, id)
 if not held then
+  if ARGV[7] == '1' then
+    redis.call('SET', tomb, 'r:' .. ARGV[4], 'PX', tonumber(ARGV[6]))
+  end
   return {NOT_FOUND}
 end
 local expiry = redis.call('ZSCORE', K_HOLD_EXP, id)

@@ -22,15 +22,15 @@ end
 
 -- budget returns the account's budget per period, or nil and the reply to
 -- send: UNKNOWN for an account without a budget, STALE with the budget's
--- version and period when the caller computed its period start from
--- another version.
+-- version, period and epoch marker when the caller computed its period
+-- start from another version.
 local function budget(version)
-  local c = redis.call('HMGET', K_BUDGET, 'amount', 'version', 'period', 'tz', 'reset')
+  local c = redis.call('HMGET', K_BUDGET, 'amount', 'version', 'period', 'tz', 'reset', 'epoch')
   if not c[1] then
     return nil, {UNKNOWN}
   end
   if (c[2] or '') ~= version then
-    return nil, {STALE, c[2], c[3], c[4], c[5]}
+    return nil, {STALE, c[2], c[3], c[4], c[5], c[6]}
   end
   return tonumber(c[1])
 end

@@ -5,8 +5,10 @@
 -- hold id (chosen by the ledger, so that it can release a hold whose reply
 -- it lost).
 -- Reply: {OK, now ms, the code of each hold: OK, EXHAUSTED, or TAKEN when
--- a live hold has its id..., balance... (see with_balance)} | {UNKNOWN} |
--- {STALE, ...}. A hold reserved expires at now + its ttl.
+-- a live hold, or the tombstone of an ended one, has its id..., balance...
+-- (see with_balance)} | {UNKNOWN} | {STALE, ...}. A hold reserved expires
+-- at now + its ttl. The tombstone check refuses a reservation that arrives
+-- after its orphan's release (see end.lua).
 local amount, reply = budget(ARGV[1])
 if not amount then
   return reply
@@ -21,7 +23,7 @@ for i = 3, #ARGV, 3 do
   local code = EXHAUSTED
   if a <= left then
     code = TAKEN
-    if redis.call('HSETNX', K_HOLDS, ARGV[i + 2], ARGV[i]) == 1 then
+    if redis.call('EXISTS', K_HOLDS .. ':ended:' .. ARGV[i + 2]) == 0 and redis.call('HSETNX', K_HOLDS, ARGV[i + 2], ARGV[i]) == 1 then
       redis.call('ZADD', K_HOLD_EXP, now + tonumber(ARGV[i + 1]), ARGV[i + 2])
       left, held, code = left - a, held + a, OK
     end
