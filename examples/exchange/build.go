@@ -144,6 +144,14 @@ func (x *exchange) watch() error {
 	if err := x.watchAccounts(accounts(x.conf)); err != nil {
 		return err
 	}
+	if x.house != nil {
+		if err := x.metrics.WatchModel("house_ctr", x.house.pred.ctrMon); err != nil {
+			return err
+		}
+		if err := x.metrics.WatchModel("house_cvr", x.house.pred.cvrMon); err != nil {
+			return err
+		}
+	}
 	if x.events.stats != nil {
 		return x.metrics.WatchSink(x.events.stats)
 	}

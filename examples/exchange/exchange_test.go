@@ -214,6 +214,7 @@ func TestMetrics(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, "gavel_auctions_total")
 	assert.Contains(t, body, `gavel_bidder_auctions_total{bidder="swift"`)
+	assert.Contains(t, body, `gavel_model_observations{model="house_ctr"}`, "the house models are watched")
 }
 
 func TestInvalidRequests(t *testing.T) {

@@ -131,7 +131,7 @@ func (x *exchange) newHouse(key gavelhttp.Key, asap bool, hooks ...any) (*house,
 	if sink == nil {
 		sink = gavel.EventSinkFunc(func(_ context.Context, _ []gavel.Event) error { return nil })
 	}
-	if h.pred, err = newHousePredictor(houseCampaigns()); err != nil {
+	if h.pred, err = newHousePredictor(houseCampaigns(), x.dashboard); err != nil {
 		return nil, err
 	}
 	if h.tracker, err = campaign.NewTracker(x.base+pathTrack, []gavelhttp.Key{key}, sink,

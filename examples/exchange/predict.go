@@ -28,8 +28,10 @@ type housePredictor struct {
 }
 
 // newHousePredictor makes the models, warm-started on the campaigns'
-// fallback rates, and the Predictor and Learner around them.
-func newHousePredictor(cs []*campaign.Campaign) (*housePredictor, error) {
+// fallback rates, and the Predictor and Learner around them. The
+// Monitors tell monitorHooks (predict.StatsHook, predict.DriftHook: the
+// dashboard's model panel) what they see.
+func newHousePredictor(cs []*campaign.Campaign, monitorHooks ...any) (*housePredictor, error) {
 	x, err := predict.NewExtractor(predict.WithBits(predictBits))
 	if err != nil {
 		return nil, err
@@ -46,10 +48,10 @@ func newHousePredictor(cs []*campaign.Campaign) (*housePredictor, error) {
 	}
 	warmStart(x, ctr, cvr, cs)
 	hp := &housePredictor{}
-	if hp.ctrMon, err = predict.NewMonitor("ctr"); err != nil {
+	if hp.ctrMon, err = predict.NewMonitor("ctr", predict.WithMonitorHooks(monitorHooks...)); err != nil {
 		return nil, err
 	}
-	if hp.cvrMon, err = predict.NewMonitor("cvr"); err != nil {
+	if hp.cvrMon, err = predict.NewMonitor("cvr", predict.WithMonitorHooks(monitorHooks...)); err != nil {
 		return nil, err
 	}
 	if hp.learner, err = predict.NewLearner(ctr, cvr, predict.WithMonitors(hp.ctrMon, hp.cvrMon)); err != nil {
