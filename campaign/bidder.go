@@ -38,23 +38,24 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	campaigns     []*Campaign
-	clock         gavel.Clock
-	predictor     Predictor
-	observers     []BidObserver
-	pacer         gavel.Pacer
-	balances      gavel.BalanceCache
-	budgets       []gavel.Budget
-	accounts      map[string]bool // the budgets' accounts; nil: any account
-	userKey       func(*openrtb2.BidRequest) string
-	currency      string
-	freq          FrequencyStore
-	clickURL      func(ClickInfo) string
-	recordTimeout time.Duration
-	nurl          string
-	burl          string
-	lurl          string
-	errs          []error
+	campaigns      []*Campaign
+	clock          gavel.Clock
+	predictor      Predictor
+	observers      []BidObserver
+	predictorHooks []PredictorErrorHook
+	pacer          gavel.Pacer
+	balances       gavel.BalanceCache
+	budgets        []gavel.Budget
+	accounts       map[string]bool // the budgets' accounts; nil: any account
+	userKey        func(*openrtb2.BidRequest) string
+	currency       string
+	freq           FrequencyStore
+	clickURL       func(ClickInfo) string
+	recordTimeout  time.Duration
+	nurl           string
+	burl           string
+	lurl           string
+	errs           []error
 }
 
 func (c *config) fail(format string, args ...any) {

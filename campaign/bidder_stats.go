@@ -12,8 +12,10 @@ type Stats struct {
 	// FrequencySkips counts campaigns that skipped an imp because the
 	// FrequencyStore failed or did not answer in time (fail closed).
 	FrequencySkips int64
-	// PredictorErrors counts failed predictions (see Goal.OnPredictorError).
-	PredictorErrors int64
+	// PredictorErrors counts failed predictions (see Goal.OnPredictorError
+	// and PredictorErrorHook), of which PredictorTimeouts ended with the
+	// bidder's ctx (the Predictor ran out of time).
+	PredictorErrors, PredictorTimeouts int64
 	// RecordErrors counts impressions Billed could not count.
 	RecordErrors int64
 }
@@ -22,6 +24,7 @@ type counters struct {
 	requests, bids                       atomic.Int64
 	paced, unaffordable, frequencyCapped atomic.Int64
 	frequencySkips, predictorErrors      atomic.Int64
+	predictorTimeouts                    atomic.Int64
 	recordErrors                         atomic.Int64
 }
 
@@ -31,6 +34,7 @@ func (b *Bidder) Stats() Stats {
 	return Stats{
 		Requests: c.requests.Load(), Bids: c.bids.Load(),
 		Paced: c.paced.Load(), Unaffordable: c.unaffordable.Load(), FrequencyCapped: c.frequencyCapped.Load(),
-		FrequencySkips: c.frequencySkips.Load(), PredictorErrors: c.predictorErrors.Load(), RecordErrors: c.recordErrors.Load(),
+		FrequencySkips: c.frequencySkips.Load(), PredictorErrors: c.predictorErrors.Load(),
+		PredictorTimeouts: c.predictorTimeouts.Load(), RecordErrors: c.recordErrors.Load(),
 	}
 }

@@ -17,7 +17,7 @@ func (b *Bidder) bidMicros(ctx context.Context, req *openrtb2.BidRequest, imp *o
 	}
 	p, err := b.cfg.predictor.Predict(ctx, req, imp, c, cr)
 	if err != nil || !validRate(p.CTR) || !validRate(p.CVR) {
-		b.stats.predictorErrors.Add(1)
+		b.predictorFailed(ctx, c, p, err)
 		if g.OnPredictorError != FallbackOnError {
 			return 0, p
 		}

@@ -16,9 +16,11 @@ type Prediction struct {
 // impression. The Bidder calls it from many goroutines at once, for each
 // candidate campaign and creative of an imp, under the bidder's deadline
 // (ctx); it must not modify or keep the request, the imp, the campaign or
-// the creative. An error, or a rate outside [0, 1], is a failure: the
-// campaign skips the imp or falls back to its fixed rates, as its
-// Goal.OnPredictorError says. GoalCPM campaigns never call it.
+// the creative. An error (ctx's, when it runs out of time), or a rate
+// outside [0, 1], is a failure, counted (Stats.PredictorErrors,
+// PredictorTimeouts) and told to the PredictorErrorHooks: the campaign
+// skips the imp or falls back to its fixed rates, as its
+// Goal.OnPredictorError says; the auction goes on. GoalCPM campaigns never call it.
 type Predictor interface {
 	Predict(ctx context.Context, req *openrtb2.BidRequest, imp *openrtb2.Imp, c *Campaign, cr *Creative) (Prediction, error)
 }
