@@ -95,12 +95,14 @@ func (o *burstOutcome) add(res *gavel.Result) {
 // The 99% is a measurement, taken alone on the machine
 // (GAVEL_MEASURE=1 go test -race -count=10 -run TestLedgerDeadline): in
 // the full suite, which runs other packages' tests beside it on the same
-// two cores, the test guards the mechanism with 80%, so that a busy
+// two cores, the test guards the mechanism with 50%, so that a busy
 // machine does not fail it (full -race runs under load saw 97.5% and
-// 93.8%); a clearing time that does not follow the ledger reserves far
+// 93.8%, and at a load average of 10-20, with the round trips slowed by
+// the machine, the no-time gate of issue 13 held back 30-45%: 56.2%
+// reserved); a clearing time that does not follow the ledger reserves far
 // fewer (the trial that filed issue 8 saw 15 of 200 with 1ms).
 func TestLedgerDeadline(t *testing.T) {
-	want := int64(80)
+	want := int64(50)
 	if os.Getenv("GAVEL_MEASURE") == "1" {
 		want = 99
 	}
