@@ -177,8 +177,8 @@ func perBidderResponse(tb testing.TB, i int) []byte {
 			AdM:     `<a href="https://click.example/` + name + `"><img src="https://cdn.example/300x250.png" width="300" height="250"></a>`,
 			ADomain: []string{"advertiser" + strconv.Itoa(i) + ".example"},
 			CrID:    "cr-" + name, Cat: []string{"IAB12"},
-			NURL:    "https://win.example/" + name + "?p=${AUCTION_PRICE}",
-			W:       300, H: 250, MType: openrtb2.MarkupBanner,
+			NURL: "https://win.example/" + name + "?p=${AUCTION_PRICE}",
+			W:    300, H: 250, MType: openrtb2.MarkupBanner,
 		}}}},
 	}
 	body, err := json.Marshal(resp)
