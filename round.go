@@ -88,7 +88,7 @@ func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Ti
 	}
 	// 4. Call the eligible bidders and wait for them until the fan-out
 	// ends (fanout.go).
-	r.fanOut(ctx, req, res)
+	r.fanOut(ctx, req, res, r.launchTime(start))
 	if canceled(ctx) {
 		return nil, ctx.Err()
 	}
@@ -101,6 +101,16 @@ func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Ti
 	// 7. Say why nothing won, tell the hooks and the sink (emit.go).
 	r.finish(ctx, res, start)
 	return res, nil
+}
+
+// launchTime is the time the fan-out starts at, from which the bidders'
+// deadlines and tmax are counted: Run's start when nothing that may take
+// time ran since (a hook, the profile lookup), sparing a clock read.
+func (r *round) launchTime(start time.Time) time.Time {
+	if len(r.a.hooks.start) == 0 && r.a.cfg.profiles == nil {
+		return start
+	}
+	return time.Now()
 }
 
 // finish completes res and reports it: the no-bid reason when nothing won,
