@@ -16,7 +16,6 @@ type call struct {
 	r        *round
 	slot     *bidderSlot
 	ctx      context.Context
-	cancel   context.CancelFunc
 	req      *openrtb2.BidRequest
 	start    time.Time
 	deadline time.Time
@@ -55,6 +54,33 @@ func (r *round) fanOut(ctx context.Context, req *openrtb2.BidRequest, res *Resul
 	defer cancel()
 	rctx := &roundCtx{Context: actx, r: r}
 	r.wait(rctx.Done(), r.launch(rctx, req, r.fanout, res, now))
+	for i := range r.bidderCtxs {
+		r.bidderCtxs[i].cancel()
+	}
+	clear(r.bidderCtxs)
+	r.bidderCtxs = r.bidderCtxs[:0]
+}
+
+// deadlineCtx is the context of the bidders whose own deadline ends before
+// the fan-out: one per distinct deadline, shared like the request copy.
+type deadlineCtx struct {
+	deadline time.Time
+	ctx      context.Context
+	cancel   context.CancelFunc
+}
+
+// contextUntil returns the context of the bidders that have until d,
+// making it under ctx on first use. Bidders launched together share their
+// "now", so all those with the same timeout share one context.
+func (r *round) contextUntil(ctx context.Context, d time.Time) context.Context {
+	for i := range r.bidderCtxs {
+		if r.bidderCtxs[i].deadline.Equal(d) {
+			return r.bidderCtxs[i].ctx
+		}
+	}
+	dctx, cancel := context.WithDeadline(ctx, d)
+	r.bidderCtxs = append(r.bidderCtxs, deadlineCtx{deadline: d, ctx: dctx, cancel: cancel})
+	return dctx
 }
 
 // launch starts the calls of every eligible bidder under ctx and returns
@@ -111,7 +137,7 @@ func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time
 		br.TMax = tmaxMillis(d, now)
 		c.req = r.requestFor(req, br.TMax)
 		if d.Before(fanout) {
-			c.ctx, c.cancel = context.WithDeadline(ctx, d)
+			c.ctx = r.contextUntil(ctx, d)
 		}
 		r.refs.Add(1)
 		r.pending.Add(1)
@@ -148,9 +174,6 @@ func (c *call) run() {
 			c.resp, c.err = nil, &PanicError{Bidder: c.slot.name, Value: p, Stack: debug.Stack()}
 		}
 		c.end = c.start.Add(time.Since(c.start)) // the monotonic clock alone, see launch
-		if c.cancel != nil {
-			c.cancel()
-		}
 		r := c.r
 		c.finished.Store(true)
 		if r.pending.Add(-1) == 0 {

@@ -37,6 +37,8 @@ type round struct {
 	nreqs  int
 	bodies []sharedBody // bodies[i] is the JSON of reqs[i], built on demand
 
+	bidderCtxs []deadlineCtx // the bidders' own contexts, by deadline; read and written by Run's goroutine
+
 	fanout  time.Time     // when the fan-out ends
 	idHash  uint64        // xxhash of the request id, for throttling, pacing and ties
 	profile profileLookup // the profile lookup and the merged user
