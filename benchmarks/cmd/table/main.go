@@ -13,7 +13,10 @@
 //   - adapters: the Redis ledger and profile store, and the Kafka sink;
 //   - server: the auction handler against a bare decode-and-reply handler
 //     and the auction alone, and the whole exchange over loopback (req/s
-//     and CPU per request) against the same bare server.
+//     and CPU per request) against the same bare server;
+//   - perbidder: Prebid Server's workload (one secure banner imp, N HTTP
+//     bidders answering from memory) on every path of BenchmarkPerBidder,
+//     and what each added bidder costs against Prebid Server's exchange.
 //
 // Run it from the benchmarks directory:
 //
@@ -53,6 +56,11 @@ const (
 	targetCase   = "bidders=8/imps=3"
 	targetAllocs = 30
 	targetRatio  = 6.0
+
+	// Run against FloorGoroutines in cpu-ns/op (issue 12), with no more
+	// allocations than before it.
+	targetGoroutinesRatio = 1.5
+	targetLeanAllocs      = 10
 )
 
 // The packages whose benchmarks the sections run: this module's, and the
@@ -82,11 +90,13 @@ var sections = []section{
 		map[string]string{modulePkg: "^Benchmark(RedisLedger|RedisProfile|KafkaSink)$"}, writeAdapters},
 	{"server", "Serving: the auction handler and the exchange over loopback",
 		map[string]string{modulePkg: "^Benchmark(AuctionHandler|AuctionHandlerShed|Server)$"}, writeServer},
+	{"perbidder", "Per added HTTP bidder: gavel against Prebid Server",
+		map[string]string{modulePkg: "^BenchmarkPerBidder$"}, writePerBidder},
 }
 
 func main() {
 	count := flag.Int("count", 6, "how many times to run each benchmark")
-	names := flag.String("sections", "core,http,stateful,adapters,server", "comma-separated sections to run: core, http, stateful, adapters, server")
+	names := flag.String("sections", "core,http,stateful,adapters,server,perbidder", "comma-separated sections to run: core, http, stateful, adapters, server, perbidder")
 	benchtime := flag.String("benchtime", "1s", "go test -benchtime")
 	raw := flag.String("raw", "bench.txt", "file for the raw go test output")
 	flag.Parse()
@@ -389,6 +399,10 @@ func target(w io.Writer, s stats) {
 	if goFloor["sec/op"].center > 0 {
 		fmt.Fprintf(w, "FloorGoroutines / Floor: %s in ns/op, %s in cpu-ns/op, the least any engine that calls each bidder on its own goroutine can reach.\n",
 			ratio(goFloor["sec/op"], floor["sec/op"]), ratio(goFloor["cpu-sec/op"], floor["cpu-sec/op"]))
+	}
+	if c, g := run["cpu-sec/op"].center, goFloor["cpu-sec/op"].center; c > 0 && g > 0 {
+		fmt.Fprintf(w, "Run / FloorGoroutines: %.2fx in cpu-ns/op (at most %.1fx: %s), allocs/op %.0f (at most %d: %s).\n",
+			c/g, targetGoroutinesRatio, verdict(c/g <= targetGoroutinesRatio), allocs, targetLeanAllocs, verdict(allocs <= targetLeanAllocs))
 	}
 }
 
