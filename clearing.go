@@ -32,7 +32,7 @@ import (
 
 // clear ranks and clears every imp.
 func (r *round) clear(ctx context.Context, req *openrtb2.BidRequest, res *Result) {
-	res.Imps = make([]ImpResult, len(req.Imp))
+	res.Imps = resultImps(res.Imps, len(req.Imp))
 	// r.ties[i], the tie key of res.Bids[i], was set by collect.
 	r.preparePods(req, res)
 	r.rank = r.rank[:0]

@@ -29,7 +29,7 @@ func (r *round) collect(ctx context.Context, req *openrtb2.BidRequest, res *Resu
 		}
 	}
 	if total > 0 {
-		res.Bids = make([]BidOutcome, 0, total)
+		res.Bids = resultBids(res.Bids, total)
 	}
 	r.ties = slices.Grow(r.ties[:0], total)
 	for i := range r.calls {
