@@ -81,7 +81,7 @@ type section struct {
 
 var sections = []section{
 	{"core", "Engine: Run against the floors",
-		map[string]string{modulePkg: "^Benchmark(Run|RunParallel|Floor|FloorGoroutines)$"}, writeCore},
+		map[string]string{modulePkg: "^Benchmark(Run|RunInto|RunParallel|Floor|FloorGoroutines)$"}, writeCore},
 	{"http", "HTTP bidders",
 		map[string]string{modulePkg: "^BenchmarkRunHTTP$"}, writeHTTP},
 	{"stateful", "State: ledger, pacer, profiles and events",
@@ -343,7 +343,7 @@ func parseCSV(r io.Reader) (stats, error) {
 func writeCore(w io.Writer, s stats) {
 	fmt.Fprintln(w, "| benchmark | ns/op | cpu-ns/op | B/op | allocs/op | Floor ns/op, cpu | Run / Floor, cpu | FloorGoroutines ns/op, cpu | Run / FloorGoroutines, cpu |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-	for _, bench := range []string{"Run", "RunParallel"} {
+	for _, bench := range []string{"Run", "RunInto", "RunParallel"} {
 		for _, c := range casesOf(s, bench) {
 			run := s[bench+"/"+c]
 			fmt.Fprintf(w, "| %s/%s | %s | %s | %s | %s |", bench, c,
@@ -400,9 +400,13 @@ func target(w io.Writer, s stats) {
 		fmt.Fprintf(w, "FloorGoroutines / Floor: %s in ns/op, %s in cpu-ns/op, the least any engine that calls each bidder on its own goroutine can reach.\n",
 			ratio(goFloor["sec/op"], floor["sec/op"]), ratio(goFloor["cpu-sec/op"], floor["cpu-sec/op"]))
 	}
-	if c, g := run["cpu-sec/op"].center, goFloor["cpu-sec/op"].center; c > 0 && g > 0 {
-		fmt.Fprintf(w, "Run / FloorGoroutines: %.2fx in cpu-ns/op (at most %.1fx: %s), allocs/op %.0f (at most %d: %s).\n",
-			c/g, targetGoroutinesRatio, verdict(c/g <= targetGoroutinesRatio), allocs, targetLeanAllocs, verdict(allocs <= targetLeanAllocs))
+	for _, bench := range []string{"Run", "RunInto"} {
+		st := s[bench+"/"+targetCase]
+		if c, g := st["cpu-sec/op"].center, goFloor["cpu-sec/op"].center; c > 0 && g > 0 {
+			a := st["allocs/op"].center
+			fmt.Fprintf(w, "%s / FloorGoroutines: %.2fx in cpu-ns/op (at most %.1fx: %s), allocs/op %.0f (at most %d: %s).\n",
+				bench, c/g, targetGoroutinesRatio, verdict(c/g <= targetGoroutinesRatio), a, targetLeanAllocs, verdict(a <= targetLeanAllocs))
+		}
 	}
 }
 
