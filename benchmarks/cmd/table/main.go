@@ -22,6 +22,7 @@
 //
 //	go run ./cmd/table -count 6
 //	go run ./cmd/table -count 6 -sections http,stateful
+//	go run ./cmd/table -sections perbidder -from old.txt   # the tables of an earlier raw output
 //
 // It runs every benchmark once per round, -count rounds, so that the samples
 // of Run and of the floors are spread over the same stretch of time. It
@@ -99,9 +100,13 @@ func main() {
 	names := flag.String("sections", "core,http,stateful,adapters,server,perbidder", "comma-separated sections to run: core, http, stateful, adapters, server, perbidder")
 	benchtime := flag.String("benchtime", "1s", "go test -benchtime")
 	raw := flag.String("raw", "bench.txt", "file for the raw go test output")
+	from := flag.String("from", "", "print the tables of this raw go test output (an earlier -raw) instead of running the benchmarks")
 	flag.Parse()
 	selected, err := selectSections(*names)
 	if err == nil {
+		if *from != "" {
+			*count, *raw = 0, *from
+		}
 		err = run(*count, selected, *benchtime, *raw, os.Stdout, os.Stderr)
 	}
 	if err != nil {
@@ -156,11 +161,15 @@ func benchByPackage(secs []section) map[string]string {
 	return out
 }
 
+// run runs the benchmarks of secs count rounds into raw, or, with a count
+// of 0, reads raw as it is, then prints the tables.
 func run(count int, secs []section, benchtime, raw string, stdout, stderr io.Writer) error {
 	loadBefore := loadAverage()
 	start := time.Now()
-	if err := runRounds(count, benchByPackage(secs), benchtime, raw, stderr); err != nil {
-		return err
+	if count > 0 {
+		if err := runRounds(count, benchByPackage(secs), benchtime, raw, stderr); err != nil {
+			return err
+		}
 	}
 	elapsed := time.Since(start).Round(time.Second)
 
@@ -183,9 +192,14 @@ func run(count int, secs []section, benchtime, raw string, stdout, stderr io.Wri
 	for i, s := range secs {
 		names[i] = s.name
 	}
-	fmt.Fprintf(stdout, "%s %s/%s, %d CPUs, load average %s before and %s after, %v in all; go run ./cmd/table -count %d -benchtime %s -sections %s\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadBefore, loadAverage(), elapsed,
-		count, benchtime, strings.Join(names, ","))
+	if count == 0 {
+		fmt.Fprintf(stdout, "%s %s/%s, %d CPUs; the tables of %s: go run ./cmd/table -from %s -sections %s\n",
+			runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), raw, raw, strings.Join(names, ","))
+	} else {
+		fmt.Fprintf(stdout, "%s %s/%s, %d CPUs, load average %s before and %s after, %v in all; go run ./cmd/table -count %d -benchtime %s -sections %s\n",
+			runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadBefore, loadAverage(), elapsed,
+			count, benchtime, strings.Join(names, ","))
+	}
 	for _, s := range secs {
 		fmt.Fprintf(stdout, "\n### %s\n\n", s.title)
 		s.write(stdout, stats)
