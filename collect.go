@@ -19,7 +19,7 @@ const lossPending openrtb3.LossReason = -1
 // each valid bid with lossPending and each invalid one with its loss reason.
 func (r *round) collect(ctx context.Context, req *openrtb2.BidRequest, res *Result) {
 	a := r.a
-	now := a.cfg.clock.Now()
+	now := r.clockNow(res.Start)
 	total := 0
 	for i := range r.calls {
 		if c := &r.calls[i]; c.received && c.err == nil && c.resp != nil {

@@ -91,7 +91,7 @@ func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time
 	auctionHash := mix64(r.idHash)
 	var clockNow time.Time // for health, read only when throttling is on
 	if a.cfg.throttle != nil {
-		clockNow = a.cfg.clock.Now()
+		clockNow = r.clockNow(now)
 	}
 	// The checks below that may block, the Pacer's and the balance cache's,
 	// move t on; the others take no time worth a clock read (a go
