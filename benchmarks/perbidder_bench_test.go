@@ -46,12 +46,15 @@ type perBidderPath struct {
 	newBidder func(tb testing.TB, i int, calls *httpCalls) gavel.Bidder
 }
 
-var perBidderPaths = []perBidderPath{{"nethttp+std", newNetHTTPBidder}}
+var perBidderPaths []perBidderPath
 
 // addPerBidderPath adds a path to BenchmarkPerBidder; call it from init.
+// The paths run in the order they were added: files in name order.
 func addPerBidderPath(name string, newBidder func(tb testing.TB, i int, calls *httpCalls) gavel.Bidder) {
 	perBidderPaths = append(perBidderPaths, perBidderPath{name, newBidder})
 }
+
+func init() { addPerBidderPath("nethttp+std", newNetHTTPBidder) }
 
 // BenchmarkPerBidder measures Run on the per-bidder workload for every
 // path and every count of perBidderCounts.
