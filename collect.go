@@ -124,7 +124,13 @@ func (r *round) addBids(req *openrtb2.BidRequest, res *Result, s *bidderSlot, re
 		for k := range sb.Bid {
 			// res.Bids has room for every bid (collect): the outcome is
 			// written where it stays, field by field, on zeroed memory.
-			res.Bids = res.Bids[:len(res.Bids)+1]
+			// (Only a bidder that changes a response it returned could
+			// make it grow.)
+			if len(res.Bids) < cap(res.Bids) {
+				res.Bids = res.Bids[:len(res.Bids)+1]
+			} else {
+				res.Bids = append(res.Bids, BidOutcome{})
+			}
 			b := &res.Bids[len(res.Bids)-1]
 			b.Bidder, b.Seat, b.Bid, b.Imp, b.BidCurrency = s.name, seat, &sb.Bid[k], -1, cur
 			b.ResponseBidID, b.MinToWinMicros, b.Loss = resp.BidID, -1, seatLoss
