@@ -32,12 +32,8 @@ import (
 
 // clear ranks and clears every imp.
 func (r *round) clear(ctx context.Context, req *openrtb2.BidRequest, res *Result) {
-	res.Imps = make([]ImpResult, len(req.Imp))
-	auctionHash := r.idHash
-	r.ties = slices.Grow(r.ties[:0], len(res.Bids))[:len(res.Bids)]
-	for i := range res.Bids {
-		r.ties[i] = mix64(auctionHash ^ hashString(res.Bids[i].Seat))
-	}
+	res.Imps = resultImps(res.Imps, len(req.Imp))
+	// r.ties[i], the tie key of res.Bids[i], was set by collect.
 	r.preparePods(req, res)
 	r.rank = r.rank[:0]
 	for i := range req.Imp {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/prebid/openrtb/v20/adcom1"
@@ -18,7 +19,7 @@ const lossPending openrtb3.LossReason = -1
 // each valid bid with lossPending and each invalid one with its loss reason.
 func (r *round) collect(ctx context.Context, req *openrtb2.BidRequest, res *Result) {
 	a := r.a
-	now := a.cfg.clock.Now()
+	now := r.clockNow(res.Start)
 	total := 0
 	for i := range r.calls {
 		if c := &r.calls[i]; c.received && c.err == nil && c.resp != nil {
@@ -28,8 +29,9 @@ func (r *round) collect(ctx context.Context, req *openrtb2.BidRequest, res *Resu
 		}
 	}
 	if total > 0 {
-		res.Bids = make([]BidOutcome, 0, total)
+		res.Bids = resultBids(res.Bids, total)
 	}
+	r.ties = slices.Grow(r.ties[:0], total)
 	for i := range r.calls {
 		c, br := &r.calls[i], &res.Bidders[i]
 		if br.Status != 0 { // not called
@@ -112,12 +114,27 @@ func (r *round) addBids(req *openrtb2.BidRequest, res *Result, s *bidderSlot, re
 			seatLoss = LossSeatNotAllowed
 			r.a.stats.seatRefusals.Add(int64(len(sb.Bid)))
 		}
+		// The tie key of the seat's bids (clearing.go): the bidder's own
+		// seat has its hash already.
+		seatHash := s.hash
+		if seat != s.name {
+			seatHash = hashString(seat)
+		}
+		tie := mix64(r.idHash ^ seatHash)
 		for k := range sb.Bid {
-			res.Bids = append(res.Bids, BidOutcome{
-				Bidder: s.name, Seat: seat, Bid: &sb.Bid[k], Imp: -1, BidCurrency: cur,
-				ResponseBidID: resp.BidID, MinToWinMicros: -1, Loss: seatLoss,
-			})
+			// res.Bids has room for every bid (collect): the outcome is
+			// written where it stays, field by field, on zeroed memory.
+			// (Only a bidder that changes a response it returned could
+			// make it grow.)
+			if len(res.Bids) < cap(res.Bids) {
+				res.Bids = res.Bids[:len(res.Bids)+1]
+			} else {
+				res.Bids = append(res.Bids, BidOutcome{})
+			}
 			b := &res.Bids[len(res.Bids)-1]
+			b.Bidder, b.Seat, b.Bid, b.Imp, b.BidCurrency = s.name, seat, &sb.Bid[k], -1, cur
+			b.ResponseBidID, b.MinToWinMicros, b.Loss = resp.BidID, -1, seatLoss
+			r.ties = append(r.ties, tie)
 			if seatLoss == lossPending {
 				b.Loss = r.checkBid(req, res, b, cur, first)
 			}

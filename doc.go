@@ -64,6 +64,9 @@
 // price and macros filled in, that share their slices (adomain, cat, ext,
 // ...) with the bidders' bids: do not modify those. To bill an impression
 // later, keep the winner's [Result.Billing], a plain value.
+// [Auction.RunInto] runs an auction into a Result you hand it, reusing the
+// memory of its slices: what that Result held before is gone, so use it
+// only once nothing reads the previous auction's Result any more.
 //
 // # Money
 //

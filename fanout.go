@@ -16,7 +16,6 @@ type call struct {
 	r        *round
 	slot     *bidderSlot
 	ctx      context.Context
-	cancel   context.CancelFunc
 	req      *openrtb2.BidRequest
 	start    time.Time
 	deadline time.Time
@@ -49,21 +48,56 @@ func (c *roundCtx) Value(key any) any {
 
 // fanOut calls every eligible bidder under the fan-out deadline and waits
 // until all have answered or the fan-out ends.
-func (r *round) fanOut(ctx context.Context, req *openrtb2.BidRequest, res *Result) {
+// The bidders' deadlines and tmax count from now, when the fan-out starts.
+func (r *round) fanOut(ctx context.Context, req *openrtb2.BidRequest, res *Result, now time.Time) {
 	actx, cancel := context.WithDeadline(ctx, r.fanout)
 	defer cancel()
 	rctx := &roundCtx{Context: actx, r: r}
-	r.wait(rctx.Done(), r.launch(rctx, req, r.fanout, res))
+	r.wait(rctx.Done(), r.launch(rctx, req, r.fanout, res, now))
+	for i := range r.bidderCtxs {
+		r.bidderCtxs[i].cancel()
+	}
+	clear(r.bidderCtxs)
+	r.bidderCtxs = r.bidderCtxs[:0]
+}
+
+// deadlineCtx is the context of the bidders whose own deadline ends before
+// the fan-out: one per distinct deadline, shared like the request copy.
+type deadlineCtx struct {
+	deadline time.Time
+	ctx      context.Context
+	cancel   context.CancelFunc
+}
+
+// contextUntil returns the context of the bidders that have until d,
+// making it under ctx on first use. Bidders launched together share their
+// "now", so all those with the same timeout share one context.
+func (r *round) contextUntil(ctx context.Context, d time.Time) context.Context {
+	for i := range r.bidderCtxs {
+		if r.bidderCtxs[i].deadline.Equal(d) {
+			return r.bidderCtxs[i].ctx
+		}
+	}
+	dctx, cancel := context.WithDeadline(ctx, d)
+	r.bidderCtxs = append(r.bidderCtxs, deadlineCtx{deadline: d, ctx: dctx, cancel: cancel})
+	return dctx
 }
 
 // launch starts the calls of every eligible bidder under ctx and returns
 // how many it started. Bidders left out get their status in res.Bidders.
-func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time, res *Result) int {
+func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time, res *Result, now time.Time) int {
 	a := r.a
 	r.pending.Store(1) // Run's own, dropped by wait
 	auctionHash := mix64(r.idHash)
-	clockNow := a.cfg.clock.Now()
-	now := time.Now()
+	var clockNow time.Time // for health, read only when throttling is on
+	if a.cfg.throttle != nil {
+		clockNow = r.clockNow(now)
+	}
+	// The checks below that may block, the Pacer's and the balance cache's,
+	// move t on; the others take no time worth a clock read (a go
+	// statement does not block).
+	mayBlock := a.cfg.pacer != nil || a.balances != nil
+	t := now
 	n := 0
 	for i, s := range a.bidders {
 		br := &res.Bidders[i]
@@ -86,9 +120,13 @@ func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time
 		}
 		// Bidders share one "now" for their deadlines and tmax, so that
 		// they share the request copy (and its JSON); the time left in the
-		// fan-out is also judged by the clock, so that a launch held up
-		// past the deadline skips the bidders left rather than time them out.
-		t := time.Now()
+		// fan-out is also judged by t, the clock read after the checks
+		// that may block, so that a launch held up past the deadline skips
+		// the bidders left rather than time them out. The monotonic clock
+		// alone is read: time.Since costs half of time.Now.
+		if mayBlock {
+			t = now.Add(time.Since(now))
+		}
 		d := s.deadline(fanout, now)
 		if d.Sub(now) < a.cfg.minBidderTime || fanout.Sub(t) < a.cfg.minBidderTime {
 			br.Status = StatusSkippedNoTime
@@ -99,7 +137,7 @@ func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time
 		br.TMax = tmaxMillis(d, now)
 		c.req = r.requestFor(req, br.TMax)
 		if d.Before(fanout) {
-			c.ctx, c.cancel = context.WithDeadline(ctx, d)
+			c.ctx = r.contextUntil(ctx, d)
 		}
 		r.refs.Add(1)
 		r.pending.Add(1)
@@ -135,10 +173,7 @@ func (c *call) run() {
 		if p := recover(); p != nil {
 			c.resp, c.err = nil, &PanicError{Bidder: c.slot.name, Value: p, Stack: debug.Stack()}
 		}
-		c.end = time.Now()
-		if c.cancel != nil {
-			c.cancel()
-		}
+		c.end = c.start.Add(time.Since(c.start)) // the monotonic clock alone, see launch
 		r := c.r
 		c.finished.Store(true)
 		if r.pending.Add(-1) == 0 {

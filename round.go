@@ -37,6 +37,8 @@ type round struct {
 	nreqs  int
 	bodies []sharedBody // bodies[i] is the JSON of reqs[i], built on demand
 
+	bidderCtxs []deadlineCtx // the bidders' own contexts, by deadline; read and written by Run's goroutine
+
 	fanout  time.Time     // when the fan-out ends
 	idHash  uint64        // xxhash of the request id, for throttling, pacing and ties
 	profile profileLookup // the profile lookup and the merged user
@@ -57,10 +59,42 @@ type round struct {
 	pods       podState // ad pods, when the request has any (pods.go)
 }
 
-// run is Run's body on a round from the pool, and the table of contents of
-// an auction: each step is a method in the file named after it. It holds
-// one reference to the round, which Run releases.
+// RunInto runs one auction for req as Run does, writing its Result into
+// res and reusing the memory of res's slices (Imps, Bids, Bidders) rather
+// than allocating new ones: a caller that is done with each Result before
+// the next auction, such as a server that keeps a pool of Results, makes
+// almost no garbage per auction. res must not be nil, and nothing may use
+// what it held any more: not res, nor its slices, nor any BidOutcome or
+// ImpResult in them, nor a hook or a sink that keeps the *Result it is
+// given. The bids the outcomes point to are the bidders' (see Bidder) and
+// are not reused.
+//
+// RunInto returns the errors of Run, in the same cases; res then holds
+// nothing of use, and AuctionEndHook gets a nil Result, as with Run.
+func (a *Auction) RunInto(ctx context.Context, req *openrtb2.BidRequest, res *Result) error {
+	start := time.Now()
+	if a.closed.Load() {
+		return ErrClosed
+	}
+	r := a.rounds.Get().(*round)
+	out, err := r.runInto(ctx, req, start, res)
+	r.release()
+	for _, h := range a.hooks.end {
+		h.OnAuctionEnd(ctx, req, out, err)
+	}
+	return err
+}
+
+// run is Run's body on a round from the pool.
 func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Time) (*Result, error) {
+	return r.runInto(ctx, req, start, nil)
+}
+
+// runInto is the body of Run and RunInto on a round from the pool, and the
+// table of contents of an auction: each step is a method in the file named
+// after it. It writes the Result into into, or a new one when into is nil.
+// It holds one reference to the round, which its caller releases.
+func (r *round) runInto(ctx context.Context, req *openrtb2.BidRequest, start time.Time, into *Result) (*Result, error) {
 	r.refs.Store(1)
 	a := r.a
 	// 1. Check the request and choose its currency (request.go).
@@ -77,18 +111,16 @@ func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Ti
 	deadline := a.deadline(ctx, req, start)
 	r.fanout = deadline.Add(-a.clearingTime())
 	r.idHash = hashString(req.ID)
-	res := &Result{
-		AuctionID: req.ID, Currency: cur, Start: start, Deadline: deadline, FanoutEnd: r.fanout,
-		Bidders: make([]BidderResult, len(a.bidders)),
-		req:     req,
-	}
+	res := resetResult(into, len(a.bidders))
+	res.AuctionID, res.Currency, res.req = req.ID, cur, req
+	res.Start, res.Deadline, res.FanoutEnd = start, deadline, r.fanout
 	// 3. Enrich the user from the profile store (enrich.go).
 	if a.cfg.profiles != nil {
 		r.enrich(ctx, req, r.fanout)
 	}
 	// 4. Call the eligible bidders and wait for them until the fan-out
 	// ends (fanout.go).
-	r.fanOut(ctx, req, res)
+	r.fanOut(ctx, req, res, r.launchTime(start))
 	if canceled(ctx) {
 		return nil, ctx.Err()
 	}
@@ -101,6 +133,68 @@ func (r *round) run(ctx context.Context, req *openrtb2.BidRequest, start time.Ti
 	// 7. Say why nothing won, tell the hooks and the sink (emit.go).
 	r.finish(ctx, res, start)
 	return res, nil
+}
+
+// resetResult returns res emptied for a new auction among n bidders, with
+// the memory of its slices kept and zeroed, or a new Result when res is
+// nil, so that collect and clear write on zeroed memory (resultBids,
+// resultImps).
+func resetResult(res *Result, n int) *Result {
+	if res == nil {
+		return &Result{Bidders: make([]BidderResult, n)}
+	}
+	// Whole capacities are cleared, so that a Result the caller built
+	// itself leaves nothing behind either.
+	bidders, bids, imps := res.Bidders[:cap(res.Bidders)], res.Bids[:cap(res.Bids)], res.Imps[:cap(res.Imps)]
+	clear(bidders)
+	clear(bids)
+	clear(imps)
+	*res = Result{Bids: bids[:0], Imps: imps[:0]}
+	if cap(bidders) >= n {
+		res.Bidders = bidders[:n]
+	} else {
+		res.Bidders = make([]BidderResult, n)
+	}
+	return res
+}
+
+// resultBids returns bids, empty and zeroed (resetResult), with room for n
+// outcomes: its own memory when it has room, else new.
+func resultBids(bids []BidOutcome, n int) []BidOutcome {
+	if cap(bids) < n {
+		return make([]BidOutcome, 0, n)
+	}
+	return bids[:0]
+}
+
+// resultImps returns imps with length n, zeroed (resetResult): its own
+// memory when it has room, else new.
+func resultImps(imps []ImpResult, n int) []ImpResult {
+	if cap(imps) < n {
+		return make([]ImpResult, n)
+	}
+	return imps[:n]
+}
+
+// clockNow is the time by the Clock (health and pacing). The system
+// clock's is counted from since, a time read earlier in the auction, on
+// the monotonic clock alone: time.Now also reads the wall clock, at twice
+// the cost or more.
+func (r *round) clockNow(since time.Time) time.Time {
+	if _, ok := r.a.cfg.clock.(systemClock); ok {
+		return since.Add(time.Since(since))
+	}
+	return r.a.cfg.clock.Now()
+}
+
+// launchTime is the time the fan-out starts at, from which the bidders'
+// deadlines and tmax are counted: Run's start when nothing that may take
+// time ran since (a hook, the profile lookup), sparing a clock read.
+func (r *round) launchTime(start time.Time) time.Time {
+	if len(r.a.hooks.start) == 0 && r.a.cfg.profiles == nil {
+		return start
+	}
+	return time.Now()
 }
 
 // finish completes res and reports it: the no-bid reason when nothing won,

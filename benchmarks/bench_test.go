@@ -100,6 +100,36 @@ func runLoop(b *testing.B, a *gavel.Auction, f *benchmarks.Fixture) int64 {
 	return runs
 }
 
+// BenchmarkRunInto measures Auction.RunInto into one reused Result: the
+// engine without the Result's garbage, as a server that pools its Results
+// runs it.
+func BenchmarkRunInto(b *testing.B) {
+	grid(b, func(b *testing.B, f *benchmarks.Fixture) {
+		a := newAuction(b, f)
+		ctx := context.Background()
+		var res gavel.Result
+		if err := a.RunInto(ctx, f.Request, &res); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Check(&res); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		var err error
+		cpu := startCPU()
+		for b.Loop() {
+			err = a.RunInto(ctx, f.Request, &res)
+		}
+		cpu.report(b)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Check(&res); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
 // BenchmarkRunParallel measures Run from GOMAXPROCS goroutines sharing one
 // Auction, as a server does.
 func BenchmarkRunParallel(b *testing.B) {

@@ -13,12 +13,16 @@
 //   - adapters: the Redis ledger and profile store, and the Kafka sink;
 //   - server: the auction handler against a bare decode-and-reply handler
 //     and the auction alone, and the whole exchange over loopback (req/s
-//     and CPU per request) against the same bare server.
+//     and CPU per request) against the same bare server;
+//   - perbidder: Prebid Server's workload (one secure banner imp, N HTTP
+//     bidders answering from memory) on every path of BenchmarkPerBidder,
+//     and what each added bidder costs against Prebid Server's exchange.
 //
 // Run it from the benchmarks directory:
 //
 //	go run ./cmd/table -count 6
 //	go run ./cmd/table -count 6 -sections http,stateful
+//	go run ./cmd/table -sections perbidder -from old.txt   # the tables of an earlier raw output
 //
 // It runs every benchmark once per round, -count rounds, so that the samples
 // of Run and of the floors are spread over the same stretch of time. It
@@ -53,6 +57,11 @@ const (
 	targetCase   = "bidders=8/imps=3"
 	targetAllocs = 30
 	targetRatio  = 6.0
+
+	// Run against FloorGoroutines in cpu-ns/op (issue 12), with no more
+	// allocations than before it.
+	targetGoroutinesRatio = 1.5
+	targetLeanAllocs      = 10
 )
 
 // The packages whose benchmarks the sections run: this module's, and the
@@ -73,7 +82,7 @@ type section struct {
 
 var sections = []section{
 	{"core", "Engine: Run against the floors",
-		map[string]string{modulePkg: "^Benchmark(Run|RunParallel|Floor|FloorGoroutines)$"}, writeCore},
+		map[string]string{modulePkg: "^Benchmark(Run|RunInto|RunParallel|Floor|FloorGoroutines)$"}, writeCore},
 	{"http", "HTTP bidders",
 		map[string]string{modulePkg: "^BenchmarkRunHTTP$"}, writeHTTP},
 	{"stateful", "State: ledger, pacer, profiles and events",
@@ -82,16 +91,22 @@ var sections = []section{
 		map[string]string{modulePkg: "^Benchmark(RedisLedger|RedisProfile|KafkaSink)$"}, writeAdapters},
 	{"server", "Serving: the auction handler and the exchange over loopback",
 		map[string]string{modulePkg: "^Benchmark(AuctionHandler|AuctionHandlerShed|Server)$"}, writeServer},
+	{"perbidder", "Per added HTTP bidder: gavel against Prebid Server",
+		map[string]string{modulePkg: "^BenchmarkPerBidder$"}, writePerBidder},
 }
 
 func main() {
 	count := flag.Int("count", 6, "how many times to run each benchmark")
-	names := flag.String("sections", "core,http,stateful,adapters,server", "comma-separated sections to run: core, http, stateful, adapters, server")
+	names := flag.String("sections", "core,http,stateful,adapters,server,perbidder", "comma-separated sections to run: core, http, stateful, adapters, server, perbidder")
 	benchtime := flag.String("benchtime", "1s", "go test -benchtime")
 	raw := flag.String("raw", "bench.txt", "file for the raw go test output")
+	from := flag.String("from", "", "print the tables of this raw go test output (an earlier -raw) instead of running the benchmarks")
 	flag.Parse()
 	selected, err := selectSections(*names)
 	if err == nil {
+		if *from != "" {
+			*count, *raw = 0, *from
+		}
 		err = run(*count, selected, *benchtime, *raw, os.Stdout, os.Stderr)
 	}
 	if err != nil {
@@ -146,11 +161,15 @@ func benchByPackage(secs []section) map[string]string {
 	return out
 }
 
+// run runs the benchmarks of secs count rounds into raw, or, with a count
+// of 0, reads raw as it is, then prints the tables.
 func run(count int, secs []section, benchtime, raw string, stdout, stderr io.Writer) error {
 	loadBefore := loadAverage()
 	start := time.Now()
-	if err := runRounds(count, benchByPackage(secs), benchtime, raw, stderr); err != nil {
-		return err
+	if count > 0 {
+		if err := runRounds(count, benchByPackage(secs), benchtime, raw, stderr); err != nil {
+			return err
+		}
 	}
 	elapsed := time.Since(start).Round(time.Second)
 
@@ -173,9 +192,14 @@ func run(count int, secs []section, benchtime, raw string, stdout, stderr io.Wri
 	for i, s := range secs {
 		names[i] = s.name
 	}
-	fmt.Fprintf(stdout, "%s %s/%s, %d CPUs, load average %s before and %s after, %v in all; go run ./cmd/table -count %d -benchtime %s -sections %s\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadBefore, loadAverage(), elapsed,
-		count, benchtime, strings.Join(names, ","))
+	if count == 0 {
+		fmt.Fprintf(stdout, "%s %s/%s, %d CPUs; the tables of %s: go run ./cmd/table -from %s -sections %s\n",
+			runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), raw, raw, strings.Join(names, ","))
+	} else {
+		fmt.Fprintf(stdout, "%s %s/%s, %d CPUs, load average %s before and %s after, %v in all; go run ./cmd/table -count %d -benchtime %s -sections %s\n",
+			runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadBefore, loadAverage(), elapsed,
+			count, benchtime, strings.Join(names, ","))
+	}
 	for _, s := range secs {
 		fmt.Fprintf(stdout, "\n### %s\n\n", s.title)
 		s.write(stdout, stats)
@@ -333,7 +357,7 @@ func parseCSV(r io.Reader) (stats, error) {
 func writeCore(w io.Writer, s stats) {
 	fmt.Fprintln(w, "| benchmark | ns/op | cpu-ns/op | B/op | allocs/op | Floor ns/op, cpu | Run / Floor, cpu | FloorGoroutines ns/op, cpu | Run / FloorGoroutines, cpu |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-	for _, bench := range []string{"Run", "RunParallel"} {
+	for _, bench := range []string{"Run", "RunInto", "RunParallel"} {
 		for _, c := range casesOf(s, bench) {
 			run := s[bench+"/"+c]
 			fmt.Fprintf(w, "| %s/%s | %s | %s | %s | %s |", bench, c,
@@ -389,6 +413,14 @@ func target(w io.Writer, s stats) {
 	if goFloor["sec/op"].center > 0 {
 		fmt.Fprintf(w, "FloorGoroutines / Floor: %s in ns/op, %s in cpu-ns/op, the least any engine that calls each bidder on its own goroutine can reach.\n",
 			ratio(goFloor["sec/op"], floor["sec/op"]), ratio(goFloor["cpu-sec/op"], floor["cpu-sec/op"]))
+	}
+	for _, bench := range []string{"Run", "RunInto"} {
+		st := s[bench+"/"+targetCase]
+		if c, g := st["cpu-sec/op"].center, goFloor["cpu-sec/op"].center; c > 0 && g > 0 {
+			a := st["allocs/op"].center
+			fmt.Fprintf(w, "%s / FloorGoroutines: %.2fx in cpu-ns/op (at most %.1fx: %s), allocs/op %.0f (at most %d: %s).\n",
+				bench, c/g, targetGoroutinesRatio, verdict(c/g <= targetGoroutinesRatio), a, targetLeanAllocs, verdict(a <= targetLeanAllocs))
+		}
 	}
 }
 

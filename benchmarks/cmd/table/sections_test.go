@@ -171,7 +171,7 @@ func TestSelectSections(t *testing.T) {
 	assert.Equal(t, "core", secs[0].name, "in the order of the README")
 	assert.Equal(t, "stateful", secs[1].name)
 	assert.Equal(t, map[string]string{
-		modulePkg: "^Benchmark(Run|RunParallel|Floor|FloorGoroutines)$|^Benchmark(RunStateful|RunRedisLedger|ProfileLookup)$",
+		modulePkg: "^Benchmark(Run|RunInto|RunParallel|Floor|FloorGoroutines)$|^Benchmark(RunStateful|RunRedisLedger|ProfileLookup)$",
 		corePkg:   "^BenchmarkLedger$",
 	}, benchByPackage(secs))
 
