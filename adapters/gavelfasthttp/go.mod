@@ -13,5 +13,3 @@ require (
 	github.com/valyala/fasthttp v1.79.0 // indirect
 	go.uber.org/goleak v1.3.0 // indirect
 )
-
-replace github.com/gavelrtb/gavel v0.1.0 => ../..
