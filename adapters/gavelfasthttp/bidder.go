@@ -177,7 +177,7 @@ func (b *Bidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.B
 	}
 	body, err := gavel.EncodeBidRequest(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("gavel: http bidder %q: encoding the request: %w", b.name, err)
+		return nil, gavel.HTTPCallError(context.Background(), b.name, fmt.Errorf("encoding the request: %w", err))
 	}
 	c := calls.Get().(*call)
 	defer func() {
