@@ -76,6 +76,7 @@ type Notices struct {
 	a        atomic.Pointer[gavel.Auction] // see Swap
 	keys     *Keys
 	base     *url.URL
+	prefix   string // base + "?t=" when base has no query nor fragment; "" otherwise
 	notifier *Notifier
 	cfg      noticesConfig
 
@@ -202,6 +203,9 @@ func NewNotices(a *gavel.Auction, keys *Keys, base string, notifier *Notifier, o
 		return nil, fmt.Errorf("%w: gavelhttp: notices: %w", gavel.ErrInvalidOption, errors.Join(errs...))
 	}
 	n := &Notices{keys: keys, base: u, notifier: notifier, cfg: c, billed: make(map[holdKey]*billing)}
+	if u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" {
+		n.prefix = u.String() + "?t="
+	}
 	n.a.Store(a)
 	return n, nil
 }
@@ -258,9 +262,13 @@ func (n *Notices) URL(bill gavel.Billing, burl string) string {
 	if bill.Hold == (gavel.Hold{}) {
 		exp = n.cfg.now().Add(n.cfg.ttl)
 	}
+	token := n.keys.Sign(&Notice{Billing: bill, BURL: burl, Expires: exp})
+	if n.prefix != "" { // the URL below, without parsing and encoding a query
+		return n.prefix + url.QueryEscape(token)
+	}
 	u := *n.base
 	q := u.Query()
-	q.Set("t", n.keys.Sign(&Notice{Billing: bill, BURL: burl, Expires: exp}))
+	q.Set("t", token)
 	u.RawQuery = q.Encode()
 	return u.String()
 }
