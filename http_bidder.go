@@ -121,7 +121,7 @@ func WithHTTPHeader(key, value string) HTTPOption {
 			c.fail("%s", problem)
 			return
 		}
-		c.header.Add(http.CanonicalHeaderKey(key), value)
+		c.header.Add(key, value)
 	})
 }
 
