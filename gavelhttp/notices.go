@@ -202,12 +202,18 @@ func NewNotices(a *gavel.Auction, keys *Keys, base string, notifier *Notifier, o
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: gavelhttp: notices: %w", gavel.ErrInvalidOption, errors.Join(errs...))
 	}
-	n := &Notices{keys: keys, base: u, notifier: notifier, cfg: c, billed: make(map[holdKey]*billing)}
-	if u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" {
-		n.prefix = u.String() + "?t="
-	}
+	n := &Notices{keys: keys, base: u, prefix: tokenPrefix(u), notifier: notifier, cfg: c, billed: make(map[holdKey]*billing)}
 	n.a.Store(a)
 	return n, nil
+}
+
+// tokenPrefix returns base + "?t=" when base has no query nor fragment,
+// so that a billing URL is that prefix and the token; "" otherwise.
+func tokenPrefix(base *url.URL) string {
+	if base.RawQuery != "" || base.ForceQuery || base.Fragment != "" {
+		return ""
+	}
+	return base.String() + "?t="
 }
 
 // Rewrite replaces the burl of every winning bid in resp, built by
