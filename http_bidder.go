@@ -1,22 +1,18 @@
 package gavel
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
+
+	"github.com/gavelrtb/gavel/internal/httpwire"
 )
 
 // DefaultHTTPMaxResponseSize is the default cap on an HTTP bidder's response
@@ -121,17 +117,11 @@ func WithHTTPClient(client *http.Client) HTTPOption {
 // no extra headers.
 func WithHTTPHeader(key, value string) HTTPOption {
 	return httpOptionFunc(func(c *httpConfig) {
-		ck := http.CanonicalHeaderKey(key)
-		switch {
-		case !validHeaderKey(key):
-			c.fail("invalid http header name %q", key)
-		case strings.ContainsAny(value, "\r\n\x00"):
-			c.fail("invalid value for http header %q", key)
-		case reservedHeader(ck):
-			c.fail("http header %q is set by the bidder", key)
-		default:
-			c.header.Add(ck, value)
+		if problem := httpwire.CheckHeader(key, value); problem != "" {
+			c.fail("%s", problem)
+			return
 		}
+		c.header.Add(key, value)
 	})
 }
 
@@ -155,30 +145,6 @@ func WithHTTPMaxResponseSize(n int64) HTTPOption {
 // plain JSON.
 func WithHTTPGzipRequests(on bool) HTTPOption {
 	return httpOptionFunc(func(c *httpConfig) { c.gzipReq = on })
-}
-
-// reservedHeader reports whether the bidder sets the header with the
-// canonical key k itself.
-func reservedHeader(k string) bool {
-	switch k {
-	case "Content-Type", "Content-Encoding", "Content-Length", "Accept-Encoding", "Host", "X-Openrtb-Version":
-		return true
-	}
-	return false
-}
-
-// validHeaderKey reports whether key is a non-empty RFC 7230 token.
-func validHeaderKey(key string) bool {
-	if key == "" {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // NewHTTPBidder returns a bidder with the given name (its seat, see Bidder)
@@ -272,7 +238,7 @@ func (b *HTTPBidder) CloseIdleConnections() {
 func (b *HTTPBidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.BidResponse, error) {
 	body, err := b.encode(ctx, req)
 	if err != nil {
-		return nil, withContext(err, "http bidder %q: encoding the request", b.name)
+		return nil, encodeError(b.name, err)
 	}
 	if b.gzipReq {
 		body = gzipBytes(body)
@@ -288,10 +254,7 @@ func (b *HTTPBidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrt
 		hresp, err = b.rt.RoundTrip(hreq)
 	}
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, cerr
-		}
-		return nil, withContext(err, "http bidder %q", b.name)
+		return nil, HTTPCallError(ctx, b.name, err)
 	}
 	resp, err := b.read(hresp)
 	if err != nil {
@@ -316,42 +279,15 @@ func newBodyReader(p []byte) *bodyReader {
 
 func (*bodyReader) Close() error { return nil }
 
-// read interprets the response. It reads a 200 body to its end or fails;
-// the caller closes the body.
+// read interprets the response (see ReadHTTPAnswer). It reads a 200 body
+// to its end or fails; the caller closes the body.
 func (b *HTTPBidder) read(hresp *http.Response) (*openrtb2.BidResponse, error) {
-	switch {
-	case hresp.StatusCode == http.StatusNoContent:
-		return nil, nil
-	case hresp.StatusCode != http.StatusOK:
-		return nil, &HTTPStatusError{StatusCode: hresp.StatusCode}
-	case hresp.ContentLength > b.maxSize:
-		return nil, b.tooLarge()
-	}
-	s := getScratch()
-	defer putScratch(s)
-	data, err := s.readBody(hresp, b.maxSize)
-	switch {
-	case errors.Is(err, ErrResponseTooLarge):
-		return nil, b.tooLarge()
-	case err != nil:
-		return nil, fmt.Errorf("%w: http bidder %q: reading the body: %w", ErrInvalidResponse, b.name, err)
-	case len(bytes.TrimSpace(data)) == 0:
-		return nil, nil
-	}
-	resp := new(openrtb2.BidResponse)
-	if err := json.Unmarshal(data, resp); err != nil {
-		return nil, fmt.Errorf("%w: http bidder %q: %v", ErrInvalidResponse, b.name, err)
-	}
-	for i := range resp.SeatBid {
-		if len(resp.SeatBid[i].Bid) > 0 {
-			return resp, nil
-		}
-	}
-	return nil, nil // no bids, with or without nbr
-}
-
-func (b *HTTPBidder) tooLarge() error {
-	return fmt.Errorf("%w: http bidder %q: body over %d bytes", ErrResponseTooLarge, b.name, b.maxSize)
+	return ReadHTTPAnswer(b.name, &HTTPAnswer{
+		StatusCode:      hresp.StatusCode,
+		ContentEncoding: hresp.Header.Get("Content-Encoding"),
+		ContentLength:   hresp.ContentLength,
+		Body:            hresp.Body,
+	}, b.maxSize)
 }
 
 // drainLimit is how much of an unread body is read away before closing it,
@@ -363,97 +299,12 @@ func drainClose(body io.ReadCloser) {
 	body.Close()
 }
 
-// httpScratch is the working memory of reading one response body, pooled.
-type httpScratch struct {
-	buf      bytes.Buffer
-	wire     io.LimitedReader // the body as sent
-	inflated io.LimitedReader // the body decompressed
-	br       *bufio.Reader    // buffers wire for gz; nil until first needed
-	gz       *gzip.Reader     // nil until first needed
-}
-
-// maxPooledBuffer is the largest buffer put back in the pool; larger ones
-// come from rare large responses and are left to the garbage collector.
-const maxPooledBuffer = 1 << 20
-
-var scratchPool = sync.Pool{New: func() any { return new(httpScratch) }}
-
-func getScratch() *httpScratch { return scratchPool.Get().(*httpScratch) }
-
-func putScratch(s *httpScratch) {
-	if s.buf.Cap() > maxPooledBuffer {
-		s.buf = bytes.Buffer{}
-	}
-	s.buf.Reset()
-	s.wire.R, s.inflated.R = nil, nil
-	scratchPool.Put(s)
-}
-
-// readBody reads the body of hresp into s.buf, decompressing gzip, and
-// returns its bytes, valid until s goes back to the pool. Past limit bytes,
-// on the wire or decompressed, it stops and returns ErrResponseTooLarge.
-func (s *httpScratch) readBody(hresp *http.Response, limit int64) ([]byte, error) {
-	s.wire = io.LimitedReader{R: hresp.Body, N: limit + 1}
-	src := io.Reader(&s.wire)
-	switch enc := strings.TrimSpace(hresp.Header.Get("Content-Encoding")); {
-	case enc == "" || strings.EqualFold(enc, "identity"):
-		if n := hresp.ContentLength; n > 0 {
-			s.buf.Grow(int(n) + 1) // room for the read that sees EOF
-		}
-	case strings.EqualFold(enc, "gzip") || strings.EqualFold(enc, "x-gzip"):
-		if err := s.resetGzip(); err != nil {
-			if s.wire.N <= 0 {
-				return nil, ErrResponseTooLarge
-			}
-			if err == io.EOF {
-				return nil, nil // an empty body, with or without the header
-			}
-			return nil, err
-		}
-		s.inflated = io.LimitedReader{R: s.gz, N: limit + 1}
-		src = &s.inflated
-	default:
-		return nil, fmt.Errorf("unsupported content encoding %q", enc)
-	}
-	_, err := s.buf.ReadFrom(src)
-	if s.wire.N <= 0 || int64(s.buf.Len()) > limit {
-		return nil, ErrResponseTooLarge
-	}
-	return s.buf.Bytes(), err
-}
-
-// resetGzip points s.gz at s.wire and reads the gzip header.
-func (s *httpScratch) resetGzip() error {
-	if s.br == nil {
-		s.br = bufio.NewReaderSize(&s.wire, 4<<10)
-	} else {
-		s.br.Reset(&s.wire) // drop what is left of the last body
-	}
-	if s.gz == nil {
-		gz, err := gzip.NewReader(s.br)
-		s.gz = gz // nil on error
-		return err
-	}
-	return s.gz.Reset(s.br)
-}
-
-// gzipWriters holds *gzip.Writer at gzip.BestSpeed for request bodies.
-var gzipWriters = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-	return w
-}}
-
 // gzipBytes returns p gzip-compressed, in a new slice: the transport may
 // read a request body after the call has returned, so it cannot be pooled.
 func gzipBytes(p []byte) []byte {
 	s := getScratch()
-	w := gzipWriters.Get().(*gzip.Writer)
-	w.Reset(&s.buf)
-	w.Write(p) // writes to a bytes.Buffer do not fail
-	w.Close()
+	_ = httpwire.Gzip(&s.buf, p) // writes to a bytes.Buffer do not fail
 	out := bytes.Clone(s.buf.Bytes())
-	w.Reset(nil)
-	gzipWriters.Put(w)
 	putScratch(s)
 	return out
 }

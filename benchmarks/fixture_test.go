@@ -16,7 +16,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, fasthttpGoroutines...)
 }
 
 // TestFixture checks that every case of the grid is a real auction: Run

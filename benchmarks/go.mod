@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/gavelrtb/gavel v0.1.0
-	github.com/klauspost/compress v1.20.3
+	github.com/klauspost/compress v1.20.4
 	github.com/prebid/openrtb/v20 v20.3.0
 	github.com/redis/rueidis v1.0.79
 	github.com/stretchr/testify v1.12.1
@@ -14,14 +14,18 @@ require (
 )
 
 require (
+	github.com/molecule-man/go-brrr v1.3.1 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
-	golang.org/x/sys v0.47.0 // indirect
+	github.com/valyala/bytebufferpool v1.0.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 )
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/gavelrtb/gavel/adapters/gavelfasthttp v0.1.0
 	github.com/gavelrtb/gavel/adapters/gavelkafka v0.1.0
 	github.com/gavelrtb/gavel/adapters/gavelredis v0.1.0
+	github.com/valyala/fasthttp v1.79.0
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -79,6 +80,39 @@ var errNilAuction = fmt.Errorf("%w: gavelhttp: auction must not be nil", gavel.E
 
 // ServeHTTP runs one auction for the bid request in r's body.
 func (h *AuctionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	in := Request{
+		Method:          r.Method,
+		ContentLength:   r.ContentLength,
+		ContentEncoding: r.Header.Get("Content-Encoding"),
+		AcceptEncoding:  r.Header.Values("Accept-Encoding"),
+		Body:            r.Body,
+	}
+	h.ServeRequest(r.Context(), w, &in)
+}
+
+// A Request is what the auction endpoint reads of an HTTP request, as a
+// server other than net/http's hands it to ServeRequest (see
+// adapters/gavelfasthttp). Its strings and bytes are only read, and only
+// until ServeRequest returns.
+type Request struct {
+	Method          string
+	ContentLength   int64    // -1 when unknown
+	ContentEncoding string   // the Content-Encoding header
+	AcceptEncoding  []string // the values of the Accept-Encoding headers
+	// Body is read up to the size cap (WithMaxRequestSize); nil for a body
+	// held whole in Data instead, as a server that reads bodies before its
+	// handler (fasthttp) has it.
+	Body io.Reader
+	Data []byte
+}
+
+// ServeRequest runs one auction for r, with ctx as Run's context, and
+// writes the answer to w, exactly as ServeHTTP does: ServeHTTP is
+// ServeRequest on the net/http request. It is the handler's entry for other
+// servers, which give it their request as a Request and an
+// http.ResponseWriter that writes their response: WriteHeader and Write
+// are called once each at most, after the headers are set.
+func (h *AuctionHandler) ServeRequest(ctx context.Context, w http.ResponseWriter, r *Request) {
 	if r.Method != http.MethodPost {
 		h.stats.badMethod.Add(1)
 		w.Header().Set("Allow", http.MethodPost)
@@ -93,11 +127,12 @@ func (h *AuctionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	buf := getBuffer()
 	defer putBuffer(buf)
-	if err := readBody(buf, r, h.cfg.maxRequestSize); err != nil {
+	body, err := readBody(buf, r, h.cfg.maxRequestSize)
+	if err != nil {
 		h.bodyError(w, r, err)
 		return
 	}
-	req, err := decodeRequest(buf.Bytes())
+	req, err := decodeRequest(body)
 	if err != nil {
 		h.stats.malformed.Add(1)
 		h.writeError(w, r, http.StatusBadRequest, "gavelhttp: malformed bid request: "+err.Error(), nil)
@@ -105,7 +140,7 @@ func (h *AuctionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.stats.decoded.Add(1)
 
-	res, err := h.run(r.Context(), req)
+	res, err := h.run(ctx, req)
 	if err != nil {
 		h.runError(w, r, err)
 		return
@@ -144,7 +179,7 @@ func hasWinner(res *gavel.Result) bool {
 }
 
 // bodyError answers a body that could not be read.
-func (h *AuctionHandler) bodyError(w http.ResponseWriter, r *http.Request, err error) {
+func (h *AuctionHandler) bodyError(w http.ResponseWriter, r *Request, err error) {
 	switch {
 	case errors.Is(err, errTooLarge):
 		h.stats.tooLarge.Add(1)
@@ -163,7 +198,7 @@ func (h *AuctionHandler) bodyError(w http.ResponseWriter, r *http.Request, err e
 }
 
 // runError answers an error of Run.
-func (h *AuctionHandler) runError(w http.ResponseWriter, r *http.Request, err error) {
+func (h *AuctionHandler) runError(w http.ResponseWriter, r *Request, err error) {
 	var reqErr *gavel.RequestError
 	var curErr *gavel.CurrencyError
 	switch {

@@ -24,7 +24,7 @@ type errorBody struct {
 
 // writeError answers status with a JSON error body. Its nbr is reqErr's
 // reason, or 2 (invalid request) for a 4xx and 1 (technical) for a 5xx.
-func (h *AuctionHandler) writeError(w http.ResponseWriter, r *http.Request, status int, msg string, reqErr *gavel.RequestError) {
+func (h *AuctionHandler) writeError(w http.ResponseWriter, r *Request, status int, msg string, reqErr *gavel.RequestError) {
 	body := errorBody{Error: msg, NBR: 2}
 	if status >= 500 {
 		body.NBR = 1
@@ -40,7 +40,7 @@ func (h *AuctionHandler) writeError(w http.ResponseWriter, r *http.Request, stat
 
 // writeJSON answers status with v as JSON, gzipped when r accepts it. buf
 // is empty scratch space.
-func (h *AuctionHandler) writeJSON(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer, status int, v any) {
+func (h *AuctionHandler) writeJSON(w http.ResponseWriter, r *Request, buf *bytes.Buffer, status int, v any) {
 	hdr := w.Header()
 	hdr.Set(HeaderOpenRTBVersion, OpenRTBVersion)
 	hdr.Set("Content-Type", "application/json")
@@ -51,7 +51,7 @@ func (h *AuctionHandler) writeJSON(w http.ResponseWriter, r *http.Request, buf *
 		http.Error(w, "gavelhttp: encoding response: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	if !acceptsGzip(r) {
+	if !acceptsGzip(r.AcceptEncoding) {
 		hdr.Set("Content-Length", strconv.Itoa(buf.Len()))
 		w.WriteHeader(status)
 		_, _ = w.Write(buf.Bytes())
@@ -68,10 +68,10 @@ func (h *AuctionHandler) writeJSON(w http.ResponseWriter, r *http.Request, buf *
 	gzipWriterPool.Put(zw)
 }
 
-// acceptsGzip reports whether r's Accept-Encoding lists gzip with a
+// acceptsGzip reports whether the Accept-Encoding values list gzip with a
 // non-zero quality.
-func acceptsGzip(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept-Encoding") {
+func acceptsGzip(values []string) bool {
+	for _, v := range values {
 		for part := range strings.SplitSeq(v, ",") {
 			name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 			if !strings.EqualFold(strings.TrimSpace(name), "gzip") {

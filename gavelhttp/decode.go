@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"strings"
 	"sync"
 
@@ -39,24 +38,34 @@ func putBuffer(b *bytes.Buffer) {
 	}
 }
 
-// readBody reads r's body, inflated, into buf: at most max bytes, or
-// errTooLarge. A gzip body is capped twice, as sent and inflated, so that
-// neither a bomb nor an endless stream of empty blocks is read past max.
-func readBody(buf *bytes.Buffer, r *http.Request, max int64) error {
-	if r.ContentLength > max {
-		return errTooLarge
+// readBody returns r's body, inflated: at most max bytes, or errTooLarge.
+// A gzip body is capped twice, as sent and inflated, so that neither a
+// bomb nor an endless stream of empty blocks is read past max. The body is
+// read into buf, unless r holds it whole in Data and it needs no inflating.
+func readBody(buf *bytes.Buffer, r *Request, max int64) ([]byte, error) {
+	if r.ContentLength > max || int64(len(r.Data)) > max {
+		return nil, errTooLarge
 	}
-	enc := r.Header.Get("Content-Encoding")
+	enc := r.ContentEncoding
 	switch {
 	case enc == "" || strings.EqualFold(enc, "identity"):
+		if r.Body == nil {
+			return r.Data, nil
+		}
 		if r.ContentLength > 0 {
 			buf.Grow(int(r.ContentLength))
 		}
-		return readCapped(buf, r.Body, max)
+		err := readCapped(buf, r.Body, max)
+		return buf.Bytes(), err
 	case strings.EqualFold(enc, "gzip"):
-		return readGzip(buf, r.Body, max)
+		body := r.Body
+		if body == nil {
+			body = bytes.NewReader(r.Data)
+		}
+		err := readGzip(buf, body, max)
+		return buf.Bytes(), err
 	default:
-		return errBadEncoding
+		return nil, errBadEncoding
 	}
 }
 

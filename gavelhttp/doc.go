@@ -20,6 +20,13 @@
 // written), so it is never reused; buffers and gzip readers and writers are
 // pooled and never outlive the call of ServeHTTP that took them.
 //
+// The handlers are net/http's, but their logic is not tied to it:
+// AuctionHandler.ServeRequest and Notices.ServeNotice take the request as
+// plain values and answer through an http.ResponseWriter, and ServeHTTP and
+// the notice handlers are thin calls of them. Another server calls them
+// too: adapters/gavelfasthttp serves the same endpoints on fasthttp, with
+// the same answers (one end-to-end suite runs on both servers).
+//
 // # Config
 //
 // A config is a JSON object; ConfigSchema returns its JSON Schema

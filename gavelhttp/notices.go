@@ -76,6 +76,7 @@ type Notices struct {
 	a        atomic.Pointer[gavel.Auction] // see Swap
 	keys     *Keys
 	base     *url.URL
+	prefix   string // base + "?t=" when base has no query nor fragment; "" otherwise
 	notifier *Notifier
 	cfg      noticesConfig
 
@@ -201,9 +202,18 @@ func NewNotices(a *gavel.Auction, keys *Keys, base string, notifier *Notifier, o
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: gavelhttp: notices: %w", gavel.ErrInvalidOption, errors.Join(errs...))
 	}
-	n := &Notices{keys: keys, base: u, notifier: notifier, cfg: c, billed: make(map[holdKey]*billing)}
+	n := &Notices{keys: keys, base: u, prefix: tokenPrefix(u), notifier: notifier, cfg: c, billed: make(map[holdKey]*billing)}
 	n.a.Store(a)
 	return n, nil
+}
+
+// tokenPrefix returns base + "?t=" when base has no query nor fragment,
+// so that a billing URL is that prefix and the token; "" otherwise.
+func tokenPrefix(base *url.URL) string {
+	if base.RawQuery != "" || base.ForceQuery || base.Fragment != "" {
+		return ""
+	}
+	return base.String() + "?t="
 }
 
 // Rewrite replaces the burl of every winning bid in resp, built by
@@ -258,9 +268,13 @@ func (n *Notices) URL(bill gavel.Billing, burl string) string {
 	if bill.Hold == (gavel.Hold{}) {
 		exp = n.cfg.now().Add(n.cfg.ttl)
 	}
+	token := n.keys.Sign(&Notice{Billing: bill, BURL: burl, Expires: exp})
+	if n.prefix != "" { // the URL below, without parsing and encoding a query
+		return n.prefix + url.QueryEscape(token)
+	}
 	u := *n.base
 	q := u.Query()
-	q.Set("t", n.keys.Sign(&Notice{Billing: bill, BURL: burl, Expires: exp}))
+	q.Set("t", token)
 	u.RawQuery = q.Encode()
 	return u.String()
 }

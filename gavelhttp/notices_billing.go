@@ -54,7 +54,9 @@ type remembered struct {
 // BillingHandler returns the handler of billing notices (GET or POST, the
 // token in the query parameter "t"); see Notices for its answers.
 func (n *Notices) BillingHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.serve(w, r, n.Bill) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.ServeNotice(r.Context(), w, KindBilling, r.Method, r.URL.Query().Get("t"))
+	})
 }
 
 // LossHandler returns the handler of loss notices: the same token as the
@@ -63,21 +65,39 @@ func (n *Notices) BillingHandler() http.Handler {
 // answers as BillingHandler, with 409 for an impression already billed
 // here. It fires nothing to the bidder: the token does not carry the lurl.
 func (n *Notices) LossHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.serve(w, r, n.Release) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.ServeNotice(r.Context(), w, KindLoss, r.Method, r.URL.Query().Get("t"))
+	})
 }
 
-func (n *Notices) serve(w http.ResponseWriter, r *http.Request, end func(context.Context, *Notice) error) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+// ServeNotice answers a notice of kind KindBilling (as BillingHandler) or
+// KindLoss (as LossHandler) sent with method and carrying token (the
+// query parameter "t"), writing the answer to w: it is the notice
+// endpoints' entry for servers other than net/http's (see
+// adapters/gavelfasthttp). A notice of another kind is answered 404.
+func (n *Notices) ServeNotice(ctx context.Context, w http.ResponseWriter, kind Kind, method, token string) {
+	switch kind {
+	case KindBilling:
+		n.serve(ctx, w, method, token, n.Bill)
+	case KindLoss:
+		n.serve(ctx, w, method, token, n.Release)
+	default:
+		http.Error(w, "gavelhttp: no such notice", http.StatusNotFound)
+	}
+}
+
+func (n *Notices) serve(ctx context.Context, w http.ResponseWriter, method, token string, end func(context.Context, *Notice) error) {
+	if method != http.MethodGet && method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	nt, err := n.keys.Verify(r.URL.Query().Get("t"), n.cfg.now())
+	nt, err := n.keys.Verify(token, n.cfg.now())
 	if err != nil {
 		http.Error(w, err.Error(), tokenStatus(err))
 		return
 	}
-	switch err := end(r.Context(), nt); {
+	switch err := end(ctx, nt); {
 	case err == nil:
 		w.WriteHeader(http.StatusNoContent)
 	case errors.Is(err, ErrAlreadyBilled), errors.Is(err, ErrAlreadyReleased):

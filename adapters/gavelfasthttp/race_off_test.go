@@ -1,0 +1,5 @@
+//go:build !race
+
+package gavelfasthttp_test
+
+const raceEnabled = false
