@@ -2,157 +2,60 @@ package benchmarks_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
-	"runtime"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prebid/openrtb/v20/openrtb2"
-	"github.com/stretchr/testify/require"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/gavelrtb/gavel"
 	"github.com/gavelrtb/gavel/adapters/gavelfasthttp"
-	"github.com/gavelrtb/gavel/auctiontest"
 )
 
-// perBidderCounts are the numbers of HTTP bidders of BenchmarkPerBidderFast.
-var perBidderCounts = []int{1, 5, 8, 20}
+func init() { addPerBidderPath("fasthttp+std", newFastHTTPBidder) }
 
-// BenchmarkPerBidderFast measures what each fasthttp bidder adds to an
-// auction, on Prebid Server's per-bidder workload: one secure 300x250
-// banner imp, N gavelfasthttp bidders each answering one JSON bid from
-// memory. answer=memory: each bidder dials (WithDial) a net.Conn in memory
-// that answers every request written to it with the same canned HTTP
-// response, with no server behind it: the counterpart of the in-memory
-// http.RoundTripper of the net/http side, so that the cost is the
-// client's alone. answer=server: each bidder dials a
-// fasthttputil.InmemoryListener served by a fasthttp.Server, whose
-// parsing and answering count too.
-//
-// cpu-ns/op is the process's CPU per auction; B/op and allocs/op as
-// usual. The bidders=20 run also reports the slopes per added bidder
-// against the last bidders=1 run of the same answer: cpu-ns/bidder,
-// B/bidder and allocs/bidder = (value at 20 - value at 1) / 19. Every
-// auction must have a bid from every bidder and the expected winner.
-func BenchmarkPerBidderFast(b *testing.B) {
-	for _, answer := range []string{"memory", "server"} {
-		for _, n := range perBidderCounts {
-			b.Run(fmt.Sprintf("answer=%s/bidders=%d", answer, n), func(b *testing.B) {
-				a, req := perBidderAuction(b, n, answer)
-				runPerBidder(b, a, req, n) // connections open before the clock starts
-				var before, after runtime.MemStats
-				b.ReportAllocs()
-				b.ResetTimer()
-				runtime.ReadMemStats(&before)
-				cpu := startCPU()
-				start := cpuTime()
-				for range b.N {
-					runPerBidder(b, a, req, n)
-				}
-				used := cpuTime() - start
-				runtime.ReadMemStats(&after)
-				b.StopTimer()
-				cpu.report(b)
-				m := perBidderMetrics{
-					cpu:    float64(used.Nanoseconds()) / float64(b.N),
-					bytes:  float64(after.TotalAlloc-before.TotalAlloc) / float64(b.N),
-					allocs: float64(after.Mallocs-before.Mallocs) / float64(b.N),
-				}
-				perBidderSlopes(b, answer, n, m)
-			})
-		}
-	}
-}
-
-type perBidderMetrics struct{ cpu, bytes, allocs float64 }
-
-var (
-	perBidderMu    sync.Mutex
-	perBidderFirst = map[string]perBidderMetrics{} // the last bidders=1 run, by answer
-)
-
-// perBidderSlopes remembers the bidders=1 metrics and reports the slopes
-// at bidders=20.
-func perBidderSlopes(b *testing.B, answer string, n int, m perBidderMetrics) {
-	perBidderMu.Lock()
-	defer perBidderMu.Unlock()
-	first, ok := perBidderFirst[answer]
-	switch {
-	case n == 1:
-		perBidderFirst[answer] = m
-	case n == 20 && ok:
-		b.ReportMetric((m.cpu-first.cpu)/19, "cpu-ns/bidder")
-		b.ReportMetric((m.bytes-first.bytes)/19, "B/bidder")
-		b.ReportMetric((m.allocs-first.allocs)/19, "allocs/bidder")
-	}
-}
-
-// runPerBidder runs one auction and fails b unless every bidder bid and
-// the last one, the highest, won.
-func runPerBidder(b *testing.B, a *gavel.Auction, req *openrtb2.BidRequest, n int) {
-	res, err := a.Run(context.Background(), req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for i := range res.Bidders {
-		if res.Bidders[i].Status != gavel.StatusBid {
-			b.Fatalf("bidder %s: %v %v", res.Bidders[i].Bidder, res.Bidders[i].Status, res.Bidders[i].Err)
-		}
-	}
-	if w := res.Winner("1"); len(res.Bidders) != n || w == nil || w.Bidder != perBidderName(n-1) {
-		b.Fatalf("%d bidders, winner %+v", len(res.Bidders), w)
-	}
-}
-
-func perBidderName(i int) string { return "dsp-" + strconv.Itoa(i) }
-
-// perBidderRequest is the workload's request: one secure 300x250 banner.
-func perBidderRequest() *openrtb2.BidRequest {
-	req := auctiontest.Request("req-1", auctiontest.BannerImp("1", 0.5, [2]int64{300, 250}))
-	secure := int8(1)
-	req.Imp[0].Secure = &secure
-	req.Site = &openrtb2.Site{ID: "site-1", Domain: "news.example", Page: "https://news.example/a"}
-	req.TMax = 1000 // no bidder times out, whatever the load
-	return req
-}
-
-// perBidderBid is bidder i's answer: one bid, priced by i.
-func perBidderBid(i int) []byte {
-	return fmt.Appendf(nil, `{"id":"req-1","seatbid":[{"bid":[{"id":"b-%d","impid":"1","price":%d.%02d,`+
-		`"adm":"<div>an ad of moderate length</div>","crid":"cr-1","adomain":["brand.example"],"w":300,"h":250}]}],"cur":"USD"}`,
-		i, 1+i/100, i%100)
-}
-
-// perBidderAuction returns an Auction of n fasthttp bidders answering in
-// memory as answer says, and the request.
-func perBidderAuction(tb testing.TB, n int, answer string) (*gavel.Auction, *openrtb2.BidRequest) {
-	var bidders []gavel.Bidder
-	for i := range n {
-		body := perBidderBid(i)
-		dial := cannedDial(body)
-		if answer == "server" {
-			dial = inmemoryServer(tb, body)
-		}
-		bd, err := gavelfasthttp.NewBidder(perBidderName(i), "http://dsp.example/openrtb2", gavelfasthttp.WithDial(dial))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(bd.CloseIdleConnections)
-		bidders = append(bidders, bd)
-	}
-	a, err := gavel.New(gavel.WithBidders(bidders...))
+// newFastHTTPBidder is bidder i of the path fasthttp+std: a
+// gavelfasthttp bidder with its defaults, dialing (WithDial) a net.Conn
+// in memory that answers every request written to it with the same
+// canned HTTP response, with no server behind it: the counterpart of the
+// in-memory http.RoundTripper of the net/http path, so that the cost is
+// the client's alone.
+func newFastHTTPBidder(tb testing.TB, i int, calls *httpCalls) gavel.Bidder {
+	tb.Helper()
+	name := perBidderName(i)
+	bd, err := gavelfasthttp.NewBidder(name, "http://"+name+".invalid/openrtb2",
+		gavelfasthttp.WithDial(cannedDial(perBidderResponse(tb, i), calls)))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { _ = a.Close(context.Background()) })
-	return a, perBidderRequest()
+	tb.Cleanup(bd.CloseIdleConnections)
+	return bd
+}
+
+// BenchmarkPerBidderServer is the fasthttp path with a server behind each
+// bidder: each dials a fasthttputil.InmemoryListener served by a
+// fasthttp.Server, whose parsing and answering count too.
+func BenchmarkPerBidderServer(b *testing.B) {
+	for _, n := range perBidderCounts {
+		b.Run(fmt.Sprintf("path=fasthttp+server/bidders=%d", n), func(b *testing.B) {
+			bidders := make([]gavel.Bidder, n)
+			for i := range bidders {
+				name := perBidderName(i)
+				bd, err := gavelfasthttp.NewBidder(name, "http://"+name+".invalid/openrtb2",
+					gavelfasthttp.WithDial(inmemoryServer(b, perBidderResponse(b, i))))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(bd.CloseIdleConnections)
+				bidders[i] = bd
+			}
+			runPerBidder(b, n, func(i int) gavel.Bidder { return bidders[i] })
+		})
+	}
 }
 
 // inmemoryServer serves body to every request with a fasthttp.Server on a
@@ -178,10 +81,10 @@ func inmemoryServer(tb testing.TB, body []byte) fasthttp.DialFunc {
 
 // cannedDial returns a dial of connections that answer each request
 // written to them with a 200 carrying body.
-func cannedDial(body []byte) fasthttp.DialFunc {
+func cannedDial(body []byte, calls *httpCalls) fasthttp.DialFunc {
 	resp := fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 	return func(string) (net.Conn, error) {
-		c := &cannedConn{resp: resp}
+		c := &cannedConn{resp: resp, calls: calls}
 		c.cond.L = &c.mu
 		return c, nil
 	}
@@ -191,6 +94,7 @@ func cannedDial(body []byte) fasthttp.DialFunc {
 // to it (a write that starts with "POST ") with resp.
 type cannedConn struct {
 	resp   []byte
+	calls  *httpCalls // counts requests and the bytes written
 	mu     sync.Mutex
 	cond   sync.Cond
 	owed   int    // answers owed
@@ -199,7 +103,13 @@ type cannedConn struct {
 }
 
 func (c *cannedConn) Write(p []byte) (int, error) {
-	if bytes.HasPrefix(p, []byte("POST ")) {
+	post := bytes.HasPrefix(p, []byte("POST "))
+	if post {
+		c.calls.add(int64(len(p)))
+	} else {
+		c.calls.bytes.Add(int64(len(p)))
+	}
+	if post {
 		c.mu.Lock()
 		c.owed++
 		c.cond.Signal()
@@ -242,23 +152,3 @@ func (*cannedConn) RemoteAddr() net.Addr             { return cannedAddr }
 func (*cannedConn) SetDeadline(time.Time) error      { return nil }
 func (*cannedConn) SetReadDeadline(time.Time) error  { return nil }
 func (*cannedConn) SetWriteDeadline(time.Time) error { return nil }
-
-// TestPerBidderFast checks the auctions of BenchmarkPerBidderFast: every
-// bidder bids, the highest wins, with both kinds of answer.
-func TestPerBidderFast(t *testing.T) {
-	for _, answer := range []string{"memory", "server"} {
-		t.Run(answer, func(t *testing.T) {
-			a, req := perBidderAuction(t, 5, answer)
-			for range 3 {
-				res, err := a.Run(context.Background(), req)
-				require.NoError(t, err)
-				require.Len(t, res.Bidders, 5)
-				for _, br := range res.Bidders {
-					require.Equal(t, gavel.StatusBid, br.Status, "%s: %v", br.Bidder, br.Err)
-				}
-				require.NotNil(t, res.Winner("1"))
-				require.Equal(t, perBidderName(4), res.Winner("1").Bidder)
-			}
-		})
-	}
-}
