@@ -41,7 +41,7 @@ type signer struct {
 func newSigner(keys []gavelhttp.Key) signer {
 	s := signer{keys: make(signed.Keys, len(keys))}
 	for i, k := range keys {
-		s.keys[i] = signed.Key{ID: k.ID, Secret: append([]byte(nil), k.Secret...)}
+		s.keys[i] = signed.NewKey(k.ID, append([]byte(nil), k.Secret...))
 	}
 	return s
 }

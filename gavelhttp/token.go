@@ -77,7 +77,7 @@ func NewKeys(keys ...Key) (*Keys, error) {
 		}
 		secret := append([]byte(nil), k.Secret...)
 		ks.keys = append(ks.keys, Key{ID: k.ID, Secret: secret})
-		ks.signed = append(ks.signed, signed.Key{ID: k.ID, Secret: secret})
+		ks.signed = append(ks.signed, signed.NewKey(k.ID, secret))
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: gavelhttp: %w", gavel.ErrInvalidOption, errors.Join(errs...))
