@@ -97,7 +97,7 @@ func (h *AuctionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.bodyError(w, r, err)
 		return
 	}
-	req, err := decodeRequest(buf.Bytes())
+	req, err := decodeRequest(h.codec(), buf.Bytes())
 	if err != nil {
 		h.stats.malformed.Add(1)
 		h.writeError(w, r, http.StatusBadRequest, "gavelhttp: malformed bid request: "+err.Error(), nil)
