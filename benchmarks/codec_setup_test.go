@@ -97,15 +97,26 @@ func codecPayloads(tb testing.TB) map[string][]codecDoc {
 	require.NoError(tb, err)
 	respJSON, err := json.Marshal(twentyBids(f))
 	require.NoError(tb, err)
+	one, err := json.Marshal(oneBid(f))
+	require.NoError(tb, err)
 	return map[string][]codecDoc{
 		"request":    {{"fixture-request", reqJSON, newRequest}},
+		"response1":  {{"response-1-bid", one, newResponse}},
 		"response20": {{"response-20-bids", respJSON, newResponse}},
 		"corpus":     corpusDocs(tb),
 	}
 }
 
 // payloadOrder is the order in which payloads are reported.
-var payloadOrder = []string{"request", "response20", "corpus"}
+var payloadOrder = []string{"request", "response1", "response20", "corpus"}
+
+// oneBid is what each bidder of the per-bidder HTTP benchmarks answers:
+// one bid on the fixture's open-market banner imp, in one seat.
+func oneBid(f *benchmarks.Fixture) *openrtb2.BidResponse {
+	r := f.Responses[0]
+	return &openrtb2.BidResponse{ID: r.ID, BidID: r.BidID, Cur: r.Cur,
+		SeatBid: []openrtb2.SeatBid{{Seat: r.SeatBid[0].Seat, Bid: r.SeatBid[0].Bid[1:2]}}}
+}
 
 // twentyBids gathers the fixture's bids (7 bidders x 3 imps) into one
 // response of 20 bids in 2 seats, each bid with an ext as DSPs send.
