@@ -124,6 +124,9 @@ var codecEdges = []struct {
 	{"empty input", ``, false},
 	{"deep nesting in ext", `{"id":"a","ext":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`, false},
 	{"invalid JSON in ext", `{"id":"a","ext":{"x":tru}}`, false},
+	// found by FuzzCodecGavelsonic: sonic skips these unknown fields
+	// without seeing the bad escape.
+	{"bad escape in skipped fields", `{"":[{"":{"":"\0"}}],"":{"":{}},"":10,"":[""]}`, false},
 }
 
 // TestCodecDifferences logs a matrix of how each codec decodes the edge

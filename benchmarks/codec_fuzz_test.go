@@ -2,6 +2,7 @@ package benchmarks_test
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 )
 
@@ -15,7 +16,7 @@ import (
 // reason (go test -v shows them), instead of failing.
 //
 //	go test -run '^$' -fuzz '^FuzzCodecSonic$' -fuzztime 60s .
-func fuzzCodec(f *testing.F, name string, known func([]byte) bool) {
+func fuzzCodec(f *testing.F, name string, known func([]byte) bool, lenient bool) {
 	var c jsonCodec
 	for _, cc := range jsonCodecs {
 		if cc.name == name {
@@ -43,6 +44,9 @@ func fuzzCodec(f *testing.F, name string, known func([]byte) bool) {
 		}
 		for _, mk := range []func() any{newRequest, newResponse} {
 			if d := decodeDiff(c, data, mk); d != "" {
+				if lenient && acceptsBadSyntax(c, data, mk) {
+					t.Skipf("a documented difference: %s accepts invalid JSON: %s", c.name, firstLine(d))
+				}
 				fail("decoding %.200q as %T: %s", data, mk(), firstLine(d))
 			}
 			v := mk()
@@ -54,6 +58,13 @@ func fuzzCodec(f *testing.F, name string, known func([]byte) bool) {
 			}
 		}
 	})
+}
+
+// acceptsBadSyntax reports whether c decodes data, which encoding/json
+// refuses as syntactically invalid JSON.
+func acceptsBadSyntax(c jsonCodec, data []byte, mk func() any) bool {
+	var se *json.SyntaxError
+	return errors.As(json.Unmarshal(data, mk()), &se) && c.unmarshal(data, mk()) == nil
 }
 
 // deeperThan reports whether data nests arrays and objects deeper than
@@ -81,13 +92,18 @@ func deeperThan(data []byte, max int) bool {
 	return false
 }
 
-func FuzzCodecSonic(f *testing.F)      { fuzzCodec(f, "sonic", nil) }
-func FuzzCodecGavelsonic(f *testing.F) { fuzzCodec(f, "gavelsonic", nil) }
-func FuzzCodecGoccy(f *testing.F)      { fuzzCodec(f, "goccy", nil) }
-func FuzzCodecJSONv2(f *testing.F)     { fuzzCodec(f, "jsonv2", nil) }
+func FuzzCodecGoccy(f *testing.F)  { fuzzCodec(f, "goccy", nil, false) }
+func FuzzCodecJSONv2(f *testing.F) { fuzzCodec(f, "jsonv2", nil, false) }
+
+// FuzzCodecSonic and FuzzCodecGavelsonic skip invalid JSON that sonic
+// accepts: it found that sonic's skipping of unknown fields misses some
+// bad escapes (testdata/fuzz/FuzzCodecGavelsonic). Values of valid JSON
+// must still be encoding/json's.
+func FuzzCodecSonic(f *testing.F)      { fuzzCodec(f, "sonic", nil, true) }
+func FuzzCodecGavelsonic(f *testing.F) { fuzzCodec(f, "gavelsonic", nil, true) }
 
 // FuzzCodecSegmentio skips input nested deeper than encoding/json's limit
 // (10000), which segmentio decodes and encoding/json refuses.
 func FuzzCodecSegmentio(f *testing.F) {
-	fuzzCodec(f, "segmentio", func(data []byte) bool { return deeperThan(data, 10000) })
+	fuzzCodec(f, "segmentio", func(data []byte) bool { return deeperThan(data, 10000) }, false)
 }
