@@ -92,8 +92,9 @@ func deeperThan(data []byte, max int) bool {
 	return false
 }
 
-func FuzzCodecGoccy(f *testing.F)  { fuzzCodec(f, "goccy", nil, false) }
-func FuzzCodecJSONv2(f *testing.F) { fuzzCodec(f, "jsonv2", nil, false) }
+func FuzzCodecGoccy(f *testing.F)      { fuzzCodec(f, "goccy", nil, false) }
+func FuzzCodecGavelgoccy(f *testing.F) { fuzzCodec(f, "gavelgoccy", nil, false) }
+func FuzzCodecJSONv2(f *testing.F)     { fuzzCodec(f, "jsonv2", nil, false) }
 
 // FuzzCodecSonic and FuzzCodecGavelsonic skip invalid JSON that sonic
 // accepts: it found that sonic's skipping of unknown fields misses some

@@ -34,6 +34,6 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/gavelrtb/gavel/adapters/gavelkafka v0.1.0
 	github.com/gavelrtb/gavel/adapters/gavelredis v0.1.0
-	github.com/gavelrtb/gavel/codecs/gavelsonic v0.1.0
+	github.com/gavelrtb/gavel/codecs/gavelgoccy v0.1.0
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )

@@ -1,4 +1,4 @@
-package gavelsonic_test
+package gavelgoccy_test
 
 import (
 	"testing"
