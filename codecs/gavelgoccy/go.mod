@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/gavelrtb/gavel v0.1.0
+	github.com/goccy/go-json v0.12.0
 	github.com/prebid/openrtb/v20 v20.3.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
@@ -11,6 +12,5 @@ require (
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/goccy/go-json v0.12.0
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )
