@@ -29,7 +29,9 @@ const DefaultHTTPMaxResponseSize = 256 << 10
 // application/json, x-openrtb-version: 2.6 and Accept-Encoding: gzip, plus
 // those of WithHTTPHeader. The JSON is built once per auction and shared by
 // all the auction's HTTP bidders that get the same request (bidders with
-// different timeouts get requests with different tmax, so different JSON).
+// different timeouts get requests with different tmax, so different JSON),
+// with the auction's Codec; responses are decoded with it too, unless the
+// bidder has a codec of its own (WithCodec, WithHTTPCodec).
 //
 // The endpoint's answer is read as follows:
 //   - 204 No Content, an empty body, or a response without bids (such as
@@ -68,6 +70,8 @@ type HTTPBidder struct {
 
 	// encode is encodeRequest; tests wrap it to watch the shared body.
 	encode func(context.Context, *openrtb2.BidRequest) ([]byte, error)
+
+	ownCodec Codec // WithHTTPCodec; nil: the auction's, see codec
 }
 
 // An HTTPOption configures an HTTPBidder. Options are applied in order by
@@ -86,6 +90,7 @@ type httpConfig struct {
 	header  http.Header
 	maxSize int64
 	gzipReq bool
+	codec   Codec
 	optionErrors
 }
 
@@ -179,7 +184,10 @@ func NewHTTPBidder(name, endpoint string, opts ...HTTPOption) (*HTTPBidder, erro
 	}
 	b := &HTTPBidder{
 		name: name, maxSize: cfg.maxSize, gzipReq: cfg.gzipReq,
-		out: out, client: cfg.client, encode: encodeRequest,
+		out: out, client: cfg.client, encode: encodeRequest, ownCodec: cfg.codec,
+	}
+	if b.ownCodec != nil {
+		b.encode = b.encodeOwn
 	}
 	if b.client == nil {
 		b.rt = NewHTTPTransport()
@@ -256,7 +264,7 @@ func (b *HTTPBidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrt
 	if err != nil {
 		return nil, HTTPCallError(ctx, b.name, err)
 	}
-	resp, err := b.read(hresp)
+	resp, err := b.read(hresp, b.codec(ctx))
 	if err != nil {
 		drainClose(hresp.Body)
 		if cerr := ctx.Err(); cerr != nil {
@@ -281,12 +289,13 @@ func (*bodyReader) Close() error { return nil }
 
 // read interprets the response (see ReadHTTPAnswer). It reads a 200 body
 // to its end or fails; the caller closes the body.
-func (b *HTTPBidder) read(hresp *http.Response) (*openrtb2.BidResponse, error) {
+func (b *HTTPBidder) read(hresp *http.Response, c Codec) (*openrtb2.BidResponse, error) {
 	return ReadHTTPAnswer(b.name, &HTTPAnswer{
 		StatusCode:      hresp.StatusCode,
 		ContentEncoding: hresp.Header.Get("Content-Encoding"),
 		ContentLength:   hresp.ContentLength,
 		Body:            hresp.Body,
+		Codec:           c,
 	}, b.maxSize)
 }
 

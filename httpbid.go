@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +40,10 @@ type HTTPAnswer struct {
 	// as fasthttp) has it.
 	Body io.Reader
 	Data []byte
+	// Codec decodes the body; nil is StdCodec. A bidder called by Run
+	// decodes with the auction's (CodecFromContext) unless it has one of
+	// its own.
+	Codec Codec
 }
 
 // ReadHTTPAnswer interprets an HTTP bidder's answer as HTTPBidder does,
@@ -72,7 +75,7 @@ func ReadHTTPAnswer(bidder string, a *HTTPAnswer, maxSize int64) (*openrtb2.BidR
 	case len(bytes.TrimSpace(data)) == 0:
 		return nil, nil
 	}
-	resp, err := decodeBidResponse(data)
+	resp, err := decodeBidResponse(a.Codec, data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: http bidder %q: %v", ErrInvalidResponse, bidder, err)
 	}
@@ -82,10 +85,14 @@ func ReadHTTPAnswer(bidder string, a *HTTPAnswer, maxSize int64) (*openrtb2.BidR
 	return resp, nil
 }
 
-// decodeBidResponse decodes the JSON of a bid response.
-func decodeBidResponse(data []byte) (*openrtb2.BidResponse, error) {
+// decodeBidResponse decodes the JSON of a bid response with c (nil:
+// StdCodec).
+func decodeBidResponse(c Codec, data []byte) (*openrtb2.BidResponse, error) {
+	if c == nil {
+		c = StdCodec()
+	}
 	resp := new(openrtb2.BidResponse)
-	if err := json.Unmarshal(data, resp); err != nil {
+	if err := c.Unmarshal(data, resp); err != nil {
 		return nil, err
 	}
 	return resp, nil

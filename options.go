@@ -73,6 +73,7 @@ type config struct {
 	pacer           Pacer
 	budgets         []Budget
 	sink            EventSink
+	codec           Codec // nil: StdCodec; see WithCodec
 	optionErrors
 }
 

@@ -331,11 +331,11 @@ func (r *round) requestBody(req *openrtb2.BidRequest) ([]byte, error) {
 	for i := range r.reqs {
 		if &r.reqs[i] == req {
 			sb := &r.bodies[i]
-			sb.once.Do(func() { sb.body, sb.err = json.Marshal(req) })
+			sb.once.Do(func() { sb.body, sb.err = r.a.Codec().AppendJSON(nil, req) })
 			return sb.body, sb.err
 		}
 	}
-	return json.Marshal(req)
+	return r.a.Codec().AppendJSON(nil, req)
 }
 
 // encodeRequest returns the JSON of req, shared with the other bidders of

@@ -44,14 +44,16 @@ var perBidderCounts = []int{1, 5, 8, 20}
 type perBidderPath struct {
 	name      string
 	newBidder func(tb testing.TB, i int, calls *httpCalls) gavel.Bidder
+	opts      []gavel.Option // of the Auction, besides its bidders
 }
 
 var perBidderPaths []perBidderPath
 
 // addPerBidderPath adds a path to BenchmarkPerBidder; call it from init.
 // The paths run in the order they were added: files in name order.
-func addPerBidderPath(name string, newBidder func(tb testing.TB, i int, calls *httpCalls) gavel.Bidder) {
-	perBidderPaths = append(perBidderPaths, perBidderPath{name, newBidder})
+// opts are the Auction's options besides its bidders (gavel.WithCodec).
+func addPerBidderPath(name string, newBidder func(tb testing.TB, i int, calls *httpCalls) gavel.Bidder, opts ...gavel.Option) {
+	perBidderPaths = append(perBidderPaths, perBidderPath{name, newBidder, opts})
 }
 
 func init() { addPerBidderPath("nethttp+std", newNetHTTPBidder) }
@@ -64,7 +66,7 @@ func BenchmarkPerBidder(b *testing.B) {
 			for _, n := range perBidderCounts {
 				b.Run("bidders="+strconv.Itoa(n), func(b *testing.B) {
 					calls := new(httpCalls)
-					runs := runPerBidder(b, n, func(i int) gavel.Bidder { return p.newBidder(b, i, calls) })
+					runs := runPerBidder(b, n, func(i int) gavel.Bidder { return p.newBidder(b, i, calls) }, p.opts...)
 					if err := checkPerBidderCalls(calls, runs*int64(n)); err != nil {
 						b.Fatal(err)
 					}
@@ -79,15 +81,16 @@ func BenchmarkPerBidder(b *testing.B) {
 // B/op and allocs/op, and returns how many auctions it ran. It fails b
 // unless the first and the last auction had the expected outcome: every
 // bidder answered with its one bid, and the last bidder, the highest,
-// won at its own price (first price).
-func runPerBidder(b *testing.B, n int, newBidder func(i int) gavel.Bidder) int64 {
+// won at its own price (first price). opts are the Auction's options
+// besides its bidders.
+func runPerBidder(b *testing.B, n int, newBidder func(i int) gavel.Bidder, opts ...gavel.Option) int64 {
 	b.Helper()
 	req := perBidderRequest(b)
 	bidders := make([]gavel.Bidder, n)
 	for i := range bidders {
 		bidders[i] = newBidder(i)
 	}
-	a, err := gavel.New(gavel.WithBidders(bidders...))
+	a, err := gavel.New(append([]gavel.Option{gavel.WithBidders(bidders...)}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -247,7 +250,7 @@ func TestPerBidder(t *testing.T) {
 				for i := range bidders {
 					bidders[i] = p.newBidder(t, i, calls)
 				}
-				a, err := gavel.New(gavel.WithBidders(bidders...))
+				a, err := gavel.New(append([]gavel.Option{gavel.WithBidders(bidders...)}, p.opts...)...)
 				if err != nil {
 					t.Fatal(err)
 				}

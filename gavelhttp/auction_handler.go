@@ -132,7 +132,7 @@ func (h *AuctionHandler) ServeRequest(ctx context.Context, w http.ResponseWriter
 		h.bodyError(w, r, err)
 		return
 	}
-	req, err := decodeRequest(body)
+	req, err := decodeRequest(h.codec(), body)
 	if err != nil {
 		h.stats.malformed.Add(1)
 		h.writeError(w, r, http.StatusBadRequest, "gavelhttp: malformed bid request: "+err.Error(), nil)

@@ -44,9 +44,7 @@ func (h *AuctionHandler) writeJSON(w http.ResponseWriter, r *Request, buf *bytes
 	hdr := w.Header()
 	hdr.Set(HeaderOpenRTBVersion, OpenRTBVersion)
 	hdr.Set("Content-Type", "application/json")
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false) // an adm is HTML: keep it readable and small
-	if err := enc.Encode(v); err != nil {
+	if err := encodeJSON(h.codec(), buf, v); err != nil {
 		h.stats.errors.Add(1)
 		http.Error(w, "gavelhttp: encoding response: "+err.Error(), http.StatusInternalServerError)
 		return
@@ -67,6 +65,27 @@ func (h *AuctionHandler) writeJSON(w http.ResponseWriter, r *Request, buf *bytes
 	zw.Reset(io.Discard) // let go of w before pooling
 	gzipWriterPool.Put(zw)
 }
+
+// encodeJSON appends v's JSON and a newline to buf, with c. With the std
+// codec, HTML characters are not escaped: an adm is HTML, and stays
+// readable and small. Another codec escapes them or not as its AppendJSON
+// does; the JSON means the same.
+func encodeJSON(c gavel.Codec, buf *bytes.Buffer, v any) error {
+	if c == gavel.StdCodec() {
+		enc := json.NewEncoder(buf)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(v)
+	}
+	b, err := c.AppendJSON(buf.AvailableBuffer(), v)
+	if err != nil {
+		return err
+	}
+	buf.Write(b)
+	return buf.WriteByte('\n')
+}
+
+// codec is the Codec of the Auction in service (gavel.WithCodec).
+func (h *AuctionHandler) codec() gavel.Codec { return h.gen.Load().auction.Codec() }
 
 // acceptsGzip reports whether the Accept-Encoding values list gzip with a
 // non-zero quality.

@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"io"
 	"strings"
 	"sync"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
+
+	"github.com/gavelrtb/gavel"
 )
 
 // Errors of reading a request body, each answered with its own status.
@@ -147,9 +148,9 @@ func readCapped(buf *bytes.Buffer, src io.Reader, max int64) error {
 // decodeRequest decodes one JSON bid request. Unknown fields are accepted
 // (OpenRTB extends by ext and by fields newer than the reader's); anything
 // but white space after the object is refused, as is an empty body.
-func decodeRequest(data []byte) (*openrtb2.BidRequest, error) {
+func decodeRequest(c gavel.Codec, data []byte) (*openrtb2.BidRequest, error) {
 	req := new(openrtb2.BidRequest)
-	if err := json.Unmarshal(data, req); err != nil {
+	if err := c.Unmarshal(data, req); err != nil {
 		return nil, err
 	}
 	return req, nil

@@ -96,9 +96,11 @@ func (r *repo) byPath(path string) *repoModule {
 	return nil
 }
 
-// isAdapter reports whether m is one of the adapters, published for users
-// to require.
-func (m *repoModule) isAdapter() bool { return strings.HasPrefix(m.rel(), "adapters/") }
+// isAdapter reports whether m is one of the adapters or codecs, published
+// for users to require.
+func (m *repoModule) isAdapter() bool {
+	return strings.HasPrefix(m.rel(), "adapters/") || strings.HasPrefix(m.rel(), "codecs/")
+}
 
 // setVersions sets the version of every module to publish: the core, the
 // adapters, and any module that another requires. A module is published

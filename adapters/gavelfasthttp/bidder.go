@@ -55,6 +55,7 @@ type Bidder struct {
 	name    string
 	maxSize int64
 	gzipReq bool
+	codec   gavel.Codec      // nil: the auction's
 	tmpl    fasthttp.Request // method, URI and headers of every request
 	doer    doer
 }
@@ -95,7 +96,7 @@ func NewBidder(name, endpoint string, opts ...Option) (*Bidder, error) {
 	if len(c.problems) > 0 {
 		return nil, errors.Join(c.problems...)
 	}
-	b := &Bidder{name: name, maxSize: c.maxSize, gzipReq: c.gzipReq, doer: c.doer()}
+	b := &Bidder{name: name, maxSize: c.maxSize, gzipReq: c.gzipReq, codec: c.codec, doer: c.doer()}
 	if b.doer == nil {
 		b.doer = c.ownClient(u)
 	}
@@ -207,6 +208,7 @@ func (b *Bidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.B
 		ContentEncoding: contentEncoding(c.resp.Header.ContentEncoding()),
 		ContentLength:   int64(c.resp.Header.ContentLength()),
 		Data:            c.resp.Body(),
+		Codec:           b.codecFor(ctx),
 	}
 	resp, err := gavel.ReadHTTPAnswer(b.name, &c.ans, b.maxSize)
 	if err != nil {
@@ -215,6 +217,17 @@ func (b *Bidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.B
 		}
 	}
 	return resp, err
+}
+
+// codecFor is the codec that decodes the answer of a call with ctx.
+func (b *Bidder) codecFor(ctx context.Context) gavel.Codec {
+	if b.codec != nil {
+		return b.codec
+	}
+	if c, ok := gavel.CodecFromContext(ctx); ok {
+		return c
+	}
+	return nil // gavel.StdCodec
 }
 
 // callError is what Bid returns for a call that failed with err.

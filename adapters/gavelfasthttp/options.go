@@ -25,6 +25,7 @@ type config struct {
 	maxSize    int64
 	gzipReq    bool
 	header     [][2]string
+	codec      gavel.Codec
 	problems   []error
 }
 
@@ -135,4 +136,20 @@ func WithMaxResponseSize(n int64) Option {
 // gzip), at gzip.BestSpeed. Default false.
 func WithGzipRequests(on bool) Option {
 	return optionFunc(func(c *config) { c.gzipReq = on })
+}
+
+// WithCodec makes the bidder decode its responses with codec, whatever the
+// codec of the auction that calls it, as gavel.WithHTTPCodec does for the
+// net/http bidder. Default: the calling auction's (gavel.WithCodec,
+// gavel.CodecFromContext), or gavel.StdCodec outside an auction. Within an
+// auction the request's JSON is the auction's, encoded once for all its
+// HTTP bidders.
+func WithCodec(codec gavel.Codec) Option {
+	return optionFunc(func(c *config) {
+		if codec == nil {
+			c.fail("codec must not be nil")
+			return
+		}
+		c.codec = codec
+	})
 }
