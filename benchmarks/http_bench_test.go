@@ -100,6 +100,15 @@ func (c *httpCalls) add(n int64) {
 	c.bytes.Add(n)
 }
 
+// written counts a write to a connection of internal/memconn: a request
+// when it starts one, its bytes always.
+func (c *httpCalls) written(n int, request bool) {
+	if request {
+		c.calls.Add(1)
+	}
+	c.bytes.Add(int64(n))
+}
+
 // minRequestBytes is less than the JSON of the fixture's request with one
 // imp: a body shorter than that was not the request.
 const minRequestBytes = 2000

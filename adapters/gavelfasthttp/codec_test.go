@@ -3,7 +3,6 @@ package gavelfasthttp_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/gavelrtb/gavel"
 	"github.com/gavelrtb/gavel/adapters/gavelfasthttp"
 	"github.com/gavelrtb/gavel/auctiontest"
+	"github.com/gavelrtb/gavel/internal/memconn"
 )
 
 // countingCodec is the std codec, counting its decodes.
@@ -35,12 +35,7 @@ func (c *countingCodec) Unmarshal(data []byte, v any) error {
 func TestBidderCodec(t *testing.T) {
 	dial := func(price float64) gavelfasthttp.Option {
 		body := fmt.Appendf(nil, `{"id":"req-1","seatbid":[{"bid":[{"id":"b1","impid":"1","price":%v,"adm":"<div>ad</div>","crid":"cr-1"}]}]}`, price)
-		resp := fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-		return gavelfasthttp.WithDial(func(string) (net.Conn, error) {
-			c := &replayConn{resp: resp}
-			c.cond.L = &c.mu
-			return c, nil
-		})
+		return gavelfasthttp.WithDial(memconn.Dial(memconn.Response(body), nil))
 	}
 	auctionCodec, ownCodec := new(countingCodec), new(countingCodec)
 	shared, err := gavelfasthttp.NewBidder("shared", "http://shared.example/bid", dial(2))
