@@ -14,6 +14,13 @@ import (
 // model.
 const predictBits = 18
 
+// The demo's attribution windows (predict.WithClickWindow,
+// WithConversionWindow).
+const (
+	demoClickWindow      = 20 * time.Second
+	demoConversionWindow = time.Minute
+)
+
 // housePredictor is what the house campaigns' CPC and CPA goals bid on: a
 // click model and a model of conversions given a click, learning online
 // from the exchange's own traffic. The Predictor keeps the features of
@@ -54,7 +61,12 @@ func newHousePredictor(cs []*campaign.Campaign, monitorHooks ...any) (*housePred
 	if hp.cvrMon, err = predict.NewMonitor("cvr", predict.WithMonitorHooks(monitorHooks...)); err != nil {
 		return nil, err
 	}
-	if hp.learner, err = predict.NewLearner(ctr, cvr, predict.WithMonitors(hp.ctrMon, hp.cvrMon)); err != nil {
+	// The demo's windows are short, so that the dashboard's model panel
+	// sees negatives (an impression is one once its window closed without
+	// a click) within a minute of the start; a click comes seconds after
+	// its impression.
+	if hp.learner, err = predict.NewLearner(ctr, cvr, predict.WithMonitors(hp.ctrMon, hp.cvrMon),
+		predict.WithClickWindow(demoClickWindow), predict.WithConversionWindow(demoConversionWindow)); err != nil {
 		return nil, err
 	}
 	hp.predictor, err = predict.NewPredictor(ctr, cvr, x, predict.WithLearner(hp.learner),
