@@ -205,9 +205,16 @@ func (f *faultTraffic) checkTime(t testing.TB) {
 // beyond the stalls; and neither the ledger nor Run waits for Redis (a
 // reply from a Redis that is down or partitioned, a reconnect, the ledger
 // timeout), which would take longer than tmax. The raw numbers are logged.
+// Under the race detector, which slows every goroutine several times over,
+// the 2ms is 5ms (a full CI run at load 6-7 saw a p99 of 2.07ms); the
+// measurement without it (GAVEL_MEASURE=1, no -race) is the 2ms claim.
 func checkLateness(t testing.TB, ledger, run struct{ max, p99 time.Duration }, details any) {
 	t.Helper()
-	assert.LessOrEqual(t, ledger.p99, 2*time.Millisecond, "ledger p99 past its deadline beyond the stalls: %v", details)
+	bound := 2 * time.Millisecond
+	if pacerRaceEnabled {
+		bound = 5 * time.Millisecond
+	}
+	assert.LessOrEqual(t, ledger.p99, bound, "ledger p99 past its deadline beyond the stalls: %v", details)
 	assert.Less(t, ledger.max, faultTMax*time.Millisecond, "ledger max past its deadline beyond the stalls: %v", details)
 	assert.Less(t, run.max, faultTMax*time.Millisecond, "Run max past its deadline beyond the stalls: %v", details)
 }
