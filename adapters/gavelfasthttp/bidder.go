@@ -56,7 +56,8 @@ type Bidder struct {
 	maxSize int64
 	gzipReq bool
 	codec   gavel.Codec      // nil: the auction's
-	tmpl    fasthttp.Request // method, URI and headers of every request
+	tmpl    fasthttp.Request // method and headers of every request
+	uri     fasthttp.URI     // the endpoint, parsed once
 	doer    doer
 }
 
@@ -101,8 +102,10 @@ func NewBidder(name, endpoint string, opts ...Option) (*Bidder, error) {
 		b.doer = c.ownClient(u)
 	}
 	b.tmpl.Header.SetMethod(fasthttp.MethodPost)
-	b.tmpl.SetRequestURI(endpoint)
-	b.tmpl.URI().DisablePathNormalizing = true
+	if err := b.uri.Parse(nil, []byte(endpoint)); err != nil {
+		return nil, fmt.Errorf("%w: gavelfasthttp: fasthttp bidder %q: endpoint %q: %w", gavel.ErrInvalidOption, name, endpoint, err)
+	}
+	b.uri.DisablePathNormalizing = true
 	b.tmpl.Header.SetContentType("application/json")
 	b.tmpl.Header.Set("X-Openrtb-Version", "2.6")
 	b.tmpl.Header.Set("Accept-Encoding", "gzip")
@@ -188,7 +191,7 @@ func (b *Bidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.B
 		calls.Put(c)
 	}()
 	b.tmpl.Header.CopyTo(&c.req.Header)
-	b.tmpl.URI().CopyTo(c.req.URI())
+	c.req.SetURI(&b.uri) // a copy of the parsed URI: nothing parsed per call
 	if b.gzipReq {
 		_ = httpwire.Gzip(c.req.BodyWriter(), body) // writes to the body buffer do not fail
 	} else {
