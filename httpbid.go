@@ -91,11 +91,48 @@ func decodeBidResponse(c Codec, data []byte) (*openrtb2.BidResponse, error) {
 	if c == nil {
 		c = StdCodec()
 	}
-	resp := new(openrtb2.BidResponse)
+	m := new(oneBidResponse)
+	resp := m.preset()
 	if err := c.Unmarshal(data, resp); err != nil {
 		return nil, err
 	}
+	m.unset()
 	return resp, nil
+}
+
+// A oneBidResponse is the memory of a decoded bid response, in one
+// allocation, with room for the usual answer of an HTTP bidder: one seat
+// with one bid. A decoder fills a slice's array up to its capacity before
+// it grows it (encoding/json and go-json alike), so such an answer is
+// decoded without growing a slice (go-json grows them to 4 elements, a
+// few KB of bids); a larger one grows them as without it.
+type oneBidResponse struct {
+	resp openrtb2.BidResponse
+	seat [1]openrtb2.SeatBid
+	bid  [1]openrtb2.Bid
+}
+
+// preset returns the response to decode into, its seats and the first
+// seat's bids empty slices of m's arrays.
+func (m *oneBidResponse) preset() *openrtb2.BidResponse {
+	m.seat[0].Bid = m.bid[:0:1]
+	m.resp.SeatBid = m.seat[:0:1]
+	return &m.resp
+}
+
+// unset gives the response decoded after preset the slices a decoding
+// without preset gives, but for "bid": [], nil here as when absent: a
+// list of seats or bids left empty is nil.
+func (m *oneBidResponse) unset() {
+	if len(m.resp.SeatBid) == 0 {
+		m.resp.SeatBid = nil // absent or empty: a no-bid either way
+	}
+	if s := m.resp.SeatBid; len(s) > 0 && len(s[0].Bid) == 0 {
+		s[0].Bid = nil
+	}
+	if len(m.resp.SeatBid) == 0 || &m.resp.SeatBid[0] != &m.seat[0] {
+		m.seat[0].Bid = nil // seats grown elsewhere: m.seat is unused
+	}
 }
 
 // HTTPCallError returns what an HTTP bidder's Bid returns when its call
