@@ -140,8 +140,9 @@ func (h *AuctionHandler) ServeRequest(ctx context.Context, w http.ResponseWriter
 	}
 	h.stats.decoded.Add(1)
 
-	res, err := h.run(ctx, req)
-	if err != nil {
+	res := getResult()
+	defer putResult(res) // once the answer is written: see result_pool.go
+	if err := h.run(ctx, req, res); err != nil {
 		h.runError(w, r, err)
 		return
 	}
