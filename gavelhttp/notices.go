@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gavelrtb/gavel"
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -268,10 +269,15 @@ func (n *Notices) URL(bill gavel.Billing, burl string) string {
 	if bill.Hold == (gavel.Hold{}) {
 		exp = n.cfg.now().Add(n.cfg.ttl)
 	}
-	token := n.keys.Sign(&Notice{Billing: bill, BURL: burl, Expires: exp})
-	if n.prefix != "" { // the URL below, without parsing and encoding a query
-		return n.prefix + url.QueryEscape(token)
+	notice := Notice{Billing: bill, BURL: burl, Expires: exp}
+	if n.prefix != "" {
+		// The URL below, without parsing and encoding a query: a token is
+		// base64url and a dot, which a query does not escape.
+		b := make([]byte, 0, len(n.prefix)+n.keys.signed.TokenLen(160+len(burl)))
+		b = n.keys.appendToken(append(b, n.prefix...), &notice)
+		return unsafe.String(unsafe.SliceData(b), len(b)) // b is not written again
 	}
+	token := n.keys.Sign(&notice)
 	u := *n.base
 	q := u.Query()
 	q.Set("t", token)
