@@ -34,6 +34,7 @@ func BenchmarkServerFast(b *testing.B) {
 	f := newFixture(b, 8, 3)
 	a := newAuction(b, f)
 	b.Cleanup(func() { _ = a.Close(context.Background()) })
+	requireStdCodec(b, a)
 	body, err := json.Marshal(f.Request)
 	if err != nil {
 		b.Fatal(err)
