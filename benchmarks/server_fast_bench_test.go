@@ -58,7 +58,9 @@ func BenchmarkServerFast(b *testing.B) {
 			})
 		}
 	}
-	if st := gavelH.Stats(); st.Won != st.Decoded || st.Won == 0 {
+	// Every auction the gavel server ran (none when -bench picked the
+	// bare server alone) won.
+	if st := gavelH.Stats(); st.Won != st.Decoded {
 		b.Fatalf("stats %+v: not every auction won", st)
 	}
 }
