@@ -34,6 +34,7 @@ func BenchmarkServerFast(b *testing.B) {
 	f := newFixture(b, 8, 3)
 	a := newAuction(b, f)
 	b.Cleanup(func() { _ = a.Close(context.Background()) })
+	requireStdCodec(b, a)
 	body, err := json.Marshal(f.Request)
 	if err != nil {
 		b.Fatal(err)
@@ -57,7 +58,9 @@ func BenchmarkServerFast(b *testing.B) {
 			})
 		}
 	}
-	if st := gavelH.Stats(); st.Won != st.Decoded || st.Won == 0 {
+	// Every auction the gavel server ran (none when -bench picked the
+	// bare server alone) won.
+	if st := gavelH.Stats(); st.Won != st.Decoded {
 		b.Fatalf("stats %+v: not every auction won", st)
 	}
 }

@@ -52,6 +52,12 @@ const (
 // the request's tmax; a client that went away is counted as canceled and
 // gets a 204 it will not read. Swap puts another Auction in service
 // without failing a request.
+//
+// The handler runs each auction with Auction.RunInto on a pooled Result,
+// which a later request reuses once the answer is written. So the
+// Auction's hooks must not keep the *Result, *BidOutcome or *BidderResult
+// they are given after returning, as gavel.Hook already requires: a hook
+// that keeps something copies it.
 type AuctionHandler struct {
 	gen   atomic.Pointer[generation] // the Auction that new requests run on; see Swap
 	cfg   *config
@@ -140,8 +146,9 @@ func (h *AuctionHandler) ServeRequest(ctx context.Context, w http.ResponseWriter
 	}
 	h.stats.decoded.Add(1)
 
-	res, err := h.run(ctx, req)
-	if err != nil {
+	res := getResult()
+	defer putResult(res) // once the answer is written: see result_pool.go
+	if err := h.run(ctx, req, res); err != nil {
 		h.runError(w, r, err)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gavelrtb/gavel"
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -224,25 +225,25 @@ func tokenPrefix(base *url.URL) string {
 // ErrNotWinnerBid, and leaves resp unchanged, when a bid of resp is not
 // among res's winners.
 func (n *Notices) Rewrite(res *gavel.Result, resp *openrtb2.BidResponse) error {
-	urls := make([][]string, len(resp.SeatBid))
+	// Every bid is checked before any is rewritten, so that an error
+	// leaves resp unchanged without a copy of its URLs.
 	for s := range resp.SeatBid {
-		urls[s] = make([]string, len(resp.SeatBid[s].Bid))
-		for b := range resp.SeatBid[s].Bid {
-			bid := &resp.SeatBid[s].Bid[b]
-			w := winnerOf(res, resp.SeatBid[s].Seat, bid)
-			if w < 0 {
-				return fmt.Errorf("%w: seat %q bid %q imp %q", ErrNotWinnerBid, resp.SeatBid[s].Seat, bid.ID, bid.ImpID)
+		sb := &resp.SeatBid[s]
+		for b := range sb.Bid {
+			if bid := &sb.Bid[b]; winnerOf(res, sb.Seat, bid) < 0 {
+				return fmt.Errorf("%w: seat %q bid %q imp %q", ErrNotWinnerBid, sb.Seat, bid.ID, bid.ImpID)
 			}
-			bill, err := res.Billing(w)
-			if err != nil {
-				return err
-			}
-			urls[s][b] = n.URL(bill, bid.BURL)
 		}
 	}
-	for s := range urls {
-		for b, u := range urls[s] {
-			resp.SeatBid[s].Bid[b].BURL = u
+	for s := range resp.SeatBid {
+		sb := &resp.SeatBid[s]
+		for b := range sb.Bid {
+			bid := &sb.Bid[b]
+			bill, err := res.Billing(winnerOf(res, sb.Seat, bid))
+			if err != nil { // not after the check above
+				return err
+			}
+			bid.BURL = n.URL(bill, bid.BURL)
 		}
 	}
 	return nil
@@ -268,10 +269,15 @@ func (n *Notices) URL(bill gavel.Billing, burl string) string {
 	if bill.Hold == (gavel.Hold{}) {
 		exp = n.cfg.now().Add(n.cfg.ttl)
 	}
-	token := n.keys.Sign(&Notice{Billing: bill, BURL: burl, Expires: exp})
-	if n.prefix != "" { // the URL below, without parsing and encoding a query
-		return n.prefix + url.QueryEscape(token)
+	notice := Notice{Billing: bill, BURL: burl, Expires: exp}
+	if n.prefix != "" {
+		// The URL below, without parsing and encoding a query: a token is
+		// base64url and a dot, which a query does not escape.
+		b := make([]byte, 0, len(n.prefix)+n.keys.signed.TokenLen(160+len(burl)))
+		b = n.keys.appendToken(append(b, n.prefix...), &notice)
+		return unsafe.String(unsafe.SliceData(b), len(b)) // b is not written again
 	}
+	token := n.keys.Sign(&notice)
 	u := *n.base
 	q := u.Query()
 	q.Set("t", token)

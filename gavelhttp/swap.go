@@ -52,11 +52,11 @@ func (g *generation) leave() {
 	}
 }
 
-// run runs one auction on the current generation.
-func (h *AuctionHandler) run(ctx context.Context, req *openrtb2.BidRequest) (*gavel.Result, error) {
+// run runs one auction on the current generation into res (RunInto).
+func (h *AuctionHandler) run(ctx context.Context, req *openrtb2.BidRequest, res *gavel.Result) error {
 	g := h.enter()
 	defer g.leave()
-	return g.auction.Run(ctx, req)
+	return g.auction.RunInto(ctx, req, res)
 }
 
 // Auction returns the Auction that new requests run on.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/gavelrtb/gavel"
@@ -103,10 +104,23 @@ type Notice struct {
 // micros, hold account, hold id, hold amount, hold expiry (Unix ns, 0 for
 // none), burl. It is signed, not encrypted: the bidder can read it.
 func (k *Keys) Sign(n *Notice) string {
+	return string(k.appendToken(make([]byte, 0, k.signed.TokenLen(160+len(n.BURL))), n))
+}
+
+// payloads are the scratch buffers of appendToken, whose payloads end
+// up in the token, base64-encoded.
+var payloads = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledPayload is the largest payload buffer put back in the pool.
+const maxPooledPayload = 4 << 10
+
+// appendToken appends the token of n (see Sign) to dst.
+func (k *Keys) appendToken(dst []byte, n *Notice) []byte {
 	b := n.Billing
-	p := k.signed.Begin(tokenVersion, 128+len(n.BURL))
+	scratch := payloads.Get().(*[]byte)
+	p := k.signed.AppendBegin((*scratch)[:0], tokenVersion)
 	p = binary.AppendVarint(p, n.Expires.UnixMilli())
-	for _, s := range []string{b.AuctionID, b.ImpID, b.Bidder, b.Seat, b.BidID, b.DealID, b.Currency} {
+	for _, s := range [...]string{b.AuctionID, b.ImpID, b.Bidder, b.Seat, b.BidID, b.DealID, b.Currency} {
 		p = signed.AppendString(p, s)
 	}
 	p = binary.AppendVarint(p, b.ClearMicros)
@@ -119,7 +133,12 @@ func (k *Keys) Sign(n *Notice) string {
 	}
 	p = binary.AppendVarint(p, hx)
 	p = signed.AppendString(p, n.BURL)
-	return k.signed.Sign(p)
+	dst = k.signed.AppendSign(dst, p)
+	if cap(p) <= maxPooledPayload {
+		*scratch = p[:0]
+		payloads.Put(scratch)
+	}
+	return dst
 }
 
 // Verify checks token and returns its Notice. It returns ErrTokenMalformed,

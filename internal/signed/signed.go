@@ -73,22 +73,33 @@ var enc = base64.RawURLEncoding.Strict()
 // room for n bytes of body: append the body to it, then Sign it.
 func (ks Keys) Begin(kind byte, n int) []byte {
 	id := ks[len(ks)-1].ID
-	p := make([]byte, 0, 1+binary.MaxVarintLen64+len(id)+n)
+	return ks.AppendBegin(make([]byte, 0, 1+binary.MaxVarintLen64+len(id)+n), kind)
+}
+
+// AppendBegin is Begin into p, a caller's scratch buffer, for a signer
+// that reuses its payloads.
+func (ks Keys) AppendBegin(p []byte, kind byte) []byte {
 	p = append(p, kind)
-	return AppendString(p, id)
+	return AppendString(p, ks[len(ks)-1].ID)
 }
 
 // Sign returns the token of payload, made by Begin and the body appended
 // to it.
 func (ks Keys) Sign(payload []byte) string {
+	return string(ks.AppendSign(make([]byte, 0, ks.TokenLen(len(payload))), payload))
+}
+
+// TokenLen is the length of the token of a payload of n bytes.
+func (ks Keys) TokenLen(n int) int { return enc.EncodedLen(n) + 1 + enc.EncodedLen(sha256.Size) }
+
+// AppendSign appends the token of payload (see Sign) to dst, which must
+// not overlap payload, and returns the extended buffer.
+func (ks Keys) AppendSign(dst, payload []byte) []byte {
 	var sum [sha256.Size]byte
 	mac := ks[len(ks)-1].sum(sum[:0], payload)
-	n := enc.EncodedLen(len(payload))
-	b := make([]byte, n+1+enc.EncodedLen(len(mac)))
-	enc.Encode(b, payload)
-	b[n] = '.'
-	enc.Encode(b[n+1:], mac)
-	return string(b)
+	dst = enc.AppendEncode(dst, payload)
+	dst = append(dst, '.')
+	return enc.AppendEncode(dst, mac)
 }
 
 // Verify checks token and returns a Reader over its body. It returns
