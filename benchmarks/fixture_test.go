@@ -126,6 +126,8 @@ func TestFloorGoroutinesDeadline(t *testing.T) {
 	best := make([]benchmarks.Best, 3)
 	start := time.Now()
 	benchmarks.FloorGoroutines(context.Background(), f.Request, bidders, 20*time.Millisecond, best)
-	assert.Less(t, time.Since(start), 20*time.Millisecond+30*time.Millisecond)
+	// By the deadline, not the hanging bidder's never; the margin is for a
+	// loaded machine (50.6ms was seen against a 30ms margin).
+	assert.Less(t, time.Since(start), 20*time.Millisecond+200*time.Millisecond)
 	require.NoError(t, f.CheckFloor(best))
 }
