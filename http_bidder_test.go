@@ -2,14 +2,12 @@ package gavel_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -21,16 +19,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gavelrtb/gavel"
-	"github.com/gavelrtb/gavel/auctiontest"
+	"github.com/gavelrtb/gavel/internal/httpbidtest"
 )
 
-// newServer starts a test server on the loopback interface, closed when the
-// test ends.
-func newServer(t testing.TB, h http.HandlerFunc) *httptest.Server {
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv
-}
+// The test servers and request of the HTTP bidder's shared conformance
+// suite (internal/httpbidtest), for the tests of this package.
+var (
+	newServer   = httpbidtest.NewServer
+	bidding     = httpbidtest.Bidding
+	testRequest = httpbidtest.Request
+	gzipped     = httpbidtest.Gzipped
+)
 
 // newHTTPBidder returns an HTTP bidder whose idle connections are closed
 // when the test ends, before its server is.
@@ -39,35 +38,6 @@ func newHTTPBidder(t testing.TB, name, endpoint string, opts ...gavel.HTTPOption
 	require.NoError(t, err)
 	t.Cleanup(b.CloseIdleConnections)
 	return b
-}
-
-// bidding answers every bid request with one bid for its first imp at price.
-func bidding(t testing.TB, seat string, price float64) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var req openrtb2.BidRequest
-		if !assert.NoError(t, json.NewDecoder(r.Body).Decode(&req)) {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		resp := auctiontest.Response(req.ID, seat, auctiontest.Bid(seat+"-1", req.Imp[0].ID, price))
-		w.Header().Set("Content-Type", "application/json")
-		assert.NoError(t, json.NewEncoder(w).Encode(resp))
-	}
-}
-
-func testRequest() *openrtb2.BidRequest {
-	req := auctiontest.Request("req-1", auctiontest.BannerImp("1", 1.0, [2]int64{300, 250}))
-	req.Site = &openrtb2.Site{ID: "site-1", Domain: "news.example"}
-	return req
-}
-
-func gzipped(t testing.TB, p []byte) []byte {
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	_, err := w.Write(p)
-	require.NoError(t, err)
-	require.NoError(t, w.Close())
-	return buf.Bytes()
 }
 
 func TestNewHTTPBidderValidates(t *testing.T) {
