@@ -164,13 +164,15 @@ const (
 // that times out is a miss), never share a connection's fate with the
 // ledger's reservations: on one shared client, a profile read that timed
 // out was seen to fail a reservation made at the same time with "context
-// deadline exceeded" (2 auctions of 60 lost their winner).
+// deadline exceeded" (2 auctions of 60 lost their winner). That was before
+// gavelredis.ClientOption (AlwaysPipelining), which every client here has
+// now: a call that times out leaves its connection open.
 func (s *stores) client(use, addr string) (rueidis.Client, error) {
 	key := use + "@" + addr
 	if c, ok := s.clients[key]; ok {
 		return c, nil
 	}
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}})
+	c, err := rueidis.NewClient(gavelredis.ClientOption(addr)) // calls that time out keep their connection
 	if err != nil {
 		return nil, fmt.Errorf("redis at %s: %w", addr, err)
 	}
