@@ -43,6 +43,34 @@ var serverClients = []int{1, 16}
 // serve, clients included. Every answer's status is counted and must be
 // 200, and the last body must be the expected response.
 func BenchmarkServer(b *testing.B) {
+	benchServers(b, func(b *testing.B, c serverCase) {
+		h := http.Handler(c.gavel)
+		if c.bare {
+			h = bareHandler(c.fixed)
+		}
+		benchServer(b, h, c.body, c.clients, c.check)
+	})
+}
+
+// A serverCase is one sub-benchmark of benchServers: the exchange
+// (gavel) or the bare server (bare, answering fixed), clients, the body
+// they post, and the check of an answer.
+type serverCase struct {
+	gavel   *gavelhttp.AuctionHandler
+	bare    bool
+	fixed   *openrtb2.BidResponse
+	body    []byte
+	clients int
+	check   func(*openrtb2.BidResponse) error
+}
+
+// benchServers is what BenchmarkServer and BenchmarkServerFast share: the
+// exchange over an Auction of 8 in-process bidders on the fixture's 3-imp
+// request, its answer as the bare server's fixed response, and a
+// sub-benchmark per count of clients and server, which bench serves.
+// Every auction the exchange ran (none when -bench picked the bare server
+// alone) must have won.
+func benchServers(b *testing.B, bench func(*testing.B, serverCase)) {
 	f := newFixture(b, 8, 3)
 	a := newAuction(b, f)
 	b.Cleanup(func() { _ = a.Close(context.Background()) })
@@ -60,18 +88,16 @@ func BenchmarkServer(b *testing.B) {
 	for _, clients := range serverClients {
 		for _, server := range []string{"bare", "gavel"} {
 			b.Run(fmt.Sprintf("bidders=8/imps=3/clients=%d/server=%s", clients, server), func(b *testing.B) {
-				h := http.Handler(gavelH)
-				check := func(got *openrtb2.BidResponse) error { return checkRewritten(got, fixed, base) }
+				c := serverCase{gavel: gavelH, fixed: fixed, body: body, clients: clients,
+					check: func(got *openrtb2.BidResponse) error { return checkRewritten(got, fixed, base) }}
 				if server == "bare" {
-					h = bareHandler(fixed)
-					check = func(got *openrtb2.BidResponse) error { return sameResponse(got, fixed) }
+					c.bare = true
+					c.check = func(got *openrtb2.BidResponse) error { return sameResponse(got, fixed) }
 				}
-				benchServer(b, h, body, clients, check)
+				bench(b, c)
 			})
 		}
 	}
-	// Every auction the gavel server ran (none when -bench picked the
-	// bare server alone) won.
 	if st := gavelH.Stats(); st.Won != st.Decoded {
 		b.Fatalf("stats %+v: not every auction won", st)
 	}

@@ -31,38 +31,13 @@ import (
 // request (clients included), req/cpu-s = 1e9 / cpu-ns/op. Every answer
 // must be a 200, and the last one the expected response.
 func BenchmarkServerFast(b *testing.B) {
-	f := newFixture(b, 8, 3)
-	a := newAuction(b, f)
-	b.Cleanup(func() { _ = a.Close(context.Background()) })
-	requireStdCodec(b, a)
-	body, err := json.Marshal(f.Request)
-	if err != nil {
-		b.Fatal(err)
-	}
-	res, err := a.Run(context.Background(), f.Request)
-	if err != nil {
-		b.Fatal(err)
-	}
-	fixed := res.BidResponse()
-	gavelH, base := gavelServerHandler(b, a)
-	for _, clients := range serverClients {
-		for _, server := range []string{"bare", "gavel"} {
-			b.Run(fmt.Sprintf("bidders=8/imps=3/clients=%d/server=%s", clients, server), func(b *testing.B) {
-				h := gavelfasthttp.AuctionHandler(gavelH)
-				check := func(got *openrtb2.BidResponse) error { return checkRewritten(got, fixed, base) }
-				if server == "bare" {
-					h = bareFastHandler(fixed)
-					check = func(got *openrtb2.BidResponse) error { return sameResponse(got, fixed) }
-				}
-				benchFastServer(b, h, body, clients, check)
-			})
+	benchServers(b, func(b *testing.B, c serverCase) {
+		h := gavelfasthttp.AuctionHandler(c.gavel)
+		if c.bare {
+			h = bareFastHandler(c.fixed)
 		}
-	}
-	// Every auction the gavel server ran (none when -bench picked the
-	// bare server alone) won.
-	if st := gavelH.Stats(); st.Won != st.Decoded {
-		b.Fatalf("stats %+v: not every auction won", st)
-	}
+		benchFastServer(b, h, c.body, c.clients, c.check)
+	})
 }
 
 // bareFastHandler is bareHandler on fasthttp (without gzip): it decodes
