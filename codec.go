@@ -3,8 +3,6 @@ package gavel
 import (
 	"context"
 	"encoding/json"
-
-	"github.com/prebid/openrtb/v20/openrtb2"
 )
 
 // A Codec encodes and decodes gavel's JSON.
@@ -112,13 +110,4 @@ func (b *HTTPBidder) codec(ctx context.Context) Codec {
 		return c
 	}
 	return StdCodec()
-}
-
-// encodeOwn is encodeRequest for a bidder with a codec of its own: the
-// auction's shared JSON within Run, the bidder's codec outside.
-func (b *HTTPBidder) encodeOwn(ctx context.Context, req *openrtb2.BidRequest) ([]byte, error) {
-	if _, ok := CodecFromContext(ctx); ok {
-		return encodeRequest(ctx, req)
-	}
-	return b.ownCodec.AppendJSON(nil, req)
 }

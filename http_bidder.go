@@ -68,7 +68,7 @@ type HTTPBidder struct {
 	rt     http.RoundTripper // NewHTTPTransport(); tests may swap it
 	client *http.Client
 
-	// encode is encodeRequest; tests wrap it to watch the shared body.
+	// encode is encodeBody; tests wrap it to watch the shared body.
 	encode func(context.Context, *openrtb2.BidRequest) ([]byte, error)
 
 	ownCodec Codec // WithHTTPCodec; nil: the auction's, see codec
@@ -184,11 +184,9 @@ func NewHTTPBidder(name, endpoint string, opts ...HTTPOption) (*HTTPBidder, erro
 	}
 	b := &HTTPBidder{
 		name: name, maxSize: cfg.maxSize, gzipReq: cfg.gzipReq,
-		out: out, client: cfg.client, encode: encodeRequest, ownCodec: cfg.codec,
+		out: out, client: cfg.client, ownCodec: cfg.codec,
 	}
-	if b.ownCodec != nil {
-		b.encode = b.encodeOwn
-	}
+	b.encode = b.encodeBody
 	if b.client == nil {
 		b.rt = NewHTTPTransport()
 	}
@@ -226,6 +224,13 @@ func NewHTTPTransport() *http.Transport {
 }
 
 // Name returns the bidder's name.
+// encodeBody is the request body of a call with ctx: the auction's shared
+// JSON within Run, encoded with the bidder's own codec (or StdCodec)
+// outside.
+func (b *HTTPBidder) encodeBody(ctx context.Context, req *openrtb2.BidRequest) ([]byte, error) {
+	return encodeRequest(ctx, req, b.ownCodec)
+}
+
 func (b *HTTPBidder) Name() string { return b.name }
 
 // CloseIdleConnections closes the idle connections of the bidder's client,

@@ -26,7 +26,7 @@ import (
 // different tmax, so a body of its own); the caller must not modify them.
 // Otherwise it encodes req on its own.
 func EncodeBidRequest(ctx context.Context, req *openrtb2.BidRequest) ([]byte, error) {
-	return encodeRequest(ctx, req)
+	return encodeRequest(ctx, req, nil)
 }
 
 // An HTTPAnswer is what an HTTP bidder got back from its endpoint, for

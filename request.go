@@ -3,7 +3,6 @@ package gavel
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -338,13 +337,17 @@ func (r *round) requestBody(req *openrtb2.BidRequest) ([]byte, error) {
 	return r.a.Codec().AppendJSON(nil, req)
 }
 
-// encodeRequest returns the JSON of req, shared with the other bidders of
-// the auction when ctx comes from Run.
-func encodeRequest(ctx context.Context, req *openrtb2.BidRequest) ([]byte, error) {
+// encodeRequest returns the JSON of req: when ctx comes from Run, the
+// auction's, encoded with its codec and shared with the auction's other
+// bidders; otherwise encoded with outside (nil: StdCodec).
+func encodeRequest(ctx context.Context, req *openrtb2.BidRequest, outside Codec) ([]byte, error) {
 	if r, ok := ctx.Value(roundKey{}).(*round); ok {
 		return r.requestBody(req)
 	}
-	return json.Marshal(req)
+	if outside == nil {
+		outside = StdCodec()
+	}
+	return outside.AppendJSON(nil, req)
 }
 
 type sharedBody struct {
