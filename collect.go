@@ -15,17 +15,16 @@ import (
 // lossPending marks a valid bid that clearing has not ranked yet.
 const lossPending openrtb3.LossReason = -1
 
-// collect turns the calls into bidder results and the bids into outcomes,
-// each valid bid with lossPending and each invalid one with its loss reason.
+// collect turns the calls into bidder results and copies the outcomes of
+// the bids that their goroutines checked (checkResponse) into res.Bids:
+// each valid bid with lossPending, each invalid one with its loss reason.
 func (r *round) collect(ctx context.Context, req *openrtb2.BidRequest, res *Result) {
 	a := r.a
 	now := r.clockNow(res.Start)
 	total := 0
 	for i := range r.calls {
-		if c := &r.calls[i]; c.received && c.err == nil && c.resp != nil {
-			for j := range c.resp.SeatBid {
-				total += len(c.resp.SeatBid[j].Bid)
-			}
+		if c := &r.calls[i]; c.received && c.checked {
+			total += len(c.bids)
 		}
 	}
 	if total > 0 {
@@ -42,7 +41,12 @@ func (r *round) collect(ctx context.Context, req *openrtb2.BidRequest, res *Resu
 		}
 		if r.callStatus(c, br) {
 			br.Latency = c.end.Sub(c.start)
-			r.addBids(req, res, c.slot, c.resp, br)
+			br.Status, br.Err, br.Bids = c.status, c.respErr, len(c.bids)
+			res.Bids = append(res.Bids, c.bids...)
+			r.ties = append(r.ties, c.ties...)
+			if n := seatRefused(c.bids); n > 0 {
+				a.stats.seatRefusals.Add(int64(n))
+			}
 		}
 		c.slot.health.record(now, br.Status, br.Latency)
 		for _, h := range a.hooks.bidder {
@@ -51,9 +55,21 @@ func (r *round) collect(ctx context.Context, req *openrtb2.BidRequest, res *Resu
 	}
 }
 
+// seatRefused counts the outcomes refused for a seat the bidder may not
+// bid for.
+func seatRefused(bids []BidOutcome) int {
+	n := 0
+	for i := range bids {
+		if bids[i].Loss == LossSeatNotAllowed {
+			n++
+		}
+	}
+	return n
+}
+
 // callStatus sets the status, error and latency of a call that failed or
 // timed out and reports false, or reports true for a call that answered in
-// time.
+// time, whose goroutine checked its response.
 func (r *round) callStatus(c *call, br *BidderResult) bool {
 	switch {
 	case !c.received:
@@ -82,21 +98,23 @@ func (r *round) callStatus(c *call, br *BidderResult) bool {
 	return false
 }
 
-// addBids validates one bidder's response and appends its bids to res.Bids.
-func (r *round) addBids(req *openrtb2.BidRequest, res *Result, s *bidderSlot, resp *openrtb2.BidResponse, br *BidderResult) {
-	first := len(res.Bids)
-	br.Status = StatusNoBid
-	if resp == nil {
-		return
-	}
-	if !hasBids(resp) {
+// checkResponse checks the bids of the call's response into c.bids and
+// c.ties, and sets c.status and c.respErr. It runs on the call's goroutine
+// as soon as the bidder returned in time, while Run still waits for the
+// fan-out (see call), and reads nothing that Run writes until then: the
+// request, the imps' floors and the auction's currency were set before the
+// call started.
+func (r *round) checkResponse(c *call) {
+	req, resp, s := c.req, c.resp, c.slot
+	c.checked, c.status = true, StatusNoBid
+	if resp == nil || !hasBids(resp) {
 		// OpenRTB 2.6 §7.1: {}, an empty seatbid, or a response without
 		// bids (whatever its id or nbr) is a no-bid, as it is over HTTP.
 		return
 	}
 	respLoss := lossPending
 	if resp.ID != req.ID {
-		br.Status, br.Err = StatusInvalidResponse, errInvalidResponseID
+		c.status, c.respErr = StatusInvalidResponse, errInvalidResponseID
 		respLoss = openrtb3.LossInvalidAuctionID
 	}
 	cur := resp.Cur
@@ -112,7 +130,6 @@ func (r *round) addBids(req *openrtb2.BidRequest, res *Result, s *bidderSlot, re
 		seatLoss := respLoss
 		if seatLoss == lossPending && !s.mayBidFor(seat) {
 			seatLoss = LossSeatNotAllowed
-			r.a.stats.seatRefusals.Add(int64(len(sb.Bid)))
 		}
 		// The tie key of the seat's bids (clearing.go): the bidder's own
 		// seat has its hash already.
@@ -122,27 +139,24 @@ func (r *round) addBids(req *openrtb2.BidRequest, res *Result, s *bidderSlot, re
 		}
 		tie := mix64(r.idHash ^ seatHash)
 		for k := range sb.Bid {
-			// res.Bids has room for every bid (collect): the outcome is
-			// written where it stays, field by field, on zeroed memory.
-			// (Only a bidder that changes a response it returned could
-			// make it grow.)
-			if len(res.Bids) < cap(res.Bids) {
-				res.Bids = res.Bids[:len(res.Bids)+1]
+			// c.bids is zeroed (call.reset): the outcome is written where
+			// it stays, field by field.
+			if len(c.bids) < cap(c.bids) {
+				c.bids = c.bids[:len(c.bids)+1]
 			} else {
-				res.Bids = append(res.Bids, BidOutcome{})
+				c.bids = append(c.bids, BidOutcome{})
 			}
-			b := &res.Bids[len(res.Bids)-1]
+			b := &c.bids[len(c.bids)-1]
 			b.Bidder, b.Seat, b.Bid, b.Imp, b.BidCurrency = s.name, seat, &sb.Bid[k], -1, cur
 			b.ResponseBidID, b.MinToWinMicros, b.Loss = resp.BidID, -1, seatLoss
-			r.ties = append(r.ties, tie)
+			c.ties = append(c.ties, tie)
 			if seatLoss == lossPending {
-				b.Loss = r.checkBid(req, res, b, cur, first)
+				b.Loss = r.checkBid(req, b, cur, c.bids[:len(c.bids)-1])
 			}
 		}
 	}
-	br.Bids = len(res.Bids) - first
-	if br.Bids > 0 && br.Status == StatusNoBid {
-		br.Status = StatusBid
+	if len(c.bids) > 0 && c.status == StatusNoBid {
+		c.status = StatusBid
 	}
 }
 
@@ -174,15 +188,15 @@ var errInvalidResponseID = fmt.Errorf("%w: id does not match the request", ErrIn
 // deal wadomain (213), private auction (500), badv (205), bapp (206),
 // category taxonomy (510), bcat/acat (209), battr (210), banner size (203),
 // secure (207), floor (100) or deal floor (101).
-func (r *round) checkBid(req *openrtb2.BidRequest, res *Result, b *BidOutcome, cur string, first int) openrtb3.LossReason {
+func (r *round) checkBid(req *openrtb2.BidRequest, b *BidOutcome, cur string, before []BidOutcome) openrtb3.LossReason {
 	bid := b.Bid
-	if loss := checkBidID(res, b, first); loss != lossPending {
+	if loss := checkBidID(b, before); loss != lossPending {
 		return loss
 	}
 	if b.Imp = impIndex(req, bid.ImpID); b.Imp < 0 {
 		return openrtb3.LossInvalidResponse
 	}
-	if loss := r.checkPrice(req, res, b, cur); loss != lossPending {
+	if loss := r.checkPrice(req, b, cur); loss != lossPending {
 		return loss
 	}
 	if bid.AdM == "" && bid.NURL == "" {
@@ -206,16 +220,16 @@ func (r *round) checkBid(req *openrtb2.BidRequest, res *Result, b *BidOutcome, c
 }
 
 // checkBidID requires a bid id, unique within the seat's bids for one imp
-// in one response (res.Bids[first:] are that response's bids so far). The
+// in one response (before are that response's bids so far). The
 // id is the bidder's, for logging (OpenRTB 2.6 §4.2.3): two bids for
 // different imps may share it, so a duplicate is the same seat, imp id and
 // bid id.
-func checkBidID(res *Result, b *BidOutcome, first int) openrtb3.LossReason {
+func checkBidID(b *BidOutcome, before []BidOutcome) openrtb3.LossReason {
 	if b.Bid.ID == "" {
 		return openrtb3.LossInvalidResponse
 	}
-	for i := first; i < len(res.Bids)-1; i++ {
-		if o := &res.Bids[i]; o.Bid.ID == b.Bid.ID && o.Seat == b.Seat && o.Bid.ImpID == b.Bid.ImpID {
+	for i := range before {
+		if o := &before[i]; o.Bid.ID == b.Bid.ID && o.Seat == b.Seat && o.Bid.ImpID == b.Bid.ImpID {
 			return LossDuplicateBid
 		}
 	}
@@ -225,18 +239,18 @@ func checkBidID(res *Result, b *BidOutcome, first int) openrtb3.LossReason {
 // checkPrice converts the bid's price, in the response currency cur, to
 // micros of the auction currency in b.PriceMicros, and checks it is
 // positive and at most the maximum price.
-func (r *round) checkPrice(req *openrtb2.BidRequest, res *Result, b *BidOutcome, cur string) openrtb3.LossReason {
+func (r *round) checkPrice(req *openrtb2.BidRequest, b *BidOutcome, cur string) openrtb3.LossReason {
 	if !(b.Bid.Price > 0) || b.Bid.Price > 1e12 {
 		return openrtb3.LossMissingBidPrice
 	}
 	price := toMicros(b.Bid.Price)
 	b.BidPriceMicros = price
-	if cur != res.Currency {
+	if cur != r.cur {
 		if !currencyAllowed(req.Cur, cur) {
 			return LossCurrency
 		}
 		var err error
-		if price, err = convertMicros(r.a.cfg.converter, price, cur, res.Currency); err != nil {
+		if price, err = convertMicros(r.a.cfg.converter, price, cur, r.cur); err != nil {
 			return LossCurrency
 		}
 	}

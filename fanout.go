@@ -2,6 +2,7 @@ package gavel
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -9,9 +10,17 @@ import (
 	"github.com/prebid/openrtb/v20/openrtb2"
 )
 
-// call is one bidder's call within a round. The fields above the line are
-// written by Run before the goroutine starts; those below by the goroutine,
-// read by Run only after it saw finished set.
+// call is one bidder's call within a round. The fields above the first
+// line are written by Run before the goroutine starts; those between the
+// lines by the goroutine, read by Run only once it saw state at callDone;
+// bids and ties are the call's scratch space, kept from round to round.
+//
+// The goroutine checks the response's bids itself, as soon as the bidder
+// returns (checkResponse), so that what Run has left to do once the
+// fan-out ends is little more than copying the outcomes into the Result.
+// It reads the request while it checks, and the caller may reuse that
+// request as soon as Run returns: state makes sure no goroutine checks a
+// response after Run stopped waiting for it (see wait).
 type call struct {
 	r        *round
 	slot     *bidderSlot
@@ -19,13 +28,31 @@ type call struct {
 	req      *openrtb2.BidRequest
 	start    time.Time
 	deadline time.Time
-	received bool // set by Run when the call had finished at the end of the fan-out
+	received bool // set by Run when the call was done at the end of the fan-out
 
-	resp     *openrtb2.BidResponse
-	err      error
-	end      time.Time
-	finished atomic.Bool // set by the goroutine once resp, err and end are written
+	resp    *openrtb2.BidResponse
+	err     error
+	end     time.Time
+	checked bool         // the response was checked into bids and ties
+	status  BidderStatus // when checked: StatusBid, StatusNoBid or StatusInvalidResponse
+	respErr error        // when checked: why the response is invalid, or nil
+
+	state atomic.Int32 // callCalling, then callChecking and callDone, or callAbandoned
+
+	bids []BidOutcome // the response's outcomes, when checked
+	ties []uint64     // ties[k] is the tie key of bids[k]
 }
+
+// The states of a call: the goroutine moves it from callCalling to
+// callChecking and then callDone; Run, when the fan-out ends, moves a call
+// still in callCalling to callAbandoned, whose goroutine then checks
+// nothing.
+const (
+	callCalling int32 = iota
+	callChecking
+	callDone
+	callAbandoned
+)
 
 // roundCtx is the auction context with the round attached, so that bidders
 // in this package (the HTTP bidder) can share work through it. It is made
@@ -133,7 +160,7 @@ func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time
 			continue
 		}
 		c := &r.calls[i]
-		*c = call{r: r, slot: s, ctx: ctx, deadline: d}
+		c.r, c.slot, c.ctx, c.deadline = r, s, ctx, d
 		br.TMax = tmaxMillis(d, now)
 		c.req = r.requestFor(req, br.TMax)
 		if d.Before(fanout) {
@@ -148,11 +175,14 @@ func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time
 	return n
 }
 
-// wait returns when all n calls have finished or done (the end of the
-// fan-out, or cancellation) is closed, whichever comes first, and marks the
-// calls that had finished by then as received: an answer that is in when
-// the deadline fires is kept, not lost to select's random choice. collect
-// times out those that ended after their own deadline.
+// wait returns when all n calls are done or done (the end of the fan-out,
+// or cancellation) is closed, whichever comes first, and marks the calls
+// done by then as received: an answer that is in when the deadline fires
+// is kept, not lost to select's random choice. A call whose goroutine is
+// checking its response at that moment is waited for: its bidder has
+// answered, and the checks are what Run would do itself after the fan-out.
+// Every other call is abandoned: its goroutine will not touch the request
+// again. collect times out those that ended after their own deadline.
 func (r *round) wait(done <-chan struct{}, n int) {
 	if n > 0 && r.pending.Add(-1) != 0 {
 		select {
@@ -161,13 +191,22 @@ func (r *round) wait(done <-chan struct{}, n int) {
 		}
 	}
 	for i := range r.calls {
-		if c := &r.calls[i]; c.finished.Load() {
-			c.received = true
+		c := &r.calls[i]
+		if c.r == nil { // not called
+			continue
 		}
+		if c.state.CompareAndSwap(callCalling, callAbandoned) {
+			continue
+		}
+		for c.state.Load() == callChecking {
+			runtime.Gosched()
+		}
+		c.received = true
 	}
 }
 
-// run is the bidder's goroutine: call, recover a panic, report back.
+// run is the bidder's goroutine: call, recover a panic, check the
+// response unless Run stopped waiting for it, report back.
 func (c *call) run() {
 	defer func() {
 		if p := recover(); p != nil {
@@ -175,7 +214,12 @@ func (c *call) run() {
 		}
 		c.end = c.start.Add(time.Since(c.start)) // the monotonic clock alone, see launch
 		r := c.r
-		c.finished.Store(true)
+		if c.state.CompareAndSwap(callCalling, callChecking) {
+			if c.err == nil && !c.end.After(c.deadline) {
+				r.checkResponse(c)
+			}
+			c.state.Store(callDone)
+		}
 		if r.pending.Add(-1) == 0 {
 			r.allDone <- struct{}{}
 		}

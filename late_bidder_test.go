@@ -119,3 +119,60 @@ func readWhileOthersRun(ctx context.Context, req *openrtb2.BidRequest, want []by
 	}
 	return nil
 }
+
+// A bidder's goroutine checks the bids of its response as soon as the
+// bidder returns, reading the caller's request (fanout.go), but never once
+// Run stopped waiting for it: the caller may change or reuse its request as
+// soon as Run returns. The late bidder here answers with bids after Run
+// returned, while the test rewrites every part of the request the checks
+// read; under -race a check would be reported as a data race. A bidder that
+// answers at the fan-out's very deadline is either checked and kept (Run
+// waits for its check) or timed out, never half-checked.
+func TestLateResponseIsNeverChecked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		answer := make(chan struct{})
+		late := gavel.BidderFunc("late", func(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.BidResponse, error) {
+			<-answer
+			return auctiontest.Response(req.ID, "late", auctiontest.Bid("late-1", "1", 5.00), auctiontest.Bid("late-2", "1", 6.00)), nil
+		})
+		a := mustAuction(t, gavel.WithBidders(late, echoBidder("b", 2.00)))
+		req := bannerRequest("r1", 50)
+		req.BAdv, req.BCat = []string{"blocked.example"}, []string{"IAB25"}
+		res, _ := timedRun(t, context.Background(), a, req)
+		assert.Equal(t, gavel.StatusTimeout, bidderResultOf(t, res, "late").Status)
+		assert.Equal(t, "b-r1", winnerOf(t, res, "1").Bid.ID)
+
+		close(answer)
+		// No synchronisation with the late goroutine from here on.
+		req.ID = "reused"
+		req.Imp[0].ID, req.Imp[0].BidFloor = "2", 9.99
+		req.Imp[0].Banner.Format[0].W = 728
+		req.BAdv[0], req.BCat[0], req.Cur = "other.example", "IAB1", []string{"EUR"}
+		synctest.Wait()
+	})
+}
+
+func TestResponseAtTheDeadline(t *testing.T) {
+	for i := range 20 {
+		synctest.Test(t, func(t *testing.T) {
+			at := gavel.BidderFunc("at", func(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.BidResponse, error) {
+				d, _ := ctx.Deadline()
+				time.Sleep(time.Until(d))
+				return auctiontest.Response(req.ID, "at", auctiontest.Bid("at-1", "1", 5.00)), nil
+			})
+			a := mustAuction(t, gavel.WithBidders(at, echoBidder("b", 2.00)))
+			res, _ := timedRun(t, context.Background(), a, bannerRequest(fmt.Sprint("r", i), 50))
+			switch br := bidderResultOf(t, res, "at"); br.Status {
+			case gavel.StatusBid:
+				assert.Equal(t, 1, br.Bids)
+				assert.Equal(t, "at-1", winnerOf(t, res, "1").Bid.ID)
+			case gavel.StatusTimeout:
+				assert.Equal(t, 0, br.Bids)
+				assert.Equal(t, "b-"+res.AuctionID, winnerOf(t, res, "1").Bid.ID)
+			default:
+				t.Errorf("status %v", br.Status)
+			}
+			synctest.Wait()
+		})
+	}
+}

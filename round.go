@@ -39,6 +39,7 @@ type round struct {
 
 	bidderCtxs []deadlineCtx // the bidders' own contexts, by deadline; read and written by Run's goroutine
 
+	cur     string        // the auction currency
 	fanout  time.Time     // when the fan-out ends
 	idHash  uint64        // xxhash of the request id, for throttling, pacing and ties
 	profile profileLookup // the profile lookup and the merged user
@@ -110,7 +111,7 @@ func (r *round) runInto(ctx context.Context, req *openrtb2.BidRequest, start tim
 	// the fan-out (request.go).
 	deadline := a.deadline(ctx, req, start)
 	r.fanout = deadline.Add(-a.clearingTime())
-	r.idHash = hashString(req.ID)
+	r.idHash, r.cur = hashString(req.ID), cur
 	res := resetResult(into, len(a.bidders))
 	res.AuctionID, res.Currency, res.req = req.ID, cur, req
 	res.Start, res.Deadline, res.FanoutEnd = start, deadline, r.fanout
@@ -248,11 +249,22 @@ func (r *round) release() {
 		<-r.profile.done
 	}
 	r.profile.p, r.profile.err, r.profile.merged = nil, nil, false
-	clear(r.calls)
+	for i := range r.calls {
+		r.calls[i].reset()
+	}
 	clear(r.reqs[:r.nreqs])
 	r.nreqs = 0
 	clear(r.bodies)
 	r.a.rounds.Put(r)
+}
+
+// reset empties the call for the next round, keeping the memory of its
+// scratch space; the outcomes are zeroed, as checkResponse expects, and so
+// that the round pins no bid.
+func (c *call) reset() {
+	bids, ties := c.bids, c.ties
+	clear(bids)
+	*c = call{bids: bids[:0], ties: ties[:0]}
 }
 
 // noBidReason says why nothing won, from what the bidders did.
