@@ -184,15 +184,21 @@ func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time
 // Every other call is abandoned: its goroutine will not touch the request
 // again. collect times out those that ended after their own deadline.
 func (r *round) wait(done <-chan struct{}, n int) {
+	all := true // every call is done: none to abandon
 	if n > 0 && r.pending.Add(-1) != 0 {
 		select {
 		case <-r.allDone:
 		case <-done:
+			all = false
 		}
 	}
 	for i := range r.calls {
 		c := &r.calls[i]
 		if c.r == nil { // not called
+			continue
+		}
+		if all {
+			c.received = true
 			continue
 		}
 		if c.state.CompareAndSwap(callCalling, callAbandoned) {
