@@ -120,12 +120,14 @@ func (r *round) runInto(ctx context.Context, req *openrtb2.BidRequest, start tim
 		r.enrich(ctx, req, r.fanout)
 	}
 	// 4. Call the eligible bidders and wait for them until the fan-out
-	// ends (fanout.go).
+	// ends (fanout.go); each bidder's goroutine checks the bids of its
+	// response as soon as the bidder returns (collect.go).
 	r.fanOut(ctx, req, res, r.launchTime(start))
 	if canceled(ctx) {
 		return nil, ctx.Err()
 	}
-	// 5. Collect the responses and check every bid (collect.go).
+	// 5. Collect the calls and their checked bids into the Result
+	// (collect.go).
 	r.collect(ctx, req, res)
 	// 6. Rank and clear each imp; each winner reserves its cost on the
 	// ledger (clearing.go, budget.go).
