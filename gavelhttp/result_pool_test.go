@@ -74,11 +74,11 @@ func (r *resultReader) OnAuctionEnd(_ context.Context, req *openrtb2.BidRequest,
 // a Result pooled while any of them still read it is a reported race.
 func TestPooledResultsAreNeverShared(t *testing.T) {
 	hook := &resultReader{}
-	// A long default tmax: the bidders answer at once, and a loaded
-	// machine (the whole suite under -race) must not time them out, which
-	// would change the winners this test expects.
+	// Up to 5 s per auction (postEcho's tmax): the bidders answer at once,
+	// and a loaded machine (the whole suite under -race) must not time
+	// them out, which would change the winners this test expects.
 	a, err := gavel.New(gavel.WithBidders(echoBidder{"alpha", 2.5}, echoBidder{"beta", 1.5}, echoBidder{"gamma", 1}),
-		gavel.WithHooks(hook), gavel.WithMaxTMax(5*time.Second), gavel.WithDefaultTMax(5*time.Second))
+		gavel.WithHooks(hook), gavel.WithMaxTMax(5*time.Second))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = a.Close(context.Background()) })
 	keys, err := gavelhttp.NewKeys(gavelhttp.Key{ID: "k1", Secret: bytes.Repeat([]byte("s"), gavelhttp.MinKeyBytes)})
@@ -115,6 +115,7 @@ func TestPooledResultsAreNeverShared(t *testing.T) {
 // answer is its own: every bid, its markup and its billing token.
 func postEcho(h http.Handler, keys *gavelhttp.Keys, id string, imps int) error {
 	req := auctiontest.Request(id)
+	req.TMax = 5000
 	for i := range imps {
 		req.Imp = append(req.Imp, auctiontest.BannerImp(fmt.Sprint(i+1), 0.5, [2]int64{300, 250}))
 	}
