@@ -39,6 +39,7 @@ type bidderSlot struct {
 	hash    uint64        // xxhash of the name, for throttling and ties
 	timeout time.Duration // 0: until the fan-out deadline
 	seats   []string      // the seats it may bid for besides its name (WithBidderSeats)
+	hashes  []uint64      // hashes[k] is the xxhash of seats[k], for ties
 	health  *health
 }
 
@@ -74,6 +75,9 @@ func New(opts ...Option) (*Auction, error) {
 			health:  newHealth(cfg.healthWindow, cfg.throttle),
 		}
 		s.seats = cfg.bidderSeats[s.name]
+		for _, seat := range s.seats {
+			s.hashes = append(s.hashes, xxhash.Sum64String(seat))
+		}
 		if d, ok := cfg.bidderTimeout[s.name]; ok {
 			s.timeout = d
 		}

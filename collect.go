@@ -127,15 +127,15 @@ func (r *round) checkResponse(c *call) {
 		if seat == "" {
 			seat = s.name
 		}
+		// The tie key of the seat's bids (clearing.go), from the hash of a
+		// seat the bidder may bid for, made once in New.
 		seatLoss := respLoss
-		if seatLoss == lossPending && !s.mayBidFor(seat) {
-			seatLoss = LossSeatNotAllowed
-		}
-		// The tie key of the seat's bids (clearing.go): the bidder's own
-		// seat has its hash already.
-		seatHash := s.hash
-		if seat != s.name {
+		seatHash, ok := s.seatHash(seat)
+		if !ok {
 			seatHash = hashString(seat)
+			if seatLoss == lossPending {
+				seatLoss = LossSeatNotAllowed
+			}
 		}
 		tie := mix64(r.idHash ^ seatHash)
 		for k := range sb.Bid {
@@ -170,10 +170,18 @@ func hasBids(resp *openrtb2.BidResponse) bool {
 	return false
 }
 
-// mayBidFor reports whether the bidder may bid for seat: its own name, or
-// a seat WithBidderSeats gave it.
-func (s *bidderSlot) mayBidFor(seat string) bool {
-	return seat == s.name || contains(s.seats, seat)
+// seatHash returns the xxhash of seat and true when the bidder may bid for
+// it: its own name, or a seat WithBidderSeats gave it.
+func (s *bidderSlot) seatHash(seat string) (uint64, bool) {
+	if seat == s.name {
+		return s.hash, true
+	}
+	for k, other := range s.seats {
+		if other == seat {
+			return s.hashes[k], true
+		}
+	}
+	return 0, false
 }
 
 var errInvalidResponseID = fmt.Errorf("%w: id does not match the request", ErrInvalidResponse)

@@ -165,6 +165,9 @@ func insecureURL(s string) bool {
 			return false
 		}
 		i += j
+		if i < 4 || s[i-1]|0x20 != 'p' { // not "http:": "https:" and most others end here
+			continue
+		}
 		rest, w3 := s[i+1:], ""
 		switch {
 		case strings.HasPrefix(rest, "//"):
@@ -174,7 +177,7 @@ func insecureURL(s string) bool {
 		default:
 			continue
 		}
-		if i >= 4 && strings.EqualFold(s[i-4:i], "http") && !strings.HasPrefix(rest, w3) && !xmlnsValue(s[:i-4]) {
+		if strings.EqualFold(s[i-4:i], "http") && !strings.HasPrefix(rest, w3) && !xmlnsValue(s[:i-4]) {
 			return true
 		}
 	}
