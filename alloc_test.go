@@ -76,3 +76,27 @@ func TestRunAllocs(t *testing.T) {
 		t.Logf("%v allocations per Run of 8 prebuilt bidders x 3 imps", allocs)
 	})
 }
+
+// A response built again into the same BidResponse allocates nothing when
+// the winners' nurl, burl and adm have no macros to expand: the seatbids
+// and bid slices of the last response are reused.
+func TestBidResponseIntoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("skipped under -race: the race detector changes allocation counts")
+	}
+	synctest.Test(t, func(t *testing.T) {
+		req := auctiontest.Request("alloc",
+			auctiontest.BannerImp("1", 0.50, [2]int64{300, 250}),
+			auctiontest.BannerImp("2", 0.50, [2]int64{728, 90}),
+			auctiontest.VideoImp("3", 0.50),
+		)
+		res, err := prebuiltAuction(t, req, 8).Run(context.Background(), req)
+		require.NoError(t, err)
+		var resp openrtb2.BidResponse
+		res.BidResponseInto(&resp)
+		require.Len(t, resp.SeatBid, 1)
+		require.Len(t, resp.SeatBid[0].Bid, 3)
+		assert.Zero(t, testing.AllocsPerRun(100, func() { res.BidResponseInto(&resp) }))
+		assert.Equal(t, *res.BidResponse(), resp)
+	})
+}

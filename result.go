@@ -273,11 +273,24 @@ func (r *Result) LossURL(i int) string {
 // lost can fill in a loss. With no winner the response has no seatbid
 // and nbr set to r.NBR.
 func (r *Result) BidResponse() *openrtb2.BidResponse {
-	resp := &openrtb2.BidResponse{ID: r.AuctionID, Cur: r.Currency}
+	resp := new(openrtb2.BidResponse)
+	r.BidResponseInto(resp)
+	return resp
+}
+
+// BidResponseInto writes the response BidResponse builds into resp,
+// reusing the memory of resp's seatbids and of their bid slices: a server
+// that pools its responses, as it pools its Results for RunInto, builds
+// each answer without garbage but for the strings of expanded macros.
+// Whatever resp held is overwritten, and nothing may use it or its slices
+// any more; the bids past the lengths of the reused slices are left as
+// they were (a pool that must not keep them alive clears them).
+func (r *Result) BidResponseInto(resp *openrtb2.BidResponse) {
+	*resp = openrtb2.BidResponse{ID: r.AuctionID, Cur: r.Currency, SeatBid: resp.SeatBid[:0]}
 	if !r.HasWinner() {
 		nbr := r.NBR
 		resp.NBR = &nbr
-		return resp
+		return
 	}
 	for i := range r.Imps {
 		switch ir := &r.Imps[i]; {
@@ -289,7 +302,6 @@ func (r *Result) BidResponse() *openrtb2.BidResponse {
 			r.appendWinner(resp, ir.Winner)
 		}
 	}
-	return resp
 }
 
 // appendWinner adds the winning Bids[w] to resp, priced and with its
@@ -297,20 +309,28 @@ func (r *Result) BidResponse() *openrtb2.BidResponse {
 func (r *Result) appendWinner(resp *openrtb2.BidResponse, w int) {
 	b := &r.Bids[w]
 	sb := seatBid(resp, b.Seat)
-	bid := *b.Bid
+	sb.Bid = append(sb.Bid, *b.Bid)
+	bid := &sb.Bid[len(sb.Bid)-1]
 	v := r.Macros(w)
 	bid.Price = float64(b.ClearMicros) / 1e6
 	bid.NURL = ExpandMacros(bid.NURL, &v)
 	bid.BURL = ExpandMacros(bid.BURL, &v)
 	bid.AdM = ExpandMacros(bid.AdM, &v)
-	sb.Bid = append(sb.Bid, bid)
 }
 
+// seatBid returns the seatbid of seat in resp, adding it (in the room a
+// reused slice has, with its bid slice emptied) when it is not there.
 func seatBid(resp *openrtb2.BidResponse, seat string) *openrtb2.SeatBid {
 	for i := range resp.SeatBid {
 		if resp.SeatBid[i].Seat == seat {
 			return &resp.SeatBid[i]
 		}
+	}
+	if n := len(resp.SeatBid); n < cap(resp.SeatBid) {
+		resp.SeatBid = resp.SeatBid[:n+1]
+		sb := &resp.SeatBid[n]
+		*sb = openrtb2.SeatBid{Seat: seat, Bid: sb.Bid[:0]}
+		return sb
 	}
 	resp.SeatBid = append(resp.SeatBid, openrtb2.SeatBid{Seat: seat})
 	return &resp.SeatBid[len(resp.SeatBid)-1]

@@ -28,6 +28,7 @@ func TestRunIntoEqualsRun(t *testing.T) {
 		ctx := context.Background()
 
 		var res gavel.Result
+		var resp openrtb2.BidResponse // reused as a server that pools its responses reuses it
 		for _, req := range []*openrtb2.BidRequest{big, small, noBids, big, small, &openrtb2.BidRequest{}, small} {
 			want, wantErr := a.Run(ctx, req)
 			err := a.RunInto(ctx, req, &res)
@@ -37,6 +38,13 @@ func TestRunIntoEqualsRun(t *testing.T) {
 			}
 			require.NoError(t, err, req.ID)
 			assert.Equal(t, *want, res, req.ID)
+			res.BidResponseInto(&resp)
+			wantResp := want.BidResponse()
+			if len(wantResp.SeatBid) == 0 {
+				assert.Empty(t, resp.SeatBid, req.ID)
+				resp.SeatBid = nil // BidResponse has none at all; the reused one keeps its memory
+			}
+			assert.Equal(t, *wantResp, resp, req.ID)
 		}
 		// The bidders answer for big only: the other requests get bids for
 		// another auction, all invalid, which leaves least of big behind.
