@@ -105,8 +105,14 @@ func (r *round) callStatus(c *call, br *BidderResult) bool {
 // request, the imps' floors and the auction's currency were set before the
 // call started.
 func (r *round) checkResponse(c *call) {
+	// The call's fields are written once, at the end: the calls of a round
+	// share cache lines, and other bidders' goroutines write theirs.
 	req, resp, s := c.req, c.resp, c.slot
-	c.checked, c.status = true, StatusNoBid
+	bids, ties := c.bids, c.ties
+	status, respErr := StatusNoBid, error(nil)
+	defer func() {
+		c.bids, c.ties, c.checked, c.status, c.respErr = bids, ties, true, status, respErr
+	}()
 	if resp == nil || !hasBids(resp) {
 		// OpenRTB 2.6 §7.1: {}, an empty seatbid, or a response without
 		// bids (whatever its id or nbr) is a no-bid, as it is over HTTP.
@@ -114,7 +120,7 @@ func (r *round) checkResponse(c *call) {
 	}
 	respLoss := lossPending
 	if resp.ID != req.ID {
-		c.status, c.respErr = StatusInvalidResponse, errInvalidResponseID
+		status, respErr = StatusInvalidResponse, errInvalidResponseID
 		respLoss = openrtb3.LossInvalidAuctionID
 	}
 	cur := resp.Cur
@@ -139,24 +145,24 @@ func (r *round) checkResponse(c *call) {
 		}
 		tie := mix64(r.idHash ^ seatHash)
 		for k := range sb.Bid {
-			// c.bids is zeroed (call.reset): the outcome is written where
-			// it stays, field by field.
-			if len(c.bids) < cap(c.bids) {
-				c.bids = c.bids[:len(c.bids)+1]
+			// bids is zeroed (call.reset): the outcome is written where it
+			// stays, field by field.
+			if len(bids) < cap(bids) {
+				bids = bids[:len(bids)+1]
 			} else {
-				c.bids = append(c.bids, BidOutcome{})
+				bids = append(bids, BidOutcome{})
 			}
-			b := &c.bids[len(c.bids)-1]
+			b := &bids[len(bids)-1]
 			b.Bidder, b.Seat, b.Bid, b.Imp, b.BidCurrency = s.name, seat, &sb.Bid[k], -1, cur
 			b.ResponseBidID, b.MinToWinMicros, b.Loss = resp.BidID, -1, seatLoss
-			c.ties = append(c.ties, tie)
+			ties = append(ties, tie)
 			if seatLoss == lossPending {
-				b.Loss = r.checkBid(req, b, cur, c.bids[:len(c.bids)-1])
+				b.Loss = r.checkBid(req, b, cur, bids[:len(bids)-1])
 			}
 		}
 	}
-	if len(c.bids) > 0 && c.status == StatusNoBid {
-		c.status = StatusBid
+	if len(bids) > 0 && status == StatusNoBid {
+		status = StatusBid
 	}
 }
 
