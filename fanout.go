@@ -41,6 +41,8 @@ type call struct {
 
 	bids []BidOutcome // the response's outcomes, when checked
 	ties []uint64     // ties[k] is the tie key of bids[k]
+
+	_ [32]byte // to 256 bytes: calls run on different cores, each on lines of its own (TestCallSize)
 }
 
 // The states of a call: the goroutine moves it from callCalling to
