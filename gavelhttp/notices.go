@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/gavelrtb/gavel"
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -273,9 +272,7 @@ func (n *Notices) URL(bill gavel.Billing, burl string) string {
 	if n.prefix != "" {
 		// The URL below, without parsing and encoding a query: a token is
 		// base64url and a dot, which a query does not escape.
-		b := make([]byte, 0, len(n.prefix)+n.keys.signed.TokenLen(160+len(burl)))
-		b = n.keys.appendToken(append(b, n.prefix...), &notice)
-		return unsafe.String(unsafe.SliceData(b), len(b)) // b is not written again
+		return n.keys.token(n.prefix, &notice)
 	}
 	token := n.keys.Sign(&notice)
 	u := *n.base

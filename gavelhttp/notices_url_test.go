@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -44,4 +45,26 @@ func TestNoticesURLIsBaseWithToken(t *testing.T) {
 		want.RawQuery = q.Encode()
 		assert.Equal(t, want.String(), got, base)
 	}
+}
+
+// Notices.URL allocates the URL it returns and nothing else: the payload
+// is built in a pooled buffer, the HMAC and its sum are pooled, and the
+// URL is sized exactly.
+func TestNoticesURLAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	a, err := gavel.New(gavel.WithBidders())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = a.Close(context.Background()) })
+	notifier, err := gavelhttp.NewNotifier()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = notifier.Close(context.Background()) })
+	n, err := gavelhttp.NewNotices(a, testKeys(t), "https://exchange.example/notice/billing", notifier)
+	require.NoError(t, err)
+	bill := gavel.Billing{AuctionID: "a1", ImpID: "1", BidID: "b1", Bidder: "dsp", Seat: "dsp", ClearMicros: 2_010_000,
+		Hold: gavel.Hold{Account: "acct", ID: 7, Amount: 2_010_000, Expires: time.Unix(1_900_000_000, 0)}}
+	var url string
+	allocs := testing.AllocsPerRun(100, func() { url = n.URL(bill, "https://dsp.example/burl?p=${AUCTION_PRICE}") })
+	assert.Equal(t, 1.0, allocs, url)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/gavelrtb/gavel"
 	"github.com/gavelrtb/gavel/internal/signed"
@@ -104,21 +105,34 @@ type Notice struct {
 // micros, hold account, hold id, hold amount, hold expiry (Unix ns, 0 for
 // none), burl. It is signed, not encrypted: the bidder can read it.
 func (k *Keys) Sign(n *Notice) string {
-	return string(k.appendToken(make([]byte, 0, k.signed.TokenLen(160+len(n.BURL))), n))
+	return k.token("", n)
 }
 
-// payloads are the scratch buffers of appendToken, whose payloads end
+// payloads are the scratch buffers of token, whose payloads end
 // up in the token, base64-encoded.
 var payloads = sync.Pool{New: func() any { return new([]byte) }}
 
 // maxPooledPayload is the largest payload buffer put back in the pool.
 const maxPooledPayload = 4 << 10
 
-// appendToken appends the token of n (see Sign) to dst.
-func (k *Keys) appendToken(dst []byte, n *Notice) []byte {
-	b := n.Billing
+// token returns prefix and the token of n (see Sign), in one allocation
+// of their exact length.
+func (k *Keys) token(prefix string, n *Notice) string {
 	scratch := payloads.Get().(*[]byte)
-	p := k.signed.AppendBegin((*scratch)[:0], tokenVersion)
+	p := k.payload((*scratch)[:0], n)
+	b := make([]byte, 0, len(prefix)+k.signed.TokenLen(len(p)))
+	b = k.signed.AppendSign(append(b, prefix...), p)
+	if cap(p) <= maxPooledPayload {
+		*scratch = p[:0]
+		payloads.Put(scratch)
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b)) // b is not written again
+}
+
+// payload appends the payload of n's token to p.
+func (k *Keys) payload(p []byte, n *Notice) []byte {
+	b := n.Billing
+	p = k.signed.AppendBegin(p, tokenVersion)
 	p = binary.AppendVarint(p, n.Expires.UnixMilli())
 	for _, s := range [...]string{b.AuctionID, b.ImpID, b.Bidder, b.Seat, b.BidID, b.DealID, b.Currency} {
 		p = signed.AppendString(p, s)
@@ -132,13 +146,7 @@ func (k *Keys) appendToken(dst []byte, n *Notice) []byte {
 		hx = b.Hold.Expires.UnixNano()
 	}
 	p = binary.AppendVarint(p, hx)
-	p = signed.AppendString(p, n.BURL)
-	dst = k.signed.AppendSign(dst, p)
-	if cap(p) <= maxPooledPayload {
-		*scratch = p[:0]
-		payloads.Put(scratch)
-	}
-	return dst
+	return signed.AppendString(p, n.BURL)
 }
 
 // Verify checks token and returns its Notice. It returns ErrTokenMalformed,

@@ -37,30 +37,45 @@ var (
 type Key struct {
 	ID     string
 	Secret []byte
-	macs   *sync.Pool // of hash.Hash keyed with Secret; nil: none kept
+	macs   *sync.Pool // of *mac keyed with Secret; nil: none kept
 }
 
 // NewKey returns the key id with secret, which it does not copy: the
 // caller must not change it afterwards.
 func NewKey(id string, secret []byte) Key {
-	return Key{ID: id, Secret: secret, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}}
+	return Key{ID: id, Secret: secret, macs: &sync.Pool{New: func() any { return newMAC(secret) }}}
 }
 
-// sum appends the HMAC-SHA256 of p under k to dst.
-func (k *Key) sum(dst, p []byte) []byte {
-	var mac hash.Hash
-	if k.macs != nil {
-		mac = k.macs.Get().(hash.Hash)
-		mac.Reset()
-	} else {
-		mac = hmac.New(sha256.New, k.Secret)
+// A mac is an HMAC-SHA256 and room for its sum, pooled together: a sum
+// written to an array on the stack escapes through the hash.Hash
+// interface, one allocation per token.
+type mac struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
+func newMAC(secret []byte) *mac { return &mac{h: hmac.New(sha256.New, secret)} }
+
+// of returns the HMAC-SHA256 of p, valid until m is put back.
+func (m *mac) of(p []byte) []byte {
+	m.h.Write(p)
+	return m.h.Sum(m.sum[:0])
+}
+
+// mac returns an HMAC keyed with k, reset; give it back with putMAC.
+func (k *Key) mac() *mac {
+	if k.macs == nil {
+		return newMAC(k.Secret)
 	}
-	mac.Write(p)
-	dst = mac.Sum(dst)
+	m := k.macs.Get().(*mac)
+	m.h.Reset()
+	return m
+}
+
+func (k *Key) putMAC(m *mac) {
 	if k.macs != nil {
-		k.macs.Put(mac)
+		k.macs.Put(m)
 	}
-	return dst
 }
 
 // Keys are signing keys, the newest last: the newest signs, any verifies.
@@ -95,11 +110,13 @@ func (ks Keys) TokenLen(n int) int { return enc.EncodedLen(n) + 1 + enc.EncodedL
 // AppendSign appends the token of payload (see Sign) to dst, which must
 // not overlap payload, and returns the extended buffer.
 func (ks Keys) AppendSign(dst, payload []byte) []byte {
-	var sum [sha256.Size]byte
-	mac := ks[len(ks)-1].sum(sum[:0], payload)
+	key := &ks[len(ks)-1]
+	m := key.mac()
 	dst = enc.AppendEncode(dst, payload)
 	dst = append(dst, '.')
-	return enc.AppendEncode(dst, mac)
+	dst = enc.AppendEncode(dst, m.of(payload))
+	key.putMAC(m)
+	return dst
 }
 
 // Verify checks token and returns a Reader over its body. It returns
@@ -125,8 +142,10 @@ func (ks Keys) Verify(token string, kind byte) (*Reader, error) {
 	if key == nil {
 		return nil, ErrUnknownKey
 	}
-	var want [sha256.Size]byte
-	if !hmac.Equal(key.sum(want[:0], p), sum) {
+	m := key.mac()
+	ok = hmac.Equal(m.of(p), sum)
+	key.putMAC(m)
+	if !ok {
 		return nil, ErrSignature
 	}
 	if p[0] != kind {

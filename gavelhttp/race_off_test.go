@@ -1,0 +1,5 @@
+//go:build !race
+
+package gavelhttp_test
+
+const raceEnabled = false
