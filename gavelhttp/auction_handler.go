@@ -160,7 +160,9 @@ func (h *AuctionHandler) ServeRequest(ctx context.Context, w http.ResponseWriter
 		h.noBid(w, res.NBR)
 		return
 	}
-	resp := res.BidResponse()
+	resp := getResponse()
+	defer putResponse(resp) // runs before putResult: once the answer is written
+	res.BidResponseInto(resp)
 	if n := h.cfg.notices; n != nil {
 		if err := n.Rewrite(res, resp); err != nil {
 			h.stats.errors.Add(1)

@@ -3,6 +3,8 @@ package gavelhttp
 import (
 	"sync"
 
+	"github.com/prebid/openrtb/v20/openrtb2"
+
 	"github.com/gavelrtb/gavel"
 )
 
@@ -14,9 +16,10 @@ import (
 // Notifier.notifyResult), on ServeRequest's goroutine. Nothing keeps it
 // after that:
 //
-//   - the response was built by Result.BidResponse, whose bids are copies
-//     (sharing only the bidders' own slices, which the Result does not
-//     own), and it is written before the Result is pooled;
+//   - the response was built by Result.BidResponseInto into a pooled
+//     BidResponse, whose bids are copies (sharing only the bidders' own
+//     slices, which the Result does not own); it is written, and pooled
+//     in turn, before the Result is pooled;
 //   - the notifier is handed strings (bidder names, expanded URLs) and
 //     Notices.URL a Billing, a plain value: neither keeps the Result;
 //   - the Auction's hooks get pointers into the Result (*Result,
@@ -47,4 +50,28 @@ func putResult(res *gavel.Result) {
 	clear(bidders)
 	*res = gavel.Result{Bids: bids[:0], Imps: imps[:0], Bidders: bidders[:0]}
 	resultPool.Put(res)
+}
+
+var responsePool = sync.Pool{New: func() any { return new(openrtb2.BidResponse) }}
+
+func getResponse() *openrtb2.BidResponse { return responsePool.Get().(*openrtb2.BidResponse) }
+
+// putResponse empties resp, keeping the memory of its seatbids and of
+// their bid slices for Result.BidResponseInto, and pools it. The bids are
+// cleared, so that the pool keeps none of the bidders' strings alive.
+func putResponse(resp *openrtb2.BidResponse) {
+	seats := resp.SeatBid[:cap(resp.SeatBid)]
+	if len(seats) > maxPooledBids {
+		return
+	}
+	for i := range seats {
+		bids := seats[i].Bid[:cap(seats[i].Bid)]
+		if len(bids) > maxPooledBids {
+			return
+		}
+		clear(bids)
+		seats[i] = openrtb2.SeatBid{Bid: bids[:0]}
+	}
+	*resp = openrtb2.BidResponse{SeatBid: seats[:0]}
+	responsePool.Put(resp)
 }
