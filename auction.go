@@ -40,6 +40,7 @@ type bidderSlot struct {
 	timeout time.Duration // 0: until the fan-out deadline
 	seats   []string      // the seats it may bid for besides its name (WithBidderSeats)
 	hashes  []uint64      // hashes[k] is the xxhash of seats[k], for ties
+	inline  bool          // the bidder is NonBlocking: called on Run's goroutine
 	health  *health
 }
 
@@ -74,6 +75,7 @@ func New(opts ...Option) (*Auction, error) {
 			timeout: cfg.allTimeout,
 			health:  newHealth(cfg.healthWindow, cfg.throttle),
 		}
+		_, s.inline = b.(NonBlocking)
 		s.seats = cfg.bidderSeats[s.name]
 		for _, seat := range s.seats {
 			s.hashes = append(s.hashes, xxhash.Sum64String(seat))

@@ -9,7 +9,9 @@ import (
 // A Bidder is one source of demand: one seat that answers bid requests.
 //
 // Bid is called once per auction, from its own goroutine, concurrently with
-// the other bidders of the auction and with other auctions. The request is
+// the other bidders of the auction and with other auctions (a bidder that
+// never blocks may say so and be called on Run's goroutine: see
+// NonBlocking). The request is
 // shared by all bidders of the auction and must not be modified, nor
 // retained after Bid returns (like http.RoundTripper). Its TMax is the time
 // the bidder really has, in milliseconds, and ctx carries the same deadline.

@@ -170,10 +170,24 @@ func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time
 		}
 		r.refs.Add(1)
 		r.pending.Add(1)
+		n++
+		if s.inline {
+			r.inline = append(r.inline, i)
+			continue
+		}
 		c.start = t
 		go r.runs[i]()
-		n++
 	}
+	// The NonBlocking bidders are called here, on Run's goroutine, once
+	// every other call is under way: no goroutine to start, no thread to
+	// wake. A call that starts past its deadline is timed out like any
+	// other late answer.
+	for _, i := range r.inline {
+		c := &r.calls[i]
+		c.start = now.Add(time.Since(now))
+		c.run()
+	}
+	r.inline = r.inline[:0]
 	return n
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
+
+	"github.com/gavelrtb/gavel"
 )
 
 // Bidder is a fake gavel.Bidder. Build one with Fixed, Prebuilt, NoBid,
@@ -143,3 +145,12 @@ func Response(reqID, seat string, bids ...openrtb2.Bid) *openrtb2.BidResponse {
 		SeatBid: []openrtb2.SeatBid{{Seat: seat, Bid: append([]openrtb2.Bid(nil), bids...)}},
 	}
 }
+
+// NonBlocking returns b marked gavel.NonBlocking: Run calls it on its own
+// goroutine rather than on a new one. Only for a bidder that never waits
+// (a Prebuilt or Fixed one, not a Slow or Stuck one).
+func NonBlocking(b gavel.Bidder) gavel.Bidder { return nonBlocking{b} }
+
+type nonBlocking struct{ gavel.Bidder }
+
+func (nonBlocking) NonBlocking() {}

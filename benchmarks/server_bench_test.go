@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/auctiontest"
 	"github.com/gavelrtb/gavel/gavelhttp"
 )
 
@@ -43,7 +44,21 @@ var serverClients = []int{1, 16}
 // serve, clients included. Every answer's status is counted and must be
 // 200, and the last body must be the expected response.
 func BenchmarkServer(b *testing.B) {
-	benchServers(b, func(b *testing.B, c serverCase) {
+	benchServers(b, false, func(b *testing.B, c serverCase) {
+		h := http.Handler(c.gavel)
+		if c.bare {
+			h = bareHandler(c.fixed)
+		}
+		benchServer(b, h, c.body, c.clients, c.check)
+	})
+}
+
+// BenchmarkServerNonBlocking is BenchmarkServer with the 8 bidders marked
+// gavel.NonBlocking (auctiontest.NonBlocking), as an exchange's in-memory
+// house bidders may be: Run calls them on its own goroutine, and an
+// auction starts no goroutine and wakes no thread.
+func BenchmarkServerNonBlocking(b *testing.B) {
+	benchServers(b, true, func(b *testing.B, c serverCase) {
 		h := http.Handler(c.gavel)
 		if c.bare {
 			h = bareHandler(c.fixed)
@@ -69,10 +84,20 @@ type serverCase struct {
 // request, its answer as the bare server's fixed response, and a
 // sub-benchmark per count of clients and server, which bench serves.
 // Every auction the exchange ran (none when -bench picked the bare server
-// alone) must have won.
-func benchServers(b *testing.B, bench func(*testing.B, serverCase)) {
+// alone) must have won. With nonBlocking, the bidders are marked
+// gavel.NonBlocking.
+func benchServers(b *testing.B, nonBlocking bool, bench func(*testing.B, serverCase)) {
 	f := newFixture(b, 8, 3)
-	a := newAuction(b, f)
+	bidders := f.Bidders()
+	if nonBlocking {
+		for i := range bidders {
+			bidders[i] = auctiontest.NonBlocking(bidders[i])
+		}
+	}
+	a, err := gavel.New(f.Options(bidders)...)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.Cleanup(func() { _ = a.Close(context.Background()) })
 	requireStdCodec(b, a)
 	body, err := json.Marshal(f.Request)

@@ -31,7 +31,19 @@ import (
 // request (clients included), req/cpu-s = 1e9 / cpu-ns/op. Every answer
 // must be a 200, and the last one the expected response.
 func BenchmarkServerFast(b *testing.B) {
-	benchServers(b, func(b *testing.B, c serverCase) {
+	benchServers(b, false, func(b *testing.B, c serverCase) {
+		h := gavelfasthttp.AuctionHandler(c.gavel)
+		if c.bare {
+			h = bareFastHandler(c.fixed)
+		}
+		benchFastServer(b, h, c.body, c.clients, c.check)
+	})
+}
+
+// BenchmarkServerFastNonBlocking is BenchmarkServerFast with the 8
+// bidders marked gavel.NonBlocking, as BenchmarkServerNonBlocking.
+func BenchmarkServerFastNonBlocking(b *testing.B) {
+	benchServers(b, true, func(b *testing.B, c serverCase) {
 		h := gavelfasthttp.AuctionHandler(c.gavel)
 		if c.bare {
 			h = bareFastHandler(c.fixed)
