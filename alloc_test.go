@@ -42,16 +42,22 @@ func prebuiltAuction(t *testing.T, req *openrtb2.BidRequest, n int) *gavel.Aucti
 	return mustAuction(t, gavel.WithBidders(bidders...))
 }
 
+// allocRequest is the request of the allocation tests: two banner imps and
+// a video imp.
+func allocRequest() *openrtb2.BidRequest {
+	return auctiontest.Request("alloc",
+		auctiontest.BannerImp("1", 0.50, [2]int64{300, 250}),
+		auctiontest.BannerImp("2", 0.50, [2]int64{728, 90}),
+		auctiontest.VideoImp("3", 0.50),
+	)
+}
+
 func TestRunAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("skipped under -race: the race detector changes allocation counts")
 	}
 	synctest.Test(t, func(t *testing.T) {
-		req := auctiontest.Request("alloc",
-			auctiontest.BannerImp("1", 0.50, [2]int64{300, 250}),
-			auctiontest.BannerImp("2", 0.50, [2]int64{728, 90}),
-			auctiontest.VideoImp("3", 0.50),
-		)
+		req := allocRequest()
 		a := prebuiltAuction(t, req, 8)
 		ctx := context.Background()
 
@@ -85,11 +91,7 @@ func TestBidResponseIntoAllocs(t *testing.T) {
 		t.Skip("skipped under -race: the race detector changes allocation counts")
 	}
 	synctest.Test(t, func(t *testing.T) {
-		req := auctiontest.Request("alloc",
-			auctiontest.BannerImp("1", 0.50, [2]int64{300, 250}),
-			auctiontest.BannerImp("2", 0.50, [2]int64{728, 90}),
-			auctiontest.VideoImp("3", 0.50),
-		)
+		req := allocRequest()
 		res, err := prebuiltAuction(t, req, 8).Run(context.Background(), req)
 		require.NoError(t, err)
 		var resp openrtb2.BidResponse

@@ -117,11 +117,7 @@ func TestRunIntoAllocs(t *testing.T) {
 		t.Skip("skipped under -race: the race detector changes allocation counts")
 	}
 	synctest.Test(t, func(t *testing.T) {
-		req := auctiontest.Request("alloc",
-			auctiontest.BannerImp("1", 0.50, [2]int64{300, 250}),
-			auctiontest.BannerImp("2", 0.50, [2]int64{728, 90}),
-			auctiontest.VideoImp("3", 0.50),
-		)
+		req := allocRequest()
 		a := prebuiltAuction(t, req, 8)
 		ctx := context.Background()
 		var res gavel.Result

@@ -43,28 +43,21 @@ var serverClients = []int{1, 16}
 // req/cpu-s = 1e9 / cpu-ns/op, the requests one fully busy core would
 // serve, clients included. Every answer's status is counted and must be
 // 200, and the last body must be the expected response.
-func BenchmarkServer(b *testing.B) {
-	benchServers(b, false, func(b *testing.B, c serverCase) {
-		h := http.Handler(c.gavel)
-		if c.bare {
-			h = bareHandler(c.fixed)
-		}
-		benchServer(b, h, c.body, c.clients, c.check)
-	})
-}
+func BenchmarkServer(b *testing.B) { benchServers(b, false, benchNetServer) }
 
 // BenchmarkServerNonBlocking is BenchmarkServer with the 8 bidders marked
 // gavel.NonBlocking (auctiontest.NonBlocking), as an exchange's in-memory
 // house bidders may be: Run calls them on its own goroutine, and an
 // auction starts no goroutine and wakes no thread.
-func BenchmarkServerNonBlocking(b *testing.B) {
-	benchServers(b, true, func(b *testing.B, c serverCase) {
-		h := http.Handler(c.gavel)
-		if c.bare {
-			h = bareHandler(c.fixed)
-		}
-		benchServer(b, h, c.body, c.clients, c.check)
-	})
+func BenchmarkServerNonBlocking(b *testing.B) { benchServers(b, true, benchNetServer) }
+
+// benchNetServer serves one case of benchServers on net/http.
+func benchNetServer(b *testing.B, c serverCase) {
+	h := http.Handler(c.gavel)
+	if c.bare {
+		h = bareHandler(c.fixed)
+	}
+	benchServer(b, h, c.body, c.clients, c.check)
 }
 
 // A serverCase is one sub-benchmark of benchServers: the exchange

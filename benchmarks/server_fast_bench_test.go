@@ -30,26 +30,19 @@ import (
 // BenchmarkServer: req/s over all clients, cpu-ns/op the process's CPU per
 // request (clients included), req/cpu-s = 1e9 / cpu-ns/op. Every answer
 // must be a 200, and the last one the expected response.
-func BenchmarkServerFast(b *testing.B) {
-	benchServers(b, false, func(b *testing.B, c serverCase) {
-		h := gavelfasthttp.AuctionHandler(c.gavel)
-		if c.bare {
-			h = bareFastHandler(c.fixed)
-		}
-		benchFastServer(b, h, c.body, c.clients, c.check)
-	})
-}
+func BenchmarkServerFast(b *testing.B) { benchServers(b, false, benchFastCase) }
 
 // BenchmarkServerFastNonBlocking is BenchmarkServerFast with the 8
 // bidders marked gavel.NonBlocking, as BenchmarkServerNonBlocking.
-func BenchmarkServerFastNonBlocking(b *testing.B) {
-	benchServers(b, true, func(b *testing.B, c serverCase) {
-		h := gavelfasthttp.AuctionHandler(c.gavel)
-		if c.bare {
-			h = bareFastHandler(c.fixed)
-		}
-		benchFastServer(b, h, c.body, c.clients, c.check)
-	})
+func BenchmarkServerFastNonBlocking(b *testing.B) { benchServers(b, true, benchFastCase) }
+
+// benchFastCase serves one case of benchServers on fasthttp.
+func benchFastCase(b *testing.B, c serverCase) {
+	h := gavelfasthttp.AuctionHandler(c.gavel)
+	if c.bare {
+		h = bareFastHandler(c.fixed)
+	}
+	benchFastServer(b, h, c.body, c.clients, c.check)
 }
 
 // bareFastHandler is bareHandler on fasthttp (without gzip): it decodes
