@@ -263,6 +263,20 @@ func (b *Bidder) check(cs []*Campaign, all map[string]*Campaign) []error {
 // Name implements gavel.Bidder.
 func (b *Bidder) Name() string { return b.name }
 
+// Inline returns b marked gavel.NonBlocking, for an Auction to call it on
+// Run's goroutine rather than start a goroutine (and wake a thread) per
+// auction. Use it only when nothing b calls waits: its FrequencyStore is a
+// MemoryFrequencyStore (or none), its Predictor computes in memory (as a
+// predict.Predictor does) and its Pacer and balances are local (as
+// gavel.EvenPacer and the gavelredis ones are). With a remote frequency
+// store, b blocks on it and so would Run: pass b itself. The value returned
+// has every method of b.
+func (b *Bidder) Inline() gavel.Bidder { return inlineBidder{b} }
+
+type inlineBidder struct{ *Bidder }
+
+func (inlineBidder) NonBlocking() {}
+
 // Budgets returns the budgets declared with WithBudgets, for
 // gavel.WithBudgets.
 func (b *Bidder) Budgets() []gavel.Budget { return slices.Clone(b.cfg.budgets) }

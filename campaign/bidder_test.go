@@ -377,8 +377,15 @@ func TestFrequencyStoreDownFailsClosed(t *testing.T) {
 // TestBilledThroughAuction bills the winner of a real Auction and tells
 // the Bidder (as gavelhttp's Notices would through WithNoticesHooks): the
 // frequency-capped campaign then leaves the user alone, and the other
-// campaign wins on its own account.
+// campaign wins on its own account. It runs with the Bidder on a goroutine
+// of its own and, Inline, on Run's.
 func TestBilledThroughAuction(t *testing.T) {
+	for _, inline := range []bool{false, true} {
+		t.Run(fmt.Sprint("inline=", inline), func(t *testing.T) { billThroughAuction(t, inline) })
+	}
+}
+
+func billThroughAuction(t *testing.T, inline bool) {
 	capped, other := validCampaign("capped"), validCampaign("other")
 	capped.Goal.Value = 3_000_000
 	capped.Caps = []campaign.FrequencyCap{{Max: 1, Period: campaign.PeriodDay}}
@@ -389,7 +396,13 @@ func TestBilledThroughAuction(t *testing.T) {
 	require.NoError(t, err)
 	ledger, err := gavel.NewMemoryLedger()
 	require.NoError(t, err)
-	a, err := gavel.New(gavel.WithBidders(b), gavel.WithBidderSeats(b.Name(), b.Accounts()...),
+	var bidder gavel.Bidder = b
+	if inline {
+		bidder = b.Inline()
+		_, ok := bidder.(gavel.NonBlocking)
+		require.True(t, ok, "Inline is NonBlocking")
+	}
+	a, err := gavel.New(gavel.WithBidders(bidder), gavel.WithBidderSeats(b.Name(), b.Accounts()...),
 		gavel.WithAccounts(b.AccountFunc(gavel.BidderAccount)), gavel.WithLedger(ledger), gavel.WithBudgets(b.Budgets()...))
 	require.NoError(t, err)
 	defer func() { require.NoError(t, a.Close(context.Background())) }()

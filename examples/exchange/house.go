@@ -167,7 +167,9 @@ func (x *exchange) newHouse(key gavelhttp.Key, asap bool, hooks ...any) (*house,
 // spend its campaigns' accounts, as package campaign says.
 func (h *house) options() []gavel.Option {
 	return []gavel.Option{
-		gavel.WithBidders(h.bidder),
+		// Inline: the house bidder's frequency store and predictor are in
+		// memory, so Run calls it on its own goroutine (campaign.Bidder.Inline).
+		gavel.WithBidders(h.bidder.Inline()),
 		gavel.WithBidderTimeout(houseBidder, bidderTimeout),
 		gavel.WithBidderSeats(h.bidder.Name(), h.bidder.Accounts()...),
 		gavel.WithAccounts(h.bidder.AccountFunc(gavel.BidderAccount)),
