@@ -191,8 +191,8 @@ func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time
 	return n
 }
 
-// wait returns when all n calls are done or done (the end of the fan-out,
-// or cancellation) is closed, whichever comes first, and marks the calls
+// wait returns when all n calls are done, or when the channel done (the
+// end of the fan-out, or cancellation) is closed, and marks the calls
 // done by then as received: an answer that is in when the deadline fires
 // is kept, not lost to select's random choice. A call whose goroutine is
 // checking its response at that moment is waited for: its bidder has
