@@ -25,6 +25,7 @@ type Auction struct {
 	ownSink *AsyncSink // the sink New made around a synchronous one
 	rounds  sync.Pool  // *round, see round.go
 	closed  atomic.Bool
+	inline  bool // some bidder is NonBlocking: launch calls it on Run's goroutine
 
 	balances   BalanceCache      // the Ledger's, when it has the capability
 	ledgerTime ledgerTimer       // the remote Ledger's latency, for the clearing time
@@ -76,6 +77,7 @@ func New(opts ...Option) (*Auction, error) {
 			health:  newHealth(cfg.healthWindow, cfg.throttle),
 		}
 		_, s.inline = b.(NonBlocking)
+		a.inline = a.inline || s.inline
 		s.seats = cfg.bidderSeats[s.name]
 		for _, seat := range s.seats {
 			s.hashes = append(s.hashes, xxhash.Sum64String(seat))

@@ -23,7 +23,7 @@ func (r *round) collect(ctx context.Context, req *openrtb2.BidRequest, res *Resu
 	now := r.clockNow(res.Start)
 	total := 0
 	for i := range r.calls {
-		if c := &r.calls[i]; c.received && c.checked {
+		if c := &r.calls[i]; c.received { // a call not checked has no bids
 			total += len(c.bids)
 		}
 	}
@@ -111,7 +111,7 @@ func (r *round) checkResponse(c *call) {
 	bids, ties := c.bids, c.ties
 	status, respErr := StatusNoBid, error(nil)
 	defer func() {
-		c.bids, c.ties, c.checked, c.status, c.respErr = bids, ties, true, status, respErr
+		c.bids, c.ties, c.status, c.respErr = bids, ties, status, respErr
 	}()
 	if resp == nil || !hasBids(resp) {
 		// OpenRTB 2.6 §7.1: {}, an empty seatbid, or a response without

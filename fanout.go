@@ -33,13 +33,12 @@ type call struct {
 	resp    *openrtb2.BidResponse
 	err     error
 	end     time.Time
-	checked bool         // the response was checked into bids and ties
 	status  BidderStatus // when checked: StatusBid, StatusNoBid or StatusInvalidResponse
 	respErr error        // when checked: why the response is invalid, or nil
 
 	state atomic.Int32 // callCalling, then callChecking and callDone, or callAbandoned
 
-	bids []BidOutcome // the response's outcomes, when checked
+	bids []BidOutcome // the response's outcomes, when checked (else empty)
 	ties []uint64     // ties[k] is the tie key of bids[k]
 
 	_ [32]byte // to 256 bytes: calls run on different cores, each on lines of its own (TestCallSize)
@@ -171,23 +170,23 @@ func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time
 		r.refs.Add(1)
 		r.pending.Add(1)
 		n++
-		if s.inline {
-			r.inline = append(r.inline, i)
-			continue
+		if !s.inline {
+			c.start = t
+			go r.runs[i]()
 		}
-		c.start = t
-		go r.runs[i]()
 	}
 	// The NonBlocking bidders are called here, on Run's goroutine, once
 	// every other call is under way: no goroutine to start, no thread to
 	// wake. A call that starts past its deadline is timed out like any
 	// other late answer.
-	for _, i := range r.inline {
-		c := &r.calls[i]
-		c.start = now.Add(time.Since(now))
-		c.run()
+	if a.inline {
+		for i, s := range a.bidders {
+			if c := &r.calls[i]; s.inline && c.r != nil { // launched
+				c.start = now.Add(time.Since(now))
+				c.run()
+			}
+		}
 	}
-	r.inline = r.inline[:0]
 	return n
 }
 

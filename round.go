@@ -38,7 +38,6 @@ type round struct {
 	bodies []sharedBody // bodies[i] is the JSON of reqs[i], built on demand
 
 	bidderCtxs []deadlineCtx // the bidders' own contexts, by deadline; read and written by Run's goroutine
-	inline     []int         // the NonBlocking bidders launch calls on Run's goroutine
 
 	cur     string        // the auction currency
 	fanout  time.Time     // when the fan-out ends
