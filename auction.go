@@ -42,6 +42,7 @@ type bidderSlot struct {
 	seats   []string      // the seats it may bid for besides its name (WithBidderSeats)
 	hashes  []uint64      // hashes[k] is the xxhash of seats[k], for ties
 	inline  bool          // the bidder is NonBlocking: called on Run's goroutine
+	json    bool          // the bidder is a JSONBidder: launch encodes its request
 	health  *health
 }
 
@@ -77,6 +78,7 @@ func New(opts ...Option) (*Auction, error) {
 			health:  newHealth(cfg.healthWindow, cfg.throttle),
 		}
 		_, s.inline = b.(NonBlocking)
+		_, s.json = b.(JSONBidder)
 		a.inline = a.inline || s.inline
 		s.seats = cfg.bidderSeats[s.name]
 		for _, seat := range s.seats {

@@ -167,6 +167,11 @@ func (r *round) launch(ctx *roundCtx, req *openrtb2.BidRequest, fanout time.Time
 		if d.Before(fanout) {
 			c.ctx = r.contextUntil(ctx, d)
 		}
+		// A JSONBidder's body is encoded here, before its goroutine starts
+		// (see JSONBidder); encoding takes time, so t moves on.
+		if s.json && r.bodyOf(c.req).encode(a.Codec(), c.req) {
+			t = now.Add(time.Since(now))
+		}
 		r.refs.Add(1)
 		r.pending.Add(1)
 		n++

@@ -223,7 +223,6 @@ func NewHTTPTransport() *http.Transport {
 	}
 }
 
-// Name returns the bidder's name.
 // encodeBody is the request body of a call with ctx: the auction's shared
 // JSON within Run, encoded with the bidder's own codec (or StdCodec)
 // outside.
@@ -231,7 +230,11 @@ func (b *HTTPBidder) encodeBody(ctx context.Context, req *openrtb2.BidRequest) (
 	return encodeRequest(ctx, req, b.ownCodec)
 }
 
+// Name returns the bidder's name.
 func (b *HTTPBidder) Name() string { return b.name }
+
+// EncodesBidRequest marks the bidder a JSONBidder.
+func (b *HTTPBidder) EncodesBidRequest() {}
 
 // CloseIdleConnections closes the idle connections of the bidder's client,
 // as http.Client.CloseIdleConnections does. Call it when the bidder is no

@@ -29,6 +29,17 @@ func EncodeBidRequest(ctx context.Context, req *openrtb2.BidRequest) ([]byte, er
 	return encodeRequest(ctx, req, nil)
 }
 
+// JSONBidder is an optional capability of a Bidder: one that sends the
+// request as the JSON of EncodeBidRequest, as HTTPBidder and the bidder of
+// adapters/gavelfasthttp do, says so with an EncodesBidRequest method. Run
+// then encodes that JSON on its own goroutine before it starts the bidder,
+// instead of the first such bidder doing it while the others wait for it;
+// and the encoder's deep stack is then Run's, grown long ago, rather than
+// a new goroutine's, which would grow it by copying it.
+type JSONBidder interface {
+	EncodesBidRequest()
+}
+
 // An HTTPAnswer is what an HTTP bidder got back from its endpoint, for
 // ReadHTTPAnswer.
 type HTTPAnswer struct {

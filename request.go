@@ -327,14 +327,23 @@ func (r *round) requestFor(req *openrtb2.BidRequest, tmax int64) *openrtb2.BidRe
 // not modify the bytes. It runs in bidder goroutines, concurrently with
 // launch: it compares addresses only and never reads r.nreqs.
 func (r *round) requestBody(req *openrtb2.BidRequest) ([]byte, error) {
+	sb := r.bodyOf(req)
+	if sb == nil {
+		return r.a.Codec().AppendJSON(nil, req)
+	}
+	sb.encode(r.a.Codec(), req)
+	return sb.body, sb.err
+}
+
+// bodyOf returns the shared body of a request that this round handed to
+// its bidders, nil for any other request.
+func (r *round) bodyOf(req *openrtb2.BidRequest) *sharedBody {
 	for i := range r.reqs {
 		if &r.reqs[i] == req {
-			sb := &r.bodies[i]
-			sb.once.Do(func() { sb.body, sb.err = r.a.Codec().AppendJSON(nil, req) })
-			return sb.body, sb.err
+			return &r.bodies[i]
 		}
 	}
-	return r.a.Codec().AppendJSON(nil, req)
+	return nil
 }
 
 // encodeRequest returns the JSON of req: when ctx comes from Run, the
@@ -354,4 +363,14 @@ type sharedBody struct {
 	once sync.Once
 	body []byte
 	err  error
+}
+
+// encode encodes req with c, unless it was already, and reports whether
+// it did.
+func (sb *sharedBody) encode(c Codec, req *openrtb2.BidRequest) (did bool) {
+	sb.once.Do(func() {
+		sb.body, sb.err = c.AppendJSON(nil, req)
+		did = true
+	})
+	return did
 }

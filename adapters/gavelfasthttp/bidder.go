@@ -160,6 +160,10 @@ func dialTimeout(own fasthttp.DialFunc) fasthttp.DialFuncWithTimeout {
 // Name returns the bidder's name.
 func (b *Bidder) Name() string { return b.name }
 
+// EncodesBidRequest marks the bidder a gavel.JSONBidder: Run encodes the
+// request before it starts the bidder.
+func (b *Bidder) EncodesBidRequest() {}
+
 // CloseIdleConnections closes the idle connections of the bidder's client.
 // The bidder may be used again after.
 func (b *Bidder) CloseIdleConnections() { b.doer.CloseIdleConnections() }
