@@ -259,6 +259,7 @@ func (b *HTTPBidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrt
 	if b.gzipReq {
 		body = gzipBytes(body)
 	}
+	httpwire.GrowStack(0)
 	hreq := b.out.WithContext(ctx)
 	hreq.Body, hreq.ContentLength = newBodyReader(body), int64(len(body))
 	hreq.GetBody = func() (io.ReadCloser, error) { return newBodyReader(body), nil }

@@ -187,7 +187,7 @@ func (b *Bidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.B
 	if err != nil {
 		return nil, gavel.HTTPCallError(context.Background(), b.name, fmt.Errorf("encoding the request: %w", err))
 	}
-	growStack(0)
+	httpwire.GrowStack(0)
 	c := calls.Get().(*call)
 	defer func() {
 		c.req.Reset()
@@ -268,24 +268,4 @@ func contentEncoding(v []byte) string {
 		return "identity"
 	}
 	return string(v)
-}
-
-// stackRoom is about the stack that a call needs below Bid: fasthttp's
-// round trip and the decoding of the answer (with it, the profile of
-// BenchmarkPerBidder shows no growth below Bid).
-const stackRoom = 4 << 10
-
-// growStack grows the goroutine's stack, at once, to room for stackRoom
-// bytes more, when it has less. A bidder of an auction runs on a
-// goroutine of its own, whose stack starts small: it would grow it, by
-// doubling it, deep in fasthttp and the decoder, each time copying its
-// frames (about 15% of a call's CPU in the profile of BenchmarkPerBidder);
-// grown here, it copies the few frames above Bid, once. The work on buf
-// keeps it a frame of stackRoom bytes.
-//
-//go:noinline
-func growStack(i int) byte {
-	var buf [stackRoom]byte
-	buf[i] = 1
-	return buf[stackRoom-1-i]
 }
