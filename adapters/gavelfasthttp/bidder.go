@@ -59,6 +59,7 @@ type Bidder struct {
 	tmpl    fasthttp.Request // method and headers of every request
 	uri     fasthttp.URI     // the endpoint, parsed once
 	doer    doer
+	calls   sync.Pool // *call, its request's method, headers and URI set (getCall)
 }
 
 // doer is what the bidder needs of a fasthttp.Client or HostClient.
@@ -168,14 +169,38 @@ func (b *Bidder) EncodesBidRequest() {}
 // The bidder may be used again after.
 func (b *Bidder) CloseIdleConnections() { b.doer.CloseIdleConnections() }
 
-// call is the working memory of one Bid, pooled.
+// call is the working memory of one Bid, pooled by its Bidder.
 type call struct {
 	req  fasthttp.Request
 	resp fasthttp.Response
 	ans  gavel.HTTPAnswer
 }
 
-var calls = sync.Pool{New: func() any { return new(call) }}
+// getCall returns a call whose request is ready but for its body: a pooled
+// one keeps the method, headers and URI it was given when it was made,
+// which are the same for every call of the bidder, so nothing is copied
+// per call but the body.
+func (b *Bidder) getCall() *call {
+	if c, ok := b.calls.Get().(*call); ok {
+		return c
+	}
+	c := new(call)
+	b.tmpl.Header.CopyTo(&c.req.Header)
+	c.req.SetURI(&b.uri) // a copy of the parsed URI: nothing parsed per call
+	return c
+}
+
+// putCall ends a call. One that failed is not kept: its request is left
+// as fasthttp had it when it gave up.
+func (b *Bidder) putCall(c *call, failed bool) {
+	if failed {
+		return
+	}
+	c.req.ResetBody()
+	c.resp.Reset()
+	c.ans = gavel.HTTPAnswer{}
+	b.calls.Put(c)
+}
 
 // Bid implements gavel.Bidder: it posts req to the endpoint and reads the
 // answer. See Bidder for what the answers mean.
@@ -188,15 +213,9 @@ func (b *Bidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.B
 		return nil, gavel.HTTPCallError(context.Background(), b.name, fmt.Errorf("encoding the request: %w", err))
 	}
 	httpwire.GrowStack(0)
-	c := calls.Get().(*call)
-	defer func() {
-		c.req.Reset()
-		c.resp.Reset()
-		c.ans = gavel.HTTPAnswer{}
-		calls.Put(c)
-	}()
-	b.tmpl.Header.CopyTo(&c.req.Header)
-	c.req.SetURI(&b.uri) // a copy of the parsed URI: nothing parsed per call
+	c := b.getCall()
+	failed := true
+	defer func() { b.putCall(c, failed) }()
 	if b.gzipReq {
 		_ = httpwire.Gzip(c.req.BodyWriter(), body) // writes to the body buffer do not fail
 	} else {
@@ -211,6 +230,7 @@ func (b *Bidder) Bid(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.B
 	if err != nil {
 		return nil, b.callError(ctx, c, err, deadline, ok)
 	}
+	failed = false
 	c.ans = gavel.HTTPAnswer{
 		StatusCode:      c.resp.StatusCode(),
 		ContentEncoding: contentEncoding(c.resp.Header.ContentEncoding()),

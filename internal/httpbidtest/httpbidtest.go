@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -136,22 +137,27 @@ func (s *suite) sendsRequest(t *testing.T) {
 	})
 	b := s.bidder(t, "dsp", srv.URL+"/bid?x=1", Config{Headers: [][2]string{{"X-Api-Key", "secret"}, {"x-api-key", "second"}}})
 	assert.Equal(t, "dsp", b.Name())
-	req := Request()
+	// Calls one after the other, with bodies of different lengths: each
+	// carries the headers once, and its own body and length.
+	for i, id := range []string{"req-1", "a-much-longer-request-id", "r"} {
+		req := Request()
+		req.ID = id
+		resp, err := b.Bid(context.Background(), req)
+		require.NoError(t, err)
+		assert.Nil(t, resp)
 
-	resp, err := b.Bid(context.Background(), req)
-	require.NoError(t, err)
-	assert.Nil(t, resp)
-
-	sn := <-got
-	assert.Equal(t, http.MethodPost, sn.method)
-	assert.Equal(t, "application/json", sn.header.Get("Content-Type"))
-	assert.Equal(t, "2.6", sn.header.Get("X-Openrtb-Version"))
-	assert.Equal(t, "gzip", sn.header.Get("Accept-Encoding"))
-	assert.Empty(t, sn.header.Get("Content-Encoding"))
-	assert.Equal(t, []string{"secret", "second"}, sn.header.Values("X-Api-Key"))
-	want, err := json.Marshal(req)
-	require.NoError(t, err)
-	assert.JSONEq(t, string(want), string(sn.body))
+		sn := <-got
+		assert.Equal(t, http.MethodPost, sn.method)
+		assert.Equal(t, []string{"application/json"}, sn.header.Values("Content-Type"), "call %d", i)
+		assert.Equal(t, []string{"2.6"}, sn.header.Values("X-Openrtb-Version"), "call %d", i)
+		assert.Equal(t, []string{"gzip"}, sn.header.Values("Accept-Encoding"), "call %d", i)
+		assert.Empty(t, sn.header.Get("Content-Encoding"))
+		assert.Equal(t, []string{"secret", "second"}, sn.header.Values("X-Api-Key"), "call %d", i)
+		assert.Equal(t, []string{strconv.Itoa(len(sn.body))}, sn.header.Values("Content-Length"), "call %d", i)
+		want, err := json.Marshal(req)
+		require.NoError(t, err)
+		assert.JSONEq(t, string(want), string(sn.body), "call %d", i)
+	}
 }
 
 func (s *suite) gzipRequest(t *testing.T) {
