@@ -3,7 +3,6 @@ package gavel
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
 )
@@ -18,16 +17,6 @@ func WatchHTTPBodies(b *HTTPBidder, watch func(body []byte)) {
 		watch(body)
 		return body, err
 	}
-}
-
-// UseRoundTripper makes b, built without WithHTTPClient, send its requests
-// with rt instead of its own transport, as it does its own transport:
-// without an http.Client.
-func UseRoundTripper(b *HTTPBidder, rt http.RoundTripper) {
-	if b.client != nil {
-		panic("UseRoundTripper: the bidder has a client")
-	}
-	b.rt = rt
 }
 
 // CheckLedger verifies a MemoryLedger's internal invariants, shard by shard

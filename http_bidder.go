@@ -60,12 +60,12 @@ type HTTPBidder struct {
 	// body, sharing URL and header, which net/http only reads.
 	out *http.Request
 
-	// Exactly one of these sends the requests. With the default transport
-	// the bidder calls it directly: it needs nothing of what http.Client
-	// adds (redirects, cookies, timeouts) but its cost. A client from
-	// WithHTTPClient gets each request with a header of its own, in case
-	// its transport or middleware write to it.
-	rt     http.RoundTripper // NewHTTPTransport(); tests may swap it
+	// Exactly one of these sends the requests. A transport (the default
+	// one, or WithHTTPTransport's) the bidder calls directly: it needs
+	// nothing of what http.Client adds (redirects, cookies, timeouts) but
+	// its cost. A client from WithHTTPClient gets each request with a
+	// header of its own, in case its transport or middleware write to it.
+	rt     http.RoundTripper // NewHTTPTransport() or WithHTTPTransport's; tests may swap it
 	client *http.Client
 
 	// encode is encodeBody; tests wrap it to watch the shared body.
@@ -86,7 +86,8 @@ type httpOptionFunc func(*httpConfig)
 func (f httpOptionFunc) apply(c *httpConfig) { f(c) }
 
 type httpConfig struct {
-	client  *http.Client
+	client  *http.Client      // WithHTTPClient
+	rt      http.RoundTripper // WithHTTPTransport
 	header  http.Header
 	maxSize int64
 	gzipReq bool
@@ -111,7 +112,25 @@ func WithHTTPClient(client *http.Client) HTTPOption {
 			c.fail("http client must not be nil")
 			return
 		}
-		c.client = client
+		c.client, c.rt = client, nil
+	})
+}
+
+// WithHTTPTransport makes the bidder send its requests with rt.RoundTrip,
+// as it does with its default transport: no http.Client in between, so no
+// redirect followed, no cookie kept, no client timeout, and no copy of the
+// request header per call (the bidder's own, which rt must not modify, as
+// the http.RoundTripper contract says). For a transport of your own (TLS
+// settings, HTTP/2, instrumentation) without what a client adds and what
+// it costs per call. It replaces an earlier WithHTTPClient, and a later
+// WithHTTPClient replaces it. Default: NewHTTPTransport().
+func WithHTTPTransport(rt http.RoundTripper) HTTPOption {
+	return httpOptionFunc(func(c *httpConfig) {
+		if rt == nil {
+			c.fail("http transport must not be nil")
+			return
+		}
+		c.rt, c.client = rt, nil
 	})
 }
 
@@ -184,18 +203,19 @@ func NewHTTPBidder(name, endpoint string, opts ...HTTPOption) (*HTTPBidder, erro
 	}
 	b := &HTTPBidder{
 		name: name, maxSize: cfg.maxSize, gzipReq: cfg.gzipReq,
-		out: out, client: cfg.client, ownCodec: cfg.codec,
+		out: out, client: cfg.client, rt: cfg.rt, ownCodec: cfg.codec,
 	}
 	b.encode = b.encodeBody
-	if b.client == nil {
+	if b.client == nil && b.rt == nil {
 		b.rt = NewHTTPTransport()
 	}
 	return b, nil
 }
 
 // NewHTTPTransport returns a new transport tuned for bid requests, the one
-// that HTTP bidders use unless given a client with WithHTTPClient. Start
-// from it to build your own: the returned value is not shared.
+// that HTTP bidders use unless given a client (WithHTTPClient) or a
+// transport (WithHTTPTransport) of their own. Start from it to build your
+// own: the returned value is not shared.
 //
 // It keeps connections alive and up to 256 idle ones per host, enough for
 // a bidder's share of a busy exchange (http.DefaultTransport keeps 2, so

@@ -22,13 +22,13 @@ func TestHTTPBidderConformance(t *testing.T) {
 		for _, h := range c.Headers {
 			opts = append(opts, gavel.WithHTTPHeader(h[0], h[1]))
 		}
-		b, err := gavel.NewHTTPBidder(name, endpoint, opts...)
-		require.NoError(t, err)
 		if c.MaxConnsPerHost > 0 {
 			tr := gavel.NewHTTPTransport()
 			tr.MaxConnsPerHost = c.MaxConnsPerHost
-			gavel.UseRoundTripper(b, tr)
+			opts = append(opts, gavel.WithHTTPTransport(tr))
 		}
+		b, err := gavel.NewHTTPBidder(name, endpoint, opts...)
+		require.NoError(t, err)
 		return b
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -58,6 +59,7 @@ func TestNewHTTPBidderValidates(t *testing.T) {
 		{name: "garbage", endpoint: "http://[::1"},
 		{name: "empty", endpoint: ""},
 		{name: "nil client", endpoint: "http://dsp.example", opts: []gavel.HTTPOption{gavel.WithHTTPClient(nil)}},
+		{name: "nil transport", endpoint: "http://dsp.example", opts: []gavel.HTTPOption{gavel.WithHTTPTransport(nil)}},
 		{name: "zero size", endpoint: "http://dsp.example", opts: []gavel.HTTPOption{gavel.WithHTTPMaxResponseSize(0)}},
 		{name: "reserved header", endpoint: "http://dsp.example", opts: []gavel.HTTPOption{gavel.WithHTTPHeader("content-type", "text/plain")}},
 		{name: "version header", endpoint: "http://dsp.example", opts: []gavel.HTTPOption{gavel.WithHTTPHeader("x-openrtb-version", "2.5")}},
@@ -204,9 +206,7 @@ func replayBidder(t testing.TB, client string, rt *replayTransport) *gavel.HTTPB
 	if client == "custom" {
 		return newHTTPBidder(t, "dsp", "http://dsp.example/bid", gavel.WithHTTPClient(&http.Client{Transport: rt}))
 	}
-	b := newHTTPBidder(t, "dsp", "http://dsp.example/bid")
-	gavel.UseRoundTripper(b, rt)
-	return b
+	return newHTTPBidder(t, "dsp", "http://dsp.example/bid", gavel.WithHTTPTransport(rt))
 }
 
 // BenchmarkHTTPBidder measures one call of Bid outside an auction, so each
@@ -366,5 +366,42 @@ func TestHTTPBidderContextOutlivesAuction(t *testing.T) {
 		synctest.Wait() // the bidder's goroutine ends and frees the round; the dial waits
 		close(release)
 		assert.Nil(t, <-dialed, "the dial's context panicked")
+	})
+}
+
+// redirectTransport answers every request with a redirect, counting them.
+type redirectTransport struct{ calls atomic.Int32 }
+
+func (t *redirectTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.calls.Add(1)
+	if r.Body != nil {
+		r.Body.Close()
+	}
+	return &http.Response{StatusCode: http.StatusFound, Header: http.Header{"Location": {"http://dsp.example/elsewhere"}},
+		Body: http.NoBody, Request: r}, nil
+}
+
+func TestWithHTTPTransport(t *testing.T) {
+	t.Run("called directly", func(t *testing.T) {
+		// No http.Client in between: the redirect is not followed.
+		rt := new(redirectTransport)
+		b := newHTTPBidder(t, "dsp", "http://dsp.example/bid", gavel.WithHTTPTransport(rt))
+		_, err := b.Bid(context.Background(), testRequest())
+		var se *gavel.HTTPStatusError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, http.StatusFound, se.StatusCode)
+		assert.Equal(t, int32(1), rt.calls.Load())
+	})
+	t.Run("the later of it and WithHTTPClient wins", func(t *testing.T) {
+		rt, viaClient := new(redirectTransport), new(redirectTransport)
+		client := &http.Client{Transport: viaClient, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
+		b := newHTTPBidder(t, "dsp", "http://dsp.example/bid", gavel.WithHTTPTransport(rt), gavel.WithHTTPClient(client))
+		_, _ = b.Bid(context.Background(), testRequest())
+		b = newHTTPBidder(t, "dsp", "http://dsp.example/bid", gavel.WithHTTPClient(client), gavel.WithHTTPTransport(rt))
+		_, _ = b.Bid(context.Background(), testRequest())
+		assert.Equal(t, int32(1), rt.calls.Load())
+		assert.Equal(t, int32(1), viaClient.calls.Load())
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"sync"
 	"testing"
@@ -195,13 +194,14 @@ func perBidderResponse(tb testing.TB, i int) []byte {
 }
 
 // newNetHTTPBidder is bidder i of the path nethttp+std: gavel's HTTP bidder
-// with its defaults, through an http.Client whose transport answers from
-// memory (memoryTransport).
+// with its defaults but for its transport, one that answers from memory
+// (memoryTransport), which it calls directly as it does its default
+// transport (WithHTTPTransport): no http.Client in between.
 func newNetHTTPBidder(tb testing.TB, i int, calls *httpCalls) gavel.Bidder {
 	tb.Helper()
 	name := perBidderName(i)
-	client := &http.Client{Transport: &memoryTransport{body: perBidderResponse(tb, i), calls: calls}}
-	hb, err := gavel.NewHTTPBidder(name, "http://"+name+".invalid/openrtb2", gavel.WithHTTPClient(client))
+	rt := &memoryTransport{body: perBidderResponse(tb, i), calls: calls}
+	hb, err := gavel.NewHTTPBidder(name, "http://"+name+".invalid/openrtb2", gavel.WithHTTPTransport(rt))
 	if err != nil {
 		tb.Fatal(err)
 	}
