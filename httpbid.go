@@ -113,27 +113,34 @@ func decodeBidResponse(c Codec, data []byte) (*openrtb2.BidResponse, error) {
 
 // A oneBidResponse is the memory of a decoded bid response, in one
 // allocation, with room for the usual answer of an HTTP bidder: one seat
-// with one bid. A decoder fills a slice's array up to its capacity before
-// it grows it (encoding/json and go-json alike), so such an answer is
-// decoded without growing a slice (go-json grows them to 4 elements, a
-// few KB of bids); a larger one grows them as without it.
+// with one bid, of one advertiser domain and one category. A decoder fills
+// a slice's array up to its capacity before it grows it, and decodes into
+// the element it finds there (encoding/json and go-json alike), so such an
+// answer is decoded without growing a slice (go-json grows them to 4
+// elements, a few KB of bids); a larger one grows them as without it.
 type oneBidResponse struct {
-	resp openrtb2.BidResponse
-	seat [1]openrtb2.SeatBid
-	bid  [1]openrtb2.Bid
+	resp    openrtb2.BidResponse
+	seat    [1]openrtb2.SeatBid
+	bid     [1]openrtb2.Bid
+	adomain [1]string
+	cat     [1]string
 }
 
-// preset returns the response to decode into, its seats and the first
-// seat's bids empty slices of m's arrays.
+// preset returns the response to decode into, its seats, the first seat's
+// bids and the first bid's adomain and cat empty slices of m's arrays.
 func (m *oneBidResponse) preset() *openrtb2.BidResponse {
+	m.bid[0].ADomain = m.adomain[:0:1]
+	m.bid[0].Cat = m.cat[:0:1]
 	m.seat[0].Bid = m.bid[:0:1]
 	m.resp.SeatBid = m.seat[:0:1]
 	return &m.resp
 }
 
 // unset gives the response decoded after preset the slices a decoding
-// without preset gives, but for "bid": [], nil here as when absent: a
-// list of seats or bids left empty is nil.
+// without preset gives, but for an empty list ("bid": [], "adomain": []):
+// nil here as when absent, as a list of seats, of the first seat's bids or
+// of the first bid's adomain or cat left empty is. A preset slice may have
+// moved with its bid or seat to a grown array, or stayed in m's, unused.
 func (m *oneBidResponse) unset() {
 	if len(m.resp.SeatBid) == 0 {
 		m.resp.SeatBid = nil // absent or empty: a no-bid either way
@@ -141,8 +148,22 @@ func (m *oneBidResponse) unset() {
 	if s := m.resp.SeatBid; len(s) > 0 && len(s[0].Bid) == 0 {
 		s[0].Bid = nil
 	}
+	if s := m.resp.SeatBid; len(s) > 0 && len(s[0].Bid) > 0 {
+		unsetLists(&s[0].Bid[0])
+	}
+	unsetLists(&m.bid[0]) // where it is unused, or the same bid
 	if len(m.resp.SeatBid) == 0 || &m.resp.SeatBid[0] != &m.seat[0] {
 		m.seat[0].Bid = nil // seats grown elsewhere: m.seat is unused
+	}
+}
+
+// unsetLists makes b's adomain and cat nil when empty.
+func unsetLists(b *openrtb2.Bid) {
+	if len(b.ADomain) == 0 {
+		b.ADomain = nil
+	}
+	if len(b.Cat) == 0 {
+		b.Cat = nil
 	}
 }
 
