@@ -8,13 +8,18 @@ import (
 // A Codec encodes and decodes gavel's JSON.
 //
 // gavel's JSON work goes through one: the JSON of the request that an
-// auction sends its HTTP bidders, the HTTP bidders' responses, and, in
-// gavelhttp, the bid requests an exchange receives and its answers. The
-// default is StdCodec (encoding/json); a faster one is turned on with one
-// option, WithCodec, and reaches every HTTP bidder of the auction and the
-// gavelhttp handlers that serve it. Events are not encoded through a
-// Codec: the JSON-lines and Kafka sinks write them with a hand-made encoder
-// (Event.AppendJSON) that does not reflect or allocate.
+// auction sends its HTTP bidders, the HTTP bidders' responses, in
+// gavelhttp the bid requests an exchange receives and its answers, and the
+// events that the JSON-lines and Kafka sinks write. The default is
+// StdCodec (encoding/json); a faster one is turned on with one option,
+// WithCodec, and reaches every HTTP bidder of the auction and the gavelhttp
+// handlers that serve it; the sinks take theirs when made
+// (NewJSONLinesSinkCodec, gavelkafka.WithCodec).
+//
+// Events are the one value a Codec is given as a pointer, *Event, and
+// their JSON is fixed: encoding/json's of the Event. StdCodec and the
+// codecs gavel ships write it with Event.AppendJSON, a hand-made encoder
+// that does not reflect or allocate; a Codec of your own may too.
 //
 // A Codec must be safe for concurrent use, and give what encoding/json
 // gives: the same values decoded, field names matched as encoding/json
@@ -31,12 +36,17 @@ type Codec interface {
 }
 
 // StdCodec returns the Codec of encoding/json, the default: AppendJSON is
-// json.Marshal and Unmarshal is json.Unmarshal. Its values compare equal.
+// json.Marshal, but for an *Event, which it encodes with Event.AppendJSON
+// (the same bytes), and Unmarshal is json.Unmarshal. Its values compare
+// equal.
 func StdCodec() Codec { return stdCodec{} }
 
 type stdCodec struct{}
 
 func (stdCodec) AppendJSON(dst []byte, v any) ([]byte, error) {
+	if e, ok := v.(*Event); ok {
+		return e.AppendJSON(dst)
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return dst, err

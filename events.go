@@ -29,18 +29,20 @@ var eventTypeNames = [...]string{"", "auction", "bid", "no_bid", "timeout", "err
 // String returns the type's JSON name, or "unknown" for a value that is not
 // one of the constants.
 func (t EventType) String() string {
-	if t.valid() {
+	if t.Valid() {
 		return eventTypeNames[t]
 	}
 	return "unknown"
 }
 
-func (t EventType) valid() bool { return t != 0 && int(t) < len(eventTypeNames) }
+// Valid reports whether t is one of the EventType constants: the types an
+// event can be written with.
+func (t EventType) Valid() bool { return t != 0 && int(t) < len(eventTypeNames) }
 
 // MarshalText implements encoding.TextMarshaler: the type's JSON name. It
 // fails for a value that is not one of the constants.
 func (t EventType) MarshalText() ([]byte, error) {
-	if !t.valid() {
+	if !t.Valid() {
 		return nil, fmt.Errorf("gavel: unknown event type %d", uint8(t))
 	}
 	return []byte(eventTypeNames[t]), nil

@@ -10,9 +10,10 @@ import (
 )
 
 // A JSONLinesSink is an EventSink that writes events to an io.Writer as JSON
-// lines: one JSON object per event, each followed by "\n". The object is
-// byte for byte what encoding/json's Marshal makes of the Event, written
-// without reflection or allocation.
+// lines: one JSON object per event, each followed by "\n", encoded by its
+// Codec (StdCodec unless made with NewJSONLinesSinkCodec). With StdCodec
+// the object is byte for byte what encoding/json's Marshal makes of the
+// Event, written without reflection or allocation (Event.AppendJSON).
 //
 // Each Write makes exactly one call to the io.Writer, with the whole batch,
 // so a batch is never interleaved with another. A JSONLinesSink is safe for
@@ -21,20 +22,32 @@ import (
 // flush the io.Writer; wrap a slow writer (a file, a network connection) in
 // an AsyncSink. The zero value is not usable; use NewJSONLinesSink.
 type JSONLinesSink struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf []byte
+	mu    sync.Mutex
+	w     io.Writer
+	codec Codec
+	buf   []byte
 }
 
-// NewJSONLinesSink returns a JSONLinesSink that writes to w.
+// NewJSONLinesSink returns a JSONLinesSink that writes to w, its events
+// encoded by StdCodec.
 func NewJSONLinesSink(w io.Writer) *JSONLinesSink {
-	return &JSONLinesSink{w: w}
+	return NewJSONLinesSinkCodec(w, nil)
+}
+
+// NewJSONLinesSinkCodec returns a JSONLinesSink that writes to w, its
+// events encoded by c (nil: StdCodec), which is given each as an *Event.
+func NewJSONLinesSinkCodec(w io.Writer, c Codec) *JSONLinesSink {
+	if c == nil {
+		c = StdCodec()
+	}
+	return &JSONLinesSink{w: w, codec: c}
 }
 
 // Write encodes events and writes them to the io.Writer in one call. It
 // returns ctx.Err() without writing if ctx is already done, an error and
-// writes nothing if an event's Type is not one of the EventType constants,
-// and otherwise the io.Writer's error, if any.
+// writes nothing if an event's Type is not one of the EventType constants
+// or the Codec fails on an event, and otherwise the io.Writer's error, if
+// any.
 func (s *JSONLinesSink) Write(ctx context.Context, events []Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -47,10 +60,13 @@ func (s *JSONLinesSink) Write(ctx context.Context, events []Event) error {
 	buf := s.buf[:0]
 	for i := range events {
 		e := &events[i]
-		if !e.Type.valid() {
+		if !e.Type.Valid() {
 			return fmt.Errorf("gavel: event %d of auction %q: unknown event type %d", i, e.AuctionID, uint8(e.Type))
 		}
-		buf = appendEventJSON(buf, e)
+		var err error
+		if buf, err = s.codec.AppendJSON(buf, e); err != nil {
+			return fmt.Errorf("gavel: event %d of auction %q: %w", i, e.AuctionID, err)
+		}
 		buf = append(buf, '\n')
 	}
 	s.buf = buf
@@ -67,7 +83,7 @@ func (s *JSONLinesSink) Write(ctx context.Context, events []Event) error {
 // the EventType constants. AppendJSON only reads e, so it is safe to call
 // concurrently on the same Event.
 func (e *Event) AppendJSON(dst []byte) ([]byte, error) {
-	if !e.Type.valid() {
+	if !e.Type.Valid() {
 		return dst, fmt.Errorf("gavel: event of auction %q: unknown event type %d", e.AuctionID, uint8(e.Type))
 	}
 	return appendEventJSON(dst, e), nil

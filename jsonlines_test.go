@@ -6,11 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -231,4 +233,79 @@ func TestEventAppendJSON(t *testing.T) {
 		buf, _ = e.AppendJSON(buf[:0])
 	})
 	assert.Zero(t, allocs, "AppendJSON into a large enough buffer must not allocate")
+}
+
+// idCodec is a Codec of a user's own for events: it writes an event as an
+// object of its auction id alone, refuses one whose Error is "refuse", and
+// counts the events it is given.
+type idCodec struct{ n atomic.Int64 }
+
+func (c *idCodec) AppendJSON(dst []byte, v any) ([]byte, error) {
+	e, ok := v.(*gavel.Event)
+	if !ok {
+		return dst, fmt.Errorf("not an event: %T", v)
+	}
+	c.n.Add(1)
+	if e.Error == "refuse" {
+		return dst, errors.New("codec refuses")
+	}
+	return append(strconv.AppendQuote(append(dst, `{"id":`...), e.AuctionID), '}'), nil
+}
+
+func (*idCodec) Unmarshal([]byte, any) error { return errors.New("not used") }
+
+// TestJSONLinesSinkCodec checks that a JSONLinesSink made with a Codec
+// encodes every event with it, one line each; that an event the Codec
+// refuses fails the Write, which then writes nothing; and that a nil Codec
+// is StdCodec.
+func TestJSONLinesSinkCodec(t *testing.T) {
+	ctx := context.Background()
+	c := new(idCodec)
+	w := &countingWriter{}
+	s := gavel.NewJSONLinesSinkCodec(w, c)
+	events := oneOfEachType()
+	require.NoError(t, s.Write(ctx, events))
+	var want strings.Builder
+	for _, e := range events {
+		want.WriteString(`{"id":` + strconv.Quote(e.AuctionID) + "}\n")
+	}
+	assert.Equal(t, want.String(), w.buf.String())
+	assert.Equal(t, int64(len(events)), c.n.Load())
+
+	refused := append(oneOfEachType(), gavel.Event{Type: gavel.EventError, AuctionID: "x", Error: "refuse"})
+	err := s.Write(ctx, refused)
+	assert.ErrorContains(t, err, `gavel: event 10 of auction "x": codec refuses`)
+	assert.Len(t, w.writes, 1, "nothing written for the refused batch")
+
+	std, withNil := &countingWriter{}, &countingWriter{}
+	require.NoError(t, gavel.NewJSONLinesSink(std).Write(ctx, events))
+	require.NoError(t, gavel.NewJSONLinesSinkCodec(withNil, nil).Write(ctx, events))
+	assert.Equal(t, std.buf.String(), withNil.buf.String())
+}
+
+// TestStdCodecEncodesEvents checks that StdCodec encodes an *Event as
+// encoding/json does, without allocating (it uses Event.AppendJSON), and
+// refuses an event of an unknown type as encoding/json does.
+func TestStdCodecEncodesEvents(t *testing.T) {
+	c := gavel.StdCodec()
+	for _, e := range oneOfEachType() {
+		got, err := c.AppendJSON(nil, &e)
+		require.NoError(t, err)
+		want, err := json.Marshal(e)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got))
+	}
+	e := oneOfEachType()[0]
+	buf := make([]byte, 0, 1024)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := c.AppendJSON(buf[:0], &e); err != nil {
+			panic(err)
+		}
+	})
+	assert.Zero(t, allocs)
+	e.Type = 0
+	_, err := c.AppendJSON(nil, &e)
+	assert.ErrorContains(t, err, "unknown event type 0")
+	_, err = json.Marshal(e)
+	assert.Error(t, err)
 }

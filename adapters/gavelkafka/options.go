@@ -45,6 +45,7 @@ type config struct {
 	maxBytes    int64
 	timeout     time.Duration
 	hooks       []gavel.SinkHook
+	codec       gavel.Codec
 	client      *kgo.Client
 	clientOpts  []kgo.Opt
 	configured  []string // options that configure the client, by name: they contradict WithClient
@@ -67,6 +68,7 @@ func defaultConfig() config {
 		maxRecords:  DefaultMaxBufferedRecords,
 		maxBytes:    DefaultMaxBufferedBytes,
 		timeout:     DefaultDeliveryTimeout,
+		codec:       gavel.StdCodec(),
 	}
 }
 
@@ -200,6 +202,14 @@ func WithSinkHooks(hooks ...gavel.SinkHook) Option {
 	return optionFunc(func(c *config) { c.hooks = append(c.hooks, hooks...) })
 }
 
+// WithCodec makes the Sink encode each event's record value with c, which
+// is given the event as a *gavel.Event (see gavel.Codec). Default:
+// gavel.StdCodec(), which writes the event's JSON with Event.AppendJSON,
+// without reflection or allocation. A nil c is an error.
+func WithCodec(c gavel.Codec) Option {
+	return optionFunc(func(cfg *config) { cfg.codec = c })
+}
+
 // WithClient makes the Sink produce with the caller's client instead of one
 // of its own. The Sink does not close it; the caller closes it after the
 // Sink's Close. The client's own configuration then applies, so WithClient
@@ -254,6 +264,9 @@ func (c *config) validate() error {
 	}
 	if c.timeout < time.Second {
 		fail("delivery timeout must be at least 1s, got %v", c.timeout)
+	}
+	if c.codec == nil {
+		fail("codec must not be nil")
 	}
 	return errors.Join(errs...)
 }

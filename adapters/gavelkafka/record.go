@@ -1,6 +1,7 @@
 package gavelkafka
 
 import (
+	"fmt"
 	"strconv"
 	"sync"
 
@@ -25,11 +26,15 @@ type recordPool struct {
 }
 
 // encode returns a pooled record for e, to be produced to topic: its value
-// is e's JSON, its key e's AuctionID, and its one header the schema version.
-// It returns an error, and no record, if e cannot be encoded.
-func (p *recordPool) encode(e *gavel.Event, topic string) (*kgo.Record, error) {
+// is e's JSON as c encodes it, its key e's AuctionID, and its one header
+// the schema version. It returns an error, and no record, if e's type is
+// not one of gavel's or c fails on e.
+func (p *recordPool) encode(c gavel.Codec, e *gavel.Event, topic string) (*kgo.Record, error) {
+	if !e.Type.Valid() {
+		return nil, fmt.Errorf("gavel: event of auction %q: unknown event type %d", e.AuctionID, uint8(e.Type))
+	}
 	r := p.get()
-	buf, err := e.AppendJSON(r.Value[:0])
+	buf, err := c.AppendJSON(r.Value[:0], e)
 	if err != nil {
 		p.put(r)
 		return nil, err

@@ -15,7 +15,7 @@ func TestRecordPoolEncode(t *testing.T) {
 	var p recordPool
 	e := gavel.Event{Version: 7, Type: gavel.EventWin, Time: 1767225600123, AuctionID: "auction-1", ImpID: "1",
 		Bidder: "dsp", BidID: "b1", Currency: "USD", PriceMicros: 2_500_000, ClearMicros: 2_010_000, CostMicros: 2010}
-	r, err := p.encode(&e, "topic")
+	r, err := p.encode(gavel.StdCodec(), &e, "topic")
 	require.NoError(t, err)
 	want, err := json.Marshal(e)
 	require.NoError(t, err)
@@ -29,7 +29,7 @@ func TestRecordPoolEncode(t *testing.T) {
 	assert.Len(t, r.Key, cap(r.Key), "appending to the key cannot overwrite the header")
 
 	e.Type = 0
-	_, err = p.encode(&e, "topic")
+	_, err = p.encode(gavel.StdCodec(), &e, "topic")
 	assert.ErrorContains(t, err, "unknown event type 0")
 }
 
@@ -38,7 +38,7 @@ func TestRecordPoolEncode(t *testing.T) {
 func TestRecordPoolHugeEvent(t *testing.T) {
 	var p recordPool
 	e := gavel.Event{Version: 1, Type: gavel.EventError, AuctionID: "a", Error: strings.Repeat("x", 2*maxPooledBuffer)}
-	r, err := p.encode(&e, "t")
+	r, err := p.encode(gavel.StdCodec(), &e, "t")
 	require.NoError(t, err)
 	assert.Greater(t, len(r.Value), 2*maxPooledBuffer)
 	p.put(r)
@@ -56,7 +56,7 @@ func TestRecordPoolAllocs(t *testing.T) {
 	e := gavel.Event{Version: 1, Type: gavel.EventLoss, Time: 1767225600123, AuctionID: "0b7f4a2e-9c1d-4e5f-8a6b-3c2d1e0f9a8b",
 		ImpID: "1", Bidder: "dsp-3", Seat: "seat-3", BidID: "b-3", Currency: "USD", PriceMicros: 1_230_000, LossReason: 102}
 	allocs := testing.AllocsPerRun(1000, func() {
-		r, err := p.encode(&e, "topic")
+		r, err := p.encode(gavel.StdCodec(), &e, "topic")
 		if err != nil {
 			panic(err)
 		}

@@ -30,7 +30,8 @@ var (
 //     keys as Kafka's Java client does) and are read in the order in which
 //     they were written;
 //   - the value is the event's JSON, as gavel.Event documents it, with its
-//     schema version in the field "v";
+//     schema version in the field "v" (encoded by the Sink's codec,
+//     WithCodec; gavel.StdCodec by default);
 //   - the header "schema-version" holds the same version, in decimal, for
 //     consumers that route records before decoding them.
 //
@@ -55,6 +56,7 @@ type Sink struct {
 	cl       *kgo.Client
 	own      bool // cl is the Sink's to close
 	topic    string
+	codec    gavel.Codec
 	maxRecs  int64
 	maxBytes int64
 	hooks    hooks
@@ -90,6 +92,7 @@ func NewSink(opts ...Option) (*Sink, error) {
 	errs := []error{cfg.validate()}
 	s := &Sink{
 		topic:     cfg.topic,
+		codec:     cfg.codec,
 		maxRecs:   int64(cfg.maxRecords),
 		maxBytes:  cfg.maxBytes,
 		closeDone: make(chan struct{}),
@@ -139,7 +142,7 @@ func (s *Sink) Write(_ context.Context, events []gavel.Event) error {
 	defer s.release(batch)
 	var size int64
 	for i := range events {
-		r, err := s.records.encode(&events[i], s.topic)
+		r, err := s.records.encode(s.codec, &events[i], s.topic)
 		if err != nil {
 			for _, r := range *batch {
 				s.records.put(r)

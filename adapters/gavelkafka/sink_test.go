@@ -34,6 +34,7 @@ func TestNewSinkOptions(t *testing.T) {
 			gavelkafka.WithIdempotence(false), gavelkafka.WithLinger(0), gavelkafka.WithBatchMaxBytes(512),
 			gavelkafka.WithMaxBufferedRecords(1), gavelkafka.WithMaxBufferedBytes(1), gavelkafka.WithDeliveryTimeout(time.Second),
 			gavelkafka.WithSinkHooks(&countingHooks{}), gavelkafka.WithClientOptions(kgo.ClientID("test")),
+			gavelkafka.WithCodec(gavel.StdCodec()),
 		}, nil},
 		{"nothing", nil, []string{"topic is required", "seed brokers are required"}},
 		{"client and client options", []gavelkafka.Option{
@@ -47,6 +48,8 @@ func TestNewSinkOptions(t *testing.T) {
 			"max buffered records must be at least 1", "max buffered bytes must be at least 1",
 			"delivery timeout must be at least 1s, got 0s",
 		}},
+		{"nil codec", []gavelkafka.Option{gavelkafka.WithBrokers("b"), gavelkafka.WithTopic("t"), gavelkafka.WithCodec(nil)},
+			[]string{"codec must not be nil"}},
 		{"bad hook", []gavelkafka.Option{gavelkafka.WithBrokers("b"), gavelkafka.WithTopic("t"), gavelkafka.WithSinkHooks(42)},
 			[]string{"hook int implements no hook interface"}},
 		{"client refuses its options", []gavelkafka.Option{gavelkafka.WithBrokers("b"), gavelkafka.WithTopic("t"),
