@@ -6,19 +6,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/internal/codectest"
 )
 
 // countingWriter records each Write call it gets.
@@ -235,42 +234,23 @@ func TestEventAppendJSON(t *testing.T) {
 	assert.Zero(t, allocs, "AppendJSON into a large enough buffer must not allocate")
 }
 
-// idCodec is a Codec of a user's own for events: it writes an event as an
-// object of its auction id alone, refuses one whose Error is "refuse", and
-// counts the events it is given.
-type idCodec struct{ n atomic.Int64 }
-
-func (c *idCodec) AppendJSON(dst []byte, v any) ([]byte, error) {
-	e, ok := v.(*gavel.Event)
-	if !ok {
-		return dst, fmt.Errorf("not an event: %T", v)
-	}
-	c.n.Add(1)
-	if e.Error == "refuse" {
-		return dst, errors.New("codec refuses")
-	}
-	return append(strconv.AppendQuote(append(dst, `{"id":`...), e.AuctionID), '}'), nil
-}
-
-func (*idCodec) Unmarshal([]byte, any) error { return errors.New("not used") }
-
 // TestJSONLinesSinkCodec checks that a JSONLinesSink made with a Codec
 // encodes every event with it, one line each; that an event the Codec
 // refuses fails the Write, which then writes nothing; and that a nil Codec
 // is StdCodec.
 func TestJSONLinesSinkCodec(t *testing.T) {
 	ctx := context.Background()
-	c := new(idCodec)
+	c := new(codectest.IDCodec)
 	w := &countingWriter{}
 	s := gavel.NewJSONLinesSinkCodec(w, c)
 	events := oneOfEachType()
 	require.NoError(t, s.Write(ctx, events))
 	var want strings.Builder
 	for _, e := range events {
-		want.WriteString(`{"id":` + strconv.Quote(e.AuctionID) + "}\n")
+		want.WriteString(codectest.Line(e.AuctionID) + "\n")
 	}
 	assert.Equal(t, want.String(), w.buf.String())
-	assert.Equal(t, int64(len(events)), c.n.Load())
+	assert.Equal(t, int64(len(events)), c.Events())
 
 	refused := append(oneOfEachType(), gavel.Event{Type: gavel.EventError, AuctionID: "x", Error: "refuse"})
 	err := s.Write(ctx, refused)

@@ -2,9 +2,6 @@ package gavelkafka_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,26 +11,8 @@ import (
 
 	"github.com/gavelrtb/gavel"
 	"github.com/gavelrtb/gavel/adapters/gavelkafka"
+	"github.com/gavelrtb/gavel/internal/codectest"
 )
-
-// idCodec is a codec of a user's own for events: it writes an event as an
-// object of its auction id alone, refuses one whose Error is "refuse", and
-// counts the events it is given.
-type idCodec struct{ n atomic.Int64 }
-
-func (c *idCodec) AppendJSON(dst []byte, v any) ([]byte, error) {
-	e, ok := v.(*gavel.Event)
-	if !ok {
-		return dst, fmt.Errorf("not an event: %T", v)
-	}
-	c.n.Add(1)
-	if e.Error == "refuse" {
-		return dst, errors.New("codec refuses")
-	}
-	return fmt.Appendf(dst, `{"id":%q}`, e.AuctionID), nil
-}
-
-func (*idCodec) Unmarshal([]byte, any) error { return errors.New("not used") }
 
 // TestSinkCodec produces events through a Sink with a codec of its own and
 // reads the records back from a broker: each value is what the codec
@@ -43,7 +22,7 @@ func (*idCodec) Unmarshal([]byte, any) error { return errors.New("not used") }
 func TestSinkCodec(t *testing.T) {
 	c := startCluster(t)
 	addr := c.ListenAddrs()[0]
-	codec := new(idCodec)
+	codec := new(codectest.IDCodec)
 	sink := newSink(t, gavelkafka.WithBrokers(addr), gavelkafka.WithCodec(codec))
 	ctx := context.Background()
 
@@ -51,9 +30,9 @@ func TestSinkCodec(t *testing.T) {
 	require.NoError(t, sink.Write(ctx, evs))
 	refused := append(events("auction-2", 0, 2), gavel.Event{Version: 1, Type: gavel.EventError, AuctionID: "auction-2", Error: "refuse"})
 	assert.ErrorContains(t, sink.Write(ctx, refused), "codec refuses")
-	before := codec.n.Load()
+	before := codec.Events()
 	assert.ErrorContains(t, sink.Write(ctx, []gavel.Event{{Type: 0, AuctionID: "auction-3"}}), "unknown event type 0")
-	assert.Equal(t, before, codec.n.Load(), "the codec is not given an event of an unknown type")
+	assert.Equal(t, before, codec.Events(), "the codec is not given an event of an unknown type")
 	require.NoError(t, sink.Flush(ctx))
 	assert.Equal(t, gavel.SinkStats{Accepted: 3, Delivered: 3, Dropped: 4}, sink.Stats())
 
@@ -70,5 +49,6 @@ func TestSinkCodec(t *testing.T) {
 			values = append(values, string(r.Value))
 		})
 	}
-	assert.Equal(t, []string{`{"id":"auction-1"}`, `{"id":"auction-1"}`, `{"id":"auction-1"}`}, values)
+	line := codectest.Line("auction-1")
+	assert.Equal(t, []string{line, line, line}, values)
 }
