@@ -16,10 +16,12 @@ import (
 // handlers that serve it; the sinks take theirs when made
 // (NewJSONLinesSinkCodec, gavelkafka.WithCodec).
 //
-// Events are the one value a Codec is given as a pointer, *Event, and
-// their JSON is fixed: encoding/json's of the Event. StdCodec and the
-// codecs gavel ships write it with Event.AppendJSON, a hand-made encoder
-// that does not reflect or allocate; a Codec of your own may too.
+// Events are the one value a Codec is given as a pointer, *Event.
+// StdCodec and the codecs gavel ships write encoding/json's JSON of it
+// with Event.AppendJSON, a hand-made encoder that does not reflect or
+// allocate. A Codec of your own may write events otherwise, for readers of
+// its own: gavel's readers of events (SpendSummer.ReadJSONLines and
+// AddJSON, gavelkafka.SumBilling) expect encoding/json's.
 //
 // A Codec must be safe for concurrent use, and give what encoding/json
 // gives: the same values decoded, field names matched as encoding/json
