@@ -92,6 +92,9 @@ func (x *exchange) open() error {
 // the ledger and the pacer as it is made.
 func (x *exchange) newAuction(conf *gavelhttp.Config) (*gavel.Auction, error) {
 	opts := []gavel.Option{gavel.WithLedger(x.stores.ledger), gavel.WithHooks(x.hooks()...)}
+	if x.cfg.codec != nil {
+		opts = append(opts, gavel.WithCodec(x.cfg.codec))
+	}
 	if x.stores.pacer != nil {
 		opts = append(opts, gavel.WithPacer(x.stores.pacer))
 	}

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/gavelrtb/gavel"
 	"github.com/gavelrtb/gavel/adapters/gavelprom"
 	"github.com/gavelrtb/gavel/dashboard"
@@ -37,6 +39,8 @@ const (
 type config struct {
 	file            string           // config file; "": the demo set-up
 	addr            string           // listen address, port 0 picks one; "": the config file's
+	fastAddr        string           // the fasthttp server's listen address; "": none
+	codec           gavel.Codec      // the Auctions' JSON codec; nil: gavel's default
 	events          string           // the demo's events file, appended to
 	key             []byte           // the demo's notice signing key; nil: random
 	drain           time.Duration    // /readyz answers 503 this long before the server stops accepting
@@ -71,6 +75,8 @@ type exchange struct {
 	metrics   *gavelprom.Metrics
 	dashboard *dashboard.Dashboard
 	server    *http.Server
+	fast      *fasthttp.Server // nil without -fast-addr
+	fastBase  string           // http://host:port of fast
 	ready     atomic.Bool
 
 	mu      sync.Mutex        // serialises reloads; guards what follows
@@ -104,13 +110,30 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	x.base = baseURL(ln.Addr())
+	var fastLn net.Listener
+	if cfg.fastAddr != "" {
+		if fastLn, err = net.Listen("tcp", cfg.fastAddr); err != nil {
+			_ = ln.Close()
+			return err
+		}
+		x.fastBase = baseURL(fastLn.Addr())
+	}
 	if err := x.build(); err != nil {
 		_ = ln.Close()
+		if fastLn != nil {
+			_ = fastLn.Close()
+		}
 		return errors.Join(err, x.close(context.Background()))
 	}
 	x.printBanner(out)
 	errc := make(chan error, 1)
 	go func() { errc <- x.server.Serve(ln) }()
+	var fastErrc chan error // nil without -fast-addr: never ready
+	if fastLn != nil {
+		fastErrc = make(chan error, 1)
+		x.fast = x.newFastServer()
+		go func() { fastErrc <- x.fast.Serve(fastLn) }()
+	}
 	x.ready.Store(true)
 	if cfg.started != nil {
 		cfg.started(x.base)
@@ -123,12 +146,21 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		case err := <-errc: // Serve failed on its own
 			ctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 			defer cancel()
-			return errors.Join(err, x.close(ctx))
+			return errors.Join(err, x.shutdownFast(ctx, fastErrc), x.close(ctx))
+		case err := <-fastErrc: // the fasthttp server's Serve failed on its own
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+			defer cancel()
+			x.fast = nil // stopped already
+			serr := x.server.Shutdown(ctx)
+			if e := <-errc; !errors.Is(e, http.ErrServerClosed) {
+				serr = errors.Join(serr, e)
+			}
+			return errors.Join(err, serr, x.close(ctx))
 		case <-cfg.hup:
 			x.reloadFile(ctx)
 		case <-ctx.Done():
 			fmt.Fprintln(out, "shutting down")
-			return x.shutdown(errc)
+			return x.shutdown(errc, fastErrc)
 		}
 	}
 }
@@ -159,7 +191,7 @@ func baseURL(addr net.Addr) string {
 // shutdown stops the exchange: not ready, drain, stop accepting and wait
 // for in-flight requests, then close the notifier, the auction and the
 // sink. errc is Serve's result.
-func (x *exchange) shutdown(errc <-chan error) error {
+func (x *exchange) shutdown(errc, fastErrc <-chan error) error {
 	x.ready.Store(false)
 	if x.cfg.draining != nil {
 		x.cfg.draining()
@@ -170,7 +202,7 @@ func (x *exchange) shutdown(errc <-chan error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), x.cfg.shutdownTimeout)
 	defer cancel()
 	_ = x.dashboard.Close() // ends the event streams, which Shutdown would wait for
-	err := x.server.Shutdown(ctx)
+	err := errors.Join(x.server.Shutdown(ctx), x.shutdownFast(ctx, fastErrc))
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
@@ -224,6 +256,13 @@ func (x *exchange) printBanner(out io.Writer) {
 	fmt.Fprintf(out, "  metrics   GET  %s%s\n", x.base, pathMetrics)
 	fmt.Fprintf(out, "  dashboard GET  %s%s (live, in a browser)\n", x.base, pathDashboard)
 	fmt.Fprintf(out, "  health    GET  %s%s, %s%s\n", x.base, pathHealthz, x.base, pathReadyz)
+	if x.fastBase != "" {
+		fmt.Fprintf(out, "  fasthttp  POST %s%s, GET %s%s and %s%s: the same endpoints on fasthttp\n",
+			x.fastBase, pathAuction, x.fastBase, pathBilling, x.fastBase, pathLoss)
+	}
+	if x.cfg.codec != nil {
+		fmt.Fprintln(out, "  codec     goccy/go-json (codecs/gavelgoccy) for requests, bidders' answers and responses")
+	}
 	fmt.Fprintf(out, "  events    %s\n", x.events.where)
 	if x.conf != nil {
 		x.printConfig(out)

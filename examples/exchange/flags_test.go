@@ -34,6 +34,17 @@ func TestFlags(t *testing.T) {
 		assert.ErrorContains(t, err, "-events, -key and -asap are for the demo", "%v", extra)
 	}
 
+	cfg, err = parseFlags([]string{"-fast-addr", "127.0.0.1:9", "-codec", "goccy"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:9", cfg.fastAddr)
+	assert.NotNil(t, cfg.codec)
+	cfg, err = parseFlags([]string{"-codec", "std"}, io.Discard)
+	require.NoError(t, err)
+	assert.Empty(t, cfg.fastAddr)
+	assert.Nil(t, cfg.codec, "gavel's default")
+	_, err = parseFlags([]string{"-codec", "sonic"}, io.Discard)
+	assert.ErrorContains(t, err, `codec "sonic": want std or goccy`)
+
 	// With -config, the file's shedding options unless the flags are given.
 	cfg, err = parseFlags([]string{"-config", "x.json"}, io.Discard)
 	require.NoError(t, err)

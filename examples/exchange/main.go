@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gavelrtb/gavel/codecs/gavelgoccy"
 	"github.com/gavelrtb/gavel/gavelhttp"
 )
 
@@ -70,6 +71,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "how long shutdown waits for in-flight auctions and queued notices and events")
 	maxInFlight := fs.Int("max-in-flight", 0, "auctions in flight past which requests are shed (0: the config file's server.max_in_flight, or gavelhttp's default, 256 per CPU)")
 	shedStatus := fs.Int("shed-status", gavelhttp.DefaultShedStatus, "the status of a shed request: 204 (a no-bid) or 503 (overrides the config file's server.shed_status)")
+	fs.StringVar(&cfg.fastAddr, "fast-addr", "", "also serve the auction and notice endpoints on fasthttp at this address (gavelfasthttp); empty: not")
+	codec := fs.String("codec", "std", "the auctions' JSON codec: std (encoding/json) or goccy (codecs/gavelgoccy, the measured fast one)")
 	fs.BoolVar(&cfg.asap, "asap", false, "the demo budgets paced ASAP rather than evenly over the UTC day (early in the day, even pacing soon leaves the demo bidders out)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -79,6 +82,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if *maxInFlight < 0 || (*shedStatus != http.StatusNoContent && *shedStatus != http.StatusServiceUnavailable) {
 		return config{}, fmt.Errorf("max in flight %d, shed status %d: want max in flight >= 0 and shed status 204 or 503", *maxInFlight, *shedStatus)
+	}
+	switch *codec {
+	case "std":
+	case "goccy":
+		cfg.codec = gavelgoccy.Codec()
+	default:
+		return config{}, fmt.Errorf("codec %q: want std or goccy", *codec)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

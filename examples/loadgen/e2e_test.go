@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,8 +14,10 @@ import (
 	"github.com/prebid/openrtb/v20/openrtb2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/valyala/fasthttp"
 
 	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/adapters/gavelfasthttp"
 	"github.com/gavelrtb/gavel/gavelhttp"
 )
 
@@ -29,6 +32,12 @@ func exchange(t *testing.T) string {
 // exchangeWith is exchange with the bidder answering after delay, and the
 // handler's options.
 func exchangeWith(t *testing.T, delay time.Duration, opts ...gavelhttp.HandlerOption) string {
+	t.Helper()
+	return exchangeOn(t, false, delay, opts...)
+}
+
+// exchangeOn is exchangeWith on fasthttp when fast, on net/http otherwise.
+func exchangeOn(t *testing.T, fast bool, delay time.Duration, opts ...gavelhttp.HandlerOption) string {
 	t.Helper()
 	bidder := gavel.BidderFunc("eager", func(ctx context.Context, req *openrtb2.BidRequest) (*openrtb2.BidResponse, error) {
 		if delay > 0 {
@@ -51,16 +60,56 @@ func exchangeWith(t *testing.T, delay time.Duration, opts ...gavelhttp.HandlerOp
 	})
 	auction, err := gavel.New(gavel.WithBidders(bidder, silent))
 	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, auction.Close(context.Background())) })
 	handler, err := gavelhttp.NewAuctionHandler(auction, opts...)
 	require.NoError(t, err)
+	if fast {
+		return serveFast(t, handler)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /openrtb2/auction", handler)
 	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		srv.Close()
-		require.NoError(t, auction.Close(context.Background()))
-	})
+	t.Cleanup(srv.Close)
 	return srv.URL + "/openrtb2/auction"
+}
+
+// serveFast serves handler's auction endpoint on fasthttp on 127.0.0.1
+// (gavelfasthttp), as the example exchange's -fast-addr does, until t
+// ends, and returns its URL.
+func serveFast(t *testing.T, handler *gavelhttp.AuctionHandler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	auction := gavelfasthttp.AuctionHandler(handler)
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) != "/openrtb2/auction" {
+			ctx.NotFound()
+			return
+		}
+		auction(ctx)
+	}}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		assert.NoError(t, srv.Shutdown())
+		assert.NoError(t, <-done)
+	})
+	return "http://" + ln.Addr().String() + "/openrtb2/auction"
+}
+
+// TestRunAgainstAFastExchange runs the load generator against the auction
+// endpoint on fasthttp: the same answers as on net/http.
+func TestRunAgainstAFastExchange(t *testing.T) {
+	c := Config{URL: exchangeOn(t, true, 0), Rate: 150, Count: 150, Timeout: 10 * time.Second}
+	c.Gen = Generator{Seed: 42, Invalid: 0.1, TMax: 1000, Users: 100}
+	s, err := Run(context.Background(), c)
+	require.NoError(t, err)
+	m := s.Metrics
+	require.Equal(t, c.Count, m.Requests)
+	assert.Zero(t, s.Errors(), "%q", s.Examples)
+	assert.Equal(t, s.Invalid, m.StatusCodes["400"], "every invalid request answered 400")
+	assert.Greater(t, m.StatusCodes["200"], int(m.Requests)/2, "most valid requests won")
+	assert.Equal(t, int(m.Requests), m.StatusCodes["200"]+m.StatusCodes["204"]+m.StatusCodes["400"], "%v", m.StatusCodes)
 }
 
 func TestRunAgainstAnExchange(t *testing.T) {
