@@ -190,7 +190,8 @@ func baseURL(addr net.Addr) string {
 
 // shutdown stops the exchange: not ready, drain, stop accepting and wait
 // for in-flight requests, then close the notifier, the auction and the
-// sink. errc is Serve's result.
+// sink. errc is Serve's result, fastErrc the fasthttp server's (nil
+// without -fast-addr).
 func (x *exchange) shutdown(errc, fastErrc <-chan error) error {
 	x.ready.Store(false)
 	if x.cfg.draining != nil {
