@@ -164,13 +164,21 @@ func seatOf(t *testing.T, resp *openrtb2.BidResponse) (string, openrtb2.Bid) {
 // billingEvents counts the billing events in the JSON lines file at path.
 func billingEvents(t *testing.T, path string) int {
 	t.Helper()
-	n := 0
+	return len(billedAuctions(t, path))
+}
+
+// billedAuctions returns the auction id of each billing event in the JSON
+// lines file at path, in order.
+func billedAuctions(t *testing.T, path string) []string {
+	t.Helper()
+	var ids []string
 	for _, e := range readEvents(t, path) {
 		if e["type"] == "billing" {
-			n++
+			id, _ := e["auction_id"].(string)
+			ids = append(ids, id)
 		}
 	}
-	return n
+	return ids
 }
 
 // isBilling tells whether a URL is the exchange's billing notice.

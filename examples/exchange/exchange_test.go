@@ -162,14 +162,7 @@ func TestAuctionAndBilling(t *testing.T) {
 	assert.Equal(t, http.StatusNoContent, code)
 
 	s.stop(t)
-	billing := 0
-	for _, e := range readEvents(t, s.events) {
-		if e["type"] == "billing" {
-			billing++
-			assert.Equal(t, resp.ID, e["auction_id"])
-		}
-	}
-	assert.Equal(t, 1, billing, "billing events")
+	assert.Equal(t, []string{resp.ID}, billedAuctions(t, s.events), "one billing event, of the auction won")
 }
 
 func readEvents(t *testing.T, path string) []map[string]any {

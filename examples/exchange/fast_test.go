@@ -43,12 +43,5 @@ func TestFastEndpoints(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, code, string(b))
 
 	s.stop(t)
-	billing := 0
-	for _, e := range readEvents(t, s.events) {
-		if e["type"] == "billing" {
-			billing++
-			assert.Equal(t, resp.ID, e["auction_id"])
-		}
-	}
-	assert.Equal(t, 1, billing, "billing events")
+	assert.Equal(t, []string{resp.ID}, billedAuctions(t, s.events), "one billing event, of the auction won")
 }
