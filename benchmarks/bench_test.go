@@ -164,6 +164,40 @@ func BenchmarkRunParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkFloorGoroutinesParallel measures benchmarks.FloorGoroutines from
+// GOMAXPROCS goroutines, the counterpart of BenchmarkRunParallel: with
+// every P busy, no auction wakes an idle thread and the GC has no idle P
+// to mark on.
+func BenchmarkFloorGoroutinesParallel(b *testing.B) {
+	b.Run("bidders=8", func(b *testing.B) {
+		b.Run("imps=3", func(b *testing.B) {
+			f, err := benchmarks.NewFixture(benchmarks.RequestFile, 8, 3)
+			if err != nil {
+				b.Fatal(err)
+			}
+			bidders := f.Bidders()
+			timeout := time.Duration(f.Request.TMax) * time.Millisecond
+			b.ReportAllocs()
+			cpu := startCPU()
+			defer cpu.report(b)
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				best := make([]benchmarks.Best, len(f.Request.Imp))
+				ran := false
+				for pb.Next() {
+					benchmarks.FloorGoroutines(ctx, f.Request, bidders, timeout, best)
+					ran = true
+				}
+				if ran {
+					if err := f.CheckFloor(best); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		})
+	})
+}
+
 // BenchmarkFloor measures the reference floor (benchmarks.Floor) on the
 // same bidders and requests as BenchmarkRun.
 func BenchmarkFloor(b *testing.B) {
