@@ -18,9 +18,14 @@ var (
 
 // grid runs bench as BenchmarkX/bidders=N/imps=M for every pair of the grid.
 func grid(b *testing.B, bench func(b *testing.B, f *benchmarks.Fixture)) {
-	for _, n := range bidderCounts {
+	gridOf(b, bidderCounts, impCounts, bench)
+}
+
+// gridOf is grid over the given counts of bidders and imps.
+func gridOf(b *testing.B, bidders, imps []int, bench func(b *testing.B, f *benchmarks.Fixture)) {
+	for _, n := range bidders {
 		b.Run("bidders="+strconv.Itoa(n), func(b *testing.B) {
-			for _, m := range impCounts {
+			for _, m := range imps {
 				b.Run("imps="+strconv.Itoa(m), func(b *testing.B) {
 					f, err := benchmarks.NewFixture(benchmarks.RequestFile, n, m)
 					if err != nil {
@@ -133,33 +138,27 @@ func BenchmarkRunInto(b *testing.B) {
 // BenchmarkRunParallel measures Run from GOMAXPROCS goroutines sharing one
 // Auction, as a server does.
 func BenchmarkRunParallel(b *testing.B) {
-	b.Run("bidders=8", func(b *testing.B) {
-		b.Run("imps=3", func(b *testing.B) {
-			f, err := benchmarks.NewFixture(benchmarks.RequestFile, 8, 3)
-			if err != nil {
-				b.Fatal(err)
+	gridOf(b, []int{8}, []int{3}, func(b *testing.B, f *benchmarks.Fixture) {
+		a := newAuction(b, f)
+		runChecked(b, a, f)
+		b.ReportAllocs()
+		cpu := startCPU()
+		defer cpu.report(b)
+		b.RunParallel(func(pb *testing.PB) {
+			ctx := context.Background()
+			var res *gavel.Result
+			var err error
+			for pb.Next() {
+				if res, err = a.Run(ctx, f.Request); err != nil {
+					b.Error(err)
+					return
+				}
 			}
-			a := newAuction(b, f)
-			runChecked(b, a, f)
-			b.ReportAllocs()
-			cpu := startCPU()
-			defer cpu.report(b)
-			b.RunParallel(func(pb *testing.PB) {
-				ctx := context.Background()
-				var res *gavel.Result
-				var err error
-				for pb.Next() {
-					if res, err = a.Run(ctx, f.Request); err != nil {
-						b.Error(err)
-						return
-					}
+			if res != nil {
+				if err := f.Check(res); err != nil {
+					b.Error(err)
 				}
-				if res != nil {
-					if err := f.Check(res); err != nil {
-						b.Error(err)
-					}
-				}
-			})
+			}
 		})
 	})
 }
@@ -169,31 +168,25 @@ func BenchmarkRunParallel(b *testing.B) {
 // every P busy, no auction wakes an idle thread and the GC has no idle P
 // to mark on.
 func BenchmarkFloorGoroutinesParallel(b *testing.B) {
-	b.Run("bidders=8", func(b *testing.B) {
-		b.Run("imps=3", func(b *testing.B) {
-			f, err := benchmarks.NewFixture(benchmarks.RequestFile, 8, 3)
-			if err != nil {
-				b.Fatal(err)
+	gridOf(b, []int{8}, []int{3}, func(b *testing.B, f *benchmarks.Fixture) {
+		bidders := f.Bidders()
+		timeout := time.Duration(f.Request.TMax) * time.Millisecond
+		b.ReportAllocs()
+		cpu := startCPU()
+		defer cpu.report(b)
+		b.RunParallel(func(pb *testing.PB) {
+			ctx := context.Background()
+			best := make([]benchmarks.Best, len(f.Request.Imp))
+			ran := false
+			for pb.Next() {
+				benchmarks.FloorGoroutines(ctx, f.Request, bidders, timeout, best)
+				ran = true
 			}
-			bidders := f.Bidders()
-			timeout := time.Duration(f.Request.TMax) * time.Millisecond
-			b.ReportAllocs()
-			cpu := startCPU()
-			defer cpu.report(b)
-			b.RunParallel(func(pb *testing.PB) {
-				ctx := context.Background()
-				best := make([]benchmarks.Best, len(f.Request.Imp))
-				ran := false
-				for pb.Next() {
-					benchmarks.FloorGoroutines(ctx, f.Request, bidders, timeout, best)
-					ran = true
+			if ran {
+				if err := f.CheckFloor(best); err != nil {
+					b.Error(err)
 				}
-				if ran {
-					if err := f.CheckFloor(best); err != nil {
-						b.Error(err)
-					}
-				}
-			})
+			}
 		})
 	})
 }

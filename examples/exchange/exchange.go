@@ -150,12 +150,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		case err := <-fastErrc: // the fasthttp server's Serve failed on its own
 			ctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 			defer cancel()
-			x.fast = nil // stopped already
-			serr := x.server.Shutdown(ctx)
-			if e := <-errc; !errors.Is(e, http.ErrServerClosed) {
-				serr = errors.Join(serr, e)
-			}
-			return errors.Join(err, serr, x.close(ctx))
+			return errors.Join(err, x.shutdownServer(ctx, errc), x.close(ctx))
 		case <-cfg.hup:
 			x.reloadFile(ctx)
 		case <-ctx.Done():
@@ -203,11 +198,18 @@ func (x *exchange) shutdown(errc, fastErrc <-chan error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), x.cfg.shutdownTimeout)
 	defer cancel()
 	_ = x.dashboard.Close() // ends the event streams, which Shutdown would wait for
-	err := errors.Join(x.server.Shutdown(ctx), x.shutdownFast(ctx, fastErrc))
+	return errors.Join(x.shutdownServer(ctx, errc), x.shutdownFast(ctx, fastErrc), x.close(ctx))
+}
+
+// shutdownServer stops the net/http server within ctx, and returns what
+// went wrong, its Serve's result (errc) included but for the
+// http.ErrServerClosed that a shutdown makes it return.
+func (x *exchange) shutdownServer(ctx context.Context, errc <-chan error) error {
+	err := x.server.Shutdown(ctx)
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
-	return errors.Join(err, x.close(ctx))
+	return err
 }
 
 // close closes what build made, in order: the notifier (sends the queued

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -53,14 +54,10 @@ func (x *exchange) maxRequestSize() int64 {
 }
 
 // shutdownFast stops the fasthttp server, if there is one, within ctx, and
-// returns what its Serve returned.
+// returns what went wrong, its Serve's result (fastErrc) included.
 func (x *exchange) shutdownFast(ctx context.Context, fastErrc <-chan error) error {
 	if x.fast == nil {
 		return nil
 	}
-	err := x.fast.ShutdownWithContext(ctx)
-	if serr := <-fastErrc; serr != nil {
-		err = serr
-	}
-	return err
+	return errors.Join(x.fast.ShutdownWithContext(ctx), <-fastErrc)
 }
