@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -223,6 +225,19 @@ func TestRunCommandUsage(t *testing.T) {
 		assert.Equal(t, ExitUsage, code, "%q", args)
 		assert.True(t, strings.Contains(errs.String(), "loadgen") || strings.Contains(errs.String(), "flag"), "%q: %s", args, &errs)
 		assert.Empty(t, out.String(), "%q", args)
+	}
+}
+
+// TestNoProgressBarOffATerminal: the progress bar redraws its line, so it
+// is drawn only on a terminal, never into a file, a pipe or a buffer.
+func TestNoProgressBarOffATerminal(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	require.NoError(t, err)
+	defer f.Close()
+	for name, w := range map[string]io.Writer{"file": f, "buffer": new(bytes.Buffer)} {
+		c, _, err := parseFlags(nil, w)
+		require.NoError(t, err, name)
+		assert.Nil(t, c.Progress, name)
 	}
 }
 

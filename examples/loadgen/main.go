@@ -17,6 +17,8 @@ import (
 	"os"
 	"os/signal"
 	"time"
+
+	"golang.org/x/term"
 )
 
 func main() {
@@ -70,7 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, Thresholds, error) {
 	fs.DurationVar(&t.MaxP99, "max-p99", 0, "fail when the p99 latency of the requests not shed is above it (0: no limit)")
 	fs.DurationVar(&t.MaxShedP99, "max-shed-p99", 0, "fail when the p99 latency of the shed answers is above it (0: no limit)")
 	fs.Float64Var(&t.MaxErrors, "max-errors", 0, "fail when the share of errors is above it")
-	fs.BoolVar(&quiet, "quiet", false, "no progress bar")
+	fs.BoolVar(&quiet, "quiet", false, "no progress bar (there is none when stderr is not a terminal)")
 	if err := fs.Parse(args); err != nil {
 		return c, t, err
 	}
@@ -83,8 +85,15 @@ func parseFlags(args []string, stderr io.Writer) (Config, Thresholds, error) {
 	if c.Duration == 0 && c.Count == 0 {
 		c.Duration = 10 * time.Second
 	}
-	if !quiet {
+	if !quiet && isTerminal(stderr) {
 		c.Progress = stderr
 	}
 	return c, t, nil
+}
+
+// isTerminal reports whether w is a terminal: the progress bar redraws its
+// line, which in a file or a CI log would be one more line every 100 ms.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
