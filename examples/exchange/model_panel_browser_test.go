@@ -32,7 +32,12 @@ func TestModelPanelInBrowser(t *testing.T) {
 
 	mon, err := predict.NewMonitor("ctr", predict.WithMonitorHooks(d),
 		predict.WithMonitorStatsInterval(time.Millisecond), predict.WithMonitorCheckEvery(100),
-		predict.WithDriftMinPositives(5), predict.WithCalibrationBand(0.8, 1.25))
+		predict.WithDriftMinPositives(5), predict.WithCalibrationBand(0.8, 1.25),
+		// Room for every observation in each slot's AUC sample: a slot's
+		// reservoir of 167 (its share of the default) is seeded by the
+		// slot's index, which the clock picks, and for 2 of the 60 it drew
+		// none of the 20 positives, so the AUC was "–" (CI failed so once).
+		predict.WithMonitorSample(predict.DefaultMonitorSlots*2000))
 	require.NoError(t, err)
 	for i := range 1000 {
 		mon.Observe(0.04, i%50 == 0, 1)
