@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gavelrtb/gavel"
+	"github.com/gavelrtb/gavel/auctiontest"
 )
 
 // reserveCommit reserves amount on account and commits it whole.
@@ -181,14 +182,17 @@ func TestFaultEmptyRestartPacer(t *testing.T) {
 	r := startTestRedis(t, redisNoPersistence...)
 	c := faultClient(t, r.Addr())
 	errs := &pacerErrorLog{}
-	p, err := NewPacer(c, WithKeyPrefix("fault"), WithSyncInterval(0), WithPacerHooks(errs), WithPacerLogger(nil))
+	// A clock that stays at noon: the spend's day key must not turn while
+	// Redis restarts (seconds).
+	clock := auctiontest.NewClock(pacerSimDay.Add(12 * time.Hour))
+	p, err := NewPacer(c, WithKeyPrefix("fault"), WithSyncInterval(0), WithPacerHooks(errs), WithPacerLogger(nil), WithPacerClock(clock))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close(ctx) })
 	b := gavel.Budget{Account: "acme", Amount: 1_440_000_000, Period: pacerDay}
 	require.NoError(t, p.SetBudget(ctx, b))
 	p.Spend(ctx, "acme", 300_000)
 	require.NoError(t, p.Sync(ctx))
-	key, _ := p.account("acme").spentKeyAt(time.Now())
+	key, _ := p.account("acme").spentKeyAt(clock.Now())
 	spent := func() int64 {
 		v, err := c.Do(ctx, c.B().Get().Key(key).Build()).AsInt64()
 		if err != nil {
@@ -209,7 +213,7 @@ func TestFaultEmptyRestartPacer(t *testing.T) {
 
 	require.ErrorIs(t, p.Restore(ctx, "nobody", time.Time{}, 1), gavel.ErrUnknownAccount)
 	require.NoError(t, p.Restore(ctx, "acme", time.Time{}, 1), "not the period: ignored")
-	require.NoError(t, p.Restore(ctx, "acme", pacerDay.Start(time.Now()), 300_000))
+	require.NoError(t, p.Restore(ctx, "acme", pacerDay.Start(clock.Now()), 300_000))
 	require.NoError(t, p.Rearm(ctx))
 	require.NoError(t, p.Sync(ctx))
 	assert.Equal(t, int64(320_000), spent(), "restored, and what was recorded meanwhile on top, once")
