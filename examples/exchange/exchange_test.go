@@ -238,3 +238,14 @@ func TestTamperedBillingToken(t *testing.T) {
 	code, _ := get(t, bid.BURL[:len(bid.BURL)-2]+"AA")
 	assert.Equal(t, http.StatusForbidden, code)
 }
+
+// clearOfTurn waits, when end comes within margin, until it has passed:
+// a test that counts within a period (an hour of a frequency cap, a day of
+// a budget) must not see the period turn while it runs.
+func clearOfTurn(t *testing.T, end time.Time, margin time.Duration) {
+	t.Helper()
+	if wait := time.Until(end); wait < margin {
+		t.Logf("waiting %v for the period to turn", wait)
+		time.Sleep(wait + 10*time.Millisecond)
+	}
+}

@@ -81,7 +81,8 @@ func TestHouseCampaignsWin(t *testing.T) {
 // against its cap of 3 an hour per user; then the user no longer gets it,
 // while another user still does.
 func TestHouseFrequencyCap(t *testing.T) {
-	clearOfHourTurn(t, 30*time.Second)
+	_, hourEnd := campaign.PeriodHour.Bounds(time.Now(), nil) // the cap counts per UTC hour
+	clearOfTurn(t, hourEnd, 30*time.Second)
 	s := launch(t, config{asap: true}) // no even pacing to hold a campaign back
 	for i := range springSaleCap {
 		bid, seat := auctionFor(t, s.base, request(fmt.Sprintf("cap-%d", i), "capped-user"))
@@ -97,18 +98,6 @@ func TestHouseFrequencyCap(t *testing.T) {
 	_, seat := auctionFor(t, s.base, request("fresh", "fresh-user"))
 	assert.Equal(t, "acme", seat, "a user under the cap")
 	assert.GreaterOrEqual(t, s.x.house.bidder.Stats().FrequencyCapped, int64(3), "held back in each auction after the cap")
-}
-
-// clearOfHourTurn waits, when the UTC clock hour turns within margin,
-// until it has turned: the cap of spring-sale counts per clock hour, and a
-// turn during the test would start it again from 0.
-func clearOfHourTurn(t *testing.T, margin time.Duration) {
-	t.Helper()
-	_, end := campaign.PeriodHour.Bounds(time.Now(), nil)
-	if wait := time.Until(end); wait < margin {
-		t.Logf("waiting %v for the hour to turn", wait)
-		time.Sleep(wait + 10*time.Millisecond)
-	}
 }
 
 var hrefRE = regexp.MustCompile(`href="([^"]+)"`)
